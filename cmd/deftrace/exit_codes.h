@@ -1,0 +1,36 @@
+// deftrace's own exit codes (README "Exit codes"). They follow sysexits.h so that scripts can
+// tell a deftrace failure from a traced program's own status.
+#pragma once
+
+#include "binary/error.h"
+
+namespace deftrace {
+
+enum ExitCode : int {
+    kExitOk = 0,
+    kExitUsage = 64,       // EX_USAGE: bad command line
+    kExitBadBinary = 65,   // EX_DATAERR: not ELF / not x86-64 / not Go / truncated / corrupt tables
+    kExitNoInput = 66,     // EX_NOINPUT: the file does not exist
+    kExitUnsupported = 69, // EX_UNAVAILABLE: a Go release or table format deftrace cannot read
+    kExitInternal = 70,    // EX_SOFTWARE: a bug in deftrace
+    kExitIo = 74,          // EX_IOERR: reading or writing failed
+    kExitPermission = 77,  // EX_NOPERM: permission denied
+};
+
+inline int exit_code_for(ErrorKind k) {
+    switch (k) {
+    case ErrorKind::Usage: return kExitUsage;
+    case ErrorKind::NotFound: return kExitNoInput;
+    case ErrorKind::Permission: return kExitPermission;
+    case ErrorKind::NotElf:
+    case ErrorKind::UnsupportedElf:
+    case ErrorKind::NotGo:
+    case ErrorKind::Truncated:
+    case ErrorKind::Corrupt: return kExitBadBinary;
+    case ErrorKind::UnsupportedGo: return kExitUnsupported;
+    case ErrorKind::Io: return kExitIo;
+    }
+    return kExitInternal;
+}
+
+} // namespace deftrace

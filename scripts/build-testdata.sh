@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds every testdata program with every Go toolchain of the matrix, in three variants:
+#   default, stripped (-ldflags='-s -w'), pie (-buildmode=pie)
+# with -gcflags=-d=defer so the compiler reports the kind of each defer statement.
+#
+#   scripts/build-testdata.sh OUTDIR [PROGRAM...]
+#
+# OUTDIR/<minor>/<variant>/<program>/prog       the binary
+# OUTDIR/<minor>/<variant>/<program>/defer.txt  the compiler's -d=defer report
+# OUTDIR/manifest.tsv                           minor variant program srcdir bindir (one per build)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+. "$here/go-env.sh"
+out=${1:?usage: build-testdata.sh OUTDIR [PROGRAM...]}
+shift
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+[[ -s $DEFTRACE_TOOLCHAINS ]] || { echo "build-testdata: no toolchains; run scripts/setup-go.sh" >&2; exit 1; }
+
+programs=("$@")
+if ((${#programs[@]} == 0)); then
+  for d in "$root"/testdata/*/; do [[ -f $d/go.mod ]] && programs+=("$(basename "$d")"); done
+fi
+
+jobs=$out/jobs.txt
+: >"$jobs"
+for minor in $(go_minors); do
+  for p in "${programs[@]}"; do
+    src=$root/testdata/$p
+    need=$(go_mod_minor "$src")
+    minor_ge "$minor" "$need" || continue
+    for variant in default stripped pie; do
+      echo "$minor $variant $p $src $out/$minor/$variant/$p" >>"$jobs"
+    done
+  done
+done
+
+build_one() {
+  local minor=$1 variant=$2 p=$3 src=$4 dst=$5
+  local flags=()
+  case $variant in
+    stripped) flags=(-ldflags=-s\ -w) ;;
+    pie) flags=(-buildmode=pie) ;;
+  esac
+  mkdir -p "$dst"
+  if (cd "$src" && go_for "$minor" build -gcflags=-d=defer "${flags[@]}" -o "$dst/prog" . 2>"$dst/defer.txt"); then
+    return 0
+  fi
+  echo "build-testdata: Go $minor $variant $p failed:" >&2
+  cat "$dst/defer.txt" >&2
+  return 1
+}
+export -f build_one go_for go_root_for
+export DEFTRACE_CACHE DEFTRACE_TOOLCHAINS
+
+n=$(wc -l <"$jobs")
+echo "build-testdata: $n builds (${#programs[@]} programs) into $out" >&2
+xargs -P "${DEFTRACE_JOBS:-$(nproc)}" -L 1 bash -c 'build_one "$@"' _ <"$jobs"
+awk '{print $1"\t"$2"\t"$3"\t"$4"\t"$5}' "$jobs" >"$out/manifest.tsv"
+echo "build-testdata: done" >&2

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages deftrace builds and tests with (idempotent; needs root or sudo).
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libelf-dev libdw-dev libcapstone-dev libcli11-dev
+      nlohmann-json3-dev libgtest-dev googletest python3 ca-certificates)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  echo "setup-deps: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

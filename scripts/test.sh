@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs the Debian packages and the Go toolchains
+# it needs, builds deftrace twice (normal, and with ASan/UBSan), runs every test in both.
+#   scripts/test.sh            everything (what CI runs)
+#   DEFTRACE_SKIP_ASAN=1 ...   only the normal build (quicker local runs)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=$(nproc)
+
+scripts/setup-deps.sh
+scripts/setup-go.sh >/dev/null
+scripts/check-format.sh
+
+echo "== build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+echo "== tests"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+if [[ -z ${DEFTRACE_SKIP_ASAN:-} ]]; then
+  echo "== build (ASan + UBSan)"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDEFTRACE_SANITIZE=ON \
+        -DDEFTRACE_TESTDATA_OUT="$root/build/testdata-bin" >/dev/null
+  cmake --build build-asan -j"$jobs"
+  echo "== tests under ASan + UBSan (reusing the Go binaries built above)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" -FS testdata
+fi

@@ -1,0 +1,497 @@
+#include "analysis/defer_sites.h"
+
+#include "binary/error.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <map>
+
+namespace deftrace {
+
+const char *to_string(DeferKind k) {
+    switch (k) {
+    case DeferKind::OpenCoded: return "open-coded";
+    case DeferKind::Stack: return "stack";
+    case DeferKind::Heap: return "heap";
+    }
+    return "?";
+}
+
+namespace {
+
+struct RegistrationCall {
+    Addr entry;
+    std::string_view name;
+    DeferKind kind;
+};
+
+// Cheap pre-filter: does the function's code contain a rel32 CALL (E8) to one of `targets`?
+// False positives (E8 inside another instruction) are removed by the real decode.
+bool may_call(Bytes code, Addr entry, const std::vector<RegistrationCall> &targets) {
+    for (size_t i = 0; i + 5 <= code.size(); ++i) {
+        if (code[i] != 0xe8)
+            continue;
+        int32_t rel;
+        std::memcpy(&rel, code.data() + i + 1, 4);
+        Addr dest = entry + (i + 5 + static_cast<int64_t>(rel));
+        for (const auto &t : targets)
+            if (t.entry == dest)
+                return true;
+    }
+    return false;
+}
+
+// What a value stored into the frame is, traced back through registers and spill slots to the
+// instruction that made it. The compiler (ssagen openDeferSave / openDeferExit) computes
+// deferBits |= 1<<i at a defer statement and &^= 1<<i before each inline call at an exit; the
+// value may sit in a register, be spilled across a call, or be folded into a setcc.
+struct Traced {
+    enum class What { Unknown, Zero, Set, Clear, Address } what = What::Unknown;
+    uint8_t bits = 0; // Set: bit(s) added; Clear: bit(s) removed
+    Addr address;     // Address: the RIP-relative address loaded by LEA
+
+    static Traced zero() { return make(What::Zero, 0); }
+    static Traced set(uint8_t bits) { return make(What::Set, bits); }
+    static Traced clear(uint8_t bits) { return make(What::Clear, bits); }
+    static Traced addr(Addr a) {
+        Traced t = make(What::Address, 0);
+        t.address = a;
+        return t;
+    }
+
+private:
+    static Traced make(What w, uint8_t b) {
+        Traced t;
+        t.what = w;
+        t.bits = b;
+        return t;
+    }
+};
+
+uint8_t highest_bit(uint8_t v) {
+    return static_cast<uint8_t>(1u << (7 - std::countl_zero(v)));
+}
+
+class FrameDataflow {
+public:
+    FrameDataflow(const std::vector<Instruction> &insns, const PcValueTable &pcsp) : insns_(insns) {
+        spdelta_.reserve(insns.size());
+        for (const auto &in : insns)
+            spdelta_.push_back(pcsp.at(in.address));
+    }
+
+    // A frame location independent of the current SP adjustment: SP-relative displacement minus
+    // the pcsp delta, i.e. an offset from the entry SP. nullopt for anything not [rsp + disp].
+    [[nodiscard]] std::optional<int64_t> frame_key(size_t k, const Operand &op) const {
+        if (op.kind != Operand::Kind::Mem || op.mem.base != Gpr::Rsp || op.mem.index != Gpr::None || !spdelta_[k])
+            return std::nullopt;
+        return op.mem.disp - *spdelta_[k];
+    }
+    [[nodiscard]] std::optional<int32_t> spdelta(size_t k) const { return spdelta_[k]; }
+
+    // The value written by store instruction k.
+    [[nodiscard]] Traced stored(size_t k, int depth = 0) const {
+        const Instruction &in = insns_[k];
+        if (in.operands.size() != 2 || depth > 4)
+            return {};
+        const Operand &src = in.operands[1];
+        if (src.kind == Operand::Kind::Imm) {
+            auto v = static_cast<uint8_t>(src.imm);
+            switch (in.op) {
+            case Op::MovImm: return v == 0 ? Traced::zero() : Traced::set(highest_bit(v));
+            case Op::Or: return Traced::set(v);
+            case Op::And: return Traced::clear(static_cast<uint8_t>(~v));
+            default: return {};
+            }
+        }
+        if (src.kind == Operand::Kind::Reg && src.reg != Gpr::None && in.op == Op::Mov)
+            return reg_value(k, src.reg, depth);
+        return {};
+    }
+
+    // The value of `reg` just before instruction k.
+    [[nodiscard]] Traced reg_value(size_t k, Gpr reg, int depth) const {
+        for (size_t steps = 0; k > 0 && steps < 128; ++steps) {
+            const Instruction &in = insns_[--k];
+            if (in.op == Op::Call)
+                return {}; // clobbers every register
+            if (!in.writes_gpr(reg))
+                continue;
+            const auto &ops = in.operands;
+            const bool dst_is_reg = !ops.empty() && ops[0].kind == Operand::Kind::Reg && ops[0].reg == reg;
+            if (!dst_is_reg)
+                return {};
+            if (in.op == Op::Setcc)
+                return Traced::set(1); // a conditional first defer folded into setcc: 0 or 1
+            if (ops.size() != 2)
+                return {};
+            const Operand &src = ops[1];
+            if (src.kind == Operand::Kind::Imm) {
+                auto v = static_cast<uint8_t>(src.imm);
+                if (in.op == Op::Or)
+                    return Traced::set(v);
+                if (in.op == Op::And)
+                    return Traced::clear(static_cast<uint8_t>(~v));
+                if (in.op == Op::MovImm)
+                    return v == 0 ? Traced::zero() : Traced::set(highest_bit(v));
+                return {};
+            }
+            if (in.op == Op::Xor && src.kind == Operand::Kind::Reg && src.reg == reg)
+                return Traced::zero();
+            if (in.op == Op::Mov && src.kind == Operand::Kind::Reg && src.reg != Gpr::None) {
+                reg = src.reg; // a register copy
+                continue;
+            }
+            if (in.op == Op::Lea && src.kind == Operand::Kind::Mem && src.mem.base == Gpr::Rip)
+                return Traced::addr(in.next() + static_cast<uint64_t>(src.mem.disp));
+            if ((in.op == Op::Mov || in.op == Op::Movzx) && depth < 4) {
+                // A reload from a spill slot: the value is whatever was stored there last.
+                if (auto key = frame_key(k, src))
+                    if (auto j = last_store_to(k, *key))
+                        return stored(*j, depth + 1);
+            }
+            return {};
+        }
+        return {};
+    }
+
+private:
+    [[nodiscard]] std::optional<size_t> last_store_to(size_t k, int64_t key) const {
+        for (size_t steps = 0; k > 0 && steps < 96; ++steps) {
+            const Instruction &in = insns_[--k];
+            if (in.operands.size() == 2 && (in.op == Op::Mov || in.op == Op::MovImm)) {
+                if (auto kk = frame_key(k, in.operands[0]); kk && *kk == key)
+                    return k;
+            }
+        }
+        return std::nullopt;
+    }
+
+    const std::vector<Instruction> &insns_;
+    std::vector<std::optional<int32_t>> spdelta_;
+};
+
+class FunctionAnalyzer {
+public:
+    FunctionAnalyzer(const GoBinary &bin, const Disassembler &dis, const std::vector<RegistrationCall> &calls)
+        : bin_(bin), tab_(bin.pclntab()), dis_(dis), calls_(calls) {}
+
+    std::optional<FunctionDefers> run(const FuncInfo &f, bool has_calls) {
+        auto odi = bin_.open_defer_info(f);
+        if (!odi && !has_calls)
+            return std::nullopt;
+        FunctionDefers out;
+        out.name = std::string(tab_.func_name(f));
+        out.entry = f.entry;
+        out.end = f.end;
+        if (auto pos = tab_.source_at(f, f.entry)) {
+            out.file = std::string(pos->file);
+            out.line = f.start_line > 0 ? f.start_line : pos->line;
+        }
+        if (f.deferreturn != 0)
+            out.deferreturn_call = f.entry + f.deferreturn;
+
+        insns_ = dis_.decode(bin_.code(f), f.entry);
+        pcfile_ = tab_.pc_table(f, f.pcfile);
+        pcln_ = tab_.pc_table(f, f.pcln);
+        func_ = f;
+
+        find_runtime_calls(out);
+        if (odi)
+            find_open_coded(out, *odi);
+        if (out.deferreturn_call)
+            check_deferreturn(out);
+        std::sort(out.sites.begin(), out.sites.end(),
+                  [](const DeferSite &a, const DeferSite &b) { return a.pc < b.pc; });
+        if (out.sites.empty() && !out.open_coded)
+            return std::nullopt;
+        return out;
+    }
+
+private:
+    void set_pos(DeferSite &s) const {
+        auto file = pcfile_.at(s.pc);
+        auto line = pcln_.at(s.pc);
+        if (file)
+            s.file = std::string(tab_.file_name(func_, *file));
+        if (line)
+            s.line = *line;
+    }
+
+    std::string name_at(Addr a) const {
+        auto f = tab_.find_func(a);
+        if (!f)
+            return {};
+        std::string n(tab_.func_name(*f));
+        if (f->entry != a)
+            n += "+" + to_hex(a - f->entry);
+        return n;
+    }
+
+    void find_runtime_calls(FunctionDefers &out) const {
+        for (const auto &in : insns_) {
+            if (in.op != Op::Call || !in.branch_target)
+                continue;
+            for (const auto &c : calls_) {
+                if (c.entry != *in.branch_target)
+                    continue;
+                DeferSite s;
+                s.kind = c.kind;
+                s.pc = in.address;
+                s.runtime_call = std::string(c.name);
+                set_pos(s);
+                out.sites.push_back(std::move(s));
+            }
+        }
+    }
+
+    void find_open_coded(FunctionDefers &out, const OpenDeferInfo &info) {
+        const PcValueTable pcsp = tab_.pcsp(func_);
+        const FrameDataflow flow(insns_, pcsp);
+        OpenCodedFrame frame;
+        frame.info = info;
+        // Frame keys are offsets from the entry SP (where the return address is). With frame
+        // pointers on amd64 varp = entry SP - 8 (traceback.go: fp = sp + spdelta + 8, minus the
+        // return address and the saved RBP), so an object at varp - off has key -8 - off.
+        const int64_t bits_key = -8 - static_cast<int64_t>(info.deferbits_offset);
+        auto slot_key = [&](int b) -> std::optional<int64_t> {
+            auto off = info.closure_offset(b);
+            return off ? std::optional<int64_t>(-8 - *off) : std::nullopt;
+        };
+
+        std::map<int, DeferSite> by_bits; // bit -> first store that sets it
+        std::vector<size_t> zero_stores, bits_stores;
+        int max_bit = info.defer_count ? static_cast<int>(*info.defer_count) - 1 : 0;
+        std::optional<int32_t> body_sp;
+
+        for (size_t k = 0; k < insns_.size(); ++k) {
+            const Instruction &in = insns_[k];
+            if (in.operands.size() != 2 || in.operands[0].size != 1)
+                continue;
+            auto key = flow.frame_key(k, in.operands[0]);
+            if (!key || *key != bits_key)
+                continue;
+            bits_stores.push_back(k);
+            body_sp = flow.spdelta(k);
+            Traced t = flow.stored(k);
+            switch (t.what) {
+            case Traced::What::Zero: zero_stores.push_back(k); break;
+            case Traced::What::Set:
+                for (int b = 0; b < 8; ++b) {
+                    if (!(t.bits & (1u << b)))
+                        continue;
+                    max_bit = std::max(max_bit, b);
+                    if (!by_bits.contains(b))
+                        by_bits.emplace(b, open_site(in.address, b));
+                }
+                break;
+            case Traced::What::Clear:
+                for (int b = 0; b < 8; ++b)
+                    if (t.bits & (1u << b)) {
+                        max_bit = std::max(max_bit, b);
+                        frame.exits.push_back(exit_at(k, b));
+                    }
+                break;
+            case Traced::What::Unknown:
+            case Traced::What::Address:
+                out.notes.push_back("unrecognised store to deferBits at " + in.address.hex() + ": " + in.text);
+                break;
+            }
+        }
+        if (!body_sp) {
+            out.notes.push_back("no store to the deferBits byte found");
+            out.open_coded = std::move(frame);
+            return;
+        }
+
+        // Closure slot stores. When the compiler can see that a defer's bit is cleared again before
+        // anything could observe it (no call in between), dead-store elimination drops the store
+        // that set the bit; the slot store then marks the defer statement.
+        std::map<int, DeferSite> by_slot;
+        std::map<int, std::string> static_target; // bit -> function a static funcval points at
+        for (size_t k = 0; k < insns_.size(); ++k) {
+            const Instruction &in = insns_[k];
+            if (in.op != Op::Mov || in.operands.size() != 2 || in.operands[0].size != 8)
+                continue;
+            auto key = flow.frame_key(k, in.operands[0]);
+            if (!key)
+                continue;
+            for (int b = 0; b <= max_bit; ++b) {
+                if (slot_key(b) != key)
+                    continue;
+                Traced t = flow.stored(k);
+                if (t.what == Traced::What::Zero)
+                    break;
+                if (!by_slot.contains(b))
+                    by_slot.emplace(b, open_site(in.address, b));
+                if (t.what == Traced::What::Address && !static_target.contains(b))
+                    static_target[b] = funcval_target(t.address);
+            }
+        }
+
+        // Exits where the compiler knew the bits become zero store a constant 0 before the call.
+        for (size_t k : zero_stores) {
+            if (k == bits_stores.front())
+                continue; // the prologue's zeroing
+            OpenCodedExit e = exit_at(k, -1);
+            if (e.call_pc.is_null())
+                continue;
+            e.bit = exit_bit(e, slot_key, static_target, by_bits, by_slot);
+            frame.exits.push_back(e);
+        }
+
+        for (int b = 0; b <= max_bit; ++b) {
+            if (by_bits.contains(b))
+                out.sites.push_back(by_bits.at(b));
+            else if (by_slot.contains(b))
+                out.sites.push_back(by_slot.at(b));
+            else
+                out.notes.push_back("open-coded defer bit " + std::to_string(b) + ": no registering store found");
+        }
+        frame.defer_count = max_bit + 1;
+        frame.frame_size = *body_sp - 8;
+        frame.deferbits_sp_offset = frame.frame_size - static_cast<int64_t>(info.deferbits_offset);
+        for (int b = 0; b < frame.defer_count; ++b) {
+            auto off = info.closure_offset(b);
+            frame.slot_sp_offsets.push_back(off ? std::optional(frame.frame_size - *off) : std::nullopt);
+        }
+        if (info.defer_count && static_cast<int>(*info.defer_count) != frame.defer_count)
+            out.notes.push_back("funcdata declares " + std::to_string(*info.defer_count) +
+                                " open-coded defers, code uses " + std::to_string(frame.defer_count));
+        std::sort(frame.exits.begin(), frame.exits.end(),
+                  [](const OpenCodedExit &a, const OpenCodedExit &b) { return a.clear_pc < b.clear_pc; });
+        out.open_coded = std::move(frame);
+    }
+
+    DeferSite open_site(Addr pc, int bit) const {
+        DeferSite s;
+        s.kind = DeferKind::OpenCoded;
+        s.pc = pc;
+        s.bit = bit;
+        set_pos(s);
+        return s;
+    }
+
+    // The code a static funcval (go:func.* symbol) points at.
+    std::string funcval_target(Addr funcval) const {
+        auto word = bin_.elf().bytes_at(funcval, 8);
+        if (!word)
+            return {};
+        uint64_t code;
+        std::memcpy(&code, word->data(), 8);
+        return name_at(Addr(code));
+    }
+
+    // Which defer a zero-store exit runs: the slot its indirect call loads, or the defer whose
+    // static function it calls, or else the lowest registered bit (the last to run).
+    template <typename SlotKey>
+    int exit_bit(const OpenCodedExit &e, SlotKey slot_key, const std::map<int, std::string> &static_target,
+                 const std::map<int, DeferSite> &by_bits, const std::map<int, DeferSite> &by_slot) const {
+        if (!e.target) {
+            for (size_t k = 0; k < insns_.size(); ++k) {
+                if (insns_[k].address >= e.call_pc)
+                    break;
+                if (insns_[k].address < e.clear_pc || insns_[k].op != Op::Mov || insns_[k].operands.size() != 2)
+                    continue;
+                const Operand &src = insns_[k].operands[1];
+                if (src.kind != Operand::Kind::Mem || src.mem.base != Gpr::Rsp)
+                    continue;
+                auto sp = tab_.pcsp(func_).at(insns_[k].address);
+                if (!sp)
+                    continue;
+                for (int b = 0; b < 8; ++b)
+                    if (slot_key(b) == src.mem.disp - *sp)
+                        return b;
+            }
+        } else {
+            for (const auto &[b, name] : static_target)
+                if (name == e.target_name)
+                    return b;
+        }
+        int lowest = 8;
+        if (!by_bits.empty())
+            lowest = std::min(lowest, by_bits.begin()->first);
+        if (!by_slot.empty())
+            lowest = std::min(lowest, by_slot.begin()->first);
+        return lowest == 8 ? 0 : lowest;
+    }
+
+    // openDeferExit: after the store of the cleared bits comes the call of that defer's function.
+    OpenCodedExit exit_at(size_t k, int bit) const {
+        OpenCodedExit e;
+        e.bit = bit;
+        e.clear_pc = insns_[k].address;
+        for (size_t j = k + 1; j < insns_.size() && j < k + 10; ++j) {
+            const Instruction &in = insns_[j];
+            if (in.op == Op::Call) {
+                e.call_pc = in.address;
+                e.target = in.branch_target;
+                if (e.target)
+                    e.target_name = name_at(*e.target);
+                break;
+            }
+            if (in.op == Op::Ret || in.op == Op::Jmp || in.op == Op::Jcc)
+                break;
+        }
+        return e;
+    }
+
+    void check_deferreturn(FunctionDefers &out) const {
+        auto rt = bin_.runtime().get("runtime.deferreturn");
+        for (const auto &in : insns_) {
+            if (in.address != *out.deferreturn_call)
+                continue;
+            if (in.op == Op::Call && rt && in.branch_target == rt->entry)
+                return;
+            out.notes.push_back("_func.deferreturn points at '" + in.text + "', not a call of runtime.deferreturn");
+            return;
+        }
+        out.notes.push_back("_func.deferreturn " + out.deferreturn_call->hex() + " is not an instruction boundary");
+    }
+
+    const GoBinary &bin_;
+    const Pclntab &tab_;
+    const Disassembler &dis_;
+    const std::vector<RegistrationCall> &calls_;
+    FuncInfo func_;
+    std::vector<Instruction> insns_;
+    PcValueTable pcfile_, pcln_;
+};
+
+} // namespace
+
+std::vector<FunctionDefers> analyze_defer_sites(const GoBinary &bin, const DeferAnalysisOptions &opts) {
+    std::vector<RegistrationCall> calls;
+    for (auto [name, kind] :
+         {std::pair{"runtime.deferprocStack", DeferKind::Stack}, std::pair{"runtime.deferproc", DeferKind::Heap},
+          std::pair{"runtime.deferprocat", DeferKind::Heap}})
+        if (auto f = bin.runtime().get(name))
+            calls.push_back({f->entry, name, kind});
+
+    Disassembler dis;
+    FunctionAnalyzer analyzer(bin, dis, calls);
+    const Pclntab &tab = bin.pclntab();
+    std::vector<FunctionDefers> out;
+    for (size_t i = 0; i < tab.num_funcs(); ++i) {
+        FuncInfo f = tab.func(i);
+        if (opts.function_filter) {
+            std::string name(tab.func_name(f));
+            if (!std::regex_search(name, *opts.function_filter))
+                continue;
+        }
+        const bool open = tab.funcdata_offset(f, kFuncdataOpenCodedDeferInfo).has_value();
+        // Every function that registers a linked defer calls deferreturn (so _func.deferreturn is
+        // set), except range-over-func bodies, whose deferprocat belongs to the enclosing frame.
+        bool has_calls = false;
+        if (!calls.empty() && f.end > f.entry)
+            has_calls = may_call(bin.code(f), f.entry, calls);
+        if (!open && !has_calls)
+            continue;
+        if (auto r = analyzer.run(f, has_calls))
+            out.push_back(std::move(*r));
+    }
+    return out;
+}
+
+} // namespace deftrace

@@ -1,0 +1,65 @@
+// x86-64 instruction decoding (Capstone), reduced to what deftrace's analyses need.
+#pragma once
+
+#include "binary/address.h"
+#include "binary/byte_reader.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace deftrace {
+
+// General-purpose registers by family (al/ax/eax/rax are all Rax).
+enum class Gpr : uint8_t { None, Rax, Rbx, Rcx, Rdx, Rsi, Rdi, Rbp, Rsp, R8, R9, R10, R11, R12, R13, R14, R15, Rip };
+
+struct MemOperand {
+    Gpr base = Gpr::None;
+    Gpr index = Gpr::None;
+    int scale = 1;
+    int64_t disp = 0;
+    bool fs_segment = false;
+};
+
+struct Operand {
+    enum class Kind : uint8_t { Reg, Imm, Mem } kind = Kind::Reg;
+    Gpr reg = Gpr::None; // Reg; Gpr::None for non-GPR registers (xmm, ...)
+    int64_t imm = 0;     // Imm
+    MemOperand mem;      // Mem
+    uint8_t size = 0;    // bytes
+};
+
+enum class Op : uint8_t { Other, Mov, MovImm, Or, And, Xor, Test, Call, Jmp, Jcc, Ret, Lea, Movzx, Setcc, Int3, Nop };
+
+struct Instruction {
+    Addr address;
+    uint8_t size = 0;
+    Op op = Op::Other;
+    std::vector<Operand> operands;     // Intel order: destination first
+    std::optional<Addr> branch_target; // direct call/jmp/jcc
+    bool rip_relative = false;
+    uint32_t gpr_writes = 0; // bit (1 << Gpr) for every general register the instruction writes
+    std::string text;        // "mov byte ptr [rsp + 0xf], al"
+
+    [[nodiscard]] Addr next() const { return address + size; }
+    [[nodiscard]] bool writes_gpr(Gpr r) const { return (gpr_writes >> static_cast<unsigned>(r)) & 1u; }
+};
+
+class Disassembler {
+public:
+    Disassembler();
+    ~Disassembler();
+    Disassembler(const Disassembler &) = delete;
+    Disassembler &operator=(const Disassembler &) = delete;
+
+    // Decodes `code` mapped at `address` until the end or the first undecodable byte.
+    [[nodiscard]] std::vector<Instruction> decode(Bytes code, Addr address) const;
+    // Decodes one instruction; nullopt if the bytes are not a valid instruction.
+    [[nodiscard]] std::optional<Instruction> decode_one(Bytes code, Addr address) const;
+
+private:
+    size_t handle_ = 0; // csh
+};
+
+} // namespace deftrace

@@ -1,0 +1,150 @@
+#include "binary/go_binary.h"
+
+#include "binary/error.h"
+
+#include <elf.h>
+
+namespace deftrace {
+
+namespace {
+
+// Bytes from `addr` to the end of its section/segment: a bound for tables whose size is not
+// stored (the pclntab found by scanning).
+std::optional<Bytes> region_from(const ElfFile &elf, Addr addr) {
+    for (const auto &s : elf.sections())
+        if (s.has_file_bytes() && s.size > 0 && addr >= s.addr && addr - s.addr < s.size)
+            return elf.section_bytes(s).subspan(addr - s.addr);
+    return elf.bytes_from(addr);
+}
+
+} // namespace
+
+GoBinary GoBinary::open(const std::string &path) {
+    GoBinary b(ElfFile::open(path));
+    b.buildinfo_ = read_buildinfo(b.elf_);
+    try {
+        b.locate_pclntab();
+    } catch (const Error &e) {
+        std::string v = b.buildinfo_ ? b.buildinfo_->go_version + ": " : "";
+        throw Error(e.kind(), path + ": " + v + e.what());
+    }
+    b.runtime_ = RuntimeFunctions::resolve(*b.pclntab_);
+    if (!b.runtime_.has("runtime.gopanic"))
+        throw Error(ErrorKind::NotGo, path + ": has a Go pclntab but no runtime.gopanic; not a Go program");
+    b.fingerprint_ = deftrace::fingerprint(b.elf_, *b.pclntab_, b.runtime_);
+    b.determine_version();
+
+    try {
+        b.moduledata_ = locate_moduledata(b.elf_, *b.pclntab_, *b.facts_);
+    } catch (const Error &e) {
+        throw Error(e.kind(), path + ": " + e.what());
+    }
+    // Go 1.26+ writes 0 as the header's textStart; function entries are then relative to
+    // moduledata.text. Earlier releases must agree with it.
+    const Addr text = b.moduledata_.text;
+    if (b.pclntab_->header_text_start().is_null()) {
+        b.pclntab_ = Pclntab::parse(Bytes(b.elf_.bytes_from(b.pclntab_->address()).value()).first(b.pclntab_->size()),
+                                    b.pclntab_->address(), text);
+    } else if (b.pclntab_->header_text_start() != text) {
+        b.warnings_.push_back("pcHeader.textStart " + b.pclntab_->header_text_start().hex() +
+                              " differs from moduledata.text " + text.hex());
+    }
+    b.runtime_ = RuntimeFunctions::resolve(*b.pclntab_);
+    return b;
+}
+
+void GoBinary::locate_pclntab() {
+    for (const char *name : {".gopclntab", ".data.rel.ro.gopclntab"}) {
+        if (const auto *s = elf_.section(name); s != nullptr && s->has_file_bytes()) {
+            pclntab_ = Pclntab::parse(elf_.section_bytes(*s), s->addr);
+            pclntab_source_ = name;
+            return;
+        }
+    }
+    if (auto sym = elf_.symbol("runtime.pclntab")) {
+        if (auto bytes = region_from(elf_, sym->value)) {
+            pclntab_ = Pclntab::parse(*bytes, sym->value);
+            pclntab_source_ = "symbol runtime.pclntab";
+            return;
+        }
+    }
+    // No section headers and no symbols: scan read-only data for a header (4-aligned magic that
+    // passes the structural checks and parses).
+    std::optional<Error> last;
+    for (const auto &seg : elf_.segments()) {
+        if (seg.type != PT_LOAD || (seg.flags & PF_X))
+            continue;
+        Bytes bytes = elf_.image().subspan(seg.offset, seg.filesz);
+        for (uint64_t off = 0; off + 64 <= bytes.size(); off += 4) {
+            if (bytes[off + 1] != 0xff || bytes[off + 2] != 0xff || bytes[off + 3] != 0xff)
+                continue;
+            if (!Pclntab::looks_like_header(bytes.subspan(off)))
+                continue;
+            try {
+                pclntab_ = Pclntab::parse(bytes.subspan(off), seg.vaddr + off);
+                pclntab_source_ = "scan";
+                return;
+            } catch (const Error &e) {
+                if (e.kind() == ErrorKind::UnsupportedGo)
+                    throw;
+                last = e;
+            }
+        }
+    }
+    if (buildinfo_)
+        throw Error(ErrorKind::Corrupt, "has Go build info but no usable pclntab" +
+                                            (last ? std::string(" (") + last->what() + ")" : std::string()));
+    throw Error(ErrorKind::NotGo, "not a Go program (no Go build info, no pclntab)");
+}
+
+void GoBinary::determine_version() {
+    std::optional<GoVersion> v;
+    if (buildinfo_)
+        v = GoVersion::parse(buildinfo_->go_version);
+    if (v) {
+        version_source_ = "buildinfo";
+        if (v->major == 1 && !fingerprint_.admits(v->minor))
+            warnings_.push_back("build info says " + v->text + " but the binary's structure points to Go " +
+                                fingerprint_.range());
+    } else {
+        if (buildinfo_)
+            warnings_.push_back("unparsable Go version '" + buildinfo_->go_version + "' in build info");
+        if (fingerprint_.max_minor >= 99)
+            throw Error(ErrorKind::UnsupportedGo, path() +
+                                                      ": no Go version in the build info, and the structure only "
+                                                      "says Go " +
+                                                      fingerprint_.range());
+        v = GoVersion{1, fingerprint_.max_minor, 0, "go1." + std::to_string(fingerprint_.max_minor)};
+        version_source_ = "fingerprint";
+        warnings_.push_back("Go version estimated from the binary's structure: Go " + fingerprint_.range());
+    }
+    version_ = *v;
+    facts_ = version_facts(version_);
+    if (facts_ == nullptr)
+        throw Error(ErrorKind::UnsupportedGo,
+                    path() + ": built by " + version_.text + "; deftrace supports " + supported_go_versions());
+}
+
+std::optional<OpenDeferInfo> GoBinary::open_defer_info(const FuncInfo &f) const {
+    auto off = pclntab_->funcdata_offset(f, kFuncdataOpenCodedDeferInfo);
+    if (!off)
+        return std::nullopt;
+    const Addr at = moduledata_.gofunc + *off;
+    auto bytes = elf_.bytes_from(at);
+    if (!bytes)
+        throw_truncated("open-coded defer info of " + std::string(pclntab_->func_name(f)) + " at " + at.hex() +
+                        " is not in the file");
+    return decode_opendefer_info(bytes->first(std::min<size_t>(bytes->size(), 128)), facts_->opendefer_format);
+}
+
+Bytes GoBinary::code(const FuncInfo &f) const {
+    if (f.end < f.entry)
+        throw_corrupt("function " + std::string(pclntab_->func_name(f)) + " ends before it starts");
+    auto bytes = elf_.bytes_at(f.entry, f.end - f.entry);
+    if (!bytes)
+        throw_truncated("code of " + std::string(pclntab_->func_name(f)) + " at " + f.entry.hex() +
+                        " is not in the file");
+    return *bytes;
+}
+
+} // namespace deftrace

@@ -1,0 +1,69 @@
+// The static picture of one Go executable: ELF, Go version, pclntab, moduledata, runtime
+// functions, funcdata. Everything above this layer reads the binary through GoBinary.
+#pragma once
+
+#include "binary/buildinfo.h"
+#include "binary/elf_file.h"
+#include "binary/fingerprint.h"
+#include "binary/go_version.h"
+#include "binary/moduledata.h"
+#include "binary/opendefer_info.h"
+#include "binary/pclntab.h"
+#include "binary/runtime_functions.h"
+#include "binary/version_facts.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace deftrace {
+
+class GoBinary {
+public:
+    // Loads and validates everything; throws Error with a user-facing one-line message.
+    static GoBinary open(const std::string &path);
+
+    [[nodiscard]] const ElfFile &elf() const { return elf_; }
+    [[nodiscard]] const std::string &path() const { return elf_.path(); }
+    [[nodiscard]] const GoVersion &version() const { return version_; }
+    // "buildinfo" when read from .go.buildinfo, "fingerprint" when estimated from structure.
+    [[nodiscard]] const std::string &version_source() const { return version_source_; }
+    [[nodiscard]] const std::optional<BuildInfo> &buildinfo() const { return buildinfo_; }
+    [[nodiscard]] const Fingerprint &fingerprint() const { return fingerprint_; }
+    [[nodiscard]] const VersionFacts &facts() const { return *facts_; }
+    [[nodiscard]] const Pclntab &pclntab() const { return *pclntab_; }
+    // Where the pclntab was found: a section name, "symbol runtime.pclntab" or "scan".
+    [[nodiscard]] const std::string &pclntab_source() const { return pclntab_source_; }
+    [[nodiscard]] const ModuleData &moduledata() const { return moduledata_; }
+    [[nodiscard]] const RuntimeFunctions &runtime() const { return runtime_; }
+
+    [[nodiscard]] bool stripped() const { return !elf_.has_symtab(); }
+    [[nodiscard]] bool pie() const { return elf_.is_pie(); }
+    [[nodiscard]] bool has_dwarf() const { return elf_.has_debug_info(); }
+    // Non-fatal observations (e.g. the build info disagrees with the structure).
+    [[nodiscard]] const std::vector<std::string> &warnings() const { return warnings_; }
+
+    // FUNCDATA_OpenCodedDeferInfo of `f`, decoded; nullopt when `f` has no open-coded defers.
+    [[nodiscard]] std::optional<OpenDeferInfo> open_defer_info(const FuncInfo &f) const;
+    // The bytes of a function's code.
+    [[nodiscard]] Bytes code(const FuncInfo &f) const;
+
+private:
+    explicit GoBinary(ElfFile elf) : elf_(std::move(elf)) {}
+    void locate_pclntab();
+    void determine_version();
+
+    ElfFile elf_;
+    std::optional<BuildInfo> buildinfo_;
+    GoVersion version_;
+    std::string version_source_;
+    Fingerprint fingerprint_;
+    const VersionFacts *facts_ = nullptr;
+    std::optional<Pclntab> pclntab_;
+    std::string pclntab_source_;
+    ModuleData moduledata_;
+    RuntimeFunctions runtime_;
+    std::vector<std::string> warnings_;
+};
+
+} // namespace deftrace

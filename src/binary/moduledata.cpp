@@ -1,0 +1,68 @@
+#include "binary/moduledata.h"
+
+#include "binary/error.h"
+
+#include <cstring>
+#include <elf.h>
+
+namespace deftrace {
+
+namespace {
+
+constexpr uint32_t kFunctabSlice = 128; // ftab []functab {ptr, len, cap}
+constexpr uint32_t kText = 176, kEtext = 184;
+constexpr uint64_t kReadSize = 400; // covers every field deftrace reads, all versions
+
+// Checks the slices that tie a candidate to this pclntab: funcnametab at +8 and ftab at +128.
+bool consistent(const ByteReader &r, const Pclntab &tab) {
+    const uint64_t base = tab.address().value();
+    return r.u64(0) == base && r.u64(8) == base + tab.funcname_offset() &&
+           r.u64(kFunctabSlice) == base + tab.pcln_offset() && r.u64(kFunctabSlice + 8) == tab.num_funcs() + 1 &&
+           r.u64(kText) <= r.u64(kEtext);
+}
+
+ModuleData decode(const ByteReader &r, Addr at, const VersionFacts &facts) {
+    ModuleData m;
+    m.address = at;
+    m.text = Addr(r.u64(kText));
+    m.etext = Addr(r.u64(kEtext));
+    m.gofunc = Addr(r.u64(facts.moduledata_gofunc));
+    m.types = Addr(r.u64(facts.moduledata_types));
+    m.etypes = Addr(r.u64(facts.moduledata_types + 8));
+    return m;
+}
+
+} // namespace
+
+ModuleData locate_moduledata(const ElfFile &elf, const Pclntab &tab, const VersionFacts &facts) {
+    if (auto sym = elf.symbol("runtime.firstmoduledata")) {
+        if (auto b = elf.bytes_at(sym->value, kReadSize)) {
+            ByteReader r(*b, "runtime.firstmoduledata");
+            if (consistent(r, tab)) {
+                auto m = decode(r, sym->value, facts);
+                m.from_symbol = true;
+                return m;
+            }
+        }
+    }
+    // Scan every file-backed, non-executable PT_LOAD (it is in .noptrdata up to 1.25 and in the
+    // .go.module section from 1.26) for the first word, 8-aligned.
+    const uint64_t want = tab.address().value();
+    for (const auto &seg : elf.segments()) {
+        if (seg.type != PT_LOAD || (seg.flags & PF_X) || seg.filesz < kReadSize)
+            continue;
+        Bytes bytes = elf.image().subspan(seg.offset, seg.filesz);
+        for (uint64_t off = 0; off + kReadSize <= bytes.size(); off += 8) {
+            uint64_t word;
+            std::memcpy(&word, bytes.data() + off, 8);
+            if (word != want)
+                continue;
+            ByteReader r(bytes.subspan(off, kReadSize), "moduledata");
+            if (consistent(r, tab))
+                return decode(r, seg.vaddr + off, facts);
+        }
+    }
+    throw_corrupt("runtime.moduledata not found: no data word points at the pclntab at " + tab.address().hex());
+}
+
+} // namespace deftrace

@@ -1,0 +1,228 @@
+#include "binary/pclntab.h"
+
+#include "binary/error.h"
+
+#include <algorithm>
+#include <array>
+
+namespace deftrace {
+
+namespace {
+
+// One row per pcHeader magic (runtime/symtab.go, internal/abi/symtab.go). The Go 1.2–1.17 rows
+// are known but not read yet: their function table holds absolute uintptr entries and their
+// funcdata are absolute pointers, which is one more adapter when those releases are needed.
+constexpr std::array kLayouts = {
+    //             magic     versions        ok     name args defr pcsp pcfi pcln npcd cu  start fid flag nfd size
+    PclntabLayout{0xfffffff1, "Go 1.20+", true, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 41, 43, 44},
+    PclntabLayout{0xfffffff0, "Go 1.18-1.19", true, 4, 8, 12, 16, 20, 24, 28, 32, -1, 36, 37, 39, 40},
+    PclntabLayout{0xfffffffa, "Go 1.16-1.17", false, 8, 12, 16, 20, 24, 28, 32, 36, -1, 40, 41, 43, 44},
+    // Go 1.2-1.15: a different header (inline functab); the _func fields are not listed until read.
+    PclntabLayout{0xfffffffb, "Go 1.2-1.15", false, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0},
+};
+
+constexpr uint64_t kHeaderSize = 72; // magic..pclnOffset for the 1.18+ header
+
+} // namespace
+
+const PclntabLayout *pclntab_layout(uint32_t magic) {
+    for (const auto &l : kLayouts)
+        if (l.magic == magic)
+            return &l;
+    return nullptr;
+}
+
+bool Pclntab::looks_like_header(Bytes table) {
+    if (table.size() < 16)
+        return false;
+    ByteReader r(table, "pclntab");
+    const auto *layout = pclntab_layout(r.u32(0));
+    // pad1 = pad2 = 0, minLC = 1 (x86), ptrSize = 8.
+    return layout != nullptr && r.u8(4) == 0 && r.u8(5) == 0 && r.u8(6) == 1 && r.u8(7) == 8;
+}
+
+Pclntab Pclntab::parse(Bytes table, Addr table_addr, std::optional<Addr> text_start) {
+    ByteReader r(table, ".gopclntab");
+    if (table.size() < 8)
+        throw_truncated(".gopclntab: only " + std::to_string(table.size()) + " bytes");
+    uint32_t magic = r.u32(0);
+    const PclntabLayout *layout = pclntab_layout(magic);
+    if (layout == nullptr)
+        throw Error(ErrorKind::NotGo, "pclntab has unknown magic " + to_hex(magic));
+    if (!looks_like_header(table))
+        throw_corrupt(".gopclntab: header fields (pad, minLC, ptrSize) are not those of an x86-64 Go binary");
+    if (!layout->supported)
+        throw Error(ErrorKind::UnsupportedGo, "pclntab format " + to_hex(magic) + " (" + layout->go_versions +
+                                                  ") is not supported yet; deftrace reads Go 1.18 and later");
+
+    Pclntab p(table, table_addr, layout);
+    p.nfunc_ = r.u64(8);
+    p.header_text_start_ = Addr(r.u64(24));
+    p.funcname_off_ = r.u64(32);
+    p.cu_off_ = r.u64(40);
+    p.filetab_off_ = r.u64(48);
+    p.pctab_off_ = r.u64(56);
+    p.pcln_off_ = r.u64(64);
+    p.text_start_ = text_start.value_or(p.header_text_start_);
+
+    const uint64_t size = table.size();
+    const std::array<uint64_t, 6> bounds{kHeaderSize,    p.funcname_off_, p.cu_off_,
+                                         p.filetab_off_, p.pctab_off_,    p.pcln_off_};
+    for (size_t i = 1; i < bounds.size(); ++i) {
+        if (bounds[i] > size)
+            throw_truncated(".gopclntab: sub-table offset " + to_hex(bounds[i]) + " is past the table's " +
+                            std::to_string(size) + " bytes");
+        if (bounds[i] < bounds[i - 1])
+            throw_corrupt(".gopclntab: sub-table offsets are out of order");
+    }
+    p.funcnametab_ = ByteReader(r.slice(p.funcname_off_, p.cu_off_ - p.funcname_off_), "funcnametab");
+    p.cutab_ = ByteReader(r.slice(p.cu_off_, p.filetab_off_ - p.cu_off_), "cutab");
+    p.filetab_ = ByteReader(r.slice(p.filetab_off_, p.pctab_off_ - p.filetab_off_), "filetab");
+    p.pctab_ = ByteReader(r.slice(p.pctab_off_, p.pcln_off_ - p.pctab_off_), "pctab");
+    p.pclntable_ = ByteReader(r.tail(p.pcln_off_), "pclntable");
+
+    // functab: nfunc+1 pairs {entryoff u32, funcoff u32}; the last entryoff is etext-text.
+    if (p.nfunc_ == 0 || p.nfunc_ > p.pclntable_.size() / 8)
+        throw_corrupt(".gopclntab: function count " + std::to_string(p.nfunc_) + " does not fit the table");
+    if (!p.pclntable_.contains(0, (p.nfunc_ + 1) * 8))
+        throw_truncated(".gopclntab: function table runs past the end of the table");
+    uint32_t prev = 0;
+    for (uint64_t i = 0; i <= p.nfunc_; ++i) {
+        uint32_t e = p.pclntable_.u32(i * 8);
+        if (e < prev)
+            throw_corrupt(".gopclntab: function table is not sorted at entry " + std::to_string(i));
+        prev = e;
+        if (i < p.nfunc_ && !p.pclntable_.contains(p.pclntable_.u32(i * 8 + 4), layout->fixed_size))
+            throw_truncated(".gopclntab: _func record " + std::to_string(i) + " is outside the table");
+    }
+    return p;
+}
+
+Addr Pclntab::entry_at(size_t index) const {
+    return text_start_ + pclntable_.u32(index * 8);
+}
+
+FuncInfo Pclntab::func(size_t index) const {
+    if (index >= nfunc_)
+        throw_corrupt("function index " + std::to_string(index) + " out of range");
+    const auto &L = *layout_;
+    FuncInfo f;
+    f.index = static_cast<uint32_t>(index);
+    f.entry = entry_at(index);
+    f.end = entry_at(index + 1);
+    f.record_off = pclntable_.u32(index * 8 + 4);
+    const uint64_t o = f.record_off;
+    f.name_off = pclntable_.u32(o + L.nameoff);
+    f.args = pclntable_.i32(o + L.args);
+    f.deferreturn = pclntable_.u32(o + L.deferreturn);
+    f.pcsp = pclntable_.u32(o + L.pcsp);
+    f.pcfile = pclntable_.u32(o + L.pcfile);
+    f.pcln = pclntable_.u32(o + L.pcln);
+    f.npcdata = pclntable_.u32(o + L.npcdata);
+    f.cu_offset = pclntable_.u32(o + L.cu_offset);
+    f.start_line = L.start_line >= 0 ? pclntable_.i32(o + static_cast<uint32_t>(L.start_line)) : 0;
+    f.funcid = pclntable_.u8(o + L.funcid);
+    f.flag = pclntable_.u8(o + L.flag);
+    f.nfuncdata = pclntable_.u8(o + L.nfuncdata);
+    // The record is followed by npcdata + nfuncdata u32 slots, all inside the table.
+    if (f.npcdata > 1024 || !pclntable_.contains(o + L.fixed_size, (uint64_t{f.npcdata} + f.nfuncdata) * 4))
+        throw_corrupt("_func record " + std::to_string(index) + " has an implausible pcdata/funcdata count");
+    return f;
+}
+
+std::string_view Pclntab::func_name(const FuncInfo &f) const {
+    return funcnametab_.cstring(f.name_off);
+}
+
+std::optional<FuncInfo> Pclntab::find_func(Addr pc) const {
+    if (pc < entry_at(0) || pc >= entry_at(nfunc_))
+        return std::nullopt;
+    // Largest i with entry(i) <= pc.
+    size_t lo = 0, hi = nfunc_;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (entry_at(mid) <= pc)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return func(lo);
+}
+
+std::optional<size_t> Pclntab::find_by_name(std::string_view name) const {
+    for (size_t i = 0; i < nfunc_; ++i) {
+        uint32_t off = pclntable_.u32(pclntable_.u32(i * 8 + 4) + layout_->nameoff);
+        if (funcnametab_.cstring(off) == name)
+            return i;
+    }
+    return std::nullopt;
+}
+
+PcValueTable Pclntab::pc_table(const FuncInfo &f, uint32_t table_off) const {
+    std::vector<PcValueRun> runs;
+    if (table_off == 0)
+        return {f.entry, {}};
+    // Encoding (runtime.pcvalue / step): pairs of (zigzag value delta, pc delta * minLC); a zero
+    // value delta after the first pair ends the table. The value starts at -1.
+    uint64_t off = table_off;
+    int64_t value = -1;
+    uint64_t pc = f.entry.value();
+    bool first = true;
+    for (;;) {
+        uint64_t uv = pctab_.uvarint(&off);
+        if (uv == 0 && !first)
+            break;
+        int64_t delta = (uv & 1) ? ~static_cast<int64_t>(uv >> 1) : static_cast<int64_t>(uv >> 1);
+        uint64_t pcdelta = pctab_.uvarint(&off);
+        first = false;
+        value += delta;
+        pc += pcdelta;
+        if (value < INT32_MIN || value > INT32_MAX || pc > f.end.value() + 1 || runs.size() > (1u << 22))
+            throw_corrupt("pc-value table at " + to_hex(table_off) + " of " + std::string(func_name(f)) +
+                          " runs past its function");
+        runs.push_back({Addr(pc), static_cast<int32_t>(value)});
+    }
+    return {f.entry, std::move(runs)};
+}
+
+std::optional<int32_t> PcValueTable::at(Addr pc) const {
+    if (pc < start_)
+        return std::nullopt;
+    auto it = std::upper_bound(runs_.begin(), runs_.end(), pc, [](Addr a, const PcValueRun &r) { return a < r.end; });
+    if (it == runs_.end())
+        return std::nullopt;
+    return it->value;
+}
+
+std::optional<uint32_t> Pclntab::pcdata_offset(const FuncInfo &f, uint32_t k) const {
+    if (k >= f.npcdata)
+        return std::nullopt;
+    uint32_t v = pclntable_.u32(f.record_off + layout_->fixed_size + 4ull * k);
+    return v == 0 ? std::nullopt : std::optional(v);
+}
+
+std::optional<uint32_t> Pclntab::funcdata_offset(const FuncInfo &f, uint32_t k) const {
+    if (k >= f.nfuncdata)
+        return std::nullopt;
+    uint32_t v = pclntable_.u32(f.record_off + layout_->fixed_size + 4ull * f.npcdata + 4ull * k);
+    return v == 0xffffffffu ? std::nullopt : std::optional(v);
+}
+
+std::string_view Pclntab::file_name(const FuncInfo &f, int32_t file_index) const {
+    if (file_index < 0)
+        return {};
+    uint32_t off = cutab_.u32((uint64_t{f.cu_offset} + static_cast<uint64_t>(file_index)) * 4);
+    if (off == 0xffffffffu)
+        return {};
+    return filetab_.cstring(off);
+}
+
+std::optional<SourcePos> Pclntab::source_at(const FuncInfo &f, Addr pc) const {
+    auto file = pc_table(f, f.pcfile).at(pc);
+    auto line = pc_table(f, f.pcln).at(pc);
+    if (!file || !line)
+        return std::nullopt;
+    return SourcePos{file_name(f, *file), *line};
+}
+
+} // namespace deftrace

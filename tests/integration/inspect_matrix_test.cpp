@@ -1,0 +1,153 @@
+// `deftrace inspect --json` against the compiler's own account of every defer statement
+// (-gcflags=-d=defer), for each testdata program, Go release and build variant.
+#include "manifest.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sys/wait.h>
+#include <tuple>
+
+namespace deftrace::testing {
+namespace {
+
+using Key = std::tuple<std::string, int, std::string>; // file, line, kind
+using Multiset = std::map<Key, int>;
+
+std::vector<BuiltProgram> builds_under_test() {
+    const char *minor = std::getenv("DEFTRACE_GO_MINOR");
+    std::vector<BuiltProgram> out;
+    for (auto &b : load_manifest())
+        if (minor == nullptr || b.minor == minor)
+            out.push_back(std::move(b));
+    return out;
+}
+
+// "./main.go:12:2: open-coded defer" -> (srcdir/main.go, 12, open-coded)
+Multiset compiler_report(const BuiltProgram &b) {
+    static const std::regex re(R"(^(.+):(\d+):(\d+): (open-coded|stack-allocated|heap-allocated) defer$)");
+    static const std::map<std::string, std::string> kinds = {
+        {"open-coded", "open-coded"}, {"stack-allocated", "stack"}, {"heap-allocated", "heap"}};
+    Multiset m;
+    std::ifstream in(b.bin_dir + "/defer.txt");
+    EXPECT_TRUE(in) << b.label() << ": no defer.txt";
+    std::string line;
+    std::smatch mm;
+    while (std::getline(in, line)) {
+        if (!std::regex_match(line, mm, re))
+            continue;
+        std::string file = mm[1];
+        if (file.starts_with("./"))
+            file = file.substr(2);
+        if (!file.starts_with("/"))
+            file = b.src_dir + "/" + file;
+        ++m[{file, std::stoi(mm[2]), kinds.at(mm[4])}];
+    }
+    return m;
+}
+
+std::string describe(const Multiset &m) {
+    std::string s;
+    for (const auto &[k, n] : m)
+        s += "    " + std::get<0>(k) + ":" + std::to_string(std::get<1>(k)) + " " + std::get<2>(k) +
+             (n > 1 ? " x" + std::to_string(n) : "") + "\n";
+    return s.empty() ? "    (none)\n" : s;
+}
+
+nlohmann::json inspect(const BuiltProgram &b) {
+    int status = 0;
+    std::string out = run_capture(std::string(DEFTRACE_EXE) + " inspect --json " + shell_quote(b.binary()), &status);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << b.label() << ": deftrace inspect failed, status " << status;
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << b.label() << ": inspect printed invalid JSON";
+    return j;
+}
+
+TEST(InspectMatrix, DeferSitesMatchTheCompiler) {
+    auto builds = builds_under_test();
+    ASSERT_FALSE(builds.empty()) << "no testdata binaries for this Go release";
+    for (const auto &b : builds) {
+        SCOPED_TRACE(b.label());
+        auto j = inspect(b);
+        if (j.is_discarded())
+            continue;
+        Multiset ours;
+        const std::string prefix = b.src_dir + "/";
+        for (const auto &f : j["functions"]) {
+            bool in_program = false;
+            for (const auto &d : f["defers"]) {
+                std::string file = d["file"];
+                if (!file.starts_with(prefix))
+                    continue;
+                in_program = true;
+                ++ours[{file, d["line"].get<int>(), d["kind"].get<std::string>()}];
+            }
+            if (in_program && f.contains("notes"))
+                ADD_FAILURE() << f["name"] << ": analysis notes: " << f["notes"].dump();
+        }
+        Multiset theirs = compiler_report(b);
+        Multiset missing, extra;
+        for (const auto &[k, n] : theirs)
+            if (int d = n - (ours.contains(k) ? ours.at(k) : 0); d > 0)
+                missing[k] = d;
+        for (const auto &[k, n] : ours)
+            if (int d = n - (theirs.contains(k) ? theirs.at(k) : 0); d > 0)
+                extra[k] = d;
+        EXPECT_TRUE(missing.empty() && extra.empty()) << "compiler reports but inspect misses:\n"
+                                                      << describe(missing) << "inspect reports but compiler does not:\n"
+                                                      << describe(extra);
+        EXPECT_FALSE(theirs.empty()) << "the compiler reported no defer at all; is -d=defer output captured?";
+    }
+}
+
+TEST(InspectMatrix, HeaderFieldsDescribeTheBuild) {
+    for (const auto &b : builds_under_test()) {
+        SCOPED_TRACE(b.label());
+        auto j = inspect(b);
+        if (j.is_discarded())
+            continue;
+        EXPECT_TRUE(j["go_version"].get<std::string>().starts_with("go" + b.minor)) << j["go_version"];
+        EXPECT_EQ(j["go_version_source"], "buildinfo");
+        const int minor = std::stoi(b.minor.substr(2));
+        EXPECT_EQ(j["pclntab_magic"], minor >= 20 ? "0xfffffff1" : "0xfffffff0");
+        EXPECT_EQ(j["stripped"].get<bool>(), b.variant == "stripped");
+        EXPECT_EQ(j["dwarf"].get<bool>(), b.variant != "stripped");
+        EXPECT_EQ(j["pie"].get<bool>(), b.variant == "pie");
+        EXPECT_TRUE(j["warnings"].empty()) << j["warnings"].dump();
+        for (const char *fn : {"runtime.gopanic", "runtime.deferreturn", "runtime.recovery", "runtime.fatalpanic",
+                               "runtime.preprintpanics", "runtime.gorecover"})
+            EXPECT_TRUE(j["runtime"].contains(fn)) << fn;
+        if (minor >= 22)
+            EXPECT_TRUE(j["runtime"].contains("runtime.(*_panic).nextDefer"));
+        else
+            EXPECT_TRUE(j["runtime"].contains("runtime.addOneOpenDeferFrame"));
+    }
+}
+
+// The same program must give the same (file, line, kind) view whether stripped, PIE or neither.
+TEST(InspectMatrix, VariantsAgree) {
+    std::map<std::string, std::map<std::string, Multiset>> by_program;
+    for (const auto &b : builds_under_test()) {
+        auto j = inspect(b);
+        if (j.is_discarded())
+            continue;
+        Multiset m;
+        for (const auto &f : j["functions"])
+            for (const auto &d : f["defers"])
+                ++m[{d["file"], d["line"].get<int>(), d["kind"]}];
+        by_program[b.minor + "/" + b.program][b.variant] = m;
+    }
+    for (const auto &[prog, variants] : by_program) {
+        SCOPED_TRACE(prog);
+        ASSERT_TRUE(variants.contains("default"));
+        for (const auto &[v, m] : variants)
+            EXPECT_EQ(m, variants.at("default")) << v << " differs from default";
+    }
+}
+
+} // namespace
+} // namespace deftrace::testing

@@ -1,0 +1,62 @@
+#include "manifest.h"
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sstream>
+
+namespace deftrace::testing {
+
+std::vector<BuiltProgram> load_manifest() {
+    std::vector<BuiltProgram> out;
+    const std::string path = std::string(DEFTRACE_TESTDATA_OUT) + "/manifest.tsv";
+    std::ifstream in(path);
+    if (!in) {
+        ADD_FAILURE() << "no " << path << ": the testdata.build test must run first (scripts/build-testdata.sh)";
+        return out;
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        BuiltProgram b;
+        std::getline(ls, b.minor, '\t');
+        std::getline(ls, b.variant, '\t');
+        std::getline(ls, b.program, '\t');
+        std::getline(ls, b.src_dir, '\t');
+        std::getline(ls, b.bin_dir, '\t');
+        if (!b.bin_dir.empty())
+            out.push_back(std::move(b));
+    }
+    if (out.empty())
+        ADD_FAILURE() << path << " lists no binaries";
+    return out;
+}
+
+std::string shell_quote(const std::string &s) {
+    std::string q = "'";
+    for (char c : s) {
+        if (c == '\'')
+            q += "'\\''";
+        else
+            q += c;
+    }
+    return q + "'";
+}
+
+std::string run_capture(const std::string &command, int *status) {
+    std::string out;
+    FILE *p = popen(command.c_str(), "r");
+    if (p == nullptr) {
+        *status = -1;
+        return out;
+    }
+    std::array<char, 65536> buf{};
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+        out.append(buf.data(), n);
+    *status = pclose(p);
+    return out;
+}
+
+} // namespace deftrace::testing

@@ -1,0 +1,27 @@
+// The list of testdata binaries written by scripts/build-testdata.sh (manifest.tsv).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace deftrace::testing {
+
+struct BuiltProgram {
+    std::string minor;   // "1.22"
+    std::string variant; // default | stripped | pie
+    std::string program; // testdata directory name
+    std::string src_dir; // absolute testdata/<program>
+    std::string bin_dir; // holds prog and defer.txt
+    [[nodiscard]] std::string binary() const { return bin_dir + "/prog"; }
+    [[nodiscard]] std::string label() const { return "go" + minor + "/" + variant + "/" + program; }
+};
+
+// All builds; fails the calling test (ADD_FAILURE) if the manifest is missing or empty.
+std::vector<BuiltProgram> load_manifest();
+
+// Runs a command, returns its standard output; `status` gets the wait status.
+std::string run_capture(const std::string &command, int *status);
+
+std::string shell_quote(const std::string &s);
+
+} // namespace deftrace::testing

@@ -1,0 +1,67 @@
+#include "binary/error.h"
+#include "binary/opendefer_info.h"
+
+#include <gtest/gtest.h>
+
+namespace deftrace::testing {
+namespace {
+
+// Payloads of main.openCoded (3 defers, frame sub $0x58,%rsp) from go-runtime.md §4.2.
+TEST(OpenDeferInfo, Go118Payload) {
+    const uint8_t p[] = {0x4a, 0x03, 0x08, 0x18, 0x10};
+    auto info = decode_opendefer_info(Bytes(p), OpenDeferFormat::Go118);
+    EXPECT_EQ(info.deferbits_offset, 74u);
+    ASSERT_EQ(info.defer_count, 3u);
+    // Written for defer 2, 1, 0: closure offsets 8, 24, 16.
+    EXPECT_EQ(info.closure_offset(0), 16);
+    EXPECT_EQ(info.closure_offset(1), 24);
+    EXPECT_EQ(info.closure_offset(2), 8);
+    EXPECT_FALSE(info.closure_offset(3));
+}
+
+TEST(OpenDeferInfo, Go122Payload) {
+    const uint8_t p[] = {0x4a, 0x18};
+    auto info = decode_opendefer_info(Bytes(p), OpenDeferFormat::Go122);
+    EXPECT_EQ(info.deferbits_offset, 74u);
+    EXPECT_EQ(info.slots_offset, 24u);
+    EXPECT_FALSE(info.defer_count);
+    // Slot i at varp - 24 + 8i.
+    EXPECT_EQ(info.closure_offset(0), 24);
+    EXPECT_EQ(info.closure_offset(2), 8);
+    EXPECT_FALSE(info.closure_offset(8));
+}
+
+TEST(OpenDeferInfo, Go117PayloadWithoutArguments) {
+    const uint8_t p[] = {0x00, 0x4a, 0x02, 0x00, 0x08, 0x00, 0x00, 0x10, 0x00};
+    auto info = decode_opendefer_info(Bytes(p), OpenDeferFormat::Go117);
+    EXPECT_EQ(info.deferbits_offset, 74u);
+    EXPECT_EQ(info.closure_offset(1), 8);
+    EXPECT_EQ(info.closure_offset(0), 16);
+}
+
+ErrorKind error_of(std::vector<uint8_t> p, OpenDeferFormat f) {
+    try {
+        (void)decode_opendefer_info(Bytes(p), f);
+    } catch (const Error &e) {
+        return e.kind();
+    }
+    ADD_FAILURE() << "accepted";
+    return ErrorKind::Io;
+}
+
+TEST(OpenDeferInfo, MalformedPayloads) {
+    EXPECT_EQ(error_of({0x4a, 0x09, 1, 2, 3, 4, 5, 6, 7, 8, 9}, OpenDeferFormat::Go118),
+              ErrorKind::Corrupt);                                                 // 9 defers
+    EXPECT_EQ(error_of({0x4a, 0x00}, OpenDeferFormat::Go118), ErrorKind::Corrupt); // 0 defers
+    EXPECT_EQ(error_of({0x4a, 0x03, 0x08}, OpenDeferFormat::Go118), ErrorKind::Truncated);
+    EXPECT_EQ(error_of({0x4a}, OpenDeferFormat::Go122), ErrorKind::Truncated);
+    EXPECT_EQ(error_of({}, OpenDeferFormat::Go122), ErrorKind::Truncated);
+    EXPECT_EQ(error_of({0x00, 0x18}, OpenDeferFormat::Go122), ErrorKind::Corrupt);                         // offset 0
+    EXPECT_EQ(error_of({0xff, 0xff, 0xff, 0xff, 0x7f, 0x18}, OpenDeferFormat::Go122), ErrorKind::Corrupt); // > 1 GiB
+    EXPECT_EQ(error_of(std::vector<uint8_t>(12, 0xff), OpenDeferFormat::Go122), ErrorKind::Corrupt); // endless varint
+    EXPECT_EQ(error_of({0x00, 0x4a, 0x01, 0x08, 0x08, 0x00}, OpenDeferFormat::Go117),
+              ErrorKind::Corrupt); // argWidth != 0
+}
+
+} // namespace
+} // namespace deftrace::testing
