@@ -13,6 +13,7 @@ enum ExitCode : int {
     kExitNoInput = 66,     // EX_NOINPUT: the file does not exist
     kExitUnsupported = 69, // EX_UNAVAILABLE: a Go release or table format deftrace cannot read
     kExitInternal = 70,    // EX_SOFTWARE: a bug in deftrace
+    kExitOsError = 71,     // EX_OSERR: the traced process could not be started or controlled
     kExitIo = 74,          // EX_IOERR: reading or writing failed
     kExitPermission = 77,  // EX_NOPERM: permission denied
 };
@@ -29,6 +30,7 @@ inline int exit_code_for(ErrorKind k) {
     case ErrorKind::Corrupt: return kExitBadBinary;
     case ErrorKind::UnsupportedGo: return kExitUnsupported;
     case ErrorKind::Io: return kExitIo;
+    case ErrorKind::Process: return kExitOsError;
     }
     return kExitInternal;
 }

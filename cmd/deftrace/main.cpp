@@ -2,28 +2,51 @@
 #include "binary/error.h"
 #include "exit_codes.h"
 #include "inspect_command.h"
+#include "trace_command.h"
 
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <exception>
 #include <iostream>
+#include <string_view>
 
 int main(int argc, char **argv) {
     using namespace deftrace;
     std::signal(SIGPIPE, SIG_DFL);
 
-    CLI::App app{"deftrace: trace the defers, panics and recovers of a Go program"};
-    app.set_version_flag("--version", "deftrace 0.1.0");
-    app.require_subcommand(1);
+    // `deftrace inspect ...` is the static report; anything else is a program to trace. Options
+    // for deftrace come first; the first non-option word starts the program's command line.
+    const bool inspect_mode = argc > 1 && std::string_view(argv[1]) == "inspect";
 
+    CLI::App app{"deftrace: trace the defers, panics and recovers of a Go program\n\n"
+                 "  deftrace [OPTIONS] PROGRAM [ARGS...]\n"
+                 "  deftrace inspect [--json] [--func REGEX] BINARY"};
+    app.set_version_flag("--version", "deftrace 0.1.0");
     InspectOptions inspect;
-    auto *ins = app.add_subcommand("inspect", "Report a Go binary's runtime functions and defer sites");
-    ins->add_flag("--json", inspect.json, "Print JSON (schema deftrace.inspect/1) instead of text");
-    ins->add_option("--func", inspect.func_regex, "Only functions whose name matches this regular expression");
-    ins->add_option("BINARY", inspect.binary, "The Go executable")->required();
+    TraceCommandOptions trace;
+    CLI::App *ins = nullptr;
+    if (inspect_mode) {
+        ins = app.add_subcommand("inspect", "Report a Go binary's runtime functions and defer sites");
+        ins->add_flag("--json", inspect.json, "Print JSON (schema deftrace.inspect/1) instead of text");
+        ins->add_option("--func", inspect.func_regex, "Only functions whose name matches this regular expression");
+        ins->add_option("BINARY", inspect.binary, "The Go executable")->required();
+    } else {
+        app.prefix_command(true);
+        app.add_option("-o,--output", trace.output, "Write the text trace to FILE instead of stderr");
+        app.add_option("--json", trace.json, "Write the JSON trace (schema deftrace.trace/1) to FILE");
+        app.add_flag("--no-color", trace.no_color, "No colours, even on a terminal");
+        app.add_flag("--panics-only", trace.panics_only,
+                     "Trace panics only: no breakpoints on normal defer paths; pending defers are "
+                     "reconstructed from memory when a panic starts");
+    }
 
     try {
         app.parse(argc, argv);
+        if (!inspect_mode) {
+            trace.argv = app.remaining();
+            if (trace.argv.empty())
+                throw CLI::ValidationError("PROGRAM", "no program to trace");
+        }
     } catch (const CLI::CallForHelp &e) {
         return app.exit(e);
     } catch (const CLI::CallForVersion &e) {
@@ -34,9 +57,9 @@ int main(int argc, char **argv) {
     }
 
     try {
-        if (ins->parsed())
+        if (inspect_mode)
             return run_inspect(inspect);
-        return kExitUsage;
+        return run_trace(trace);
     } catch (const Error &e) {
         std::cerr << "deftrace: " << e.what() << "\n";
         return exit_code_for(e.kind());

@@ -46,12 +46,28 @@ bool may_call(Bytes code, Addr entry, const std::vector<RegistrationCall> &targe
 // instruction that made it. The compiler (ssagen openDeferSave / openDeferExit) computes
 // deferBits |= 1<<i at a defer statement and &^= 1<<i before each inline call at an exit; the
 // value may sit in a register, be spilled across a call, or be folded into a setcc.
+uint8_t highest_bit(uint8_t v) {
+    return static_cast<uint8_t>(1u << (7 - std::countl_zero(v)));
+}
+
 struct Traced {
     enum class What { Unknown, Zero, Set, Clear, Address } what = What::Unknown;
-    uint8_t bits = 0; // Set: bit(s) added; Clear: bit(s) removed
-    Addr address;     // Address: the RIP-relative address loaded by LEA
+    uint8_t bits = 0;                // Set: bit(s) added; Clear: bit(s) removed
+    Addr address;                    // Address: the RIP-relative address loaded by LEA
+    std::optional<uint8_t> constant; // the whole stored byte, when it is a known constant
 
-    static Traced zero() { return make(What::Zero, 0); }
+    static Traced zero() {
+        Traced t = make(What::Zero, 0);
+        t.constant = 0;
+        return t;
+    }
+    // A constant store: at statement i the compiler stores (earlier bits) | 1<<i, so taken alone
+    // it registers its highest bit; find_open_coded refines this against the previous store.
+    static Traced constant_bits(uint8_t v) {
+        Traced t = v == 0 ? zero() : set(highest_bit(v));
+        t.constant = v;
+        return t;
+    }
     static Traced set(uint8_t bits) { return make(What::Set, bits); }
     static Traced clear(uint8_t bits) { return make(What::Clear, bits); }
     static Traced addr(Addr a) {
@@ -68,10 +84,6 @@ private:
         return t;
     }
 };
-
-uint8_t highest_bit(uint8_t v) {
-    return static_cast<uint8_t>(1u << (7 - std::countl_zero(v)));
-}
 
 class FrameDataflow {
 public:
@@ -99,7 +111,7 @@ public:
         if (src.kind == Operand::Kind::Imm) {
             auto v = static_cast<uint8_t>(src.imm);
             switch (in.op) {
-            case Op::MovImm: return v == 0 ? Traced::zero() : Traced::set(highest_bit(v));
+            case Op::MovImm: return Traced::constant_bits(v);
             case Op::Or: return Traced::set(v);
             case Op::And: return Traced::clear(static_cast<uint8_t>(~v));
             default: return {};
@@ -134,7 +146,7 @@ public:
                 if (in.op == Op::And)
                     return Traced::clear(static_cast<uint8_t>(~v));
                 if (in.op == Op::MovImm)
-                    return v == 0 ? Traced::zero() : Traced::set(highest_bit(v));
+                    return Traced::constant_bits(v);
                 return {};
             }
             if (in.op == Op::Xor && src.kind == Operand::Kind::Reg && src.reg == reg)
@@ -260,10 +272,12 @@ private:
             return off ? std::optional<int64_t>(-8 - *off) : std::nullopt;
         };
 
-        std::map<int, DeferSite> by_bits; // bit -> first store that sets it
-        std::vector<size_t> zero_stores, bits_stores;
+        std::map<int, DeferSite> by_bits;                    // bit -> first store that sets it
+        std::vector<std::pair<size_t, uint8_t>> exit_stores; // store index, bits cleared (0: unknown)
+        std::vector<size_t> bits_stores;
         int max_bit = info.defer_count ? static_cast<int>(*info.defer_count) - 1 : 0;
         std::optional<int32_t> body_sp;
+        std::optional<uint8_t> prev_constant; // the previous store's value, when constant
 
         for (size_t k = 0; k < insns_.size(); ++k) {
             const Instruction &in = insns_[k];
@@ -272,11 +286,26 @@ private:
             auto key = flow.frame_key(k, in.operands[0]);
             if (!key || *key != bits_key)
                 continue;
+            const bool first = bits_stores.empty();
             bits_stores.push_back(k);
             body_sp = flow.spdelta(k);
-            Traced t = flow.stored(k);
+            const Traced raw = flow.stored(k);
+            Traced t = raw;
+            if (!first && raw.constant && prev_constant) {
+                // Consecutive constants: a superset adds bits (a registration); an equal or smaller
+                // value clears bits (an exit). Equal happens when dead-store elimination dropped
+                // the registration just before the first exit.
+                const uint8_t c = *raw.constant, p = *prev_constant;
+                if ((c & p) == p && c != p)
+                    t = Traced::set(static_cast<uint8_t>(c & ~p));
+                else if ((c & p) == c)
+                    t = Traced::clear(static_cast<uint8_t>(p & ~c));
+            } else if (!first && raw.what == Traced::What::Zero) {
+                t = Traced::clear(0); // an exit; which bit is found from its call
+            }
+            prev_constant = raw.constant;
             switch (t.what) {
-            case Traced::What::Zero: zero_stores.push_back(k); break;
+            case Traced::What::Zero: break; // the prologue's zeroing
             case Traced::What::Set:
                 for (int b = 0; b < 8; ++b) {
                     if (!(t.bits & (1u << b)))
@@ -286,13 +315,7 @@ private:
                         by_bits.emplace(b, open_site(in.address, b));
                 }
                 break;
-            case Traced::What::Clear:
-                for (int b = 0; b < 8; ++b)
-                    if (t.bits & (1u << b)) {
-                        max_bit = std::max(max_bit, b);
-                        frame.exits.push_back(exit_at(k, b));
-                    }
-                break;
+            case Traced::What::Clear: exit_stores.emplace_back(k, t.bits); break;
             case Traced::What::Unknown:
             case Traced::What::Address:
                 out.notes.push_back("unrecognised store to deferBits at " + in.address.hex() + ": " + in.text);
@@ -310,35 +333,54 @@ private:
         // that set the bit; the slot store then marks the defer statement.
         std::map<int, DeferSite> by_slot;
         std::map<int, std::string> static_target; // bit -> function a static funcval points at
-        for (size_t k = 0; k < insns_.size(); ++k) {
-            const Instruction &in = insns_[k];
-            if (in.op != Op::Mov || in.operands.size() != 2 || in.operands[0].size != 8)
-                continue;
-            auto key = flow.frame_key(k, in.operands[0]);
-            if (!key)
-                continue;
-            for (int b = 0; b <= max_bit; ++b) {
-                if (slot_key(b) != key)
+        auto scan_slots = [&](int upto) {
+            for (size_t k = 0; k < insns_.size(); ++k) {
+                const Instruction &in = insns_[k];
+                if (in.op != Op::Mov || in.operands.size() != 2 || in.operands[0].size != 8)
                     continue;
-                Traced t = flow.stored(k);
-                if (t.what == Traced::What::Zero)
-                    break;
-                if (!by_slot.contains(b))
-                    by_slot.emplace(b, open_site(in.address, b));
-                if (t.what == Traced::What::Address && !static_target.contains(b))
-                    static_target[b] = funcval_target(t.address);
+                auto key = flow.frame_key(k, in.operands[0]);
+                if (!key)
+                    continue;
+                for (int b = 0; b <= upto; ++b) {
+                    if (slot_key(b) != key)
+                        continue;
+                    Traced t = flow.stored(k);
+                    if (t.what == Traced::What::Zero)
+                        break;
+                    if (!by_slot.contains(b))
+                        by_slot.emplace(b, open_site(in.address, b));
+                    if (t.what == Traced::What::Address && !static_target.contains(b))
+                        static_target[b] = funcval_target(t.address);
+                }
             }
-        }
+        };
+        scan_slots(max_bit);
 
-        // Exits where the compiler knew the bits become zero store a constant 0 before the call.
-        for (size_t k : zero_stores) {
-            if (k == bits_stores.front())
-                continue; // the prologue's zeroing
-            OpenCodedExit e = exit_at(k, -1);
-            if (e.call_pc.is_null())
+        // Exits: the store that clears a defer's bit, then the call of its function. When the
+        // stored value does not say which bit, the call does: the slot its closure is loaded
+        // from, or the static function it calls.
+        for (auto [k, cleared] : exit_stores) {
+            if (std::popcount(cleared) > 1) {
+                for (int b = 0; b < 8; ++b)
+                    if (cleared & (1u << b))
+                        frame.exits.push_back(exit_at(k, b));
                 continue;
-            e.bit = exit_bit(e, slot_key, static_target, by_bits, by_slot);
+            }
+            OpenCodedExit e = exit_at(k, cleared ? std::countr_zero(cleared) : -1);
+            if (e.bit < 0) {
+                if (e.call_pc.is_null())
+                    continue;
+                e.bit = exit_bit(e, slot_key, static_target, by_bits, by_slot);
+            }
             frame.exits.push_back(e);
+        }
+        // A bit seen only at exits was registered by a store that was optimised away.
+        int exit_max = max_bit;
+        for (const auto &e : frame.exits)
+            exit_max = std::max(exit_max, e.bit);
+        if (exit_max > max_bit) {
+            max_bit = exit_max;
+            scan_slots(max_bit);
         }
 
         for (int b = 0; b <= max_bit; ++b) {

@@ -179,6 +179,8 @@ std::vector<Instruction> Disassembler::decode(Bytes code, Addr address) const {
             }
             in.operands.push_back(op);
         }
+        in.disp_offset = x86.encoding.disp_offset;
+        in.disp_size = x86.encoding.disp_size;
         if ((in.op == Op::Call || in.op == Op::Jmp || in.op == Op::Jcc) && x86.op_count == 1 &&
             x86.operands[0].type == X86_OP_IMM)
             in.branch_target = Addr(static_cast<uint64_t>(x86.operands[0].imm));

@@ -39,6 +39,8 @@ struct Instruction {
     std::vector<Operand> operands;     // Intel order: destination first
     std::optional<Addr> branch_target; // direct call/jmp/jcc
     bool rip_relative = false;
+    uint8_t disp_offset = 0; // where the memory displacement sits in the encoding (0: none)
+    uint8_t disp_size = 0;
     uint32_t gpr_writes = 0; // bit (1 << Gpr) for every general register the instruction writes
     std::string text;        // "mov byte ptr [rsp + 0xf], al"
 

@@ -20,6 +20,7 @@ enum class ErrorKind {
     Corrupt,        // a table's contents are inconsistent
     UnsupportedGo,  // a Go version or table format deftrace has no adapter for
     Io,             // reading or writing a file failed
+    Process,        // starting or controlling the traced process failed (ptrace, fork, exec)
 };
 
 class Error : public std::runtime_error {

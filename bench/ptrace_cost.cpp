@@ -1,0 +1,105 @@
+// Measures, in one run on this machine:
+//   bare   a tracee executing int3 in a loop; the tracer only waits and continues (the cheapest
+//          possible ptrace stop/continue round trip)
+//   hit    a tracee calling a function with a deftrace breakpoint on it: the same stop plus
+//          deftrace's work per hit (registers in and out, stub execution, handler dispatch)
+// and prints both per-stop costs and their ratio. Usage: ptrace_cost VICTIM [N] [ROUNDS]
+#include "binary/elf_file.h"
+#include "process/tracee.h"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+using namespace deftrace;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double run_untraced(const std::string &victim, const char *mode, long n) {
+    auto t0 = Clock::now();
+    pid_t pid = fork();
+    if (pid == 0) {
+        // Without a tracer int3 would kill it; "calls" mode runs the plain loop.
+        execl(victim.c_str(), victim.c_str(), mode, std::to_string(n).c_str(), static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return seconds_since(t0);
+}
+
+double run_bare(const std::string &victim, long n) {
+    auto t0 = Clock::now();
+    pid_t pid = fork();
+    if (pid == 0) {
+        ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+        execl(victim.c_str(), victim.c_str(), "traps", std::to_string(n).c_str(), static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0); // exec stop
+    ptrace(PTRACE_CONT, pid, nullptr, nullptr);
+    long stops = 0;
+    while (waitpid(pid, &st, 0) == pid && WIFSTOPPED(st)) {
+        ++stops;
+        ptrace(PTRACE_CONT, pid, nullptr, nullptr); // rip is already past the int3
+    }
+    if (stops != n)
+        std::fprintf(stderr, "bare: expected %ld stops, saw %ld\n", n, stops);
+    return seconds_since(t0);
+}
+
+class Empty : public StopHandler {
+public:
+    void on_breakpoint(ThreadStop &, Addr) override { ++hits; }
+    long hits = 0;
+};
+
+double run_deftrace(const std::string &victim, long n) {
+    Addr target = ElfFile::open(victim).symbol("target")->value;
+    auto t0 = Clock::now();
+    auto t = Tracee::launch({victim, "calls", std::to_string(n)});
+    t.map_scratch(64 * 1024, {Addr(0x300000)});
+    t.insert_breakpoint(target);
+    Empty h;
+    t.run(h);
+    if (h.hits != n)
+        std::fprintf(stderr, "deftrace: expected %ld hits, saw %ld\n", n, h.hits);
+    return seconds_since(t0);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: ptrace_cost VICTIM [N] [ROUNDS]\n");
+        return 64;
+    }
+    const std::string victim = argv[1];
+    const long n = argc > 2 ? std::stol(argv[2]) : 200000;
+    const int rounds = argc > 3 ? std::stoi(argv[3]) : 5;
+    std::vector<double> base, bare, hit;
+    for (int r = 0; r < rounds; ++r) {
+        base.push_back(run_untraced(victim, "calls", n));
+        bare.push_back(run_bare(victim, n));
+        hit.push_back(run_deftrace(victim, n));
+    }
+    auto best = [](std::vector<double> v) { return *std::min_element(v.begin(), v.end()); };
+    const double b = best(base), per_bare = (best(bare) - b) / n, per_hit = (best(hit) - b) / n;
+    std::printf("stops per run            %ld (best of %d rounds)\n", n, rounds);
+    std::printf("bare ptrace stop/cont    %.2f us\n", per_bare * 1e6);
+    std::printf("deftrace breakpoint hit  %.2f us\n", per_hit * 1e6);
+    std::printf("ratio hit/bare           %.2f\n", per_hit / per_bare);
+    return 0;
+}

@@ -1,0 +1,44 @@
+// How to execute an instruction that a breakpoint displaced, without removing the breakpoint.
+//
+// A breakpoint's int3 stays in place; when a thread stops on it, the tracer resumes the thread
+// either in a stub (the original instruction, relocated, followed by a jump back) in a scratch
+// page of the tracee, or — for control transfers that cannot run elsewhere — by emulating the
+// instruction in the tracer. Either way the hit costs one ptrace stop.
+#pragma once
+
+#include "analysis/disassembler.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace deftrace {
+
+struct Displacement {
+    enum class Kind {
+        OutOfLine,    // run `stub` at the slot address
+        CallDirect,   // push return address, jump to `target`
+        CallIndirect, // push return address, jump to the value of `operand` (register or memory)
+        JmpDirect,    // jump to `target`
+        Ret,          // pop the return address into the pc
+    };
+    Kind kind = Kind::OutOfLine;
+    Addr address;
+    uint8_t length = 0;
+    std::vector<uint8_t> original; // the instruction's bytes (the first is replaced by int3)
+    std::vector<uint8_t> stub;     // OutOfLine: code for the slot
+    Addr target;                   // CallDirect / JmpDirect
+    Operand operand;               // CallIndirect
+    std::string text;              // the instruction, for messages
+};
+
+// Size reserved for one stub in the scratch page: the longest instruction (15) plus a rel32 jump.
+inline constexpr size_t kStubSlotSize = 32;
+
+// Plans the displacement of the instruction at `address` (whose bytes start `code`) with its stub
+// at `slot`. Throws Error(Corrupt) when the bytes do not decode, Error(Process) when the
+// instruction cannot be displaced (e.g. a short relative jump, or a slot out of rel32 reach).
+Displacement plan_displacement(const Disassembler &dis, Bytes code, Addr address, Addr slot);
+
+} // namespace deftrace

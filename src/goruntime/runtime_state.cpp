@@ -1,0 +1,139 @@
+#include "goruntime/runtime_state.h"
+
+#include <unordered_set>
+
+namespace deftrace {
+
+namespace {
+
+std::optional<Addr> addr_at(const ProcessMemory &mem, Addr base, uint32_t off) {
+    auto v = mem.read_u64(base + off);
+    return v ? std::optional(Addr(*v)) : std::nullopt;
+}
+
+bool flag_at(const ProcessMemory &mem, Addr base, std::optional<uint32_t> off) {
+    if (!off)
+        return false;
+    auto v = mem.read_u8(base + *off);
+    return v && *v != 0;
+}
+
+std::optional<Addr> opt_addr(const ProcessMemory &mem, Addr base, std::optional<uint32_t> off) {
+    if (!off)
+        return std::nullopt;
+    return addr_at(mem, base, *off);
+}
+
+} // namespace
+
+std::optional<uint64_t> RuntimeState::goid(Addr g) const {
+    return mem_.read_u64(g + off_.g.goid);
+}
+std::optional<Addr> RuntimeState::defer_head(Addr g) const {
+    return addr_at(mem_, g, off_.g.defer);
+}
+std::optional<Addr> RuntimeState::panic_head(Addr g) const {
+    return addr_at(mem_, g, off_.g.panic);
+}
+std::optional<Addr> RuntimeState::m_of(Addr g) const {
+    return addr_at(mem_, g, off_.g.m);
+}
+std::optional<Addr> RuntimeState::curg_of(Addr m) const {
+    return addr_at(mem_, m, off_.m.curg);
+}
+
+std::optional<std::pair<Addr, Addr>> RuntimeState::stack_bounds(Addr g) const {
+    auto lo = addr_at(mem_, g, off_.g.stack_lo);
+    auto hi = addr_at(mem_, g, off_.g.stack_hi);
+    if (!lo || !hi)
+        return std::nullopt;
+    return std::pair{*lo, *hi};
+}
+
+std::optional<uint64_t> RuntimeState::word(Addr g, std::optional<uint32_t> field) const {
+    if (!field)
+        return std::nullopt;
+    return mem_.read_u64(g + *field);
+}
+
+std::optional<DeferRecord> RuntimeState::defer_at(Addr d) const {
+    const auto &o = off_.defer;
+    DeferRecord r;
+    r.addr = d;
+    auto sp = addr_at(mem_, d, o.sp), pc = addr_at(mem_, d, o.pc), fn = addr_at(mem_, d, o.fn),
+         link = addr_at(mem_, d, o.link);
+    if (!sp || !pc || !fn || !link)
+        return std::nullopt;
+    r.sp = *sp;
+    r.pc = *pc;
+    r.fn = *fn;
+    r.link = *link;
+    r.heap = flag_at(mem_, d, o.heap);
+    r.rangefunc = flag_at(mem_, d, o.rangefunc);
+    r.started = flag_at(mem_, d, o.started);
+    r.open_defer = flag_at(mem_, d, o.open_defer);
+    r.panic = opt_addr(mem_, d, o.panic).value_or(Addr());
+    r.varp = opt_addr(mem_, d, o.varp).value_or(Addr());
+    r.fd = opt_addr(mem_, d, o.fd).value_or(Addr());
+    r.framepc = opt_addr(mem_, d, o.framepc).value_or(Addr());
+    return r;
+}
+
+std::optional<PanicRecord> RuntimeState::panic_at(Addr p) const {
+    const auto &o = off_.panic;
+    PanicRecord r;
+    r.addr = p;
+    auto type = addr_at(mem_, p, o.arg), data = addr_at(mem_, p, o.arg + 8), link = addr_at(mem_, p, o.link);
+    if (!type || !data || !link)
+        return std::nullopt;
+    r.arg_type = *type;
+    r.arg_data = *data;
+    r.link = *link;
+    r.recovered = flag_at(mem_, p, o.recovered);
+    r.goexit = flag_at(mem_, p, o.goexit);
+    r.aborted = flag_at(mem_, p, o.aborted);
+    r.repanicked = flag_at(mem_, p, o.repanicked);
+    r.deferreturn = flag_at(mem_, p, o.deferreturn);
+    r.argp = opt_addr(mem_, p, o.argp);
+    r.start_pc = opt_addr(mem_, p, o.start_pc);
+    r.start_sp = opt_addr(mem_, p, o.start_sp);
+    r.sp = opt_addr(mem_, p, o.sp);
+    r.lr = opt_addr(mem_, p, o.lr);
+    r.pc = opt_addr(mem_, p, o.pc);
+    r.fp = opt_addr(mem_, p, o.fp);
+    r.retpc = opt_addr(mem_, p, o.retpc);
+    r.deferbits_ptr = opt_addr(mem_, p, o.deferbits_ptr);
+    r.slots_ptr = opt_addr(mem_, p, o.slots_ptr);
+    r.gopanic_fp = opt_addr(mem_, p, o.gopanic_fp);
+    return r;
+}
+
+std::vector<DeferRecord> RuntimeState::defers(Addr g, size_t limit) const {
+    std::vector<DeferRecord> out;
+    std::unordered_set<Addr> seen;
+    auto d = defer_head(g);
+    while (d && !d->is_null() && out.size() < limit && seen.insert(*d).second) {
+        auto r = defer_at(*d);
+        if (!r)
+            break;
+        out.push_back(*r);
+        d = r->link;
+    }
+    return out;
+}
+
+std::vector<PanicRecord> RuntimeState::panics(Addr g, size_t limit) const {
+    std::vector<PanicRecord> out;
+    std::unordered_set<Addr> seen;
+    auto p = panic_head(g);
+    while (p && !p->is_null() && out.size() < limit && seen.insert(*p).second) {
+        auto r = panic_at(*p);
+        if (!r)
+            break;
+        out.push_back(*r);
+        p = r->link;
+    }
+    return out;
+}
+
+} // namespace deftrace

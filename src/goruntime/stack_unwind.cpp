@@ -1,0 +1,47 @@
+#include "goruntime/stack_unwind.h"
+
+namespace deftrace {
+
+namespace {
+constexpr uint8_t kFuncFlagTopFrame = 1; // abi.FuncFlagTopFrame: runtime.goexit, mstart, rt0_go
+}
+
+std::optional<FuncInfo> StackWalker::func_at(Addr pc) const {
+    return bin_.pclntab().find_func(to_link(pc));
+}
+
+std::vector<Frame> StackWalker::walk(Addr pc, Addr sp, size_t limit) const {
+    std::vector<Frame> frames;
+    const auto &tab = bin_.pclntab();
+    bool innermost = true;
+    while (frames.size() < limit && !pc.is_null()) {
+        // A return address may sit just past the function's last instruction (a call that never
+        // returns); look the function up at pc-1 for callers.
+        const Addr link = to_link(pc);
+        auto f = tab.find_func(innermost ? link : link - 1);
+        if (!f)
+            break;
+        auto spdelta = tab.pcsp(*f).at(innermost ? link : link - 1);
+        if (!spdelta || *spdelta < 0)
+            break;
+        Frame fr;
+        fr.func = *f;
+        fr.pc = pc;
+        fr.sp = sp;
+        fr.fp = sp + static_cast<uint64_t>(*spdelta) + 8;
+        fr.varp = fr.fp - 16;
+        fr.name = std::string(tab.func_name(*f));
+        frames.push_back(fr);
+        if (f->flag & kFuncFlagTopFrame)
+            break;
+        auto ret = mem_.read_u64(fr.fp - 8);
+        if (!ret)
+            break;
+        pc = Addr(*ret);
+        sp = fr.fp;
+        innermost = false;
+    }
+    return frames;
+}
+
+} // namespace deftrace

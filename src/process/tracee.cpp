@@ -1,0 +1,450 @@
+#include "process/tracee.h"
+
+#include "binary/error.h"
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <elf.h>
+#include <fcntl.h>
+#include <fstream>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+namespace deftrace {
+
+namespace {
+
+[[noreturn]] void ptrace_failed(const char *what, pid_t tid) {
+    throw Error(ErrorKind::Process,
+                std::string(what) + " on thread " + std::to_string(tid) + ": " + std::strerror(errno));
+}
+
+void cont(pid_t tid, int sig) {
+    // ESRCH: the thread died meanwhile (e.g. exit_group raced us); its exit is reported later.
+    if (ptrace(PTRACE_CONT, tid, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(sig))) != 0 && errno != ESRCH)
+        ptrace_failed("PTRACE_CONT", tid);
+}
+
+// Signals sent to deftrace by another process are forwarded to the tracee. Those that come from
+// the terminal (si_code SI_KERNEL) reached the tracee's process group already.
+std::atomic<int> g_forward_signal{0};
+
+void on_forwardable_signal(int sig, siginfo_t *info, void *) {
+    if (info != nullptr && info->si_code == SI_KERNEL)
+        return;
+    g_forward_signal.store(sig);
+}
+
+class SignalForwarding {
+public:
+    SignalForwarding() {
+        struct sigaction sa {};
+        sa.sa_sigaction = on_forwardable_signal;
+        sa.sa_flags = SA_SIGINFO; // no SA_RESTART: waitpid returns EINTR so the loop can forward
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < kSignals.size(); ++i)
+            sigaction(kSignals[i], &sa, &old_[i]);
+    }
+    ~SignalForwarding() {
+        for (size_t i = 0; i < kSignals.size(); ++i)
+            sigaction(kSignals[i], &old_[i], nullptr);
+    }
+    SignalForwarding(const SignalForwarding &) = delete;
+    SignalForwarding &operator=(const SignalForwarding &) = delete;
+
+private:
+    static constexpr std::array<int, 5> kSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1};
+    std::array<struct sigaction, 5> old_{};
+};
+
+} // namespace
+
+std::string ExitStatus::describe() const {
+    if (signaled)
+        return std::string("killed by signal ") + std::to_string(signal) + " (" + strsignal(signal) + ")" +
+               (core_dumped ? ", core dumped" : "");
+    return "exited with status " + std::to_string(code);
+}
+
+Registers get_registers(pid_t tid) {
+    Registers r;
+    if (ptrace(PTRACE_GETREGS, tid, nullptr, &r.raw) != 0)
+        ptrace_failed("PTRACE_GETREGS", tid);
+    return r;
+}
+
+void set_registers(pid_t tid, const Registers &regs) {
+    if (ptrace(PTRACE_SETREGS, tid, nullptr, &regs.raw) != 0)
+        ptrace_failed("PTRACE_SETREGS", tid);
+}
+
+Tracee::Tracee(pid_t pid) : pid_(pid), memory_(pid) {
+    threads_.insert(pid);
+}
+
+Tracee::Tracee(Tracee &&o) noexcept
+    : pid_(std::exchange(o.pid_, -1)), memory_(std::move(o.memory_)), breakpoints_(std::move(o.breakpoints_)),
+      threads_(std::move(o.threads_)), exit_(o.exit_), exit_reported_(o.exit_reported_), stats_(o.stats_) {}
+
+Tracee::~Tracee() {
+    // Never leave a stopped tracee behind: if run() did not see the end, kill it (EXITKILL would
+    // do the same when deftrace exits; this covers errors before run()).
+    if (pid_ > 0 && !exit_) {
+        ::kill(pid_, SIGKILL);
+        int st;
+        while (waitpid(pid_, &st, __WALL) < 0 && errno == EINTR) {
+        }
+    }
+}
+
+Tracee Tracee::launch(const std::vector<std::string> &argv) {
+    if (argv.empty())
+        throw Error(ErrorKind::Usage, "no program to run");
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0)
+        throw Error(ErrorKind::Process, std::string("pipe: ") + std::strerror(errno));
+    std::vector<char *> args;
+    for (const auto &a : argv)
+        args.push_back(const_cast<char *>(a.c_str()));
+    args.push_back(nullptr);
+
+    pid_t pid = fork();
+    if (pid < 0)
+        throw Error(ErrorKind::Process, std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        // Wait, stopped, until the parent has seized us; then become the program.
+        close(pipefd[0]);
+        raise(SIGSTOP);
+        execvp(args[0], args.data());
+        int e = errno;
+        (void)!write(pipefd[1], &e, sizeof e);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    auto fail = [&](const std::string &what) {
+        int e = errno;
+        ::kill(pid, SIGKILL);
+        int ignored;
+        waitpid(pid, &ignored, __WALL);
+        throw Error(ErrorKind::Process, what + ": " + std::strerror(e));
+    };
+    int st = 0;
+    if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st))
+        fail("the child did not stop before exec");
+    // PTRACE_SEIZE (not TRACEME): group-stops stay group-stops (Ctrl-Z works) and running
+    // threads can be interrupted for a clean detach.
+    long opts = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL;
+    if (ptrace(PTRACE_SEIZE, pid, nullptr, reinterpret_cast<void *>(opts)) != 0)
+        fail("PTRACE_SEIZE");
+    ::kill(pid, SIGCONT);
+    for (;;) {
+        if (waitpid(pid, &st, __WALL) != pid)
+            fail("waitpid");
+        if (WIFEXITED(st) || WIFSIGNALED(st)) {
+            int child_errno = 0;
+            ssize_t n = read(pipefd[0], &child_errno, sizeof child_errno);
+            close(pipefd[0]);
+            if (n == sizeof child_errno) {
+                ErrorKind k = child_errno == ENOENT                             ? ErrorKind::NotFound
+                              : (child_errno == EACCES || child_errno == EPERM) ? ErrorKind::Permission
+                                                                                : ErrorKind::Process;
+                throw Error(k, "cannot run " + argv[0] + ": " + std::strerror(child_errno));
+            }
+            throw Error(ErrorKind::Process, "the program ended before it started");
+        }
+        if (!WIFSTOPPED(st))
+            continue;
+        if (WSTOPSIG(st) == SIGTRAP && (st >> 16) == PTRACE_EVENT_EXEC)
+            break; // the program's first instruction
+        // The SIGSTOP group-stop and the SIGCONT that ends it: pass through.
+        int deliver = (st >> 16) == 0 && WSTOPSIG(st) != SIGSTOP ? WSTOPSIG(st) : 0;
+        if (ptrace(PTRACE_CONT, pid, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(deliver))) != 0)
+            fail("PTRACE_CONT");
+    }
+    close(pipefd[0]);
+    return Tracee(pid);
+}
+
+std::optional<uint64_t> Tracee::auxv(uint64_t type) const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/auxv", std::ios::binary);
+    uint64_t kv[2];
+    while (in.read(reinterpret_cast<char *>(kv), sizeof kv)) {
+        if (kv[0] == AT_NULL)
+            break;
+        if (kv[0] == type)
+            return kv[1];
+    }
+    return std::nullopt;
+}
+
+int64_t Tracee::inject_syscall(long nr, std::initializer_list<uint64_t> args) {
+    // Run one `syscall` instruction at the current pc of the (stopped) leader, then put its
+    // code and registers back.
+    const Registers saved = get_registers(pid_);
+    const Addr at = saved.pc();
+    uint8_t original[2];
+    if (!memory_.read(at, original))
+        throw Error(ErrorKind::Process, "cannot read the tracee's code at " + at.hex());
+    const uint8_t syscall_insn[2] = {0x0f, 0x05};
+    memory_.write(at, syscall_insn);
+    Registers r = saved;
+    r.raw.rax = static_cast<unsigned long long>(nr);
+    r.raw.orig_rax = static_cast<unsigned long long>(-1); // not inside a syscall: no restart
+    unsigned long long *regs[] = {&r.raw.rdi, &r.raw.rsi, &r.raw.rdx, &r.raw.r10, &r.raw.r8, &r.raw.r9};
+    size_t i = 0;
+    for (uint64_t a : args)
+        *regs[i++] = a;
+    set_registers(pid_, r);
+    if (ptrace(PTRACE_SINGLESTEP, pid_, nullptr, nullptr) != 0)
+        ptrace_failed("PTRACE_SINGLESTEP", pid_);
+    int st;
+    if (waitpid(pid_, &st, __WALL) != pid_ || !WIFSTOPPED(st))
+        throw Error(ErrorKind::Process, "the tracee did not stop after an injected system call");
+    auto ret = static_cast<int64_t>(get_registers(pid_).raw.rax);
+    memory_.write(at, original);
+    set_registers(pid_, saved);
+    return ret;
+}
+
+Addr Tracee::map_scratch(size_t size, const std::vector<Addr> &hints) {
+    std::string last_error = "no address to try";
+    auto mmap_at = [&](Addr hint) {
+        uint64_t flags = MAP_PRIVATE | MAP_ANONYMOUS | (hint.is_null() ? 0 : MAP_FIXED_NOREPLACE);
+        return inject_syscall(SYS_mmap, {hint.value(), size, PROT_READ | PROT_EXEC, flags, ~uint64_t{0}, 0});
+    };
+    std::vector<Addr> tries = hints;
+    tries.push_back(Addr());
+    for (Addr hint : tries) {
+        // The first system call injected at the exec stop has been seen to treat the address as a
+        // mere hint; a result elsewhere is unmapped and the same address asked for once more.
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            int64_t ret = mmap_at(hint);
+            if (ret < 0 && ret > -4096) {
+                last_error = std::strerror(static_cast<int>(-ret));
+                break;
+            }
+            Addr got(static_cast<uint64_t>(ret));
+            if (hint.is_null() || got == hint) {
+                breakpoints_.set_scratch(got, size);
+                return got;
+            }
+            inject_syscall(SYS_munmap, {got.value(), size});
+        }
+    }
+    throw Error(ErrorKind::Process, "cannot map a scratch page in the tracee: " + last_error);
+}
+
+void Tracee::resume_after_breakpoint(pid_t tid, Registers &regs, Addr addr) {
+    const Breakpoint *bp = breakpoints_.find(addr);
+    if (bp == nullptr) {
+        // The handler removed it: the original instruction is back in place.
+        regs.set_pc(addr);
+    } else {
+        const Displacement &d = bp->plan;
+        auto push_return = [&] {
+            Addr sp = regs.sp() - 8;
+            uint64_t ret = (addr + d.length).value();
+            memory_.write(sp, std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(&ret), 8));
+            regs.set_sp(sp);
+        };
+        switch (d.kind) {
+        case Displacement::Kind::OutOfLine: regs.set_pc(bp->slot); break;
+        case Displacement::Kind::JmpDirect: regs.set_pc(d.target); break;
+        case Displacement::Kind::Ret: {
+            auto ret = memory_.read_u64(regs.sp());
+            if (!ret)
+                throw Error(ErrorKind::Process, "cannot read the return address at " + regs.sp().hex());
+            regs.set_pc(Addr(*ret));
+            regs.set_sp(regs.sp() + 8);
+            break;
+        }
+        case Displacement::Kind::CallDirect:
+            push_return();
+            regs.set_pc(d.target);
+            break;
+        case Displacement::Kind::CallIndirect: {
+            uint64_t target;
+            if (d.operand.kind == Operand::Kind::Reg) {
+                target = regs.get(d.operand.reg);
+            } else {
+                const MemOperand &m = d.operand.mem;
+                uint64_t ea = static_cast<uint64_t>(m.disp);
+                if (m.base != Gpr::None)
+                    ea += regs.get(m.base);
+                if (m.index != Gpr::None)
+                    ea += regs.get(m.index) * static_cast<uint64_t>(m.scale);
+                auto v = memory_.read_u64(Addr(ea));
+                if (!v)
+                    throw Error(ErrorKind::Process, "cannot read the call target at " + to_hex(ea));
+                target = *v;
+            }
+            push_return();
+            regs.set_pc(Addr(target));
+            break;
+        }
+        }
+    }
+    set_registers(tid, regs);
+    cont(tid, 0);
+}
+
+ExitStatus Tracee::run(StopHandler &handler) {
+    SignalForwarding forwarding;
+    cont(pid_, 0);
+    for (;;) {
+        if (int sig = g_forward_signal.exchange(0); sig != 0) {
+            ::kill(pid_, sig);
+            ++stats_.signals_forwarded;
+        }
+        int st = 0;
+        pid_t tid = waitpid(-1, &st, __WALL);
+        if (tid < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ECHILD)
+                break;
+            throw Error(ErrorKind::Process, std::string("waitpid: ") + std::strerror(errno));
+        }
+        ++stats_.stops;
+        if (WIFEXITED(st) || WIFSIGNALED(st)) {
+            threads_.erase(tid);
+            if (tid == pid_) {
+                ExitStatus e;
+                e.signaled = WIFSIGNALED(st);
+                e.code = e.signaled ? 0 : WEXITSTATUS(st);
+                e.signal = e.signaled ? WTERMSIG(st) : 0;
+                e.core_dumped = e.signaled && WCOREDUMP(st);
+                exit_ = e;
+            }
+            if (exit_ && threads_.empty())
+                break;
+            continue;
+        }
+        if (!WIFSTOPPED(st))
+            continue;
+        const int sig = WSTOPSIG(st);
+        const int event = st >> 16;
+        try {
+            if (event == PTRACE_EVENT_STOP) {
+                // Group-stop (SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU): stay stopped until SIGCONT, as
+                // untraced. Otherwise a new thread's first stop or our interrupt: resume.
+                if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+                    if (ptrace(PTRACE_LISTEN, tid, nullptr, nullptr) != 0 && errno != ESRCH)
+                        ptrace_failed("PTRACE_LISTEN", tid);
+                } else {
+                    if (threads_.insert(tid).second)
+                        ++stats_.threads;
+                    cont(tid, 0);
+                }
+                continue;
+            }
+            if (sig == SIGTRAP && event != 0) {
+                if (event == PTRACE_EVENT_CLONE) {
+                    unsigned long child = 0;
+                    ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child);
+                    if (threads_.insert(static_cast<pid_t>(child)).second)
+                        ++stats_.threads;
+                } else if (event == PTRACE_EVENT_EXEC) {
+                    breakpoints_.forget_all();
+                    handler.on_exec();
+                } else if (event == PTRACE_EVENT_EXIT && tid == pid_ && !exit_reported_) {
+                    // The leader stops here early in do_exit, before the address space goes away;
+                    // with exit_group (how Go programs end) the whole process is ending.
+                    unsigned long status = 0;
+                    ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &status);
+                    Registers regs = get_registers(tid);
+                    ThreadStop stop{*this, tid, regs};
+                    exit_reported_ = true;
+                    handler.on_exiting(stop, static_cast<int>(status));
+                }
+                cont(tid, 0);
+                continue;
+            }
+            if (sig == SIGTRAP) {
+                Registers regs = get_registers(tid);
+                const Addr addr = regs.pc() - 1;
+                if (breakpoints_.find(addr) != nullptr) {
+                    ++stats_.breakpoint_hits;
+                    regs.set_pc(addr);
+                    ThreadStop stop{*this, tid, regs};
+                    handler.on_breakpoint(stop, addr);
+                    resume_after_breakpoint(tid, regs, addr);
+                    continue;
+                }
+                if (breakpoints_.was_removed(addr)) {
+                    regs.set_pc(addr); // hit just before the breakpoint was removed: re-execute
+                    set_registers(tid, regs);
+                    cont(tid, 0);
+                    continue;
+                }
+            }
+            // Any other signal belongs to the program: deliver it unchanged.
+            ++stats_.signals_forwarded;
+            cont(tid, sig);
+        } catch (...) {
+            detach_all_and_wait(tid);
+            throw;
+        }
+    }
+    if (!exit_)
+        throw Error(ErrorKind::Process, "lost track of the traced process");
+    return *exit_;
+}
+
+void Tracee::detach_all_and_wait(std::optional<pid_t> stopped) {
+    // deftrace failed: leave the program running untraced, exactly as it would without us.
+    breakpoints_.remove_all(memory_);
+    if (stopped) {
+        Registers regs = get_registers(*stopped);
+        if (breakpoints_.was_removed(regs.pc() - 1))
+            regs.set_pc(regs.pc() - 1);
+        set_registers(*stopped, regs);
+        ptrace(PTRACE_DETACH, *stopped, nullptr, nullptr);
+    }
+    for (pid_t t : threads_) {
+        if (stopped && t == *stopped)
+            continue;
+        // A thread must be stopped to be detached: interrupt it and wait for that stop. A thread
+        // that stopped on a (now removed) breakpoint is moved back onto the restored instruction.
+        if (ptrace(PTRACE_INTERRUPT, t, nullptr, nullptr) != 0)
+            continue;
+        for (;;) {
+            int st;
+            if (waitpid(t, &st, __WALL) != t || !WIFSTOPPED(st))
+                break;
+            int deliver = 0;
+            if ((st >> 16) == 0 && WSTOPSIG(st) == SIGTRAP) {
+                Registers regs = get_registers(t);
+                if (breakpoints_.was_removed(regs.pc() - 1)) {
+                    regs.set_pc(regs.pc() - 1);
+                    set_registers(t, regs);
+                }
+            } else if ((st >> 16) == 0) {
+                deliver = WSTOPSIG(st); // a signal on its way in: deliver it on detach
+            }
+            ptrace(PTRACE_DETACH, t, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(deliver)));
+            break;
+        }
+    }
+    int st = 0;
+    while (waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(st) || WIFSIGNALED(st)) {
+        ExitStatus e;
+        e.signaled = WIFSIGNALED(st);
+        e.code = e.signaled ? 0 : WEXITSTATUS(st);
+        e.signal = e.signaled ? WTERMSIG(st) : 0;
+        exit_ = e;
+    }
+}
+
+} // namespace deftrace

@@ -1,0 +1,110 @@
+// A program started under ptrace, with every thread it creates. Knows nothing about Go.
+//
+// Fidelity rules this class keeps: the program inherits deftrace's stdin/stdout/stderr and
+// environment; every signal it receives is delivered to it unchanged; signals sent to deftrace
+// by another process (kill, not the terminal, which signals the whole process group) are
+// forwarded; PTRACE_O_EXITKILL ends it if deftrace dies; breakpoint hits cost one stop.
+#pragma once
+
+#include "analysis/disassembler.h"
+#include "process/breakpoint_table.h"
+#include "process/process_memory.h"
+#include "process/registers.h"
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <unordered_set>
+#include <vector>
+
+namespace deftrace {
+
+struct ExitStatus {
+    bool signaled = false;
+    int code = 0;   // exit code when !signaled
+    int signal = 0; // terminating signal when signaled
+    bool core_dumped = false;
+    [[nodiscard]] std::string describe() const;
+};
+
+class Tracee;
+
+// What a handler sees while one thread is stopped at a breakpoint.
+struct ThreadStop {
+    Tracee &tracee;
+    pid_t tid;
+    Registers &regs; // pc() is the breakpoint address
+};
+
+class StopHandler {
+public:
+    virtual ~StopHandler() = default;
+    // A thread reached breakpoint `addr` (before executing the displaced instruction).
+    virtual void on_breakpoint(ThreadStop &stop, Addr addr) = 0;
+    // The process is about to exit (first PTRACE_EVENT_EXIT of the thread group leader or of an
+    // exit_group); memory is still readable. `status` is the pending exit status.
+    virtual void on_exiting(ThreadStop &, int /*status*/) {}
+    // The program replaced itself with exec; every breakpoint is gone.
+    virtual void on_exec() {}
+};
+
+class Tracee {
+public:
+    // Forks and execs `argv` (PATH lookup as execvp) under ptrace; returns with the new program
+    // stopped at its first instruction. Throws Error(Process/NotFound/Permission).
+    static Tracee launch(const std::vector<std::string> &argv);
+
+    Tracee(Tracee &&) noexcept;
+    Tracee &operator=(Tracee &&) = delete;
+    ~Tracee();
+
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    [[nodiscard]] const ProcessMemory &memory() const { return memory_; }
+    [[nodiscard]] const Disassembler &disassembler() const { return dis_; }
+
+    // Only while stopped at launch: runs mmap in the tracee for an executable scratch area, trying
+    // each hint with MAP_FIXED_NOREPLACE (stubs must be within rel32 reach of the code).
+    Addr map_scratch(size_t size, const std::vector<Addr> &hints);
+    // An entry of the tracee's auxiliary vector (AT_ENTRY, AT_PHDR, ...).
+    [[nodiscard]] std::optional<uint64_t> auxv(uint64_t type) const;
+
+    void insert_breakpoint(Addr addr) { breakpoints_.insert(memory_, dis_, addr); }
+    void remove_breakpoint(Addr addr) { breakpoints_.remove(memory_, addr); }
+    [[nodiscard]] BreakpointTable &breakpoints() { return breakpoints_; }
+
+    // Resumes the program and handles every stop until the whole process is gone; returns how it
+    // ended. If the handler throws, breakpoints are removed, the tracee is detached and left to
+    // run untraced, and the error is rethrown after the tracee has finished (its status is then
+    // in `last_exit()`).
+    ExitStatus run(StopHandler &handler);
+    [[nodiscard]] const std::optional<ExitStatus> &last_exit() const { return exit_; }
+
+    // Counters for measurements.
+    struct Stats {
+        uint64_t stops = 0, breakpoint_hits = 0, signals_forwarded = 0, threads = 1;
+    };
+    [[nodiscard]] const Stats &stats() const { return stats_; }
+
+private:
+    explicit Tracee(pid_t pid);
+    void resume_after_breakpoint(pid_t tid, Registers &regs, Addr addr);
+    int64_t inject_syscall(long nr, std::initializer_list<uint64_t> args);
+    // `stopped`: a thread already in a ptrace-stop (the one being handled), if any.
+    void detach_all_and_wait(std::optional<pid_t> stopped);
+
+    pid_t pid_ = -1;
+    ProcessMemory memory_;
+    Disassembler dis_;
+    BreakpointTable breakpoints_;
+    std::unordered_set<pid_t> threads_;
+    std::optional<ExitStatus> exit_;
+    bool exit_reported_ = false;
+    Stats stats_;
+};
+
+// The register state of a stopped thread.
+Registers get_registers(pid_t tid);
+void set_registers(pid_t tid, const Registers &regs);
+
+} // namespace deftrace

@@ -1,0 +1,44 @@
+#include "trace/event.h"
+
+namespace deftrace {
+
+const char *to_string(EventKind k) {
+    switch (k) {
+    case EventKind::Defer: return "defer";
+    case EventKind::DeferCall: return "defer_call";
+    case EventKind::Panic: return "panic";
+    case EventKind::Recover: return "recover";
+    case EventKind::Recovery: return "recovery";
+    case EventKind::Goexit: return "goexit";
+    case EventKind::Fatal: return "fatal";
+    case EventKind::Exit: return "exit";
+    }
+    return "?";
+}
+
+nlohmann::ordered_json Site::to_json() const {
+    return {{"function", function}, {"file", file}, {"line", line}};
+}
+
+std::string Site::short_form() const {
+    std::string base = file;
+    if (auto slash = base.rfind('/'); slash != std::string::npos)
+        base = base.substr(slash + 1);
+    if (base.empty())
+        return function;
+    return function + " (" + base + ":" + std::to_string(line) + ")";
+}
+
+nlohmann::ordered_json Event::to_json() const {
+    nlohmann::ordered_json j;
+    j["seq"] = seq;
+    j["goroutine"] = goroutine;
+    j["kind"] = to_string(kind);
+    if (!site.function.empty())
+        j["site"] = site.to_json();
+    for (auto it = fields.begin(); it != fields.end(); ++it)
+        j[it.key()] = it.value();
+    return j;
+}
+
+} // namespace deftrace

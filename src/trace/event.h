@@ -1,0 +1,51 @@
+// Trace events: one vocabulary for every sink (text, JSON). An event is a kind, the goroutine
+// it happened on, a site, and kind-specific fields kept as ordered JSON (the JSON sink writes
+// them as they are; the text sink picks what a person needs).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace deftrace {
+
+enum class EventKind {
+    Defer,     // a defer statement registered a deferred call
+    DeferCall, // a deferred function starts running
+    Panic,     // panic() called (or a runtime error raised one)
+    Recover,   // a recover() call and its result
+    Recovery,  // the runtime resumed a goroutine after a recovered panic
+    Goexit,    // runtime.Goexit called
+    Fatal,     // an unrecovered panic is about to kill the program
+    Exit,      // the program ended
+};
+
+const char *to_string(EventKind k);
+
+struct Site {
+    std::string function;
+    std::string file;
+    int line = 0;
+    [[nodiscard]] nlohmann::ordered_json to_json() const;
+    [[nodiscard]] std::string short_form() const; // "main.go:12 main.f"
+};
+
+struct Event {
+    uint64_t seq = 0;
+    uint64_t goroutine = 0; // 0: not tied to a goroutine (exit)
+    EventKind kind = EventKind::Defer;
+    Site site;
+    int depth = 0; // panics in progress on the goroutine (for indentation)
+    nlohmann::ordered_json fields = nlohmann::ordered_json::object();
+
+    [[nodiscard]] nlohmann::ordered_json to_json() const;
+};
+
+class EventSink {
+public:
+    virtual ~EventSink() = default;
+    virtual void emit(const Event &e) = 0;
+    virtual void finish() {}
+};
+
+} // namespace deftrace

@@ -1,0 +1,93 @@
+// The tracer: decides where breakpoints go (from the static analysis), and turns each hit into
+// trace events by reading the goroutine's runtime state.
+//
+// Probe points (go-runtime.md §2, §3, §8):
+//   deferproc / deferprocStack / deferprocat entry    defer (heap / stack / heap), RAX = fn or d
+//   open-coded deferBits stores (inspect's sites)     defer (open-coded) when the stored bit is set
+//   open-coded exit calls                             defer_call, cause return
+//   indirect calls in gopanic / Goexit / deferreturn  defer_call, RDX = the *funcval being run
+//     (and deferCallSave before Go 1.22)
+//   gopanic entry (RAX:RBX = the value)               panic
+//   gorecover entry and returns                       recover, with the outcome and the reason
+//   recovery entry (RAX = the goroutine)              recovery, where execution resumes
+//   Goexit entry, fatalpanic entry                    goexit, fatal (panics and pending defers)
+#pragma once
+
+#include "analysis/defer_sites.h"
+#include "binary/go_binary.h"
+#include "goruntime/go_types.h"
+#include "goruntime/runtime_offsets.h"
+#include "goruntime/runtime_state.h"
+#include "goruntime/stack_unwind.h"
+#include "process/tracee.h"
+#include "trace/event.h"
+
+#include <memory>
+#include <unordered_map>
+
+namespace deftrace {
+
+struct TraceOptions {
+    // Only panics: no breakpoints on the normal defer paths; pending defers are reconstructed
+    // from memory when a panic starts.
+    bool panics_only = false;
+};
+
+class Tracer : public StopHandler {
+public:
+    Tracer(const GoBinary &bin, std::vector<FunctionDefers> sites, RuntimeOffsets offsets, EventSink &sink,
+           TraceOptions options);
+    ~Tracer() override;
+
+    // At the launch stop: load bias, scratch page, breakpoints.
+    void attach(Tracee &tracee);
+    void on_breakpoint(ThreadStop &stop, Addr addr) override;
+    void on_exiting(ThreadStop &stop, int status) override;
+    void on_exec() override;
+    // The program is gone: the final event.
+    void finish(const ExitStatus &status);
+
+    [[nodiscard]] uint64_t events() const { return seq_; }
+
+private:
+    struct Probe;
+    struct PendingRecover;
+
+    void add_probe(Addr link_addr, Probe p);
+    void insert_all(Tracee &tracee);
+    Event make_event(EventKind kind, uint64_t goid, Addr g);
+    void emit(Event e);
+
+    // Helpers over the live process.
+    [[nodiscard]] std::string func_name_at(Addr runtime_pc) const;
+    [[nodiscard]] Site site_at(Addr runtime_pc, bool return_address) const;
+    [[nodiscard]] std::string funcval_name(Addr funcval) const;
+    [[nodiscard]] Site user_site(const ThreadStop &stop) const;
+    [[nodiscard]] nlohmann::ordered_json value_json(Addr type, Addr data) const;
+    [[nodiscard]] nlohmann::ordered_json pending_defers(Addr g, Addr pc, Addr sp) const;
+
+    void on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
+    void on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
+    void on_panic(ThreadStop &stop, Addr g, uint64_t goid);
+    void on_recover_entry(ThreadStop &stop, Addr g);
+    void on_recover_return(ThreadStop &stop, Addr g, uint64_t goid);
+    void on_recovery(ThreadStop &stop);
+    void on_fatal(ThreadStop &stop, Addr g, uint64_t goid);
+
+    const GoBinary &bin_;
+    std::vector<FunctionDefers> sites_;
+    RuntimeOffsets off_;
+    EventSink &sink_;
+    TraceOptions options_;
+    Tracee *tracee_ = nullptr;
+    uint64_t bias_ = 0;
+    std::unique_ptr<StackWalker> walker_;
+    std::unique_ptr<RuntimeState> state_;
+    std::unique_ptr<TypeReader> types_;
+    std::unordered_map<Addr, std::vector<Probe>> probes_; // by link-time address
+    std::unordered_map<Addr, PendingRecover> recovers_;   // by g
+    uint64_t seq_ = 0;
+    bool active_ = true;
+};
+
+} // namespace deftrace

@@ -1,0 +1,3 @@
+module conditional
+
+go 1.19

@@ -1,0 +1,3 @@
+module defer_heavy
+
+go 1.19

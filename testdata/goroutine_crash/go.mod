@@ -1,0 +1,3 @@
+module goroutine_crash
+
+go 1.19

@@ -1,0 +1,3 @@
+module main_panic
+
+go 1.19

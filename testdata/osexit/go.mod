@@ -1,0 +1,3 @@
+module osexit
+
+go 1.19

@@ -1,0 +1,3 @@
+module rangefunc
+
+go 1.23

@@ -1,0 +1,3 @@
+module recover_patterns
+
+go 1.19
