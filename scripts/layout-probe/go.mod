@@ -1,3 +1,3 @@
-module layoutprobe
+module deftrace.example/layoutprobe
 
 go 1.19

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
 namespace deftrace {
 
@@ -51,9 +52,10 @@ uint8_t highest_bit(uint8_t v) {
 }
 
 struct Traced {
-    enum class What { Unknown, Zero, Set, Clear, Address } what = What::Unknown;
+    enum class What { Unknown, Zero, Set, Clear, Address, FrameAddress } what = What::Unknown;
     uint8_t bits = 0;                // Set: bit(s) added; Clear: bit(s) removed
     Addr address;                    // Address: the RIP-relative address loaded by LEA
+    int64_t frame_key = 0;           // FrameAddress: the frame location whose address LEA took
     std::optional<uint8_t> constant; // the whole stored byte, when it is a known constant
 
     static Traced zero() {
@@ -70,6 +72,15 @@ struct Traced {
     }
     static Traced set(uint8_t bits) { return make(What::Set, bits); }
     static Traced clear(uint8_t bits) { return make(What::Clear, bits); }
+    static Traced frame_addr(int64_t key) {
+        Traced t = make(What::FrameAddress, 0);
+        t.frame_key = key;
+        return t;
+    }
+    [[nodiscard]] bool same_value(const Traced &o) const {
+        return what == o.what && ((what == What::Address && address == o.address) ||
+                                  (what == What::FrameAddress && frame_key == o.frame_key));
+    }
     static Traced addr(Addr a) {
         Traced t = make(What::Address, 0);
         t.address = a;
@@ -157,6 +168,9 @@ public:
             }
             if (in.op == Op::Lea && src.kind == Operand::Kind::Mem && src.mem.base == Gpr::Rip)
                 return Traced::addr(in.next() + static_cast<uint64_t>(src.mem.disp));
+            if (in.op == Op::Lea)
+                if (auto key = frame_key(k, src))
+                    return Traced::frame_addr(*key); // a closure built in the frame
             if ((in.op == Op::Mov || in.op == Op::Movzx) && depth < 4) {
                 // A reload from a spill slot: the value is whatever was stored there last.
                 if (auto key = frame_key(k, src))
@@ -182,6 +196,54 @@ private:
 
     const std::vector<Instruction> &insns_;
     std::vector<std::optional<int32_t>> spdelta_;
+};
+
+// The value of the deferBits byte known on entry to each instruction, over the function's control
+// flow: a constant when every path agrees, else unknown. Stores of constants set it; other stores
+// make it unknown. (Calls leave it alone: it lives in the frame.)
+class BitsValueFlow {
+public:
+    static constexpr int kUnreached = -2, kUnknown = -1;
+
+    BitsValueFlow(const std::vector<Instruction> &insns, const std::vector<bool> &is_bits_store,
+                  const std::vector<std::optional<uint8_t>> &stored_constant)
+        : before_(insns.size(), kUnreached) {
+        std::unordered_map<Addr, size_t> index;
+        for (size_t i = 0; i < insns.size(); ++i)
+            index.emplace(insns[i].address, i);
+        std::vector<size_t> work;
+        if (!insns.empty()) {
+            before_[0] = kUnknown;
+            work.push_back(0);
+        }
+        auto flow_to = [&](size_t to, int v) {
+            int &cur = before_[to];
+            int merged = cur == kUnreached ? v : (cur == v ? v : kUnknown);
+            if (merged != cur) {
+                cur = merged;
+                work.push_back(to);
+            }
+        };
+        while (!work.empty()) {
+            size_t i = work.back();
+            work.pop_back();
+            const Instruction &in = insns[i];
+            int out = before_[i];
+            if (is_bits_store[i])
+                out = stored_constant[i] ? *stored_constant[i] : kUnknown;
+            const bool falls = in.op != Op::Jmp && in.op != Op::Ret && in.op != Op::Int3;
+            if (falls && i + 1 < insns.size())
+                flow_to(i + 1, out);
+            if ((in.op == Op::Jmp || in.op == Op::Jcc) && in.branch_target)
+                if (auto it = index.find(*in.branch_target); it != index.end())
+                    flow_to(it->second, out);
+        }
+    }
+    // Known value before instruction i, or kUnknown / kUnreached.
+    [[nodiscard]] int before(size_t i) const { return before_[i]; }
+
+private:
+    std::vector<int> before_;
 };
 
 class FunctionAnalyzer {
@@ -274,11 +336,14 @@ private:
 
         std::map<int, DeferSite> by_bits;                    // bit -> first store that sets it
         std::vector<std::pair<size_t, uint8_t>> exit_stores; // store index, bits cleared (0: unknown)
+        std::map<size_t, uint8_t> prev_of;                   // exit store -> value known before it
         std::vector<size_t> bits_stores;
         int max_bit = info.defer_count ? static_cast<int>(*info.defer_count) - 1 : 0;
         std::optional<int32_t> body_sp;
-        std::optional<uint8_t> prev_constant; // the previous store's value, when constant
 
+        std::vector<bool> is_bits_store(insns_.size(), false);
+        std::vector<std::optional<uint8_t>> constant(insns_.size());
+        std::vector<Traced> stored(insns_.size());
         for (size_t k = 0; k < insns_.size(); ++k) {
             const Instruction &in = insns_[k];
             if (in.operands.size() != 2 || in.operands[0].size != 1)
@@ -286,24 +351,34 @@ private:
             auto key = flow.frame_key(k, in.operands[0]);
             if (!key || *key != bits_key)
                 continue;
-            const bool first = bits_stores.empty();
+            is_bits_store[k] = true;
+            stored[k] = flow.stored(k);
+            constant[k] = stored[k].constant;
             bits_stores.push_back(k);
             body_sp = flow.spdelta(k);
-            const Traced raw = flow.stored(k);
-            Traced t = raw;
-            if (!first && raw.constant && prev_constant) {
-                // Consecutive constants: a superset adds bits (a registration); an equal or smaller
-                // value clears bits (an exit). Equal happens when dead-store elimination dropped
-                // the registration just before the first exit.
-                const uint8_t c = *raw.constant, p = *prev_constant;
-                if ((c & p) == p && c != p)
+        }
+        const BitsValueFlow values(insns_, is_bits_store, constant);
+
+        for (size_t k : bits_stores) {
+            const Instruction &in = insns_[k];
+            const bool prologue = k == bits_stores.front();
+            Traced t = stored[k];
+            const int before = values.before(k);
+            if (!prologue && t.constant && before >= 0) {
+                // Against the value every path brings: a superset adds bits (a registration); an
+                // equal or smaller value clears bits (an exit). Equal happens when dead-store
+                // elimination dropped the registration just before the first exit.
+                const uint8_t c = *t.constant, p = static_cast<uint8_t>(before);
+                if ((c & p) == p && c != p) {
                     t = Traced::set(static_cast<uint8_t>(c & ~p));
-                else if ((c & p) == c)
+                } else if ((c & p) == c) {
                     t = Traced::clear(static_cast<uint8_t>(p & ~c));
-            } else if (!first && raw.what == Traced::What::Zero) {
+                    if (c == p)
+                        prev_of[k] = p;
+                }
+            } else if (!prologue && t.what == Traced::What::Zero) {
                 t = Traced::clear(0); // an exit; which bit is found from its call
             }
-            prev_constant = raw.constant;
             switch (t.what) {
             case Traced::What::Zero: break; // the prologue's zeroing
             case Traced::What::Set:
@@ -318,6 +393,7 @@ private:
             case Traced::What::Clear: exit_stores.emplace_back(k, t.bits); break;
             case Traced::What::Unknown:
             case Traced::What::Address:
+            case Traced::What::FrameAddress:
                 out.notes.push_back("unrecognised store to deferBits at " + in.address.hex() + ": " + in.text);
                 break;
             }
@@ -332,7 +408,17 @@ private:
         // anything could observe it (no call in between), dead-store elimination drops the store
         // that set the bit; the slot store then marks the defer statement.
         std::map<int, DeferSite> by_slot;
-        std::map<int, std::string> static_target; // bit -> function a static funcval points at
+        std::map<int, std::string> static_target;       // bit -> function a static funcval points at
+        std::map<int, std::vector<Traced>> slot_values; // bit -> values stored in its slot (all 8)
+        for (size_t k = 0; k < insns_.size(); ++k) {
+            const Instruction &in = insns_[k];
+            if (in.op != Op::Mov || in.operands.size() != 2 || in.operands[0].size != 8)
+                continue;
+            if (auto key = flow.frame_key(k, in.operands[0]))
+                for (int b = 0; b < kMaxOpenDefers; ++b)
+                    if (slot_key(b) == key)
+                        slot_values[b].push_back(flow.stored(k));
+        }
         auto scan_slots = [&](int upto) {
             for (size_t k = 0; k < insns_.size(); ++k) {
                 const Instruction &in = insns_[k];
@@ -370,7 +456,15 @@ private:
             if (e.bit < 0) {
                 if (e.call_pc.is_null())
                     continue;
-                e.bit = exit_bit(e, slot_key, static_target, by_bits, by_slot);
+                e.bit = exit_bit(e, flow, slot_key, slot_values, static_target);
+                if (e.bit < 0 && prev_of.contains(k) && prev_of.at(k) < 0x80) {
+                    // The bit just above the last one set: the last defer statement's.
+                    e.bit = 8 - std::countl_zero(prev_of.at(k));
+                }
+                if (e.bit < 0) {
+                    out.notes.push_back("cannot tell which defer the exit at " + e.clear_pc.hex() + " runs");
+                    continue;
+                }
             }
             frame.exits.push_back(e);
         }
@@ -425,38 +519,64 @@ private:
         return name_at(Addr(code));
     }
 
-    // Which defer a zero-store exit runs: the slot its indirect call loads, or the defer whose
-    // static function it calls, or else the lowest registered bit (the last to run).
+    // Which defer an exit runs when its store does not say: follow the call's target back to the
+    // funcval (openDeferExit calls the closure in the slot, or the static function directly) and
+    // find the slot that holds the same value.
     template <typename SlotKey>
-    int exit_bit(const OpenCodedExit &e, SlotKey slot_key, const std::map<int, std::string> &static_target,
-                 const std::map<int, DeferSite> &by_bits, const std::map<int, DeferSite> &by_slot) const {
-        if (!e.target) {
-            for (size_t k = 0; k < insns_.size(); ++k) {
-                if (insns_[k].address >= e.call_pc)
-                    break;
-                if (insns_[k].address < e.clear_pc || insns_[k].op != Op::Mov || insns_[k].operands.size() != 2)
-                    continue;
-                const Operand &src = insns_[k].operands[1];
-                if (src.kind != Operand::Kind::Mem || src.mem.base != Gpr::Rsp)
-                    continue;
-                auto sp = tab_.pcsp(func_).at(insns_[k].address);
-                if (!sp)
-                    continue;
-                for (int b = 0; b < 8; ++b)
-                    if (slot_key(b) == src.mem.disp - *sp)
-                        return b;
-            }
-        } else {
+    int exit_bit(const OpenCodedExit &e, const FrameDataflow &flow, SlotKey slot_key,
+                 const std::map<int, std::vector<Traced>> &slot_values,
+                 const std::map<int, std::string> &static_target) const {
+        if (e.target) {
             for (const auto &[b, name] : static_target)
                 if (name == e.target_name)
                     return b;
+            return -1;
         }
-        int lowest = 8;
-        if (!by_bits.empty())
-            lowest = std::min(lowest, by_bits.begin()->first);
-        if (!by_slot.empty())
-            lowest = std::min(lowest, by_slot.begin()->first);
-        return lowest == 8 ? 0 : lowest;
+        size_t j = 0;
+        while (j < insns_.size() && insns_[j].address != e.call_pc)
+            ++j;
+        if (j == insns_.size() || insns_[j].operands.size() != 1 || insns_[j].operands[0].kind != Operand::Kind::Reg)
+            return -1;
+        const Gpr target = insns_[j].operands[0].reg;
+        // The code pointer is loaded from the funcval: mov (%rdx),%rax. Trace %rdx.
+        for (size_t i = j; i > 0 && j - i < 8;) {
+            const Instruction &in = insns_[--i];
+            if (!in.writes_gpr(target))
+                continue;
+            if (in.op != Op::Mov || in.operands.size() != 2 || in.operands[1].kind != Operand::Kind::Mem)
+                return -1;
+            const MemOperand &m = in.operands[1].mem;
+            if (m.base == Gpr::Rsp) { // the slot itself: mov SLOT(%rsp),%rdx then mov (%rdx)
+                if (auto key = flow.frame_key(i, in.operands[1]))
+                    for (int b = 0; b < kMaxOpenDefers; ++b)
+                        if (slot_key(b) == key)
+                            return b;
+                return -1;
+            }
+            if (m.disp != 0 || m.index != Gpr::None)
+                return -1;
+            // The funcval register: a slot reload, a static funcval or a closure in the frame.
+            for (size_t h = i; h > 0 && i - h < 16;) {
+                const Instruction &def = insns_[--h];
+                if (!def.writes_gpr(m.base))
+                    continue;
+                if (def.op == Op::Mov && def.operands.size() == 2)
+                    if (auto key = flow.frame_key(h, def.operands[1]))
+                        for (int b = 0; b < kMaxOpenDefers; ++b)
+                            if (slot_key(b) == key)
+                                return b;
+                break;
+            }
+            Traced fv = flow.reg_value(i, m.base, 0);
+            if (fv.what != Traced::What::Address && fv.what != Traced::What::FrameAddress)
+                return -1;
+            for (const auto &[b, values] : slot_values)
+                for (const auto &v : values)
+                    if (v.same_value(fv))
+                        return b;
+            return -1;
+        }
+        return -1;
     }
 
     // openDeferExit: after the store of the cleared bits comes the call of that defer's function.

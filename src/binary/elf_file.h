@@ -76,8 +76,6 @@ public:
     [[nodiscard]] std::optional<Bytes> bytes_from(Addr addr) const;
     // The file bytes of a section (empty for NOBITS).
     [[nodiscard]] Bytes section_bytes(const ElfSection &s) const;
-    // The libelf handle, for libdw (owned by this object).
-    [[nodiscard]] ::Elf *libelf_handle() const { return elf_; }
 
 private:
     ElfFile() = default;

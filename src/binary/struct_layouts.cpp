@@ -30,10 +30,9 @@ struct Wanted {
 const std::vector<Wanted> &wanted() {
     static const std::vector<Wanted> table = {
         {"runtime.g",
-         {"stack",      "stackguard0", "stackguard1", "_panic",     "_defer",       "m",        "sched",
-          "syscallsp",  "syscallpc",   "syscallbp",   "stktopsp",   "param",        "atomicstatus",
-          "goid",       "waitreason",  "sig",         "sigcode0",   "sigcode1",     "sigpc",    "gopc",
-          "startpc",    "parentGoid"},
+         {"stack",     "stackguard0", "stackguard1", "_panic", "_defer",       "m",         "sched",      "syscallsp",
+          "syscallpc", "syscallbp",   "stktopsp",    "param",  "atomicstatus", "goid",      "waitreason", "sig",
+          "sigcode0",  "sigcode1",    "sigpc",       "gopc",   "startpc",      "parentGoid"},
          {"stack", "sched"}},
         {"runtime.m", {"g0", "procid", "gsignal", "tls", "id", "curg"}, {}},
         {"runtime.gobuf", {}, {}},
@@ -43,8 +42,8 @@ const std::vector<Wanted> &wanted() {
         {"runtime.savedOpenDeferState", {}, {}},
         {"runtime.funcval", {}, {}},
         {"runtime.moduledata", {}, {}},
-        // Type descriptors, for printing panic values. Go 1.21 moved _type, uncommontype and
-        // (in 1.22/1.23) itab into internal/abi; whichever names a release has are kept.
+        // Type descriptors, for printing panic values. Go 1.21 moved _type and uncommontype, and
+        // Go 1.23 itab, into internal/abi; whichever names a release has are kept.
         {"runtime._type", {}, {}},
         {"internal/abi.Type", {}, {}},
         {"runtime.uncommontype", {}, {}},
@@ -197,7 +196,8 @@ void sort_fields(std::vector<FieldLayout> &fields) {
     auto key = [](const FieldLayout &f) {
         return std::make_tuple(f.offset, std::count(f.name.begin(), f.name.end(), '.'), std::string_view(f.name));
     };
-    std::sort(fields.begin(), fields.end(), [&](const FieldLayout &a, const FieldLayout &b) { return key(a) < key(b); });
+    std::sort(fields.begin(), fields.end(),
+              [&](const FieldLayout &a, const FieldLayout &b) { return key(a) < key(b); });
 }
 
 } // namespace
@@ -219,23 +219,18 @@ std::optional<StructLayouts> StructLayouts::from_dwarf(const ElfFile &elf) {
         throw Error(ErrorKind::Io, elf.path() + ": " + std::strerror(errno));
     elf_version(EV_CURRENT);
     DwarfHandle dw(dwarf_begin(fd.get(), DWARF_C_READ));
-    if (!dw) {
-        if (dwarf_errno() == DWARF_E_NO_DWARF)
-            return std::nullopt;
+    // has_debug_info() saw .debug_info, so a failure here is damaged DWARF, not absent DWARF.
+    if (!dw)
         throw Error(ErrorKind::Corrupt, elf.path() + ": unreadable DWARF: " + libdw_message());
-    }
 
     StructLayouts out;
     out.source_ = "dwarf";
-    Dwarf_Off off = 0, next = 0;
-    size_t header_size = 0;
+    Dwarf_CU *unit = nullptr;
+    Dwarf_Die cu;
     int rc = 0;
     // Go's linker emits type DIEs as direct children of a compile unit, so only the top level
-    // of each unit is walked.
-    while ((rc = dwarf_nextcu(dw.get(), off, &next, &header_size, nullptr, nullptr, nullptr)) == 0) {
-        Dwarf_Die cu;
-        if (dwarf_offdie(dw.get(), off + header_size, &cu) == nullptr)
-            throw Error(ErrorKind::Corrupt, elf.path() + ": unreadable DWARF unit: " + libdw_message());
+    // of each unit is walked. dwarf_get_units reads DWARF 4 and 5 unit headers alike.
+    while ((rc = dwarf_get_units(dw.get(), unit, &unit, nullptr, nullptr, &cu, nullptr)) == 0) {
         // Every unit's producer names the compiler: "Go cmd/compile go1.22.12; regabi".
         Dwarf_Attribute producer;
         if (out.go_version_.empty() && dwarf_attr(&cu, DW_AT_producer, &producer) != nullptr)
@@ -258,7 +253,6 @@ std::optional<StructLayouts> StructLayouts::from_dwarf(const ElfFile &elf) {
                 out.structs_.emplace(name, std::move(s));
             } while (dwarf_siblingof(&die, &die) == 0);
         }
-        off = next;
     }
     if (rc < 0)
         throw Error(ErrorKind::Corrupt, elf.path() + ": unreadable DWARF unit header: " + libdw_message());
@@ -317,6 +311,11 @@ nlohmann::ordered_json StructLayouts::to_json() const {
     return j;
 }
 
+void StructLayouts::add(std::string name, StructLayout layout) {
+    sort_fields(layout.fields);
+    structs_.insert_or_assign(std::move(name), std::move(layout));
+}
+
 const StructLayout *StructLayouts::find(std::string_view structure) const {
     auto it = structs_.find(structure);
     return it == structs_.end() ? nullptr : &it->second;
@@ -338,12 +337,12 @@ std::optional<uint64_t> StructLayouts::offset(std::string_view structure, std::s
 uint64_t StructLayouts::require(std::string_view structure, std::string_view field) const {
     if (auto v = offset(structure, field))
         return *v;
-    const std::string where = "the " + (go_version_.empty() ? std::string("Go") : go_version_) +
-                              " runtime layout" + (source_.empty() ? "" : " (from " + source_ + ")");
-    const std::string what = find(structure) == nullptr
-                                 ? "has no structure " + std::string(structure) + " (needed for field " +
-                                       std::string(field) + ")"
-                                 : "has no field " + std::string(structure) + "." + std::string(field);
+    const std::string where = "the " + (go_version_.empty() ? std::string("Go") : go_version_) + " runtime layout" +
+                              (source_.empty() ? "" : " (from " + source_ + ")");
+    const std::string what =
+        find(structure) == nullptr
+            ? "has no structure " + std::string(structure) + " (needed for field " + std::string(field) + ")"
+            : "has no field " + std::string(structure) + "." + std::string(field);
     throw Error(ErrorKind::UnsupportedGo, where + " " + what + "; deftrace does not support this Go runtime");
 }
 

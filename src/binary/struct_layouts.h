@@ -64,7 +64,8 @@ public:
     // "dwarf" or "table": where these layouts were read from (for messages).
     [[nodiscard]] const std::string &source() const { return source_; }
 
-    void add(std::string name, StructLayout layout) { structs_.insert_or_assign(std::move(name), std::move(layout)); }
+    // Adds or replaces a structure (for tests and synthetic layouts); its fields are put in offset order.
+    void add(std::string name, StructLayout layout);
 
 private:
     std::map<std::string, StructLayout, std::less<>> structs_;

@@ -147,8 +147,7 @@ std::optional<GoType> TypeReader::type_at(Addr type) const {
 RenderedValue render_any(const TypeReader &types, Addr type, Addr data) {
     RenderedValue r;
     if (type.is_null()) {
-        r.type = "nil";
-        r.value = "nil";
+        r.type = "nil"; // panic(nil) before Go 1.21 (or with GODEBUG=panicnil=1)
         return r;
     }
     auto t = types.type_at(type);

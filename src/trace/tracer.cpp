@@ -99,7 +99,7 @@ void Tracer::insert_all(Tracee &tracee) {
         if (auto f = rt.get(fn)) {
             Probe p;
             p.kind = k;
-            add_probe(f->entry, p);
+            add_probe(after_stack_check(*f, dis), p);
         }
     };
     // Every `call reg` and `ret` inside a runtime function.
@@ -178,6 +178,17 @@ void Tracer::insert_all(Tracee &tracee) {
                                          e.call_pc);
                 if (!in)
                     continue;
+                // Exits may share one call instruction (tail merging): one probe per call; which
+                // defer it runs is then found from the registration it matches.
+                bool shared = false;
+                if (auto it = probes_.find(e.call_pc); it != probes_.end())
+                    for (auto &q : it->second)
+                        if (q.kind == ProbeKind::OpenExitCall) {
+                            q.bit = -1;
+                            shared = true;
+                        }
+                if (shared)
+                    continue;
                 Probe p;
                 p.kind = ProbeKind::OpenExitCall;
                 p.func = &f;
@@ -191,6 +202,53 @@ void Tracer::insert_all(Tracee &tracee) {
     }
     for (const auto &[addr, _] : probes_)
         tracee.insert_breakpoint(addr + bias_);
+}
+
+// A function entry probe must sit after the stack-bound check: when the stack has to grow,
+// runtime.morestack restarts the function from its entry, and an entry breakpoint would fire
+// twice. Registers and SP are still as at entry there (the frame is not built yet).
+Addr Tracer::after_stack_check(const FuncInfo &f, const Disassembler &dis) const {
+    auto code = bin_.code(f);
+    auto insns = dis.decode(code.first(std::min<size_t>(code.size(), 48)), f.entry);
+    for (size_t i = 0; i + 1 < insns.size() && i < 4; ++i) {
+        const auto &ops = insns[i].operands;
+        const bool checks_stackguard = insns[i].text.starts_with("cmp") && ops.size() == 2 &&
+                                       ops[0].kind == Operand::Kind::Reg && ops[1].kind == Operand::Kind::Mem &&
+                                       ops[1].mem.base == Gpr::R14 && ops[1].mem.disp == 16;
+        const bool checks_rsp = insns[i].text.starts_with("cmp") && ops.size() == 2 &&
+                                ops[0].kind == Operand::Kind::Reg && ops[1].kind == Operand::Kind::Mem &&
+                                ops[1].mem.base == Gpr::R14;
+        if ((checks_stackguard || checks_rsp) && insns[i + 1].op == Op::Jcc)
+            return insns[i + 1].next();
+    }
+    return f.entry;
+}
+
+void Tracer::remember(uint64_t goid, Addr funcval, const Site &site) {
+    if (funcval.is_null())
+        return;
+    auto code = tracee_->memory().read_u64(funcval);
+    if (!code)
+        return;
+    auto &v = registered_[goid];
+    v.emplace_back(Addr(*code), site);
+    if (v.size() > 100000) // defers that never run (os.Exit paths) must not grow without bound
+        v.erase(v.begin(), v.begin() + 50000);
+}
+
+std::optional<Site> Tracer::take(uint64_t goid, Addr code) {
+    auto it = registered_.find(goid);
+    if (it == registered_.end() || code.is_null())
+        return std::nullopt;
+    auto &v = it->second;
+    for (auto r = v.rbegin(); r != v.rend(); ++r) {
+        if (r->first == code) {
+            Site s = r->second;
+            v.erase(std::next(r).base());
+            return s;
+        }
+    }
+    return std::nullopt;
 }
 
 std::string Tracer::func_name_at(Addr runtime_pc) const {
@@ -257,6 +315,14 @@ Event Tracer::make_event(EventKind kind, uint64_t goid, Addr g) {
 }
 
 void Tracer::emit(Event e) {
+    // The runtime's own defers and recovers (runtime.main's deferred unlock, preprintpanics
+    // recovering from a failing Error method) are machinery, not the program's story.
+    const bool machinery = e.kind == EventKind::Defer || e.kind == EventKind::DeferCall || e.kind == EventKind::Recover;
+    if (machinery && is_runtime_function(e.site.function))
+        return;
+    if (e.kind == EventKind::DeferCall && e.fields.contains("fn") &&
+        is_runtime_function(e.fields["fn"].get<std::string>()))
+        return;
     e.seq = ++seq_;
     sink_.emit(e);
 }
@@ -292,6 +358,7 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
             e.site = site_at(Addr(ret.value_or(0)), true);
             e.fields["defer_kind"] = p.kind == ProbeKind::DeferProcStack ? "stack" : "heap";
             e.fields["fn"] = funcval_name(fn);
+            remember(*goid, fn, e.site);
             emit(std::move(e));
             break;
         }
@@ -339,6 +406,7 @@ void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t
     e.fields["defer_kind"] = "open-coded";
     e.fields["fn"] = funcval_name(funcval);
     e.fields["bit"] = p.bit;
+    remember(goid, funcval, e.site);
     emit(std::move(e));
 }
 
@@ -351,29 +419,35 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
     Event e = make_event(EventKind::DeferCall, goid, g);
     e.fields["fn"] = func_name_at(target);
     std::string cause = p.cause;
+    auto registered = take(goid, target);
     if (p.kind == ProbeKind::OpenExitCall) {
         cause = "return";
-        e.site.function = p.func->name;
         e.fields["defer_kind"] = "open-coded";
-        e.fields["bit"] = p.bit;
+        if (p.bit >= 0)
+            e.fields["bit"] = p.bit;
+        // The defer statement this bit belongs to.
+        e.site.function = p.func->name;
+        for (const auto &s : p.func->sites)
+            if (s.kind == DeferKind::OpenCoded && s.bit == p.bit) {
+                e.site.file = s.file;
+                e.site.line = s.line;
+            }
     } else {
         auto panics = state_->panics(g, 64);
-        if (cause.empty())
-            cause = !panics.empty() && panics.front().goexit ? "goexit" : "panic";
-        // The frame whose defer this is.
-        if (cause == "return") {
+        if (cause.empty()) // deferCallSave (≤1.21): a panic, a Goexit, or deferreturn after a recovery
+            cause = panics.empty() ? "return" : panics.front().goexit ? "goexit" : "panic";
+        if (registered) {
+            e.site = *registered;
+        } else if (cause == "return") {
             auto frames = walker_->walk(stop.regs.pc(), stop.regs.sp(), 3);
             if (frames.size() > 1)
                 e.site = site_at(frames[1].pc, true);
         } else if (!panics.empty() && panics.front().retpc) {
-            e.site = site_at(*panics.front().retpc, true); // Go 1.22+: the record's d.pc or entry+deferreturn
-        } else {
-            auto defers = state_->defers(g, 4);
-            if (!defers.empty())
-                e.site = site_at(defers.front().open_defer ? defers.front().framepc : defers.front().pc,
-                                 !defers.front().open_defer);
+            e.site = site_at(*panics.front().retpc, true);
         }
     }
+    if (registered && p.kind == ProbeKind::OpenExitCall)
+        e.site = *registered;
     e.fields["cause"] = cause;
     emit(std::move(e));
 }
@@ -443,9 +517,10 @@ void Tracer::on_recovery(ThreadStop &stop) {
     else if (off_.g.sigcode1)
         resume = Addr(state_->word(g, off_.g.sigcode1).value_or(0)); // ≤1.21: gp.sigcode1
     if (resume && !resume->is_null()) {
-        Site s = site_at(*resume, true);
-        e.site = s;
-        e.fields["resume"] = s.function;
+        // The frame that continues; its pc is runtime bookkeeping (a deferreturn call), not a line
+        // of the program's.
+        e.site.function = site_at(*resume, true).function;
+        e.fields["resume"] = e.site.function;
     }
     emit(std::move(e));
 }

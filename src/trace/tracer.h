@@ -86,6 +86,13 @@ private:
     std::unique_ptr<TypeReader> types_;
     std::unordered_map<Addr, std::vector<Probe>> probes_; // by link-time address
     std::unordered_map<Addr, PendingRecover> recovers_;   // by g
+    // Registered defers per goroutine, newest last: (code of the deferred closure, the defer
+    // statement), so a deferred call can be attributed to the statement that registered it. Keyed
+    // by code, not by funcval address: a closure built in the frame moves with the stack.
+    std::unordered_map<uint64_t, std::vector<std::pair<Addr, Site>>> registered_;
+    void remember(uint64_t goid, Addr funcval, const Site &site);
+    std::optional<Site> take(uint64_t goid, Addr code);
+    [[nodiscard]] Addr after_stack_check(const FuncInfo &f, const Disassembler &dis) const;
     uint64_t seq_ = 0;
     bool active_ = true;
 };

@@ -1,0 +1,3 @@
+module concurrent_panics
+
+go 1.19

@@ -1,0 +1,62 @@
+#include "run_program.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace deftrace::testing {
+
+namespace {
+
+std::string slurp(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+} // namespace
+
+RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env_extra) {
+    char out_tmpl[] = "/tmp/deftrace-run-out-XXXXXX";
+    char err_tmpl[] = "/tmp/deftrace-run-err-XXXXXX";
+    int out_fd = mkstemp(out_tmpl), err_fd = mkstemp(err_tmpl);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        dup2(in, 0);
+        dup2(out_fd, 1);
+        dup2(err_fd, 2);
+        for (const auto &e : env_extra)
+            putenv(const_cast<char *>(e.c_str()));
+        std::vector<char *> args;
+        for (const auto &a : argv)
+            args.push_back(const_cast<char *>(a.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    RunResult r;
+    waitpid(pid, &r.status, 0);
+    close(out_fd);
+    close(err_fd);
+    r.out = slurp(out_tmpl);
+    r.err = slurp(err_tmpl);
+    unlink(out_tmpl);
+    unlink(err_tmpl);
+    return r;
+}
+
+std::string describe_status(int status) {
+    if (WIFEXITED(status))
+        return "exit " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return std::string("signal ") + strsignal(WTERMSIG(status));
+    return "status " + std::to_string(status);
+}
+
+} // namespace deftrace::testing

@@ -1,0 +1,17 @@
+// Runs a program with stdin from /dev/null and captures stdout, stderr and the wait status.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace deftrace::testing {
+
+struct RunResult {
+    std::string out, err;
+    int status = 0; // raw wait status
+};
+
+RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env_extra = {});
+std::string describe_status(int status);
+
+} // namespace deftrace::testing

@@ -1,0 +1,208 @@
+// `deftrace PROGRAM` on every testdata program, Go release and build variant:
+//   - the program's stdout, stderr and exit status are exactly those of an untraced run;
+//   - the trace is well-formed (schema deftrace.trace/1);
+//   - the program's own events, per goroutine, equal testdata/<program>/expected-events.txt
+//     (or expected-events.go1.NN.txt where a release truly differs), which
+//     scripts/regen-expectations.sh regenerates.
+#include "manifest.h"
+#include "run_program.h"
+#include "trace_view.h"
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <regex>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace deftrace::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kEnv = {"GOMAXPROCS=2"};
+
+std::string read_file(const fs::path &p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::vector<BuiltProgram> builds_under_test() {
+    const char *minor = std::getenv("DEFTRACE_GO_MINOR");
+    std::vector<BuiltProgram> out;
+    for (auto &b : load_manifest())
+        if ((minor == nullptr || b.minor == minor) && b.program != "signals")
+            out.push_back(std::move(b));
+    return out;
+}
+
+// Go's crash tracebacks print argument words and goroutine ids. The words can be heap addresses
+// (randomised from Go 1.26), and ids come from per-P batches (runtime.newproc1: _GoidCacheBatch),
+// so they depend on which P ran the creating goroutine: scheduling, which any tracer perturbs.
+// Output that differs from the untraced run is compared with just those masked.
+std::string mask_traceback(const std::string &s) {
+    static const std::regex hex("0x[0-9a-f]+"), goid("goroutine [0-9]+");
+    return std::regex_replace(std::regex_replace(s, hex, "0x?"), goid, "goroutine ?");
+}
+
+TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) {
+    const bool regen = std::getenv("DEFTRACE_REGEN") != nullptr;
+    auto builds = builds_under_test();
+    ASSERT_FALSE(builds.empty());
+    const fs::path tmp = fs::temp_directory_path() / ("deftrace-trace-" + std::to_string(getpid()));
+    fs::create_directories(tmp);
+    for (const auto &b : builds) {
+        SCOPED_TRACE(b.label());
+        auto u1 = run_program({b.binary()}, kEnv);
+        const fs::path text = tmp / "trace.txt", json = tmp / "trace.json";
+        auto t = run_program({DEFTRACE_EXE, "-o", text.string(), "--json", json.string(), b.binary()}, kEnv);
+
+        EXPECT_EQ(t.status, u1.status) << "traced " << describe_status(t.status) << ", untraced "
+                                       << describe_status(u1.status) << "\n"
+                                       << read_file(text).substr(0, 2000);
+        EXPECT_EQ(t.out, u1.out) << "stdout differs";
+        if (t.err != u1.err) { // exact unless Go printed scheduling-dependent numbers
+            EXPECT_EQ(mask_traceback(t.err), mask_traceback(u1.err))
+                << "stderr differs (beyond goroutine ids/addresses)";
+        }
+
+        auto trace = nlohmann::json::parse(read_file(json), nullptr, false);
+        ASSERT_FALSE(trace.is_discarded()) << "no valid JSON trace";
+        EXPECT_EQ(trace["schema"], "deftrace.trace/1");
+        EXPECT_TRUE(trace["go_version"].get<std::string>().starts_with("go" + b.minor));
+        uint64_t seq = 0;
+        for (const auto &e : trace["events"]) {
+            EXPECT_GT(e["seq"].get<uint64_t>(), seq);
+            seq = e["seq"];
+            EXPECT_TRUE(e.contains("goroutine") && e.contains("kind"));
+        }
+        ASSERT_TRUE(trace.contains("exit"));
+        if (WIFEXITED(u1.status)) {
+            EXPECT_EQ(trace["exit"]["status"], WEXITSTATUS(u1.status));
+        }
+
+        const std::string view = trace_view(trace, b.src_dir);
+        const fs::path shared = fs::path(b.src_dir) / "expected-events.txt";
+        const fs::path versioned = fs::path(b.src_dir) / ("expected-events.go" + b.minor + ".txt");
+        if (regen) {
+            if (b.variant == "default")
+                std::ofstream(fs::exists(versioned) ? versioned : shared) << view;
+            continue;
+        }
+        const fs::path expected = fs::exists(versioned) ? versioned : shared;
+        ASSERT_TRUE(fs::exists(expected)) << "no " << expected << " (scripts/regen-expectations.sh)";
+        EXPECT_EQ(view, read_file(expected)) << "events differ from " << expected;
+    }
+    fs::remove_all(tmp);
+}
+
+// The newest toolchain's build of testdata/signals.
+std::string signals_binary() {
+    std::string best, best_minor;
+    for (const auto &b : load_manifest())
+        if (b.program == "signals" && b.variant == "default" &&
+            (best.empty() || std::stoi(b.minor.substr(2)) > std::stoi(best_minor.substr(2)))) {
+            best = b.binary();
+            best_minor = b.minor;
+        }
+    return best;
+}
+
+// Starts deftrace on `signals MODE`, waits for "ready PID"; returns deftrace's pid, the
+// program's pid and a pipe to read the rest of its stdout.
+struct Started {
+    pid_t deftrace = -1, program = -1;
+    int out = -1;
+};
+
+Started start(const std::string &mode) {
+    Started s;
+    int fds[2];
+    if (pipe(fds) != 0)
+        return s;
+    s.deftrace = fork();
+    if (s.deftrace == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        setpgid(0, 0); // its own process group, like a job started by a shell
+        execl(DEFTRACE_EXE, DEFTRACE_EXE, "--no-color", "-o", "/dev/null", signals_binary().c_str(), mode.c_str(),
+              static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    close(fds[1]);
+    s.out = fds[0];
+    std::string line;
+    char c;
+    while (read(s.out, &c, 1) == 1 && c != '\n')
+        line += c;
+    if (line.starts_with("ready "))
+        s.program = std::stoi(line.substr(6));
+    return s;
+}
+
+std::string rest(int fd) {
+    std::string s;
+    char buf[256];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        s.append(buf, static_cast<size_t>(n));
+    close(fd);
+    return s;
+}
+
+TEST(TraceSignals, SignalsSentToDeftraceReachTheProgram) {
+    auto s = start("int");
+    ASSERT_GT(s.program, 0) << "the program did not start";
+    kill(s.deftrace, SIGINT); // as `kill -INT` would (not the terminal's process-group signal)
+    int st = 0;
+    waitpid(s.deftrace, &st, 0);
+    EXPECT_EQ(rest(s.out), "interrupted\n");
+    ASSERT_TRUE(WIFEXITED(st)) << describe_status(st);
+    EXPECT_EQ(WEXITSTATUS(st), 7) << "deftrace must exit with the program's status";
+}
+
+TEST(TraceSignals, DeftraceDiesByTheSignalThatKilledTheProgram) {
+    auto s = start("die");
+    ASSERT_GT(s.program, 0);
+    kill(s.program, SIGINT); // straight to the program: its default action ends it
+    int st = 0;
+    waitpid(s.deftrace, &st, 0);
+    rest(s.out);
+    ASSERT_TRUE(WIFSIGNALED(st)) << describe_status(st);
+    EXPECT_EQ(WTERMSIG(st), SIGINT);
+}
+
+TEST(TraceSignals, KillingDeftraceKillsTheProgram) {
+    auto s = start("sleep");
+    ASSERT_GT(s.program, 0);
+    kill(s.deftrace, SIGKILL);
+    int st = 0;
+    waitpid(s.deftrace, &st, 0);
+    rest(s.out);
+    // PTRACE_O_EXITKILL: the program must not live on (nor stay stopped).
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+        std::ifstream stat("/proc/" + std::to_string(s.program) + "/stat");
+        std::string content;
+        std::getline(stat, content);
+        gone = !stat || content.find(") Z ") != std::string::npos; // exited (maybe not yet reaped)
+        if (!gone)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(gone) << "program " << s.program << " survived deftrace";
+    if (!gone)
+        kill(s.program, SIGKILL);
+}
+
+} // namespace
+} // namespace deftrace::testing
