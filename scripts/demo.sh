@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything on a fresh machine (Debian packages, Go toolchains, deftrace) and runs
-# `deftrace inspect` on the bundled example program, built with the newest Go of the matrix.
+# deftrace on the bundled example program (testdata/seeds), built with the newest Go of the
+# matrix: first `deftrace inspect`, then a trace.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -11,6 +12,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target deftrace
 newest=$(go_minors | sort -V | tail -1)
 mkdir -p build/example
-(cd testdata/basic && go_for "$newest" build -o "$root/build/example/basic" .)
-echo "\$ deftrace inspect --func '^main\\.' build/example/basic"
-build/cmd/deftrace/deftrace inspect --func '^main\.' build/example/basic
+(cd testdata/seeds && go_for "$newest" build -o "$root/build/example/seeds" .)
+echo "\$ deftrace inspect --func '^main\\.' build/example/seeds"
+build/cmd/deftrace/deftrace inspect --func '^main\.' build/example/seeds
+echo
+echo "\$ deftrace build/example/seeds"
+build/cmd/deftrace/deftrace build/example/seeds
