@@ -1,10 +1,32 @@
 #include "goruntime/runtime_state.h"
 
+#include <cstring>
 #include <unordered_set>
 
 namespace deftrace {
 
 namespace {
+
+// One record copied out of the tracee in a single read; fields are then taken from the copy.
+class Snapshot {
+public:
+    Snapshot(const ProcessMemory &mem, Addr base, uint32_t size) : buf_(size) {
+        ok_ = size > 0 && size <= 4096 && mem.read(base, buf_);
+    }
+    [[nodiscard]] bool ok() const { return ok_; }
+    [[nodiscard]] std::optional<Addr> addr(std::optional<uint32_t> off) const {
+        if (!off || *off + 8 > buf_.size())
+            return std::nullopt;
+        uint64_t v;
+        std::memcpy(&v, buf_.data() + *off, 8);
+        return Addr(v);
+    }
+    [[nodiscard]] bool flag(std::optional<uint32_t> off) const { return off && *off < buf_.size() && buf_[*off] != 0; }
+
+private:
+    std::vector<uint8_t> buf_;
+    bool ok_ = false;
+};
 
 std::optional<Addr> addr_at(const ProcessMemory &mem, Addr base, uint32_t off) {
     auto v = mem.read_u64(base + off);
@@ -60,6 +82,24 @@ std::optional<DeferRecord> RuntimeState::defer_at(Addr d) const {
     const auto &o = off_.defer;
     DeferRecord r;
     r.addr = d;
+    if (Snapshot s(mem_, d, o.size); s.ok()) {
+        auto sp = s.addr(o.sp), pc = s.addr(o.pc), fn = s.addr(o.fn), link = s.addr(o.link);
+        if (!sp || !pc || !fn || !link)
+            return std::nullopt;
+        r.sp = *sp;
+        r.pc = *pc;
+        r.fn = *fn;
+        r.link = *link;
+        r.heap = s.flag(o.heap);
+        r.rangefunc = s.flag(o.rangefunc);
+        r.started = s.flag(o.started);
+        r.open_defer = s.flag(o.open_defer);
+        r.panic = s.addr(o.panic).value_or(Addr());
+        r.varp = s.addr(o.varp).value_or(Addr());
+        r.fd = s.addr(o.fd).value_or(Addr());
+        r.framepc = s.addr(o.framepc).value_or(Addr());
+        return r;
+    }
     auto sp = addr_at(mem_, d, o.sp), pc = addr_at(mem_, d, o.pc), fn = addr_at(mem_, d, o.fn),
          link = addr_at(mem_, d, o.link);
     if (!sp || !pc || !fn || !link)
@@ -83,6 +123,31 @@ std::optional<PanicRecord> RuntimeState::panic_at(Addr p) const {
     const auto &o = off_.panic;
     PanicRecord r;
     r.addr = p;
+    if (Snapshot s(mem_, p, o.size); s.ok()) {
+        auto type = s.addr(o.arg), data = s.addr(o.arg + 8), link = s.addr(o.link);
+        if (!type || !data || !link)
+            return std::nullopt;
+        r.arg_type = *type;
+        r.arg_data = *data;
+        r.link = *link;
+        r.recovered = s.flag(o.recovered);
+        r.goexit = s.flag(o.goexit);
+        r.aborted = s.flag(o.aborted);
+        r.repanicked = s.flag(o.repanicked);
+        r.deferreturn = s.flag(o.deferreturn);
+        r.argp = s.addr(o.argp);
+        r.start_pc = s.addr(o.start_pc);
+        r.start_sp = s.addr(o.start_sp);
+        r.sp = s.addr(o.sp);
+        r.lr = s.addr(o.lr);
+        r.pc = s.addr(o.pc);
+        r.fp = s.addr(o.fp);
+        r.retpc = s.addr(o.retpc);
+        r.deferbits_ptr = s.addr(o.deferbits_ptr);
+        r.slots_ptr = s.addr(o.slots_ptr);
+        r.gopanic_fp = s.addr(o.gopanic_fp);
+        return r;
+    }
     auto type = addr_at(mem_, p, o.arg), data = addr_at(mem_, p, o.arg + 8), link = addr_at(mem_, p, o.link);
     if (!type || !data || !link)
         return std::nullopt;

@@ -252,11 +252,18 @@ std::optional<Site> Tracer::take(uint64_t goid, Addr code) {
 }
 
 std::string Tracer::func_name_at(Addr runtime_pc) const {
+    if (auto it = name_cache_.find(runtime_pc); it != name_cache_.end())
+        return it->second;
     auto f = walker_->func_at(runtime_pc);
-    return f ? std::string(bin_.pclntab().func_name(*f)) : std::string();
+    std::string name = f ? std::string(bin_.pclntab().func_name(*f)) : std::string();
+    name_cache_.emplace(runtime_pc, name);
+    return name;
 }
 
 Site Tracer::site_at(Addr runtime_pc, bool return_address) const {
+    const uint64_t key = runtime_pc.value() * 2 + (return_address ? 1 : 0);
+    if (auto it = site_cache_.find(key); it != site_cache_.end())
+        return it->second;
     Site s;
     Addr link = walker_->to_link(runtime_pc);
     if (return_address)
@@ -269,6 +276,7 @@ Site Tracer::site_at(Addr runtime_pc, bool return_address) const {
         s.file = std::string(pos->file);
         s.line = pos->line;
     }
+    site_cache_.emplace(key, s);
     return s;
 }
 

@@ -95,6 +95,9 @@ private:
     [[nodiscard]] Addr after_stack_check(const FuncInfo &f, const Disassembler &dis) const;
     uint64_t seq_ = 0;
     bool active_ = true;
+    // Static answers, memoised: the same few pcs come back at every event.
+    mutable std::unordered_map<uint64_t, Site> site_cache_; // key: link pc * 2 + return_address
+    mutable std::unordered_map<Addr, std::string> name_cache_;
 };
 
 } // namespace deftrace
