@@ -33,19 +33,6 @@ std::optional<Addr> addr_at(const ProcessMemory &mem, Addr base, uint32_t off) {
     return v ? std::optional(Addr(*v)) : std::nullopt;
 }
 
-bool flag_at(const ProcessMemory &mem, Addr base, std::optional<uint32_t> off) {
-    if (!off)
-        return false;
-    auto v = mem.read_u8(base + *off);
-    return v && *v != 0;
-}
-
-std::optional<Addr> opt_addr(const ProcessMemory &mem, Addr base, std::optional<uint32_t> off) {
-    if (!off)
-        return std::nullopt;
-    return addr_at(mem, base, *off);
-}
-
 } // namespace
 
 std::optional<uint64_t> RuntimeState::goid(Addr g) const {
@@ -82,6 +69,7 @@ std::optional<DeferRecord> RuntimeState::defer_at(Addr d) const {
     const auto &o = off_.defer;
     DeferRecord r;
     r.addr = d;
+    // One read per record (its size comes with the layouts); an unreadable record is no record.
     if (Snapshot s(mem_, d, o.size); s.ok()) {
         auto sp = s.addr(o.sp), pc = s.addr(o.pc), fn = s.addr(o.fn), link = s.addr(o.link);
         if (!sp || !pc || !fn || !link)
@@ -100,23 +88,7 @@ std::optional<DeferRecord> RuntimeState::defer_at(Addr d) const {
         r.framepc = s.addr(o.framepc).value_or(Addr());
         return r;
     }
-    auto sp = addr_at(mem_, d, o.sp), pc = addr_at(mem_, d, o.pc), fn = addr_at(mem_, d, o.fn),
-         link = addr_at(mem_, d, o.link);
-    if (!sp || !pc || !fn || !link)
-        return std::nullopt;
-    r.sp = *sp;
-    r.pc = *pc;
-    r.fn = *fn;
-    r.link = *link;
-    r.heap = flag_at(mem_, d, o.heap);
-    r.rangefunc = flag_at(mem_, d, o.rangefunc);
-    r.started = flag_at(mem_, d, o.started);
-    r.open_defer = flag_at(mem_, d, o.open_defer);
-    r.panic = opt_addr(mem_, d, o.panic).value_or(Addr());
-    r.varp = opt_addr(mem_, d, o.varp).value_or(Addr());
-    r.fd = opt_addr(mem_, d, o.fd).value_or(Addr());
-    r.framepc = opt_addr(mem_, d, o.framepc).value_or(Addr());
-    return r;
+    return std::nullopt;
 }
 
 std::optional<PanicRecord> RuntimeState::panic_at(Addr p) const {
@@ -148,29 +120,7 @@ std::optional<PanicRecord> RuntimeState::panic_at(Addr p) const {
         r.gopanic_fp = s.addr(o.gopanic_fp);
         return r;
     }
-    auto type = addr_at(mem_, p, o.arg), data = addr_at(mem_, p, o.arg + 8), link = addr_at(mem_, p, o.link);
-    if (!type || !data || !link)
-        return std::nullopt;
-    r.arg_type = *type;
-    r.arg_data = *data;
-    r.link = *link;
-    r.recovered = flag_at(mem_, p, o.recovered);
-    r.goexit = flag_at(mem_, p, o.goexit);
-    r.aborted = flag_at(mem_, p, o.aborted);
-    r.repanicked = flag_at(mem_, p, o.repanicked);
-    r.deferreturn = flag_at(mem_, p, o.deferreturn);
-    r.argp = opt_addr(mem_, p, o.argp);
-    r.start_pc = opt_addr(mem_, p, o.start_pc);
-    r.start_sp = opt_addr(mem_, p, o.start_sp);
-    r.sp = opt_addr(mem_, p, o.sp);
-    r.lr = opt_addr(mem_, p, o.lr);
-    r.pc = opt_addr(mem_, p, o.pc);
-    r.fp = opt_addr(mem_, p, o.fp);
-    r.retpc = opt_addr(mem_, p, o.retpc);
-    r.deferbits_ptr = opt_addr(mem_, p, o.deferbits_ptr);
-    r.slots_ptr = opt_addr(mem_, p, o.slots_ptr);
-    r.gopanic_fp = opt_addr(mem_, p, o.gopanic_fp);
-    return r;
+    return std::nullopt;
 }
 
 std::vector<DeferRecord> RuntimeState::defers(Addr g, size_t limit) const {
