@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages deftrace builds and tests with (idempotent; needs root or sudo).
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libelf-dev libdw-dev libcapstone-dev libcli11-dev
+pkgs=(build-essential cmake pkg-config git clang-format libelf-dev libdw-dev libcapstone-dev libcli11-dev
       nlohmann-json3-dev libgtest-dev googletest python3 python3-jsonschema ca-certificates)
 missing=()
 for p in "${pkgs[@]}"; do
