@@ -1,0 +1,117 @@
+// gorecover's matching rule per generation (src/model/recover_rule.h), on hand-built states.
+#include "model/recover_rule.h"
+
+#include <gtest/gtest.h>
+
+namespace deftrace::model {
+namespace {
+
+GoroutineState panicking() {
+    GoroutineState gs;
+    gs.goid = 1;
+    PanicRecord p;
+    p.id = 1;
+    p.value = "v";
+    p.frame = 200;
+    p.in_call = true;
+    gs.panics.push_back(p);
+    return gs;
+}
+
+RecoverVerdict judge(int minor, const RecoverCalled &c) {
+    return judge_recover(*traits_for(1, minor), panicking(), c);
+}
+
+RecoverCalled direct() {
+    RecoverCalled c;
+    c.goid = 1;
+    c.invoker = Invoker::PanicRunner;
+    return c;
+}
+
+class ModelRecoverRule : public ::testing::TestWithParam<int> {};
+INSTANTIATE_TEST_SUITE_P(Go, ModelRecoverRule, ::testing::Range(17, 28),
+                         [](const auto &param_info) { return "go1_" + std::to_string(param_info.param); });
+
+TEST_P(ModelRecoverRule, DirectlyDeferredFunctionRecovers) {
+    RecoverVerdict v = judge(GetParam(), direct());
+    EXPECT_TRUE(v.recovered);
+    EXPECT_EQ(v.reason, RecoverReason::Recovered);
+    EXPECT_EQ(v.panic, 1u);
+}
+
+TEST_P(ModelRecoverRule, WrappersAreTransparent) {
+    RecoverCalled c = direct();
+    c.wrapper_frames = 2; // method value wrapper + deferwrap (issue 73917/73920 shapes, one real frame)
+    EXPECT_TRUE(judge(GetParam(), c).recovered);
+}
+
+TEST_P(ModelRecoverRule, NestedHelperDoesNotRecover) {
+    RecoverCalled c = direct();
+    c.invoker = Invoker::Ordinary; // defer func(){ func(){ recover() }() }()
+    RecoverVerdict v = judge(GetParam(), c);
+    EXPECT_FALSE(v.recovered);
+    EXPECT_STREQ(to_string(v.reason), "not called directly by a deferred function");
+}
+
+TEST_P(ModelRecoverRule, DeferRecoverDirectlyReturnsNil) {
+    RecoverCalled c = direct();
+    c.deferred_recover = true;                  // defer recover(), run by the panic itself
+    c.registrar_invoker = Invoker::PanicRunner; // even when the registering frame was itself deferred
+    EXPECT_EQ(judge(GetParam(), c).reason, RecoverReason::NotDirect);
+}
+
+// test/recover1.go test6: `defer recover()` inside a deferred function, run by that function's
+// deferreturn after a nested panic was recovered: the wrapper passes the deferred function's FP,
+// which equals p.argp up to 1.25; 1.26's frame walk sees deferreturn + the function: 2 frames.
+TEST_P(ModelRecoverRule, DeferRecoverRunByDeferreturnOfDeferredFunction) {
+    RecoverCalled c = direct();
+    c.deferred_recover = true;
+    c.invoker = Invoker::Deferreturn;
+    c.registrar_invoker = Invoker::PanicRunner;
+    EXPECT_EQ(judge(GetParam(), c).recovered, GetParam() <= 25);
+}
+
+// Issue 73916: `defer F(1)` with F calling an inlined helper that calls recover(): ≤1.25 sees F's
+// physical FP and recovers; 1.26+ counts the inlined frame and does not.
+TEST_P(ModelRecoverRule, RecoverInInlinedHelper) {
+    RecoverCalled c = direct();
+    c.inlined_frames = 1;
+    EXPECT_EQ(judge(GetParam(), c).recovered, GetParam() <= 25);
+}
+
+TEST_P(ModelRecoverRule, DeferreturnRunDefersDoNotRecoverTheOuterPanic) {
+    RecoverCalled c = direct();
+    c.invoker = Invoker::Deferreturn;
+    EXPECT_FALSE(judge(GetParam(), c).recovered);
+}
+
+TEST_P(ModelRecoverRule, GoexitAndAlreadyRecoveredAndNoPanic) {
+    const auto t = *traits_for(1, GetParam());
+    GoroutineState gs = panicking();
+    gs.panics.front().goexit = true;
+    EXPECT_EQ(judge_recover(t, gs, direct()).reason, RecoverReason::Goexit);
+    gs.panics.front().goexit = false;
+    gs.panics.front().recovered = true;
+    EXPECT_EQ(judge_recover(t, gs, direct()).reason, RecoverReason::AlreadyRecovered);
+    GoroutineState none;
+    RecoverVerdict v = judge_recover(t, none, direct());
+    EXPECT_EQ(v.reason, RecoverReason::NoPanic);
+    EXPECT_STREQ(to_string(v.reason), "no panic");
+    EXPECT_STREQ(to_string(RecoverReason::Goexit), "goexit");
+}
+
+// Only the newest panic is considered: a recovered newer panic hides an older unrecovered one.
+TEST_P(ModelRecoverRule, OnlyNewestPanicIsConsidered) {
+    GoroutineState gs = panicking();
+    PanicRecord newer;
+    newer.id = 2;
+    newer.recovered = true;
+    gs.panics.insert(gs.panics.begin(), newer);
+    RecoverVerdict v = judge_recover(*traits_for(1, GetParam()), gs, direct());
+    EXPECT_EQ(v.reason, RecoverReason::AlreadyRecovered);
+    EXPECT_EQ(v.panic, 2u);
+}
+
+} // namespace
+} // namespace deftrace::model

@@ -1,0 +1,419 @@
+// Scripted scenarios for the defer/panic/recover model (src/model), no process involved.
+
+#include "model/model.h"
+
+#include <gtest/gtest.h>
+
+namespace deftrace::model::testing {
+
+// Frame depths used by the scenarios: larger = deeper (newer) frame.
+inline constexpr FrameDepth kMain = 100, kOuter = 200, kInner = 300, kDeferred = 400, kDeferred2 = 500;
+
+struct Script {
+    explicit Script(int minor) : m(*traits_for(1, minor)) {}
+    Model m;
+    Goid g = 1;
+
+    std::optional<Divergence> reg(DeferKind k, FrameDepth f, CodeAddr fn, int bit = -1) {
+        return m.observe(DeferRegistered{g, k, f, Callee{fn, "fn" + std::to_string(fn), {}}, bit});
+    }
+    std::optional<Divergence> call(CodeAddr fn, CallCause c, FrameDepth f = kUnknownDepth) {
+        return m.observe(DeferredCallStarted{g, fn, c, f});
+    }
+    std::optional<Divergence> panic(std::string v, FrameDepth f) {
+        return m.observe(PanicStarted{g, std::move(v), false, f});
+    }
+    std::optional<Divergence> goexit(FrameDepth f) { return m.observe(PanicStarted{g, "", true, f}); }
+    RecoverCalled rc(Invoker inv, FrameDepth caller) const {
+        RecoverCalled r;
+        r.goid = g;
+        r.caller_frame = caller;
+        r.invoker = inv;
+        return r;
+    }
+    std::optional<Divergence> recover(RecoverCalled r, std::optional<bool> outcome) {
+        r.recovered = outcome;
+        return m.observe(r);
+    }
+    std::optional<Divergence> resume(FrameDepth f, bool goexit = false) { return m.observe(Resumed{g, f, 0, goexit}); }
+    std::optional<Divergence> end(EndKind k) { return m.observe(GoroutineEnded{g, k}); }
+    const GoroutineState &gs() const { return *m.goroutine(g); }
+};
+
+inline std::string show(const std::optional<Divergence> &d) {
+    return d ? to_string(*d) : "none";
+}
+
+} // namespace deftrace::model::testing
+
+namespace deftrace::model::testing {
+namespace {
+
+class ModelAllVersions : public ::testing::TestWithParam<int> {};
+INSTANTIATE_TEST_SUITE_P(Go, ModelAllVersions, ::testing::Range(17, 28),
+                         [](const auto &param_info) { return "go1_" + std::to_string(param_info.param); });
+
+TEST(ModelGeneration, SelectsGenerationByVersion) {
+    EXPECT_FALSE(traits_for(1, 16));
+    EXPECT_FALSE(traits_for(1, 28));
+    EXPECT_FALSE(traits_for(2, 22));
+    EXPECT_EQ(traits_for(1, 21)->era, Era::A);
+    EXPECT_TRUE(traits_for(1, 21)->panic_has_aborted);
+    EXPECT_EQ(traits_for(1, 22)->era, Era::B);
+    EXPECT_FALSE(traits_for(1, 22)->panic_has_aborted);
+    EXPECT_TRUE(traits_for(1, 24)->deferproc_returns_flag);
+    EXPECT_FALSE(traits_for(1, 25)->deferproc_returns_flag);
+    EXPECT_TRUE(traits_for(1, 25)->panic_has_repanicked);
+    EXPECT_EQ(traits_for(1, 25)->recover_rule, RecoverRule::ArgpMatch);
+    EXPECT_EQ(traits_for(1, 26)->recover_rule, RecoverRule::FrameCountFP);
+    EXPECT_EQ(traits_for(1, 27)->recover_rule, RecoverRule::FrameCountStart);
+    EXPECT_TRUE(traits_for(1, 27)->skips_older_panic_frames);
+}
+
+// Seed 1: defers of one frame run last-in first-out on return.
+TEST_P(ModelAllVersions, DeferOrderIsLifoOnReturn) {
+    Script s(GetParam());
+    for (CodeAddr fn : {0xa1, 0xa2, 0xa3}) {
+        ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, fn));
+    }
+    EXPECT_FALSE(s.call(0xa3, CallCause::Return, kOuter));
+    EXPECT_FALSE(s.call(0xa2, CallCause::Return, kOuter));
+    EXPECT_FALSE(s.call(0xa1, CallCause::Return, kOuter));
+    EXPECT_EQ(s.m.divergence_count(), 0u);
+    EXPECT_TRUE(s.gs().defers.empty());
+    EXPECT_EQ(s.m.observation_count(), 6u);
+}
+
+TEST_P(ModelAllVersions, OpenCodedBitsRunHighestFirstOnReturn) {
+    Script s(GetParam());
+    ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kOuter, 0xb0, 0));
+    ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kOuter, 0xb1, 1));
+    auto d = s.call(0xb0, CallCause::Return, kOuter); // wrong: bit 1 runs first
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->observed.find("0xb0") != std::string::npos, true) << show(d);
+    EXPECT_NE(d->expected.find("fn177"), std::string::npos) << show(d); // 0xb1 == 177
+}
+
+// Seed 2: a panic runs the defers of every frame, innermost first, up to the recover; execution
+// resumes in the frame that registered the recovering defer.
+TEST_P(ModelAllVersions, PanicRunsAllFramesUpToRecover) {
+    const int minor = GetParam();
+    Script s(minor);
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x10));         // outer: defer func(){ recover() }()
+    ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kInner, 0x20, 0)); // inner: two open-coded defers
+    ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kInner, 0x21, 1));
+    ASSERT_FALSE(s.panic("boom", kInner));
+
+    UnwindPrediction u = s.m.predict_unwind(s.g);
+    ASSERT_EQ(u.calls.size(), 3u);
+    EXPECT_EQ(u.calls[0].callee.fn, 0x21u);
+    EXPECT_EQ(u.calls[1].callee.fn, 0x20u);
+    EXPECT_EQ(u.calls[2].callee.fn, 0x10u);
+    EXPECT_EQ(u.calls[2].frame, kOuter);
+    EXPECT_TRUE(u.fatal);
+
+    EXPECT_FALSE(s.call(0x21, CallCause::Panic, kInner));
+    EXPECT_FALSE(s.call(0x20, CallCause::Panic, kInner));
+    EXPECT_FALSE(s.call(0x10, CallCause::Panic, kOuter));
+    EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), true));
+    EXPECT_TRUE(s.gs().top_panic()->recovered);
+    EXPECT_FALSE(s.resume(kOuter)) << show(s.m.divergences().empty() ? std::nullopt
+                                                                     : std::optional(s.m.divergences().back()));
+    ASSERT_TRUE(s.gs().last_resume);
+    EXPECT_EQ(s.gs().last_resume->frame, kOuter);
+    // ≤1.24 a linked defer resumes after CALL deferproc (AX=1); 1.25+ always at entry+deferreturn.
+    EXPECT_EQ(s.gs().last_resume->via, minor <= 24 ? ResumeVia::AfterDeferproc : ResumeVia::Deferreturn);
+    EXPECT_TRUE(s.gs().panics.empty());
+    EXPECT_TRUE(s.gs().defers.empty());
+    EXPECT_FALSE(s.end(EndKind::Returned));
+    EXPECT_EQ(s.m.divergence_count(), 0u);
+}
+
+TEST_P(ModelAllVersions, RecoverInOpenCodedFrameResumesAtDeferreturnAndRunsTheRest) {
+    Script s(GetParam());
+    ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kOuter, 0x30, 0));
+    ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kOuter, 0x31, 1)); // this one recovers
+    ASSERT_FALSE(s.panic("x", kOuter));
+    EXPECT_FALSE(s.call(0x31, CallCause::Panic, kOuter));
+    EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), true));
+    EXPECT_FALSE(s.resume(kOuter));
+    EXPECT_EQ(s.gs().last_resume->via, ResumeVia::Deferreturn);
+    // The remaining bit runs from deferreturn, as a normal return.
+    EXPECT_FALSE(s.call(0x30, CallCause::Return, kOuter));
+    EXPECT_FALSE(s.end(EndKind::Returned));
+    EXPECT_EQ(s.m.divergence_count(), 0u);
+    EXPECT_TRUE(s.gs().defers.empty());
+}
+
+// Seeds 3-5 in the model: the recover() verdicts are checked against observed outcomes.
+TEST_P(ModelAllVersions, RecoverInNestedFunctionReturnsNilAndPanicContinues) {
+    Script s(GetParam());
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kMain, 0x10));
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(s.panic("p", kOuter));
+    EXPECT_FALSE(s.call(0x20, CallCause::Panic, kOuter));
+    RecoverCalled nested = s.rc(Invoker::Ordinary, kDeferred2); // defer func(){ helper() }(), helper recovers
+    EXPECT_EQ(s.m.judge_recover(nested).reason, RecoverReason::NotDirect);
+    EXPECT_FALSE(s.recover(nested, false));
+    EXPECT_FALSE(s.gs().top_panic()->recovered);
+    EXPECT_FALSE(s.call(0x10, CallCause::Panic, kMain));
+    EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), true));
+    EXPECT_FALSE(s.resume(kMain));
+    EXPECT_EQ(s.m.divergence_count(), 0u);
+}
+
+TEST_P(ModelAllVersions, WrongRecoverOutcomeIsOneDivergence) {
+    Script s(GetParam());
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(s.panic("p", kOuter));
+    ASSERT_FALSE(s.call(0x20, CallCause::Panic, kOuter));
+    auto d = s.recover(s.rc(Invoker::Ordinary, kDeferred2), true); // runtime says recovered, model says no
+    ASSERT_TRUE(d);
+    EXPECT_NE(d->expected.find("not called directly by a deferred function"), std::string::npos) << show(d);
+    EXPECT_EQ(s.m.divergence_count(), 1u);
+}
+
+TEST_P(ModelAllVersions, NoPanicAlreadyRecoveredAndGoexitReasons) {
+    Script s(GetParam());
+    EXPECT_EQ(s.m.judge_recover(s.rc(Invoker::PanicRunner, kOuter)).reason, RecoverReason::NoPanic);
+    EXPECT_FALSE(s.recover(s.rc(Invoker::Ordinary, kOuter), false));
+
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(s.panic("p", kOuter));
+    ASSERT_FALSE(s.call(0x20, CallCause::Panic, kOuter));
+    EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), true));
+    RecoverVerdict again = s.m.judge_recover(s.rc(Invoker::PanicRunner, kDeferred));
+    EXPECT_FALSE(again.recovered);
+    EXPECT_EQ(again.reason, RecoverReason::AlreadyRecovered);
+    EXPECT_STREQ(to_string(again.reason), "already recovered");
+    EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), false));
+    EXPECT_FALSE(s.resume(kOuter));
+    EXPECT_EQ(s.m.divergence_count(), 0u);
+}
+
+// Goexit runs every pending defer; recover() there returns nil with reason "goexit".
+TEST_P(ModelAllVersions, GoexitRunsPendingDefersAndCannotBeRecovered) {
+    Script s(GetParam());
+    ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kMain, 0x10, 0));
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(s.goexit(kOuter));
+    UnwindPrediction u = s.m.predict_unwind(s.g);
+    ASSERT_EQ(u.calls.size(), 2u);
+    EXPECT_EQ(u.calls[0].cause, CallCause::Goexit);
+    EXPECT_TRUE(u.goexit_done);
+    EXPECT_FALSE(s.call(0x20, CallCause::Goexit, kOuter));
+    RecoverVerdict v = s.m.judge_recover(s.rc(Invoker::GoexitRunner, kDeferred));
+    EXPECT_EQ(v.reason, RecoverReason::Goexit);
+    EXPECT_FALSE(s.recover(s.rc(Invoker::GoexitRunner, kDeferred), false));
+    EXPECT_FALSE(s.call(0x10, CallCause::Goexit, kMain));
+    EXPECT_FALSE(s.end(EndKind::GoexitDone));
+    EXPECT_EQ(s.m.divergence_count(), 0u);
+    // A cause the tracer got wrong is reported.
+    Script t(GetParam());
+    ASSERT_FALSE(t.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(t.goexit(kOuter));
+    EXPECT_TRUE(t.call(0x20, CallCause::Panic, kOuter));
+}
+
+// Go issue 43921's shape: a frame with a linked defer panics; that deferred call panics again and
+// recovers its own panic through its own defer; the first panic then goes on to main's recover.
+TEST_P(ModelAllVersions, Issue43921NestedPanicRecoveredInsideDeferredCall) {
+    Script s(GetParam());
+    ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kMain, 0x10, 0)); // main: defer func(){ recover() }()
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));        // f: defer d1 (not open-coded)
+    ASSERT_FALSE(s.panic("first", kOuter));
+    ASSERT_FALSE(s.call(0x20, CallCause::Panic, kOuter));  // d1 runs at depth kDeferred
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kDeferred, 0x30)); // d1: defer func(){ recover() }()
+    ASSERT_FALSE(s.panic("second", kDeferred));
+    ASSERT_EQ(s.gs().panics.size(), 2u);
+    auto next = s.m.predict_unwind(s.g);
+    ASSERT_FALSE(next.calls.empty());
+    EXPECT_EQ(next.calls[0].callee.fn, 0x30u);
+    EXPECT_FALSE(s.call(0x30, CallCause::Panic, kDeferred));
+    EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred2), true));
+    EXPECT_FALSE(s.resume(kDeferred)); // back in d1, which returns normally to the first gopanic
+    ASSERT_EQ(s.gs().panics.size(), 1u);
+    EXPECT_EQ(s.gs().panics.front().value, "first");
+    EXPECT_FALSE(s.gs().panics.front().recovered);
+    EXPECT_FALSE(s.gs().panics.front().aborted);
+    EXPECT_FALSE(s.call(0x10, CallCause::Panic, kMain));
+    EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), true));
+    EXPECT_FALSE(s.resume(kMain));
+    EXPECT_TRUE(s.gs().panics.empty());
+    EXPECT_EQ(s.m.divergence_count(), 0u);
+}
+
+// A deferred call of panic 1 panics (panic 2) without recovering it there; panic 2 runs the rest
+// and is recovered in main. Recovering the new panic also ends the old one: ≤1.21 because the old
+// one was marked aborted, 1.22+ because its gopanic frame lies below the recovering frame.
+TEST_P(ModelAllVersions, RecoveringNewerPanicEndsTheAbortedOlderOne) {
+    const int minor = GetParam();
+    Script s(minor);
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kMain, 0x10));
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x21));
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(s.panic("p1", kOuter));
+    ASSERT_FALSE(s.call(0x20, CallCause::Panic, kOuter));
+    ASSERT_FALSE(s.panic("p2", kDeferred));
+    // p2 continues with what p1 left: 0x21 in the same frame, then main.
+    EXPECT_FALSE(s.call(0x21, CallCause::Panic, kOuter));
+    const PanicRecord &old = s.gs().panics.back();
+    EXPECT_EQ(old.aborted, minor <= 21) << "only ≤1.21 has _panic.aborted";
+    EXPECT_FALSE(s.call(0x10, CallCause::Panic, kMain));
+    EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), true));
+    EXPECT_FALSE(s.resume(kMain));
+    EXPECT_TRUE(s.gs().panics.empty());
+    EXPECT_EQ(s.m.divergence_count(), 0u);
+}
+
+// Repanic after recover: the deferred call recovers and re-panics the same value; nothing else
+// recovers. 1.25+ preprintpanics marks the first panic repanicked.
+TEST_P(ModelAllVersions, RepanicAfterRecoverIsFatal) {
+    const int minor = GetParam();
+    Script s(minor);
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(s.panic("boom", kOuter));
+    ASSERT_FALSE(s.call(0x20, CallCause::Panic, kOuter));
+    ASSERT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), true));
+    ASSERT_FALSE(s.panic("boom", kDeferred));
+    EXPECT_TRUE(s.m.predict_unwind(s.g).fatal);
+    EXPECT_TRUE(s.m.predict_unwind(s.g).calls.empty());
+    EXPECT_FALSE(s.end(EndKind::FatalPanic));
+    ASSERT_EQ(s.gs().panics.size(), 2u);
+    EXPECT_TRUE(s.gs().panics.back().recovered);
+    EXPECT_EQ(s.gs().panics.back().repanicked, minor >= 25);
+    EXPECT_EQ(s.m.divergence_count(), 0u);
+}
+
+// A panic raised in a Goexit-run defer and recovered further out does not cancel the Goexit:
+// execution returns into Goexit's loop, which then finishes.
+TEST_P(ModelAllVersions, PanicDuringGoexitRecoveredReturnsIntoGoexit) {
+    Script s(GetParam());
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kMain, 0x10));  // recovers
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20)); // panics
+    ASSERT_FALSE(s.goexit(kOuter));
+    ASSERT_FALSE(s.call(0x20, CallCause::Goexit, kOuter));
+    ASSERT_FALSE(s.panic("in goexit", kDeferred));
+    EXPECT_FALSE(s.call(0x10, CallCause::Panic, kMain));
+    EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), true));
+    EXPECT_FALSE(s.resume(kOuter, /*goexit=*/true));
+    ASSERT_EQ(s.gs().panics.size(), 1u);
+    EXPECT_TRUE(s.gs().panics.front().goexit);
+    EXPECT_FALSE(s.end(EndKind::GoexitDone));
+    EXPECT_EQ(s.m.divergence_count(), 0u);
+}
+
+TEST_P(ModelAllVersions, UnrecoveredPanicListsPendingDefersAndEndsFatal) {
+    Script s(GetParam());
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(s.panic("p", kOuter));
+    EXPECT_TRUE(s.end(EndKind::FatalPanic)) << "0x20 should have run first";
+    EXPECT_EQ(s.m.divergence_count(), 1u);
+}
+
+// An injected mismatch yields exactly one divergence; later observations do not cascade, and a
+// chain snapshot resynchronises the goroutine so checking resumes.
+TEST_P(ModelAllVersions, InjectedMismatchGivesExactlyOneDivergenceThenResyncs) {
+    Script s(GetParam());
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kMain, 0x10));
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(s.panic("p", kOuter));
+    auto d = s.call(0x99, CallCause::Panic, kOuter); // the tracer saw something else
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->goid, s.g);
+    EXPECT_EQ(d->observation, 4u);
+    EXPECT_FALSE(s.call(0x98, CallCause::Panic, kMain));
+    EXPECT_FALSE(s.resume(kMain));
+    EXPECT_FALSE(s.end(EndKind::Returned));
+    EXPECT_EQ(s.m.divergence_count(), 1u);
+    EXPECT_EQ(s.m.observation_count(), 7u);
+
+    // Resynchronise from memory: one heap record in main, no panic.
+    ChainSnapshot snap;
+    snap.goid = s.g;
+    snap.defers.push_back(SnapshotDefer{DeferKind::Heap, kMain, 0x10, false});
+    EXPECT_FALSE(s.m.observe(snap));
+    EXPECT_FALSE(s.gs().desynchronised);
+    EXPECT_FALSE(s.call(0x10, CallCause::Return, kMain));
+    EXPECT_TRUE(s.call(0x10, CallCause::Return, kMain)) << "checking resumed after the snapshot";
+    EXPECT_EQ(s.m.divergence_count(), 2u);
+}
+
+TEST_P(ModelAllVersions, SnapshotMatchingTheModelIsNoDivergence) {
+    const int minor = GetParam();
+    Script s(minor);
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kMain, 0x10));
+    ASSERT_FALSE(s.reg(DeferKind::Stack, kOuter, 0x20));
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x21));
+    ASSERT_FALSE(s.panic("p", kOuter));
+    ASSERT_FALSE(s.call(0x21, CallCause::Panic, kOuter));
+    ChainSnapshot snap;
+    snap.goid = s.g;
+    if (minor <= 21) { // the running record stays linked, started, until the call returns
+        snap.defers.push_back(SnapshotDefer{DeferKind::Heap, kOuter, 0x21, true});
+    }
+    snap.defers.push_back(SnapshotDefer{DeferKind::Stack, kOuter, 0x20, false});
+    snap.defers.push_back(SnapshotDefer{DeferKind::Heap, kMain, 0x10, false});
+    SnapshotPanic p;
+    p.current_frame = minor >= 22 ? kOuter : kUnknownDepth;
+    snap.panics.push_back(p);
+    EXPECT_FALSE(s.m.observe(snap)) << show(s.m.divergences().empty() ? std::nullopt
+                                                                      : std::optional(s.m.divergences().back()));
+    // The same snapshot with the panic already recovered disagrees.
+    snap.panics[0].recovered = true;
+    EXPECT_TRUE(s.m.observe(snap));
+}
+
+// ≤1.21 only: during a panic an open-coded frame is represented by an open record, added by
+// addOneOpenDeferFrame and marked started while it runs.
+TEST(ModelEraA, OpenFrameRecordAppearsDuringPanic) {
+    Script s(21);
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kMain, 0x10));
+    ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kInner, 0x20, 0));
+    ASSERT_FALSE(s.panic("p", kInner));
+    ASSERT_EQ(s.gs().defers.size(), 2u);
+    EXPECT_EQ(s.gs().defers[0].kind, DeferKind::OpenFrame);
+    EXPECT_TRUE(s.gs().defers[0].started);
+    EXPECT_EQ(s.gs().defers[0].frame, kInner);
+    Script b(22);
+    ASSERT_FALSE(b.reg(DeferKind::Heap, kMain, 0x10));
+    ASSERT_FALSE(b.reg(DeferKind::OpenCoded, kInner, 0x20, 0));
+    ASSERT_FALSE(b.panic("p", kInner));
+    EXPECT_EQ(b.gs().defers.size(), 1u) << "1.22+ never makes records for open-coded defers";
+}
+
+// Range-over-func (1.22+): deferprocat records hang off the rangefunc head until deferconvert
+// splices them into g._defer in the head's place.
+TEST(ModelEraB, RangefuncDefersRunNewestFirstInTheHeadsPlace) {
+    for (int minor : {22, 23, 24, 25, 26, 27}) {
+        Script s(minor);
+        ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x01)); // before the loop
+        ASSERT_FALSE(s.reg(DeferKind::RangefuncHead, kOuter, 0));
+        ASSERT_FALSE(s.reg(DeferKind::RangefuncAt, kOuter, 0x41));
+        ASSERT_FALSE(s.reg(DeferKind::RangefuncAt, kOuter, 0x42));
+        ASSERT_FALSE(s.panic("p", kInner));
+        UnwindPrediction u = s.m.predict_unwind(s.g);
+        ASSERT_EQ(u.calls.size(), 3u) << minor;
+        EXPECT_EQ(u.calls[0].callee.fn, 0x42u);
+        EXPECT_EQ(u.calls[1].callee.fn, 0x41u);
+        EXPECT_EQ(u.calls[2].callee.fn, 0x01u);
+        EXPECT_FALSE(s.call(0x42, CallCause::Panic, kOuter));
+        EXPECT_EQ(s.m.divergence_count(), 0u);
+    }
+}
+
+// Era B: recovery pops only panics started below the recovering frame (startSP < sp).
+TEST(ModelEraB, RecoveryKeepsOlderPanicWhoseGopanicIsAboveTheRecoveringFrame) {
+    Script s(22);
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(s.panic("p1", kOuter));
+    ASSERT_FALSE(s.call(0x20, CallCause::Panic, kOuter));
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kDeferred2, 0x50)); // in a function called by the deferred call
+    ASSERT_FALSE(s.panic("p2", kDeferred2));
+    ASSERT_FALSE(s.call(0x50, CallCause::Panic, kDeferred2));
+    ASSERT_FALSE(s.recover(s.rc(Invoker::PanicRunner, 600), true));
+    EXPECT_TRUE(s.resume(kOuter)) << "must resume in the frame at kDeferred2, not kOuter";
+}
+
+} // namespace
+} // namespace deftrace::model::testing
