@@ -338,6 +338,7 @@ private:
         std::vector<std::pair<size_t, uint8_t>> exit_stores; // store index, bits cleared (0: unknown)
         std::map<size_t, uint8_t> prev_of;                   // exit store -> value known before it
         std::vector<size_t> bits_stores;
+        uint8_t merged_bits = 0; // bits registered by a store that sets several at once
         int max_bit = info.defer_count ? static_cast<int>(*info.defer_count) - 1 : 0;
         std::optional<int32_t> body_sp;
 
@@ -382,6 +383,8 @@ private:
             switch (t.what) {
             case Traced::What::Zero: break; // the prologue's zeroing
             case Traced::What::Set:
+                if (std::popcount(t.bits) > 1)
+                    merged_bits |= t.bits;
                 for (int b = 0; b < 8; ++b) {
                     if (!(t.bits & (1u << b)))
                         continue;
@@ -468,6 +471,8 @@ private:
             }
             frame.exits.push_back(e);
         }
+        find_forwarded_exits(frame, by_bits, flow, slot_key, slot_values, static_target, bits_stores);
+
         // A bit seen only at exits was registered by a store that was optimised away.
         int exit_max = max_bit;
         for (const auto &e : frame.exits)
@@ -478,12 +483,20 @@ private:
         }
 
         for (int b = 0; b <= max_bit; ++b) {
-            if (by_bits.contains(b))
-                out.sites.push_back(by_bits.at(b));
-            else if (by_slot.contains(b))
+            if (by_bits.contains(b)) {
+                DeferSite s = by_bits.at(b);
+                // Consecutive defers without a call between them share one store of the bits
+                // (the earlier stores are dead); each statement's own line is at its slot store.
+                if ((merged_bits & (1u << b)) && by_slot.contains(b) && by_slot.at(b).pc < s.pc) {
+                    s.file = by_slot.at(b).file;
+                    s.line = by_slot.at(b).line;
+                }
+                out.sites.push_back(std::move(s));
+            } else if (by_slot.contains(b)) {
                 out.sites.push_back(by_slot.at(b));
-            else
+            } else {
                 out.notes.push_back("open-coded defer bit " + std::to_string(b) + ": no registering store found");
+            }
         }
         frame.defer_count = max_bit + 1;
         frame.frame_size = *body_sp - 8;
@@ -498,6 +511,50 @@ private:
         std::sort(frame.exits.begin(), frame.exits.end(),
                   [](const OpenCodedExit &a, const OpenCodedExit &b) { return a.clear_pc < b.clear_pc; });
         out.open_coded = std::move(frame);
+    }
+
+    // openDeferExit calls each defer after storing the bits without it. When the last defer of a
+    // function is followed by nothing that can panic, 1.25+ keeps its closure in a register-held
+    // frame object and calls it through that object: the store before the call then looks like a
+    // registration (the registrations themselves were dead stores), and the exit is found only by
+    // its call. Such a store is re-read as the exit's clear and the registrations fall back to the
+    // slot stores.
+    template <typename SlotKey>
+    void find_forwarded_exits(OpenCodedFrame &frame, std::map<int, DeferSite> &by_bits, const FrameDataflow &flow,
+                              SlotKey slot_key, const std::map<int, std::vector<Traced>> &slot_values,
+                              const std::map<int, std::string> &static_target,
+                              const std::vector<size_t> &bits_stores) const {
+        for (size_t j = 0; j < insns_.size(); ++j) {
+            const Instruction &call = insns_[j];
+            if (call.op != Op::Call || call.branch_target || call.operands.size() != 1 ||
+                call.operands[0].kind != Operand::Kind::Reg)
+                continue;
+            if (std::any_of(frame.exits.begin(), frame.exits.end(),
+                            [&](const OpenCodedExit &e) { return e.call_pc == call.address; }))
+                continue;
+            // The bits store just before the call, with nothing but straight-line code between.
+            std::optional<size_t> store;
+            for (size_t i = j; i > 0 && j - i < 10;) {
+                const Instruction &in = insns_[--i];
+                if (in.op == Op::Call || in.op == Op::Jmp || in.op == Op::Jcc || in.op == Op::Ret)
+                    break;
+                if (std::find(bits_stores.begin(), bits_stores.end(), i) != bits_stores.end()) {
+                    store = i;
+                    break;
+                }
+            }
+            if (!store || *store == bits_stores.front())
+                continue;
+            OpenCodedExit e;
+            e.clear_pc = insns_[*store].address;
+            e.call_pc = call.address;
+            e.bit = exit_bit(e, flow, slot_key, slot_values, static_target);
+            if (e.bit < 0)
+                continue;
+            for (auto it = by_bits.begin(); it != by_bits.end();)
+                it = it->second.pc == e.clear_pc ? by_bits.erase(it) : std::next(it);
+            frame.exits.push_back(e);
+        }
     }
 
     DeferSite open_site(Addr pc, int bit) const {
@@ -546,10 +603,20 @@ private:
             if (in.op != Op::Mov || in.operands.size() != 2 || in.operands[1].kind != Operand::Kind::Mem)
                 return -1;
             const MemOperand &m = in.operands[1].mem;
-            if (m.base == Gpr::Rsp) { // the slot itself: mov SLOT(%rsp),%rdx then mov (%rdx)
-                if (auto key = flow.frame_key(i, in.operands[1]))
-                    for (int b = 0; b < kMaxOpenDefers; ++b)
-                        if (slot_key(b) == key)
+            if (m.base == Gpr::Rsp) {
+                auto key = flow.frame_key(i, in.operands[1]);
+                if (!key)
+                    return -1;
+                // The slot itself (mov SLOT(%rsp),%rdx then mov (%rdx)) ...
+                for (int b = 0; b < kMaxOpenDefers; ++b)
+                    if (slot_key(b) == key)
+                        return b;
+                // ... or the code word of a closure built in the frame, whose address a slot holds
+                // (1.25+ forwards the closure to a last defer's exit call).
+                const Traced fv = Traced::frame_addr(*key);
+                for (const auto &[b, values] : slot_values)
+                    for (const auto &v : values)
+                        if (v.same_value(fv))
                             return b;
                 return -1;
             }

@@ -137,6 +137,32 @@ std::optional<OpenDeferInfo> GoBinary::open_defer_info(const FuncInfo &f) const 
     return decode_opendefer_info(bytes->first(std::min<size_t>(bytes->size(), 128)), facts_->opendefer_format);
 }
 
+std::optional<std::string_view> GoBinary::outermost_inlined(const FuncInfo &f, Addr pc) const {
+    auto idx_table = pclntab_->pcdata_offset(f, kPcdataInlTreeIndex);
+    auto tree = pclntab_->funcdata_offset(f, kFuncdataInlTree);
+    if (!idx_table || !tree)
+        return std::nullopt;
+    const PcValueTable index = pclntab_->pc_table(f, *idx_table);
+    // runtime.inlinedCall: ≤1.19 {parent int16, funcID, _, file, line, func_, parentPc} (20 bytes);
+    // 1.20+ {funcID, _ [3], nameOff, parentPc, startLine} (16 bytes), parents found via parentPc.
+    const bool v120 = facts_->inltree_name_off;
+    const uint64_t size = v120 ? 16 : 20;
+    std::optional<std::string_view> outer;
+    auto i = index.at(pc);
+    for (int depth = 0; i && *i >= 0 && depth < 64; ++depth) {
+        auto rec = elf_.bytes_at(moduledata_.gofunc + *tree + static_cast<uint64_t>(*i) * size, size);
+        if (!rec)
+            return outer;
+        ByteReader r(*rec, "inline tree");
+        outer = pclntab_->name_at(r.u32(v120 ? 4 : 12));
+        if (v120)
+            i = index.at(f.entry + static_cast<uint64_t>(r.i32(8)));
+        else
+            i = static_cast<int16_t>(r.u8(0) | (r.u8(1) << 8));
+    }
+    return outer;
+}
+
 Bytes GoBinary::code(const FuncInfo &f) const {
     if (f.end < f.entry)
         throw_corrupt("function " + std::string(pclntab_->func_name(f)) + " ends before it starts");

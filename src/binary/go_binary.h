@@ -45,6 +45,9 @@ public:
 
     // FUNCDATA_OpenCodedDeferInfo of `f`, decoded; nullopt when `f` has no open-coded defers.
     [[nodiscard]] std::optional<OpenDeferInfo> open_defer_info(const FuncInfo &f) const;
+    // The outermost function inlined at `pc` of `f` (FUNCDATA_InlTree walked up through
+    // runtime.inlinedCall parents), or nullopt when the instruction is `f`'s own code.
+    [[nodiscard]] std::optional<std::string_view> outermost_inlined(const FuncInfo &f, Addr pc) const;
     // The bytes of a function's code.
     [[nodiscard]] Bytes code(const FuncInfo &f) const;
 

@@ -134,6 +134,10 @@ std::string_view Pclntab::func_name(const FuncInfo &f) const {
     return funcnametab_.cstring(f.name_off);
 }
 
+std::string_view Pclntab::name_at(uint32_t off) const {
+    return funcnametab_.cstring(off);
+}
+
 std::optional<FuncInfo> Pclntab::find_func(Addr pc) const {
     if (pc < entry_at(0) || pc >= entry_at(nfunc_))
         return std::nullopt;

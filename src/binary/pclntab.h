@@ -91,6 +91,8 @@ public:
     [[nodiscard]] size_t num_funcs() const { return nfunc_; }
     [[nodiscard]] FuncInfo func(size_t index) const;
     [[nodiscard]] std::string_view func_name(const FuncInfo &f) const;
+    // A name in the function-name table by offset (inline trees refer to names this way).
+    [[nodiscard]] std::string_view name_at(uint32_t off) const;
     // The function containing `pc`, by binary search of the function table.
     [[nodiscard]] std::optional<FuncInfo> find_func(Addr pc) const;
     // Index of the first function with exactly this name (linear; callers cache).

@@ -9,12 +9,12 @@ namespace {
 // Sources: runtime2.go / symtab.go / internal/abi/symtab.go of each release, and moduledata
 // offsets measured with DWARF (go-runtime.md §2.4, §4.2, §5.4).
 constexpr std::array kFacts = {
-    //          minors   opendefer                 gofunc types gopanic wrapper deferproc-flag
-    VersionFacts{18, 19, OpenDeferFormat::Go118, 304, 280, 9, 21, true},
-    VersionFacts{20, 21, OpenDeferFormat::Go118, 320, 296, 9, 21, true},
-    VersionFacts{22, 24, OpenDeferFormat::Go122, 320, 296, 10, 22, true},
-    VersionFacts{25, 26, OpenDeferFormat::Go122, 320, 296, 10, 23, false},
-    VersionFacts{27, 27, OpenDeferFormat::Go122, 344, 296, 10, 23, false},
+    //          minors   opendefer                 gofunc types gopanic wrapper deferproc-flag inltree-nameoff
+    VersionFacts{18, 19, OpenDeferFormat::Go118, 304, 280, 9, 21, true, false},
+    VersionFacts{20, 21, OpenDeferFormat::Go118, 320, 296, 9, 21, true, true},
+    VersionFacts{22, 24, OpenDeferFormat::Go122, 320, 296, 10, 22, true, true},
+    VersionFacts{25, 26, OpenDeferFormat::Go122, 320, 296, 10, 23, false, true},
+    VersionFacts{27, 27, OpenDeferFormat::Go122, 344, 296, 10, 23, false, true},
 };
 
 } // namespace

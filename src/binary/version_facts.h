@@ -23,6 +23,7 @@ struct VersionFacts {
     uint8_t funcid_gopanic;     // abi.FuncID values, renumbered over releases (§2.4)
     uint8_t funcid_wrapper;
     bool deferproc_returns_flag; // ≤1.24: deferproc* return 0, or 1 when resumed by recovery
+    bool inltree_name_off;       // 1.20+: runtime.inlinedCall is {funcID, _, nameOff, parentPc, startLine}
 };
 
 // The row for `v`; nullptr when deftrace has no facts for that release.

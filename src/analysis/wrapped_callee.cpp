@@ -1,0 +1,66 @@
+#include "analysis/wrapped_callee.h"
+
+#include <array>
+
+namespace deftrace {
+
+std::optional<std::string> wrapped_callee(const GoBinary &bin, const Disassembler &dis, const FuncInfo &f) {
+    if (f.funcid != bin.facts().funcid_wrapper || f.end <= f.entry)
+        return std::nullopt;
+    const Pclntab &tab = bin.pclntab();
+    for (const Instruction &in : dis.decode(bin.code(f), f.entry)) {
+        if (auto inl = bin.outermost_inlined(f, in.address))
+            return std::string(*inl);
+        if (in.op != Op::Call)
+            continue;
+        if (!in.branch_target)
+            return std::nullopt;
+        auto callee = tab.find_func(*in.branch_target);
+        if (!callee)
+            return std::nullopt;
+        std::string name(tab.func_name(*callee));
+        // The stack-growth call sits after the body, but be safe against block reordering.
+        if (name.starts_with("runtime.morestack"))
+            continue;
+        return name;
+    }
+    return std::nullopt;
+}
+
+std::optional<uint64_t> wrapper_call_target(const GoBinary &bin, const Disassembler &dis, const FuncInfo &f,
+                                            uint64_t closure, const ReadWord &read) {
+    if (f.funcid != bin.facts().funcid_wrapper || f.end <= f.entry)
+        return std::nullopt;
+    // Known register values along the fall-through path (the stack check and the wrapper's
+    // panic-argp adjustment branch away and come back; neither touches what is loaded here).
+    std::array<std::optional<uint64_t>, 18> reg{};
+    auto slot = [](Gpr r) { return static_cast<size_t>(r); };
+    reg[slot(Gpr::Rdx)] = closure;
+    for (const Instruction &in : dis.decode(bin.code(f), f.entry)) {
+        if (in.op == Op::Call) {
+            if (in.branch_target || in.operands.size() != 1 || in.operands[0].kind != Operand::Kind::Reg)
+                return std::nullopt;
+            return reg[slot(in.operands[0].reg)];
+        }
+        if (in.op == Op::Ret)
+            return std::nullopt;
+        if (in.op == Op::Mov && in.operands.size() == 2 && in.operands[0].kind == Operand::Kind::Reg &&
+            in.operands[0].size == 8) {
+            const Operand &dst = in.operands[0], &src = in.operands[1];
+            std::optional<uint64_t> v;
+            if (src.kind == Operand::Kind::Reg && src.reg != Gpr::None)
+                v = reg[slot(src.reg)];
+            else if (src.kind == Operand::Kind::Mem && src.mem.index == Gpr::None && src.mem.base != Gpr::Rip &&
+                     !src.mem.fs_segment && reg[slot(src.mem.base)])
+                v = read(*reg[slot(src.mem.base)] + static_cast<uint64_t>(src.mem.disp));
+            reg[slot(dst.reg)] = v;
+            continue;
+        }
+        for (size_t r = 0; r < reg.size(); ++r)
+            if (in.writes_gpr(static_cast<Gpr>(r)))
+                reg[r].reset();
+    }
+    return std::nullopt;
+}
+
+} // namespace deftrace

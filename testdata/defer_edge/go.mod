@@ -1,0 +1,3 @@
+module defer_edge
+
+go 1.19

@@ -1,0 +1,3 @@
+module goexit_edge
+
+go 1.19

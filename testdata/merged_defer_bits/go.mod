@@ -1,0 +1,3 @@
+module merged_defer_bits
+
+go 1.19

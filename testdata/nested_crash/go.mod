@@ -1,0 +1,3 @@
+module nested_crash
+
+go 1.19

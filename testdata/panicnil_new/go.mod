@@ -1,0 +1,3 @@
+module panicnil_new
+
+go 1.19

@@ -1,0 +1,3 @@
+module rangefunc_body_recover
+
+go 1.24

@@ -1,0 +1,3 @@
+module rangefunc_more
+
+go 1.23

@@ -1,0 +1,3 @@
+module repanic_crash
+
+go 1.19

@@ -1,0 +1,3 @@
+module runtime_issues
+
+go 1.19

@@ -1,0 +1,3 @@
+module seed_child_crash
+
+go 1.19

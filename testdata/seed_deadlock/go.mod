@@ -1,0 +1,3 @@
+module seed_deadlock
+
+go 1.19

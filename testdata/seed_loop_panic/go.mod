@@ -1,0 +1,3 @@
+module seed_loop_panic
+
+go 1.19

@@ -1,0 +1,3 @@
+module seeds_extra
+
+go 1.19
