@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds every testdata program with every Go toolchain of the matrix, in three variants:
 #   default, stripped (-ldflags='-s -w'), pie (-buildmode=pie)
+# or only those a program lists in its testdata/<program>/variants file (the net/http programs,
+# whose builds cost minutes each, keep to the default variant).
 # with -gcflags=-d=defer so the compiler reports the kind of each defer statement.
 #
 #   scripts/build-testdata.sh OUTDIR [PROGRAM...]
@@ -30,7 +32,9 @@ for minor in $(go_minors); do
     src=$root/testdata/$p
     need=$(go_mod_minor "$src")
     minor_ge "$minor" "$need" || continue
-    for variant in default stripped pie; do
+    variants=(default stripped pie)
+    [[ -f $src/variants ]] && read -r -a variants <"$src/variants"
+    for variant in "${variants[@]}"; do
       echo "$minor $variant $p $src $out/$minor/$variant/$p" >>"$jobs"
     done
   done
@@ -57,5 +61,14 @@ export DEFTRACE_CACHE DEFTRACE_TOOLCHAINS
 n=$(wc -l <"$jobs")
 echo "build-testdata: $n builds (${#programs[@]} programs) into $out" >&2
 xargs -P "${DEFTRACE_JOBS:-$(nproc)}" -L 1 bash -c 'build_one "$@"' _ <"$jobs"
-awk '{print $1"\t"$2"\t"$3"\t"$4"\t"$5}' "$jobs" >"$out/manifest.tsv"
+# Rebuilding some programs keeps the other programs' lines of the manifest.
+manifest=$out/manifest.tsv
+{
+  if (($#)) && [[ -f $manifest ]]; then
+    awk -F'\t' -v built="${programs[*]}" 'BEGIN { n = split(built, b, " "); for (i = 1; i <= n; i++) skip[b[i]] = 1 }
+                                          !($3 in skip)' "$manifest"
+  fi
+  awk '{print $1"\t"$2"\t"$3"\t"$4"\t"$5}' "$jobs"
+} >"$manifest.new"
+mv "$manifest.new" "$manifest"
 echo "build-testdata: done" >&2

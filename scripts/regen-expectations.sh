@@ -1,19 +1,45 @@
 #!/usr/bin/env bash
-# Regenerates testdata/*/expected-events*.txt from traces taken with the newest Go toolchain of
-# the matrix (a versioned expected-events.go1.NN.txt is rewritten by its own release). Read every
-# changed line (git diff testdata) before committing.
-#   scripts/regen-expectations.sh [BUILD_DIR]
+# Regenerates testdata/*/expected.json (and expected.go1.NN.json) from normalized traces.
+#
+# Each program is traced (default build, GOMAXPROCS=2, as the tests run it) with every Go release
+# of the matrix, oldest first. The oldest release's trace becomes expected.json; a later release
+# gets its own expected.go1.NN.json only when its trace differs from the file in force before it
+# (`deftrace diff`), and that file then applies from 1.NN on. Read every changed line
+# (git diff testdata) before committing.
+#   scripts/regen-expectations.sh [BUILD_DIR] [PROGRAM...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-. "$here/go-env.sh"
 build=${1:-$root/build}
-[[ -f $build/testdata-bin/manifest.tsv ]] || "$here/build-testdata.sh" "$build/testdata-bin"
-newest=$(go_minors | sort -V | tail -1)
-DEFTRACE_REGEN=1 DEFTRACE_GO_MINOR=$newest "$build/tests/deftrace_integration_tests" --gtest_filter='TraceMatrix.*' >/dev/null
-for f in "$root"/testdata/*/expected-events.go*.txt; do
-  [[ -e $f ]] || continue
-  minor=${f##*expected-events.go}; minor=${minor%.txt}
-  DEFTRACE_REGEN=1 DEFTRACE_GO_MINOR=$minor "$build/tests/deftrace_integration_tests" --gtest_filter='TraceMatrix.*' >/dev/null
+shift || true
+deftrace=$build/cmd/deftrace/deftrace
+manifest=$build/testdata-bin/manifest.tsv
+[[ -x $deftrace ]] || { echo "regen-expectations: build deftrace first ($deftrace)" >&2; exit 1; }
+[[ -f $manifest ]] || "$here/build-testdata.sh" "$build/testdata-bin"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+programs=("$@")
+if ((${#programs[@]} == 0)); then
+  mapfile -t programs < <(awk -F'\t' '$2 == "default" && $3 != "signals" {print $3}' "$manifest" | sort -u)
+fi
+
+for p in "${programs[@]}"; do
+  src=$root/testdata/$p
+  rm -f "$src"/expected.json "$src"/expected.go1.*.json
+  current=
+  while IFS=$'\t' read -r minor _variant _program _src dir; do
+    out=$tmp/$p-$minor.json
+    GOMAXPROCS=2 "$deftrace" --no-color -o /dev/null --normalize --json "$out" "$dir/prog" \
+      >/dev/null 2>&1 </dev/null || true
+    [[ -s $out ]] || { echo "regen-expectations: no trace of $p with Go $minor" >&2; exit 1; }
+    if [[ -z $current ]]; then
+      current=$src/expected.json
+      cp "$out" "$current"
+    elif ! "$deftrace" diff "$current" "$out" >/dev/null; then
+      current=$src/expected.go$minor.json
+      cp "$out" "$current"
+    fi
+  done < <(awk -F'\t' -v p="$p" '$2 == "default" && $3 == p' "$manifest" | sort -t. -k2,2n)
 done
 git -C "$root" status --short testdata

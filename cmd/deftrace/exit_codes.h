@@ -16,6 +16,8 @@ enum ExitCode : int {
     kExitOsError = 71,     // EX_OSERR: the traced process could not be started or controlled
     kExitIo = 74,          // EX_IOERR: reading or writing failed
     kExitPermission = 77,  // EX_NOPERM: permission denied
+    // Outcomes rather than failures, above the sysexits range:
+    kExitTraceMismatch = 79, // --expect / diff: the trace differs from the expectation
 };
 
 inline int exit_code_for(ErrorKind k) {

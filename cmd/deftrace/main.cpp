@@ -17,15 +17,22 @@ int main(int argc, char **argv) {
     // `deftrace inspect ...` is the static report; anything else is a program to trace. Options
     // for deftrace come first; the first non-option word starts the program's command line.
     const bool inspect_mode = argc > 1 && std::string_view(argv[1]) == "inspect";
+    const bool diff_mode = argc > 1 && std::string_view(argv[1]) == "diff";
 
     CLI::App app{"deftrace: trace the defers, panics and recovers of a Go program\n\n"
                  "  deftrace [OPTIONS] PROGRAM [ARGS...]\n"
-                 "  deftrace inspect [--json] [--func REGEX] BINARY"};
+                 "  deftrace inspect [--json] [--func REGEX] BINARY\n"
+                 "  deftrace diff EXPECTED.json ACTUAL.json"};
     app.set_version_flag("--version", "deftrace 0.1.0");
     InspectOptions inspect;
     TraceCommandOptions trace;
     CLI::App *ins = nullptr;
-    if (inspect_mode) {
+    std::string diff_a, diff_b;
+    if (diff_mode) {
+        auto *d = app.add_subcommand("diff", "Compare two JSON traces as --expect does (normalized, per goroutine)");
+        d->add_option("EXPECTED", diff_a, "The expected trace")->required();
+        d->add_option("ACTUAL", diff_b, "The trace to check")->required();
+    } else if (inspect_mode) {
         ins = app.add_subcommand("inspect", "Report a Go binary's runtime functions and defer sites");
         ins->add_flag("--json", inspect.json, "Print JSON (schema deftrace.inspect/1) instead of text");
         ins->add_option("--func", inspect.func_regex, "Only functions whose name matches this regular expression");
@@ -35,6 +42,11 @@ int main(int argc, char **argv) {
         app.add_option("-o,--output", trace.output, "Write the text trace to FILE instead of stderr");
         app.add_option("--json", trace.json, "Write the JSON trace (schema deftrace.trace/1) to FILE");
         app.add_flag("--no-color", trace.no_color, "No colours, even on a terminal");
+        app.add_flag("--normalize", trace.normalize,
+                     "Write the --json trace normalized: per goroutine, renumbered, relative paths, no "
+                     "addresses (identical from run to run)");
+        app.add_option("--expect", trace.expect,
+                       "Compare the normalized trace with FILE; exit 0 if equal, 79 with a diff on stderr if not");
         app.add_flag("--panics-only", trace.panics_only,
                      "Trace panics only: no breakpoints on normal defer paths; pending defers are "
                      "reconstructed from memory when a panic starts");
@@ -42,7 +54,7 @@ int main(int argc, char **argv) {
 
     try {
         app.parse(argc, argv);
-        if (!inspect_mode) {
+        if (!inspect_mode && !diff_mode) {
             trace.argv = app.remaining();
             if (trace.argv.empty())
                 throw CLI::ValidationError("PROGRAM", "no program to trace");
@@ -59,6 +71,8 @@ int main(int argc, char **argv) {
     try {
         if (inspect_mode)
             return run_inspect(inspect);
+        if (diff_mode)
+            return run_diff(diff_a, diff_b);
         return run_trace(trace);
     } catch (const Error &e) {
         std::cerr << "deftrace: " << e.what() << "\n";

@@ -7,7 +7,9 @@
 #include "exit_codes.h"
 #include "goruntime/runtime_offsets.h"
 #include "process/tracee.h"
+#include "trace/normalize.h"
 #include "trace/sinks.h"
+#include "trace/trace_diff.h"
 #include "trace/tracer.h"
 
 #include <cerrno>
@@ -88,6 +90,56 @@ StructLayouts layouts_for(const GoBinary &bin) {
     _exit(128 + sig);
 }
 
+nlohmann::ordered_json read_trace(const std::string &path) {
+    std::ifstream in(path);
+    if (!in)
+        throw Error(errno == ENOENT   ? ErrorKind::NotFound
+                    : errno == EACCES ? ErrorKind::Permission
+                                      : ErrorKind::Io,
+                    path + ": " + std::strerror(errno));
+    auto j = nlohmann::ordered_json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("events"))
+        throw Error(ErrorKind::Usage, path + ": not a deftrace JSON trace");
+    return j;
+}
+
+// What normalization needs to make paths relative and tell the program's functions from the
+// standard library's: the main module (build info) and where its sources and GOROOT's were.
+nlohmann::ordered_json source_paths(const GoBinary &bin) {
+    nlohmann::ordered_json p = nlohmann::ordered_json::object();
+    std::string module;
+    if (const auto &bi = bin.buildinfo()) {
+        // "mod\t<path>\t<version>" names the main module; "path\t<pkg>" the main package.
+        for (size_t at = 0; at < bi->mod_info.size();) {
+            size_t end = bi->mod_info.find('\n', at);
+            std::string line = bi->mod_info.substr(at, end == std::string::npos ? std::string::npos : end - at);
+            if (line.starts_with("mod\t"))
+                module = line.substr(4, line.find('\t', 4) - 4);
+            if (end == std::string::npos)
+                break;
+            at = end + 1;
+        }
+        if (module.empty())
+            module = bi->main_path;
+    }
+    p["main_module"] = module;
+    const Pclntab &tab = bin.pclntab();
+    auto file_of = [&](std::string_view name) -> std::string {
+        auto i = tab.find_by_name(name);
+        if (!i)
+            return {};
+        FuncInfo f = tab.func(*i);
+        auto pos = tab.source_at(f, f.entry);
+        return pos ? std::string(pos->file) : std::string();
+    };
+    std::string main_file = file_of("main.main");
+    p["module_dir"] = main_file.substr(0, main_file.rfind('/') == std::string::npos ? 0 : main_file.rfind('/'));
+    std::string proc = file_of("runtime.main");
+    const std::string tail = "/src/runtime/proc.go";
+    p["goroot"] = proc.ends_with(tail) ? proc.substr(0, proc.size() - tail.size()) : std::string();
+    return p;
+}
+
 } // namespace
 
 int run_trace(const TraceCommandOptions &opts) {
@@ -108,14 +160,18 @@ int run_trace(const TraceCommandOptions &opts) {
     TextSink text(text_out, color);
     TeeSink sinks;
     sinks.add(&text);
+    std::optional<nlohmann::ordered_json> expected;
+    if (opts.expect)
+        expected = read_trace(*opts.expect); // before the run: a missing file is a usage error
     std::optional<JsonSink> json;
-    if (opts.json) {
+    if (opts.json || opts.expect) {
         nlohmann::ordered_json header;
         header["schema"] = "deftrace.trace/1";
         header["go_version"] = bin.version().text;
         header["program"] = opts.argv;
         header["mode"] = opts.panics_only ? "panics-only" : "full";
-        json.emplace(*opts.json, header);
+        header["paths"] = source_paths(bin);
+        json.emplace(header);
         sinks.add(&*json);
     }
 
@@ -129,9 +185,32 @@ int run_trace(const TraceCommandOptions &opts) {
     sinks.finish();
     if (owned)
         owned.reset();
+    if (json) {
+        nlohmann::ordered_json doc = json->document();
+        if (opts.normalize || opts.expect)
+            doc = normalize_trace(doc);
+        if (opts.json)
+            write_json_file(*opts.json, doc);
+        if (expected) {
+            TraceDiff d = diff_traces(*expected, doc);
+            if (!d.same) {
+                std::fprintf(stderr, "deftrace: the trace differs from %s\n%s", opts.expect->c_str(), d.report.c_str());
+                return kExitTraceMismatch;
+            }
+            return kExitOk;
+        }
+    }
     if (status.signaled)
         die_like(status.signal);
     return status.code;
+}
+
+int run_diff(const std::string &expected, const std::string &actual) {
+    TraceDiff d = diff_traces(read_trace(expected), read_trace(actual));
+    if (d.same)
+        return kExitOk;
+    std::printf("--- %s\n+++ %s\n%s", expected.c_str(), actual.c_str(), d.report.c_str());
+    return kExitTraceMismatch;
 }
 
 } // namespace deftrace

@@ -13,10 +13,16 @@ struct TraceCommandOptions {
     std::optional<std::string> json;   // --json: JSON trace to this file
     bool no_color = false;
     bool panics_only = false;
+    bool normalize = false;            // --normalize: the --json trace in normalized form
+    std::optional<std::string> expect; // --expect: compare the normalized trace with this file
 };
 
-// Returns the exit status deftrace should end with (the tracee's own); a tracee killed by a
-// signal makes deftrace kill itself with the same signal.
+// Returns the exit status deftrace should end with: the tracee's own (a tracee killed by a signal
+// makes deftrace kill itself with the same signal), or with --expect 0 when the trace matches
+// and kExitTraceMismatch when it does not (the tracee's exit is part of the comparison).
 int run_trace(const TraceCommandOptions &opts);
+
+// `deftrace diff EXPECTED ACTUAL`: compares two saved traces as --expect does.
+int run_diff(const std::string &expected, const std::string &actual);
 
 } // namespace deftrace

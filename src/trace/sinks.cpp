@@ -91,7 +91,7 @@ void TextSink::finish() {
     std::fflush(out_);
 }
 
-void JsonSink::finish() {
+nlohmann::ordered_json JsonSink::document() const {
     nlohmann::ordered_json doc = header_;
     doc["events"] = events_;
     if (!events_.empty() && events_.back()["kind"] == "exit") {
@@ -101,10 +101,15 @@ void JsonSink::finish() {
         exit.erase("kind");
         doc["exit"] = exit;
     }
-    std::ofstream out(path_);
+    return doc;
+}
+
+void write_json_file(const std::string &path, const nlohmann::ordered_json &doc) {
+    std::ofstream out(path);
     out << doc.dump(2) << "\n";
+    out.flush();
     if (!out)
-        throw Error(ErrorKind::Io, "writing " + path_ + ": " + std::strerror(errno));
+        throw Error(ErrorKind::Io, "writing " + path + ": " + std::strerror(errno));
 }
 
 } // namespace deftrace

@@ -23,18 +23,21 @@ private:
     bool color_;
 };
 
-// The whole trace as one JSON document (schema deftrace.trace/1), written by finish().
+// The whole trace as one JSON document (schema deftrace.trace/1), kept in memory.
 class JsonSink : public EventSink {
 public:
-    JsonSink(std::string path, nlohmann::ordered_json header) : path_(std::move(path)), header_(std::move(header)) {}
+    explicit JsonSink(nlohmann::ordered_json header) : header_(std::move(header)) {}
     void emit(const Event &e) override { events_.push_back(e.to_json()); }
-    void finish() override;
+    // The header, the events and, once the program has ended, its exit.
+    [[nodiscard]] nlohmann::ordered_json document() const;
 
 private:
-    std::string path_;
     nlohmann::ordered_json header_;
     std::vector<nlohmann::ordered_json> events_;
 };
+
+// Writes a JSON document to a file (pretty-printed); throws Error(Io).
+void write_json_file(const std::string &path, const nlohmann::ordered_json &doc);
 
 // Sends every event to several sinks.
 class TeeSink : public EventSink {

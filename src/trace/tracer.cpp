@@ -1,5 +1,6 @@
 #include "trace/tracer.h"
 
+#include "analysis/wrapped_callee.h"
 #include "binary/error.h"
 
 #include <algorithm>
@@ -20,7 +21,7 @@ enum class ProbeKind {
     GorecoverReturn, // a ret of runtime.gorecover: RAX:RBX = result
     Recovery,        // runtime.recovery entry (on g0): RAX = the goroutine
     Goexit,          // runtime.Goexit entry
-    Fatal,           // runtime.fatalpanic entry: RAX = the panic chain to print
+    Fatal,           // runtime.preprintpanics entry: RAX = the panic chain about to be printed
 };
 
 struct Tracer::Probe {
@@ -43,6 +44,21 @@ struct Tracer::PendingRecover {
 };
 
 namespace {
+
+// A defer wrapper's line is its defer statement's; name the site by the function that holds the
+// statement: main.f.deferwrap1 (1.22+), main.f.func2 or main.f.func1.3 (≤1.21) -> main.f(.func1).
+std::string enclosing_of_wrapper(const std::string &name) {
+    const size_t dot = name.rfind('.');
+    if (dot == std::string::npos || dot == 0)
+        return name;
+    std::string_view last(name);
+    last.remove_prefix(dot + 1);
+    for (std::string_view prefix : {"deferwrap", "func", ""})
+        if (last.starts_with(prefix) && last.size() > prefix.size() &&
+            last.substr(prefix.size()).find_first_not_of("0123456789") == std::string_view::npos)
+            return name.substr(0, dot);
+    return name;
+}
 
 bool is_runtime_function(std::string_view name) {
     return name.starts_with("runtime.") || name.starts_with("internal/") || name.starts_with("runtime/");
@@ -120,7 +136,10 @@ void Tracer::insert_all(Tracee &tracee) {
     entry_probe("runtime.gorecover", ProbeKind::GorecoverEntry);
     entry_probe("runtime.recovery", ProbeKind::Recovery);
     entry_probe("runtime.Goexit", ProbeKind::Goexit);
-    entry_probe("runtime.fatalpanic", ProbeKind::Fatal);
+    // gopanic calls preprintpanics(p) then fatalpanic(p) with the same chain (1.17-1.27); at
+    // fatalpanic the values are no longer the program's: preprintpanics has replaced every error
+    // or Stringer by the string it prints.
+    entry_probe("runtime.preprintpanics", ProbeKind::Fatal);
     scan("runtime.gorecover", [&](const Instruction &in) {
         if (in.op == Op::Ret) {
             Probe p;
@@ -272,6 +291,8 @@ Site Tracer::site_at(Addr runtime_pc, bool return_address) const {
     if (!f)
         return s;
     s.function = std::string(bin_.pclntab().func_name(*f));
+    if (f->funcid == bin_.facts().funcid_wrapper)
+        s.function = enclosing_of_wrapper(s.function);
     if (auto pos = bin_.pclntab().source_at(*f, link)) {
         s.file = std::string(pos->file);
         s.line = pos->line;
@@ -287,6 +308,47 @@ std::string Tracer::funcval_name(Addr funcval) const {
     if (!code)
         return {};
     return func_name_at(Addr(*code));
+}
+
+Addr Tracer::funcval_code(Addr funcval) const {
+    if (funcval.is_null())
+        return {};
+    return Addr(tracee_->memory().read_u64(funcval).value_or(0));
+}
+
+void Tracer::set_fn(nlohmann::ordered_json &fields, Addr code, Addr closure) const {
+    auto it = callee_cache_.find(code);
+    if (it == callee_cache_.end()) {
+        std::string raw = func_name_at(code);
+        std::string callee;
+        bool indirect = false;
+        if (auto f = walker_->func_at(code);
+            f && f->entry == walker_->to_link(code) && f->funcid == bin_.facts().funcid_wrapper) {
+            callee = wrapped_callee(bin_, tracee_->disassembler(), *f).value_or("");
+            indirect = callee.empty();
+        }
+        it = callee_cache_.emplace(code, CalleeNames{raw, callee, indirect}).first;
+    }
+    const CalleeNames &names = it->second;
+    std::string callee = names.callee;
+    if (names.indirect && !closure.is_null()) {
+        // Which function the wrapper will call depends on what it captured: evaluate its loads.
+        auto f = walker_->func_at(code);
+        auto read = [this](uint64_t a) { return tracee_->memory().read_u64(Addr(a)); };
+        if (auto target = wrapper_call_target(bin_, tracee_->disassembler(), *f, closure.value(), read)) {
+            callee = func_name_at(Addr(*target));
+            // A method value's own wrapper (T.m-fm) calls the method.
+            if (auto g = walker_->func_at(Addr(*target)); g && g->funcid == bin_.facts().funcid_wrapper)
+                if (auto inner = wrapped_callee(bin_, tracee_->disassembler(), *g))
+                    callee = *inner;
+        }
+    }
+    if (callee.empty()) {
+        fields["fn"] = names.raw;
+    } else {
+        fields["fn"] = callee;
+        fields["wrapper"] = names.raw;
+    }
 }
 
 // The innermost frame that is not the runtime's: where user code called into a runtime
@@ -328,7 +390,8 @@ void Tracer::emit(Event e) {
     const bool machinery = e.kind == EventKind::Defer || e.kind == EventKind::DeferCall || e.kind == EventKind::Recover;
     if (machinery && is_runtime_function(e.site.function))
         return;
-    if (e.kind == EventKind::DeferCall && e.fields.contains("fn") &&
+    // A deferred runtime function (not a wrapper around one: `defer close(ch)` is the program's).
+    if (e.kind == EventKind::DeferCall && e.fields.contains("fn") && !e.fields.contains("wrapper") &&
         is_runtime_function(e.fields["fn"].get<std::string>()))
         return;
     e.seq = ++seq_;
@@ -365,7 +428,7 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
             Event e = make_event(EventKind::Defer, *goid, g);
             e.site = site_at(Addr(ret.value_or(0)), true);
             e.fields["defer_kind"] = p.kind == ProbeKind::DeferProcStack ? "stack" : "heap";
-            e.fields["fn"] = funcval_name(fn);
+            set_fn(e.fields, funcval_code(fn), fn);
             remember(*goid, fn, e.site);
             emit(std::move(e));
             break;
@@ -412,7 +475,7 @@ void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t
             e.site.line = s.line;
         }
     e.fields["defer_kind"] = "open-coded";
-    e.fields["fn"] = funcval_name(funcval);
+    set_fn(e.fields, funcval_code(funcval), funcval);
     e.fields["bit"] = p.bit;
     remember(goid, funcval, e.site);
     emit(std::move(e));
@@ -425,7 +488,7 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
     else if (p.call_reg != Gpr::None)
         target = Addr(stop.regs.get(p.call_reg));
     Event e = make_event(EventKind::DeferCall, goid, g);
-    e.fields["fn"] = func_name_at(target);
+    set_fn(e.fields, target, Addr(stop.regs.raw.rdx)); // ABIInternal: the closure context in RDX
     std::string cause = p.cause;
     auto registered = take(goid, target);
     if (p.kind == ProbeKind::OpenExitCall) {
@@ -442,8 +505,24 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
             }
     } else {
         auto panics = state_->panics(g, 64);
-        if (cause.empty()) // deferCallSave (≤1.21): a panic, a Goexit, or deferreturn after a recovery
-            cause = panics.empty() ? "return" : panics.front().goexit ? "goexit" : "panic";
+        if (cause.empty()) {
+            // deferCallSave (≤1.21) runs open-coded defers for runOpenDeferFrame, which gopanic,
+            // Goexit and deferreturn all call: after a recovery, deferreturn runs the rest of the
+            // recovering frame's defers while the outer panic is still on the chain. The driver
+            // on the stack says which.
+            for (const auto &f : walker_->walk(stop.regs.pc(), stop.regs.sp(), 6)) {
+                if (f.name == "runtime.deferreturn")
+                    cause = "return";
+                else if (f.name == "runtime.gopanic")
+                    cause = "panic";
+                else if (f.name == "runtime.Goexit")
+                    cause = "goexit";
+                if (!cause.empty())
+                    break;
+            }
+            if (cause.empty())
+                cause = panics.empty() ? "return" : panics.front().goexit ? "goexit" : "panic";
+        }
         if (registered) {
             e.site = *registered;
         } else if (cause == "return") {
@@ -524,7 +603,24 @@ void Tracer::on_recovery(ThreadStop &stop) {
         resume = panics.front().retpc; // Go 1.22+: recovery resumes in retpc's function
     else if (off_.g.sigcode1)
         resume = Addr(state_->word(g, off_.g.sigcode1).value_or(0)); // ≤1.21: gp.sigcode1
-    if (resume && !resume->is_null()) {
+    // A panic raised while Goexit runs deferred calls and recovered in a frame Goexit is
+    // unwinding does not end the Goexit: execution goes back into it. 1.22+ recovery pops the
+    // panics started below the resumed frame and stops at a Goexit (jumping to its startPC);
+    // ≤1.21 gopanic sends recovery to the aborted Goexit's pc, saved by deferCallSave.
+    bool into_goexit = false;
+    for (size_t i = 1; i < panics.size() && !into_goexit; ++i) {
+        if (panics[i].start_sp && panics.front().sp) { // 1.22+
+            if (*panics[i].start_sp < *panics.front().sp)
+                into_goexit = panics[i].goexit;
+        }
+    }
+    // ≤1.21 gopanic has already popped the recovered panic: the Goexit heads the chain.
+    if (!panics.empty() && !panics.front().start_sp && resume && is_runtime_function(func_name_at(*resume)))
+        into_goexit = panics.front().goexit;
+    if (into_goexit) {
+        e.site.function = "runtime.Goexit";
+        e.fields["resume"] = e.site.function;
+    } else if (resume && !resume->is_null()) {
         // The frame that continues; its pc is runtime bookkeeping (a deferreturn call), not a line
         // of the program's.
         e.site.function = site_at(*resume, true).function;
@@ -544,7 +640,7 @@ nlohmann::ordered_json Tracer::pending_defers(Addr g, Addr pc, Addr sp) const {
             return; // ≤1.21 open records stand for a frame whose bits are reported below
         nlohmann::ordered_json j;
         j["defer_kind"] = d.rangefunc ? "rangefunc" : d.heap ? "heap" : "stack";
-        j["fn"] = funcval_name(d.fn);
+        set_fn(j, funcval_code(d.fn), d.fn);
         j["function"] = site_at(d.pc, true).function;
         out.push_back(j);
     };
@@ -563,9 +659,11 @@ nlohmann::ordered_json Tracer::pending_defers(Addr g, Addr pc, Addr sp) const {
             nlohmann::ordered_json j;
             j["defer_kind"] = "open-coded";
             auto off = info->closure_offset(b);
-            j["fn"] =
-                off ? funcval_name(Addr(tracee_->memory().read_u64(f.varp - static_cast<uint64_t>(*off)).value_or(0)))
-                    : "";
+            if (off) {
+                const Addr fv(tracee_->memory().read_u64(f.varp - static_cast<uint64_t>(*off)).value_or(0));
+                set_fn(j, funcval_code(fv), fv);
+            } else
+                j["fn"] = "";
             j["function"] = f.name;
             j["bit"] = b;
             out.push_back(j);
@@ -579,7 +677,7 @@ nlohmann::ordered_json Tracer::pending_defers(Addr g, Addr pc, Addr sp) const {
 void Tracer::on_fatal(ThreadStop &stop, Addr g, uint64_t goid) {
     Event e = make_event(EventKind::Fatal, goid, g);
     auto chain = nlohmann::ordered_json::array();
-    // fatalpanic(msgs): ≤1.21 the whole g._panic chain; 1.22+ the current gopanic's panic, linked
+    // preprintpanics(p): ≤1.21 the whole g._panic chain; 1.22+ the current gopanic's panic, linked
     // to the older ones. Print oldest first, as printpanics does.
     std::vector<PanicRecord> panics;
     Addr p(stop.regs.raw.rax);
@@ -590,6 +688,12 @@ void Tracer::on_fatal(ThreadStop &stop, Addr g, uint64_t goid) {
         panics.push_back(*rec);
         p = rec->link;
     }
+    // 1.25+ preprintpanics, which runs after this stop, marks a panic repanicked when the panic
+    // after it carries the very same value (a recovered panic raised again): the same test here.
+    if (off_.panic.repanicked)
+        for (size_t i = 0; i + 1 < panics.size(); ++i)
+            if (panics[i].arg_type == panics[i + 1].arg_type && panics[i].arg_data == panics[i + 1].arg_data)
+                panics[i + 1].repanicked = true;
     for (auto it = panics.rbegin(); it != panics.rend(); ++it) {
         auto v = value_json(it->arg_type, it->arg_data);
         v["recovered"] = it->recovered;

@@ -10,7 +10,7 @@
 //   gopanic entry (RAX:RBX = the value)               panic
 //   gorecover entry and returns                       recover, with the outcome and the reason
 //   recovery entry (RAX = the goroutine)              recovery, where execution resumes
-//   Goexit entry, fatalpanic entry                    goexit, fatal (panics and pending defers)
+//   Goexit entry, preprintpanics entry                goexit, fatal (panics and pending defers)
 #pragma once
 
 #include "analysis/defer_sites.h"
@@ -62,6 +62,12 @@ private:
     [[nodiscard]] std::string func_name_at(Addr runtime_pc) const;
     [[nodiscard]] Site site_at(Addr runtime_pc, bool return_address) const;
     [[nodiscard]] std::string funcval_name(Addr funcval) const;
+    [[nodiscard]] Addr funcval_code(Addr funcval) const;
+    // Sets `fn` to the deferred function's name; for a compiler-generated wrapper, `fn` is the
+    // function it calls and `wrapper` the wrapper's own name.
+    // `closure` is the funcval (the wrapper's context), used when the wrapper calls through a
+    // register.
+    void set_fn(nlohmann::ordered_json &fields, Addr code, Addr closure) const;
     [[nodiscard]] Site user_site(const ThreadStop &stop) const;
     [[nodiscard]] nlohmann::ordered_json value_json(Addr type, Addr data) const;
     [[nodiscard]] nlohmann::ordered_json pending_defers(Addr g, Addr pc, Addr sp) const;
@@ -98,6 +104,11 @@ private:
     // Static answers, memoised: the same few pcs come back at every event.
     mutable std::unordered_map<uint64_t, Site> site_cache_; // key: link pc * 2 + return_address
     mutable std::unordered_map<Addr, std::string> name_cache_;
+    struct CalleeNames {
+        std::string raw, callee; // callee: empty unless a wrapper with a static target
+        bool indirect = false;   // a wrapper that calls through a register
+    };
+    mutable std::unordered_map<Addr, CalleeNames> callee_cache_; // by code address
 };
 
 } // namespace deftrace

@@ -1,12 +1,12 @@
 // `deftrace PROGRAM` on every testdata program, Go release and build variant:
 //   - the program's stdout, stderr and exit status are exactly those of an untraced run;
 //   - the trace is well-formed (schema deftrace.trace/1);
-//   - the program's own events, per goroutine, equal testdata/<program>/expected-events.txt
-//     (or expected-events.go1.NN.txt where a release truly differs), which
-//     scripts/regen-expectations.sh regenerates.
+//   - the normalized trace equals testdata/<program>/expected.json, or expected.go1.NN.json for
+//     releases from 1.NN on where the runtime truly differs (scripts/regen-expectations.sh
+//     regenerates them), compared the way `deftrace --expect` compares.
 #include "manifest.h"
 #include "run_program.h"
-#include "trace_view.h"
+#include "trace/trace_diff.h"
 
 #include <chrono>
 #include <csignal>
@@ -53,12 +53,33 @@ std::string mask_traceback(const std::string &s) {
     return std::regex_replace(std::regex_replace(s, hex, "0x?"), goid, "goroutine ?");
 }
 
+// The expectation for a release: the versioned file with the highest 1.NN not above it, else
+// the shared one.
+fs::path expectation_for(const fs::path &src_dir, const std::string &minor) {
+    fs::path best = src_dir / "expected.json";
+    int best_minor = -1;
+    const int want = std::stoi(minor.substr(2));
+    for (const auto &entry : fs::directory_iterator(src_dir)) {
+        const std::string name = entry.path().filename().string();
+        if (!name.starts_with("expected.go1.") || !name.ends_with(".json"))
+            continue;
+        const int m = std::stoi(name.substr(13));
+        if (m <= want && m > best_minor) {
+            best = entry.path();
+            best_minor = m;
+        }
+    }
+    return best;
+}
+
 TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) {
-    const bool regen = std::getenv("DEFTRACE_REGEN") != nullptr;
     auto builds = builds_under_test();
     ASSERT_FALSE(builds.empty());
     const fs::path tmp = fs::temp_directory_path() / ("deftrace-trace-" + std::to_string(getpid()));
     fs::create_directories(tmp);
+    // Raw traces of the default builds are kept for the schema check (scripts/validate-traces.sh).
+    const fs::path keep = fs::path(DEFTRACE_TESTDATA_OUT) / "traces";
+    fs::create_directories(keep);
     for (const auto &b : builds) {
         SCOPED_TRACE(b.label());
         auto u1 = run_program({b.binary()}, kEnv);
@@ -74,7 +95,7 @@ TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) 
                 << "stderr differs (beyond goroutine ids/addresses)";
         }
 
-        auto trace = nlohmann::json::parse(read_file(json), nullptr, false);
+        auto trace = nlohmann::ordered_json::parse(read_file(json), nullptr, false);
         ASSERT_FALSE(trace.is_discarded()) << "no valid JSON trace";
         EXPECT_EQ(trace["schema"], "deftrace.trace/1");
         EXPECT_TRUE(trace["go_version"].get<std::string>().starts_with("go" + b.minor));
@@ -88,18 +109,15 @@ TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) 
         if (WIFEXITED(u1.status)) {
             EXPECT_EQ(trace["exit"]["status"], WEXITSTATUS(u1.status));
         }
+        if (b.variant == "default")
+            fs::copy_file(json, keep / (b.minor + "-" + b.program + ".json"), fs::copy_options::overwrite_existing);
 
-        const std::string view = trace_view(trace, b.src_dir);
-        const fs::path shared = fs::path(b.src_dir) / "expected-events.txt";
-        const fs::path versioned = fs::path(b.src_dir) / ("expected-events.go" + b.minor + ".txt");
-        if (regen) {
-            if (b.variant == "default")
-                std::ofstream(fs::exists(versioned) ? versioned : shared) << view;
-            continue;
-        }
-        const fs::path expected = fs::exists(versioned) ? versioned : shared;
+        const fs::path expected = expectation_for(b.src_dir, b.minor);
         ASSERT_TRUE(fs::exists(expected)) << "no " << expected << " (scripts/regen-expectations.sh)";
-        EXPECT_EQ(view, read_file(expected)) << "events differ from " << expected;
+        auto want = nlohmann::ordered_json::parse(read_file(expected), nullptr, false);
+        ASSERT_FALSE(want.is_discarded()) << expected << " is not JSON";
+        TraceDiff d = diff_traces(want, trace);
+        EXPECT_TRUE(d.same) << "the trace differs from " << expected << ":\n" << d.report;
     }
     fs::remove_all(tmp);
 }

@@ -1,0 +1,126 @@
+#include "trace/trace_diff.h"
+
+#include "trace/normalize.h"
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+namespace deftrace {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string scalar(const json &v) {
+    return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+std::string describe_exit(const json &exit) {
+    if (exit.contains("signal"))
+        return "killed by " + scalar(exit.value("signal_name", json(exit["signal"])));
+    if (exit.contains("status"))
+        return "status " + scalar(exit["status"]);
+    return "none";
+}
+
+// The events of each goroutine of a normalized trace.
+std::map<uint64_t, std::vector<json>> per_goroutine(const json &trace) {
+    std::map<uint64_t, std::vector<json>> out;
+    for (const auto &e : trace.value("events", json::array())) {
+        json n = e;
+        const uint64_t g = n.value("goroutine", uint64_t{0});
+        n.erase("goroutine");
+        out[g].push_back(std::move(n));
+    }
+    return out;
+}
+
+// Longest-common-subsequence edit script between two event lists, reported as the events only in
+// `want` ("-") and only in `got` ("+"), each with its position in its own list.
+void diff_events(uint64_t g, const std::vector<json> &want, const std::vector<json> &got, std::string &report) {
+    const size_t n = want.size(), m = got.size();
+    std::vector<std::string> a, b;
+    for (const auto &e : want)
+        a.push_back(e.dump());
+    for (const auto &e : got)
+        b.push_back(e.dump());
+    const auto header = "goroutine " + std::to_string(g) + ":\n";
+    if (n * m > 4'000'000) { // too long for the quadratic table: first difference only
+        size_t i = 0;
+        while (i < n && i < m && a[i] == b[i])
+            ++i;
+        report += header;
+        if (i < n)
+            report += "  - expected event " + std::to_string(i + 1) + ": " + describe_event(want[i]) + "\n";
+        if (i < m)
+            report += "  + actual   event " + std::to_string(i + 1) + ": " + describe_event(got[i]) + "\n";
+        return;
+    }
+    std::vector<std::vector<uint32_t>> lcs(n + 1, std::vector<uint32_t>(m + 1, 0));
+    for (size_t i = n; i-- > 0;)
+        for (size_t j = m; j-- > 0;)
+            lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+    std::string body;
+    size_t i = 0, j = 0;
+    while (i < n || j < m) {
+        if (i < n && j < m && a[i] == b[j]) {
+            ++i, ++j;
+        } else if (j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j])) {
+            body += "  + actual   event " + std::to_string(j + 1) + ": " + describe_event(got[j]) + "\n";
+            ++j;
+        } else {
+            body += "  - expected event " + std::to_string(i + 1) + ": " + describe_event(want[i]) + "\n";
+            ++i;
+        }
+    }
+    if (!body.empty())
+        report += header + body;
+}
+
+} // namespace
+
+std::string describe_event(const json &e) {
+    std::string line = e.value("kind", "?");
+    if (e.contains("site")) {
+        const auto &s = e["site"];
+        std::string file = s.value("file", "");
+        line += " " + (file.empty() ? std::string("?") : file + ":" + scalar(s.value("line", json(0)))) + " " +
+                s.value("function", "");
+    }
+    for (auto it = e.begin(); it != e.end(); ++it) {
+        if (it.key() == "kind" || it.key() == "site" || it.key() == "goroutine" || it.key() == "seq")
+            continue;
+        line += (it == e.begin() ? " " : "  ") + it.key() + "=" + scalar(it.value());
+    }
+    return line;
+}
+
+TraceDiff diff_traces(const json &expected_raw, const json &actual_raw) {
+    const json expected = normalize_trace(expected_raw), actual = normalize_trace(actual_raw);
+    TraceDiff d;
+    if (expected.value("mode", "full") != actual.value("mode", "full"))
+        d.report +=
+            "mode: expected " + expected.value("mode", "full") + ", actual " + actual.value("mode", "full") + "\n";
+    auto want = per_goroutine(expected), got = per_goroutine(actual);
+    uint64_t last = 0;
+    if (!want.empty())
+        last = want.rbegin()->first;
+    if (!got.empty())
+        last = std::max(last, got.rbegin()->first);
+    for (uint64_t g = 0; g <= last; ++g) {
+        const bool in_want = want.contains(g), in_got = got.contains(g);
+        if (!in_want && !in_got)
+            continue;
+        diff_events(g, in_want ? want[g] : std::vector<json>{}, in_got ? got[g] : std::vector<json>{}, d.report);
+    }
+    const json none = json::object();
+    const json &we = expected.contains("exit") ? expected["exit"] : none;
+    const json &ge = actual.contains("exit") ? actual["exit"] : none;
+    if (we != ge)
+        d.report += "exit: expected " + describe_exit(we) + ", actual " + describe_exit(ge) + "\n";
+    d.same = d.report.empty();
+    return d;
+}
+
+} // namespace deftrace

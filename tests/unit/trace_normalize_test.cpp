@@ -1,0 +1,147 @@
+// normalize_trace and diff_traces on hand-made traces: what CI relies on.
+#include "trace/normalize.h"
+#include "trace/trace_diff.h"
+
+#include <gtest/gtest.h>
+
+namespace deftrace {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json event(uint64_t seq, uint64_t g, const std::string &kind, const std::string &function, const std::string &file,
+           int line, json fields = json::object()) {
+    json e;
+    e["seq"] = seq;
+    e["goroutine"] = g;
+    e["kind"] = kind;
+    e["site"] = {{"function", function}, {"file", file}, {"line", line}};
+    for (auto it = fields.begin(); it != fields.end(); ++it)
+        e[it.key()] = it.value();
+    return e;
+}
+
+json raw_trace(std::vector<json> events) {
+    json t;
+    t["schema"] = "deftrace.trace/1";
+    t["go_version"] = "go1.22.12";
+    t["program"] = {"/tmp/build/prog", "-v"};
+    t["mode"] = "full";
+    t["paths"] = {{"main_module", "example.com/app"}, {"module_dir", "/src/app"}, {"goroot", "/usr/lib/go-1.22"}};
+    t["events"] = std::move(events);
+    t["exit"] = {{"status", 0}};
+    return t;
+}
+
+const std::string kMain = "/src/app/main.go";
+
+TEST(NormalizeTrace, GroupsPerGoroutineRenumbersAndStripsRunSpecificData) {
+    auto t = raw_trace({
+        event(1, 7, "defer", "main.worker", kMain, 10, {{"defer_kind", "open-coded"}, {"fn", "main.done"}, {"bit", 0}}),
+        event(2, 1, "defer", "main.main", kMain, 20,
+              {{"defer_kind", "stack"}, {"fn", "fmt.Println"}, {"wrapper", "main.main.deferwrap1"}}),
+        event(3, 7, "panic", "main.worker", kMain, 11, {{"type", "*main.T"}, {"value", "&{0xc000012345}"}}),
+        event(4, 1, "defer_call", "main.main", kMain, 20, {{"fn", "fmt.Println"}, {"cause", "return"}}),
+        event(5, 0, "exit", "", "", 0, {{"status", 0}}),
+    });
+    t["events"][4].erase("site");
+    json n = normalize_trace(t);
+    EXPECT_TRUE(n["normalized"].get<bool>());
+    EXPECT_FALSE(n.contains("go_version"));
+    EXPECT_FALSE(n.contains("paths"));
+    EXPECT_EQ(n["program"], json({"prog", "-v"}));
+    ASSERT_EQ(n["events"].size(), 4u); // the exit event is the top-level "exit"
+    // The main goroutine first, whatever its id or first appearance; the other becomes 2.
+    EXPECT_EQ(n["events"][0]["goroutine"], 1);
+    EXPECT_EQ(n["events"][0]["kind"], "defer");
+    EXPECT_EQ(n["events"][0]["site"]["file"], "main.go");
+    EXPECT_FALSE(n["events"][0].contains("wrapper"));
+    EXPECT_FALSE(n["events"][0].contains("seq"));
+    EXPECT_EQ(n["events"][1]["kind"], "defer_call");
+    EXPECT_EQ(n["events"][2]["goroutine"], 2);
+    EXPECT_FALSE(n["events"][2].contains("bit"));
+    EXPECT_EQ(n["events"][3]["value"], "&{0x?}");
+    EXPECT_EQ(n["exit"]["status"], 0);
+    EXPECT_EQ(normalize_trace(n), n) << "normalizing twice changes nothing";
+}
+
+TEST(NormalizeTrace, RacingGoroutinesGetTheSameNumbersWhateverTheirOrder) {
+    auto a = raw_trace({
+        event(1, 1, "defer", "main.main", kMain, 5, {{"defer_kind", "heap"}, {"fn", "main.f"}}),
+        event(2, 19, "panic", "main.work", kMain, 30, {{"type", "string"}, {"value", "b"}}),
+        event(3, 18, "panic", "main.work", kMain, 30, {{"type", "string"}, {"value", "a"}}),
+    });
+    auto b = raw_trace({
+        event(1, 1, "defer", "main.main", kMain, 5, {{"defer_kind", "heap"}, {"fn", "main.f"}}),
+        event(2, 33, "panic", "main.work", kMain, 30, {{"type", "string"}, {"value", "a"}}),
+        event(3, 34, "panic", "main.work", kMain, 30, {{"type", "string"}, {"value", "b"}}),
+    });
+    EXPECT_EQ(normalize_trace(a).dump(), normalize_trace(b).dump());
+    EXPECT_TRUE(diff_traces(a, b).same);
+}
+
+TEST(NormalizeTrace, StandardLibraryDefersAndPathsAreNormalized) {
+    auto t = raw_trace({
+        event(1, 1, "defer", "sync.(*Pool).pinSlow", "/usr/lib/go-1.22/src/sync/pool.go", 229,
+              {{"defer_kind", "open-coded"}, {"fn", "sync.(*Pool).pinSlow.deferwrap1"}}),
+        event(2, 1, "recover", "fmt.(*pp).catchPanic", "/usr/lib/go-1.22/src/fmt/print.go", 540,
+              {{"recovered", false}, {"reason", "no panic"}}),
+        event(3, 1, "recover", "net/http.(*conn).serve.func1", "/usr/lib/go-1.22/src/net/http/server.go", 1868,
+              {{"recovered", true}, {"type", "string"}, {"value", "boom"}}),
+        event(4, 1, "defer", "example.com/app/db.Open", "/src/app/db/db.go", 3,
+              {{"defer_kind", "open-coded"}, {"fn", "example.com/app/db.close"}}),
+        event(5, 1, "defer", "main.generic[go.shape.int]", kMain, 9, {{"defer_kind", "open-coded"}, {"fn", "main.g"}}),
+    });
+    json n = normalize_trace(t);
+    ASSERT_EQ(n["events"].size(), 3u);
+    EXPECT_EQ(n["events"][0]["site"]["file"], "$GOROOT/src/net/http/server.go"); // a recover that stopped a panic
+    EXPECT_EQ(n["events"][1]["site"]["file"], "db/db.go");
+    EXPECT_EQ(n["events"][2]["site"]["function"], "main.generic[...]");
+}
+
+TEST(IsStdFunction, TellsTheStandardLibraryFromTheProgram) {
+    EXPECT_TRUE(is_std_function("net/http.(*conn).serve", "example.com/app"));
+    EXPECT_TRUE(is_std_function("sync.(*Mutex).Unlock", "app"));
+    EXPECT_FALSE(is_std_function("main.main", "app"));
+    EXPECT_FALSE(is_std_function("app/internal/db.Open", "app"));
+    EXPECT_FALSE(is_std_function("github.com/lib/pq.(*conn).Close", "app"));
+}
+
+TEST(DiffTraces, ReportsWhichGoroutineAndEventDiffer) {
+    auto want = raw_trace({
+        event(1, 1, "defer", "main.main", kMain, 5, {{"defer_kind", "open-coded"}, {"fn", "main.a"}}),
+        event(2, 1, "defer_call", "main.main", kMain, 5, {{"fn", "main.a"}, {"cause", "return"}}),
+        event(3, 4, "panic", "main.w", kMain, 9, {{"type", "string"}, {"value", "x"}}),
+    });
+    auto got = want;
+    got["events"][1]["cause"] = "panic";
+    got["exit"] = {{"status", 2}};
+    TraceDiff d = diff_traces(want, got);
+    EXPECT_FALSE(d.same);
+    EXPECT_NE(d.report.find("goroutine 1:"), std::string::npos) << d.report;
+    EXPECT_NE(d.report.find("- expected event 2: defer_call main.go:5 main.main  fn=main.a  cause=return"),
+              std::string::npos)
+        << d.report;
+    EXPECT_NE(d.report.find("+ actual   event 2: defer_call main.go:5 main.main  fn=main.a  cause=panic"),
+              std::string::npos)
+        << d.report;
+    EXPECT_EQ(d.report.find("goroutine 2:"), std::string::npos) << "goroutine 2 is the same\n" << d.report;
+    EXPECT_NE(d.report.find("exit: expected status 0, actual status 2"), std::string::npos) << d.report;
+}
+
+TEST(DiffTraces, AMissingEventIsReportedAlone) {
+    auto want = raw_trace({
+        event(1, 1, "defer", "main.main", kMain, 5, {{"defer_kind", "heap"}, {"fn", "main.a"}}),
+        event(2, 1, "defer", "main.main", kMain, 6, {{"defer_kind", "heap"}, {"fn", "main.b"}}),
+        event(3, 1, "defer_call", "main.main", kMain, 6, {{"fn", "main.b"}, {"cause", "return"}}),
+    });
+    auto got = want;
+    got["events"].erase(1);
+    TraceDiff d = diff_traces(want, got);
+    EXPECT_FALSE(d.same);
+    EXPECT_EQ(d.report, "goroutine 1:\n  - expected event 2: defer main.go:6 main.main  defer_kind=heap  fn=main.b\n");
+    EXPECT_TRUE(diff_traces(want, want).same);
+}
+
+} // namespace
+} // namespace deftrace
