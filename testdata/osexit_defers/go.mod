@@ -1,0 +1,3 @@
+module osexit_defers
+
+go 1.19

@@ -1,0 +1,3 @@
+module txleak_fake
+
+go 1.19
