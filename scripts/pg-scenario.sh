@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The "leaked database transaction" scenario end to end, on a throw-away PostgreSQL cluster.
 #
-#   scripts/pg-scenario.sh [--out DIR] TXLEAK_PG_BINARY [-- PREFIX...]
+#   scripts/pg-scenario.sh [--out DIR] [--fixed-only] TXLEAK_PG_BINARY [-- PREFIX...]
 #
 #   TXLEAK_PG_BINARY  a build of testdata/txleak_pg
 #   PREFIX...         a command the service is started under, e.g. a tracer:
@@ -9,6 +9,8 @@
 #                     (started as PREFIX... TXLEAK_PG_BINARY)
 #   --out DIR         keep the service's stdout/stderr (service.out, service.err), the
 #                     pg_stat_activity rows (activity.txt) and the result (result.txt) in DIR
+#   --fixed-only      send only the requests that leak nothing (/fixed-transfer, /ctx-transfer):
+#                     0 idle-in-transaction sessions expected
 #
 # Steps: start a cluster (scripts/pg-cluster.sh), create the schema, start the service with
 # DEFTRACE_PG set, wait for its "listening on http://..." line, send
@@ -27,12 +29,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "pg-scenario: $*" >&2; exit 1; }
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 out=
+fixed_only=
 while [[ ${1:-} == --* ]]; do
   case $1 in
     --out) out=${2:?--out needs a directory}; shift 2 ;;
+    --fixed-only) fixed_only=1; shift ;;
     --) break ;;
     *) usage ;;
   esac
@@ -48,6 +52,7 @@ command -v curl >/dev/null || die "no curl; run scripts/setup-postgres.sh"
 command -v psql >/dev/null || die "no psql; run scripts/setup-postgres.sh"
 
 transfer_ids=(1 2 3 4 5 6)
+[[ -z $fixed_only ]] || transfer_ids=()
 fixed_ids=(11 12 13)
 ctx_ids=(21 22 23)
 expected=0

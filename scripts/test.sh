@@ -11,6 +11,7 @@ jobs=$(nproc)
 scripts/setup-deps.sh
 scripts/setup-go.sh >/dev/null
 scripts/setup-go-libs.sh
+scripts/setup-postgres.sh
 scripts/check-format.sh
 
 echo "== build (RelWithDebInfo)"

@@ -1,0 +1,70 @@
+#include "leaks/leak_tracker.h"
+
+#include <algorithm>
+
+namespace deftrace {
+
+void LeakTracker::acquired(const std::string &resource, uint64_t handle, uint64_t goid, FrameList frames,
+                           std::vector<Site> stack, uint64_t seq) {
+    // A handle reused after its release (the allocator gave the address back) is a new resource;
+    // one acquired twice without release (BeginTx reached through Begin) keeps its first record.
+    if (held_.contains(handle))
+        return;
+    held_[handle] = Held{resource, goid, seq, std::move(frames), std::move(stack), std::nullopt, {}};
+}
+
+bool LeakTracker::released(uint64_t handle) {
+    return held_.erase(handle) > 0;
+}
+
+void LeakTracker::recovered(uint64_t goid, uint64_t resume_depth, const PanicSummary &panic,
+                            const std::string &resume_function) {
+    for (auto &[handle, h] : held_) {
+        if (h.goid != goid || h.abandoned_by)
+            continue;
+        // A frame of the acquisition, below the resumed frame, that the panic found on the stack
+        // (same depth, same function) and the recovery unwound.
+        const bool unwound = std::any_of(h.frames.begin(), h.frames.end(), [&](const auto &f) {
+            return f.first > resume_depth &&
+                   std::find(panic.frames.begin(), panic.frames.end(), f) != panic.frames.end();
+        });
+        if (unwound) {
+            h.abandoned_by = panic;
+            h.abandoned_by->frames.clear();
+            h.recovered_in = resume_function;
+        }
+    }
+}
+
+std::vector<LeakTracker::Leak> LeakTracker::open() const {
+    std::vector<const Held *> by_age;
+    for (const auto &[handle, h] : held_)
+        by_age.push_back(&h);
+    std::sort(by_age.begin(), by_age.end(), [](const Held *a, const Held *b) { return a->seq < b->seq; });
+    std::vector<Leak> out;
+    for (const Held *h : by_age)
+        out.push_back(Leak{h->resource, h->goid, h->stack, h->abandoned_by, h->recovered_in});
+    return out;
+}
+
+nlohmann::ordered_json LeakTracker::to_json(const Leak &l) {
+    nlohmann::ordered_json j;
+    j["resource"] = l.resource;
+    j["state"] = l.abandoned_by ? "abandoned" : "open_at_exit";
+    j["goroutine"] = l.goid;
+    auto stack = nlohmann::ordered_json::array();
+    for (const auto &s : l.stack)
+        stack.push_back(s.to_json());
+    j["acquired"] = stack;
+    if (l.abandoned_by) {
+        nlohmann::ordered_json p;
+        p["value"] = l.abandoned_by->value;
+        p["type"] = l.abandoned_by->type;
+        p["site"] = l.abandoned_by->site.to_json();
+        p["recovered_in"] = l.recovered_in;
+        j["panic"] = p;
+    }
+    return j;
+}
+
+} // namespace deftrace

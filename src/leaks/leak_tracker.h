@@ -1,0 +1,67 @@
+// Follows resource handles from acquire to release and decides, when a panic is recovered and
+// when the program ends, which resources were left open and why. Pure bookkeeping: the tracer
+// tells it what happened (no process I/O here).
+//
+// A resource is "abandoned by a panic" when a frame that acquired it (or called the one that
+// did) was still on the stack when the panic started and was unwound by the recovery — it lay
+// below the frame that resumes — and the resource is still open at exit: whatever code would
+// have committed or closed it is gone. Stack positions are depths (g.stack.hi - sp), which stay
+// valid when the runtime moves a goroutine's stack.
+#pragma once
+
+#include "trace/event.h"
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace deftrace {
+
+// The physical frames of a goroutine's stack: (depth, function), innermost first.
+using FrameList = std::vector<std::pair<uint64_t, std::string>>;
+
+struct PanicSummary {
+    std::string value, type;
+    Site site;
+    FrameList frames; // the goroutine's stack when the panic started
+};
+
+class LeakTracker {
+public:
+    // `stack`: the call site of the acquire function and its callers, inlined calls expanded.
+    // `frames`: the physical frames at the acquisition, innermost first.
+    void acquired(const std::string &resource, uint64_t handle, uint64_t goid, FrameList frames,
+                  std::vector<Site> stack, uint64_t seq);
+    // Returns whether the handle was known and open (a second release, or of a handle acquired
+    // before tracing started, is not an event).
+    bool released(uint64_t handle);
+    // A panic on `goid` was recovered and execution resumes in the frame at `resume_depth`.
+    void recovered(uint64_t goid, uint64_t resume_depth, const PanicSummary &panic, const std::string &resume_function);
+
+    struct Leak {
+        std::string resource;
+        uint64_t goid = 0;
+        std::vector<Site> stack; // where it was acquired, innermost first
+        std::optional<PanicSummary> abandoned_by;
+        std::string recovered_in; // the frame whose recovery unwound the acquiring frame
+    };
+    // Everything still open, oldest first.
+    [[nodiscard]] std::vector<Leak> open() const;
+    [[nodiscard]] static nlohmann::ordered_json to_json(const Leak &l);
+
+private:
+    struct Held {
+        std::string resource;
+        uint64_t goid, seq;
+        FrameList frames;
+        std::vector<Site> stack;
+        std::optional<PanicSummary> abandoned_by;
+        std::string recovered_in;
+    };
+    std::map<uint64_t, Held> held_; // by handle
+};
+
+} // namespace deftrace

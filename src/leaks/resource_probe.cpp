@@ -1,0 +1,99 @@
+#include "leaks/resource_probe.h"
+
+#include "binary/error.h"
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace deftrace {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+HandleSlot parse_handle(const std::string &spec, const std::string &where) {
+    HandleSlot h;
+    const std::string s = spec.starts_with("*") ? spec.substr(1) : spec;
+    h.deref = spec.starts_with("*");
+    auto number = [&](std::string_view digits) {
+        if (digits.empty() || digits.size() > 1 || digits[0] < '0' || digits[0] > '8')
+            throw Error(ErrorKind::Usage,
+                        where + ": handle \"" + spec + "\" must be [*]receiver, [*]argN or [*]resultN (N 0-8)");
+        return digits[0] - '0';
+    };
+    if (s == "receiver") {
+        h.from = HandleSlot::From::Argument;
+        h.index = 0;
+    } else if (s.starts_with("arg")) {
+        h.from = HandleSlot::From::Argument;
+        h.index = number(std::string_view(s).substr(3));
+    } else if (s.starts_with("result")) {
+        h.from = HandleSlot::From::Result;
+        h.index = number(std::string_view(s).substr(6));
+    } else {
+        number("");
+    }
+    return h;
+}
+
+std::vector<ProbedFunction> parse_functions(const nlohmann::json &j, const char *key, const std::string &where) {
+    std::vector<ProbedFunction> out;
+    if (!j.contains(key) || !j[key].is_array() || j[key].empty())
+        throw Error(ErrorKind::Usage, where + ": \"" + key + "\" must be a non-empty array");
+    for (const auto &f : j[key]) {
+        if (!f.is_object() || !f.contains("function") || !f["function"].is_string() || !f.contains("handle") ||
+            !f["handle"].is_string())
+            throw Error(ErrorKind::Usage, where + ": every \"" + key + "\" entry needs \"function\" and \"handle\"");
+        out.push_back({f["function"].get<std::string>(), parse_handle(f["handle"].get<std::string>(), where)});
+    }
+    return out;
+}
+
+} // namespace
+
+ResourceProbe load_resource_probe(const fs::path &file) {
+    const std::string where = file.string();
+    std::ifstream in(file);
+    if (!in)
+        throw Error(ErrorKind::NotFound, where + ": no such probe file");
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        throw Error(ErrorKind::Usage, where + ": not JSON");
+    if (j.value("schema", "") != "deftrace.probe/1")
+        throw Error(ErrorKind::Usage, where + ": not a deftrace.probe/1 file");
+    ResourceProbe p;
+    p.name = j.value("name", file.stem().string());
+    p.resource = j.value("resource", p.name);
+    p.acquire = parse_functions(j, "acquire", where);
+    p.release = parse_functions(j, "release", where);
+    return p;
+}
+
+ResourceProbe find_resource_probe(const std::string &name_or_file, const fs::path &dir) {
+    if (name_or_file.find('/') != std::string::npos || name_or_file.ends_with(".json"))
+        return load_resource_probe(name_or_file);
+    const fs::path file = dir / (name_or_file + ".json");
+    if (!fs::exists(file)) {
+        std::string known;
+        for (const auto &p : shipped_resource_probes(dir))
+            known += (known.empty() ? "" : ", ") + p.name;
+        throw Error(ErrorKind::Usage, "no probe named " + name_or_file + " (shipped: " + known + ")");
+    }
+    return load_resource_probe(file);
+}
+
+std::vector<ResourceProbe> shipped_resource_probes(const fs::path &dir) {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (const auto &e : fs::directory_iterator(dir, ec))
+        if (e.path().extension() == ".json")
+            files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    std::vector<ResourceProbe> out;
+    for (const auto &f : files)
+        out.push_back(load_resource_probe(f));
+    return out;
+}
+
+} // namespace deftrace

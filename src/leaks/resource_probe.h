@@ -1,0 +1,41 @@
+// Resource probes: which functions acquire a resource and which release it, and where the handle
+// is. Loaded from probes/resources/*.json (format: probes/README.md, schema deftrace.probe/1).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace deftrace {
+
+// Where a probed function keeps the handle, under Go's register ABI (ABIInternal, amd64, Go 1.17+):
+// integer arguments and results in RAX, RBX, RCX, RDI, RSI, R8, R9, R10, R11, the receiver first.
+struct HandleSlot {
+    enum class From { Argument, Result } from = From::Argument;
+    int index = 0; // 0 is the receiver (or first argument), or the first result
+    // "*result0": the handle is the pointer stored at the start of what the register points to
+    // (an *os.File is a struct{ *file }: the inner *file is what os.(*file).close receives).
+    bool deref = false;
+};
+
+struct ProbedFunction {
+    std::string function; // as the pclntab names it: database/sql.(*DB).BeginTx
+    HandleSlot handle;
+};
+
+struct ResourceProbe {
+    std::string name;     // sql-tx
+    std::string resource; // database/sql transaction
+    std::vector<ProbedFunction> acquire, release;
+};
+
+// Parses one probe file; throws Error(Usage) naming the file and the problem.
+ResourceProbe load_resource_probe(const std::filesystem::path &file);
+
+// A probe by name (a file of `dir` named NAME.json) or by path (contains '/' or ends in .json).
+ResourceProbe find_resource_probe(const std::string &name_or_file, const std::filesystem::path &dir);
+
+// Every probe shipped in `dir`, by name.
+std::vector<ResourceProbe> shipped_resource_probes(const std::filesystem::path &dir);
+
+} // namespace deftrace

@@ -1,0 +1,3 @@
+module resource_probes
+
+go 1.19

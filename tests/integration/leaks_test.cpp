@@ -1,0 +1,263 @@
+// Resource probes and the leak report (--leaks): every shipped probe on every Go release and
+// variant (testdata/resource_probes), transactions abandoned behind net/http's recover
+// (testdata/txleak_fake), and the same against a real PostgreSQL server, cross-checked with
+// pg_stat_activity (testdata/txleak_pg, scripts/pg-scenario.sh).
+#include "manifest.h"
+#include "run_program.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace deftrace::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+const std::vector<std::string> kEnv = {"GOMAXPROCS=2"};
+constexpr int kLeakExit = 81;
+
+std::string slurp(const fs::path &p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+int exit_code(const RunResult &r) {
+    return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+}
+
+std::vector<BuiltProgram> builds_of(const std::string &program, bool default_only) {
+    std::vector<BuiltProgram> out;
+    for (auto &b : load_manifest())
+        if (b.program == program && (!default_only || b.variant == "default"))
+            out.push_back(std::move(b));
+    return out;
+}
+
+// The line, in `file`, of the first line containing `text` after the line starting `func_decl`.
+int line_of(const fs::path &file, const std::string &func_decl, const std::string &text) {
+    std::ifstream in(file);
+    std::string line;
+    bool inside = false;
+    for (int n = 1; std::getline(in, line); ++n) {
+        if (line.starts_with(func_decl))
+            inside = true;
+        else if (inside && line.find(text) != std::string::npos)
+            return n;
+    }
+    ADD_FAILURE() << "no " << text << " in " << func_decl << " of " << file;
+    return -1;
+}
+
+class Scratch {
+public:
+    Scratch() : dir_(fs::temp_directory_path() / ("deftrace-leaks-" + std::to_string(getpid()))) {
+        fs::create_directories(dir_);
+    }
+    ~Scratch() { fs::remove_all(dir_); }
+    Scratch(const Scratch &) = delete;
+    Scratch &operator=(const Scratch &) = delete;
+    [[nodiscard]] std::string operator/(const std::string &name) const { return (dir_ / name).string(); }
+
+private:
+    fs::path dir_;
+};
+
+// One leak, reduced to what the tests assert: resource, state, the program's acquiring frame
+// (function:line, the first frame outside the standard library) and the panic value.
+std::string summary(const json &l) {
+    std::string where;
+    for (const auto &f : l["acquired"]) {
+        const std::string fn = f.value("function", "");
+        if (fn.starts_with("main.")) {
+            where = fn + ":" + std::to_string(f.value("line", 0));
+            break;
+        }
+    }
+    std::string s = l.value("resource", "") + " | " + l.value("state", "") + " | " + where;
+    if (l.contains("panic"))
+        s += " | " + l["panic"].value("value", "") + " | " + l["panic"].value("recovered_in", "");
+    return s;
+}
+
+std::multiset<std::string> summaries(const json &trace) {
+    std::multiset<std::string> out;
+    for (const auto &l : trace.value("leaks", json::array()))
+        out.insert(summary(l));
+    return out;
+}
+
+TEST(LeakProbes, EveryShippedProbeOnEveryReleaseAndVariant) {
+    Scratch tmp;
+    auto builds = builds_of("resource_probes", false);
+    ASSERT_FALSE(builds.empty());
+    const fs::path src = fs::path(builds.front().src_dir) / "main.go";
+    const std::string at_open = "main.loadConfig:" + std::to_string(line_of(src, "func loadConfig(", "os.Open("));
+    const std::string at_create = "main.keepLog:" + std::to_string(line_of(src, "func keepLog(", "os.Create("));
+    const std::string at_reserve = "main.reserve:" + std::to_string(line_of(src, "func reserve(", "db.Conn("));
+    const std::string at_pin = "main.pin:" + std::to_string(line_of(src, "func pin(", "db.Conn("));
+    const std::string at_audit = "main.audit:" + std::to_string(line_of(src, "func audit(", "db.BeginTx("));
+    const std::multiset<std::string> want = {
+        "os.File | abandoned | " + at_open + " | config: bad syntax | main.guard",
+        "os.File | open_at_exit | " + at_create,
+        "database/sql connection | abandoned | " + at_reserve + " | reserve: quota exceeded | main.guard",
+        "database/sql connection | open_at_exit | " + at_pin,
+        "database/sql transaction | abandoned | " + at_audit + " | audit: 2 records missing | main.guard",
+    };
+    for (const auto &b : builds) {
+        SCOPED_TRACE(b.label());
+        auto plain = run_program({b.binary()}, kEnv);
+        auto t = run_program({DEFTRACE_EXE, "--leaks", "--fail-on-leak", "-o", tmp / "trace.txt", "--json",
+                              tmp / "trace.json", b.binary()},
+                             kEnv);
+        EXPECT_EQ(exit_code(t), kLeakExit) << describe_status(t.status) << "\n" << t.err;
+        EXPECT_EQ(t.out, plain.out);
+        EXPECT_EQ(t.err, plain.err);
+        auto trace = json::parse(slurp(tmp / "trace.json"), nullptr, false);
+        ASSERT_FALSE(trace.is_discarded());
+        EXPECT_EQ(summaries(trace), want);
+        EXPECT_FALSE(trace.contains("probe_notes")) << trace["probe_notes"].dump();
+        // The released ones were seen too: the committed transaction and the closed config file.
+        int releases = 0;
+        for (const auto &e : trace["events"])
+            releases += e["kind"] == "release";
+        EXPECT_GE(releases, 2);
+        const std::string text = slurp(tmp / "trace.txt");
+        EXPECT_NE(text.find("leaks: 5 resources still open at exit"), std::string::npos) << text;
+
+        // Without --fail-on-leak, the program's own status.
+        auto quiet = run_program({DEFTRACE_EXE, "--leaks", "-o", "/dev/null", b.binary()}, kEnv);
+        EXPECT_EQ(exit_code(quiet), 0);
+    }
+}
+
+TEST(LeakProbes, AProbedFunctionInlinedSomewhereIsNamedInTheReport) {
+    Scratch tmp;
+    std::ofstream(tmp / "open.json") << R"({"schema": "deftrace.probe/1", "name": "open", "resource": "file",
+        "acquire": [{"function": "os.Open", "handle": "*result0"}],
+        "release": [{"function": "os.(*file).close", "handle": "receiver"}]})";
+    for (const auto &b : builds_of("resource_probes", true)) {
+        SCOPED_TRACE(b.label());
+        auto t = run_program(
+            {DEFTRACE_EXE, "--probes", tmp / "open.json", "-o", "/dev/null", "--json", tmp / "trace.json", b.binary()},
+            kEnv);
+        EXPECT_EQ(exit_code(t), 0) << t.err;
+        auto trace = json::parse(slurp(tmp / "trace.json"), nullptr, false);
+        ASSERT_FALSE(trace.is_discarded());
+        ASSERT_TRUE(trace.contains("probe_notes"));
+        EXPECT_NE(trace["probe_notes"][0].get<std::string>().find("os.Open is inlined into"), std::string::npos)
+            << trace["probe_notes"].dump();
+    }
+}
+
+TEST(LeakProbes, AnUnusableProbeIsAUsageErrorBeforeTheProgramRuns) {
+    Scratch tmp;
+    auto builds = builds_of("resource_probes", true);
+    ASSERT_FALSE(builds.empty());
+    const std::string prog = builds.back().binary();
+    auto unknown = run_program({DEFTRACE_EXE, "--probes", "no-such-probe", prog});
+    EXPECT_EQ(exit_code(unknown), 64) << unknown.err;
+    EXPECT_NE(unknown.err.find("sql-tx"), std::string::npos) << "should list the shipped probes: " << unknown.err;
+    EXPECT_EQ(unknown.out, "");
+    std::ofstream(tmp / "bad.json")
+        << R"({"schema": "deftrace.probe/1", "acquire": [{"function": "f", "handle": "rax"}],
+        "release": [{"function": "g", "handle": "receiver"}]})";
+    auto bad = run_program({DEFTRACE_EXE, "--probes", tmp / "bad.json", prog});
+    EXPECT_EQ(exit_code(bad), 64) << bad.err;
+    EXPECT_NE(bad.err.find("handle \"rax\""), std::string::npos) << bad.err;
+    EXPECT_EQ(bad.out, "");
+    auto missing = run_program({DEFTRACE_EXE, "--probes", tmp / "none.json", prog});
+    EXPECT_EQ(exit_code(missing), 66) << missing.err;
+}
+
+// The transactions of /transfer?id=1,3,5: begun in main.transfer, abandoned by checkLimit's
+// panic, recovered by net/http.
+std::multiset<std::string> abandoned_transfers(const fs::path &src) {
+    const std::string at = "main.transfer:" + std::to_string(line_of(src, "func transfer(", "db.Begin("));
+    std::multiset<std::string> want;
+    for (int id : {1, 3, 5})
+        want.insert("database/sql transaction | abandoned | " + at + " | transfer " + std::to_string(id) +
+                    ": over the daily limit | net/http.(*conn).serve");
+    return want;
+}
+
+TEST(LeakProbes, TransactionsAbandonedBehindNetHttpsRecover) {
+    Scratch tmp;
+    auto builds = builds_of("txleak_fake", true);
+    ASSERT_FALSE(builds.empty());
+    const auto want = abandoned_transfers(fs::path(builds.front().src_dir) / "main.go");
+    for (const auto &b : builds) {
+        SCOPED_TRACE(b.label());
+        auto t =
+            run_program({DEFTRACE_EXE, "--leaks", "-o", "/dev/null", "--json", tmp / "trace.json", b.binary()}, kEnv);
+        EXPECT_EQ(exit_code(t), 0) << t.err;
+        // The driver's own count: what a database would show idle in transaction.
+        EXPECT_NE(t.out.find("open transactions at exit: 3 [1 3 5]"), std::string::npos) << t.out;
+        auto trace = json::parse(slurp(tmp / "trace.json"), nullptr, false);
+        ASSERT_FALSE(trace.is_discarded());
+        EXPECT_EQ(summaries(trace), want);
+    }
+}
+
+// scripts/pg-scenario.sh on a throw-away cluster, the service traced by deftrace --leaks.
+struct Scenario {
+    std::map<std::string, std::string> result; // expected_leaked=3 ...
+    bool pass = false;
+    json trace;
+};
+
+Scenario pg_scenario(const BuiltProgram &b, const Scratch &tmp, bool fixed_only) {
+    Scenario s;
+    const std::string out = tmp / (fixed_only ? "fixed" : "leaky");
+    std::vector<std::string> argv = {std::string(DEFTRACE_SOURCE_DIR) + "/scripts/pg-scenario.sh", "--out", out};
+    if (fixed_only)
+        argv.push_back("--fixed-only");
+    for (const std::string &a : {b.binary(), std::string("--"), std::string(DEFTRACE_EXE), std::string("--leaks"),
+                                 std::string("-o"), out + "/trace.txt", std::string("--json"), out + "/trace.json"})
+        argv.push_back(a);
+    auto r = run_program(argv);
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+        if (line == "PASS")
+            s.pass = true;
+        if (auto eq = line.find('='); eq != std::string::npos)
+            s.result[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    EXPECT_TRUE(s.pass) << r.out << r.err;
+    s.trace = json::parse(slurp(out + "/trace.json"), nullptr, false);
+    return s;
+}
+
+TEST(LeakPostgres, AbandonedTransactionsAreTheSessionsPostgresShowsIdleInTransaction) {
+    Scratch tmp;
+    auto builds = builds_of("txleak_pg", true);
+    ASSERT_FALSE(builds.empty());
+    const auto want = abandoned_transfers(fs::path(builds.front().src_dir) / "main.go");
+    for (const auto &b : builds) {
+        SCOPED_TRACE(b.label());
+        Scenario leaky = pg_scenario(b, tmp, false);
+        EXPECT_EQ(leaky.result["idle_in_transaction"], "3");
+        ASSERT_FALSE(leaky.trace.is_discarded());
+        EXPECT_EQ(leaky.trace.value("leaks", json::array()).size(),
+                  std::stoul(leaky.result["idle_in_transaction"].empty() ? "0" : leaky.result["idle_in_transaction"]))
+            << "deftrace and PostgreSQL disagree";
+        EXPECT_EQ(summaries(leaky.trace), want);
+
+        Scenario fixed = pg_scenario(b, tmp, true);
+        EXPECT_EQ(fixed.result["idle_in_transaction"], "0");
+        ASSERT_FALSE(fixed.trace.is_discarded());
+        EXPECT_EQ(fixed.trace.value("leaks", json::array()), json::array()) << fixed.trace["leaks"].dump(2);
+    }
+}
+
+} // namespace
+} // namespace deftrace::testing
