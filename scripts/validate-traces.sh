@@ -2,7 +2,8 @@
 # Validates JSON traces against docs/trace.schema.json (JSON Schema draft 2020-12, with Debian's
 # python3-jsonschema):
 #   - the raw full-mode traces the trace tests keep (TESTDATA_BIN/traces, every program x release),
-#   - a --panics-only trace of every program built by each release (taken here),
+#   - a --panics-only and a --leaks trace (raw and normalized) of every program built by each
+#     release (taken here),
 #   - the normalized expectations testdata/*/expected*.json.
 #   scripts/validate-traces.sh DEFTRACE TESTDATA_BIN
 set -euo pipefail
@@ -20,6 +21,10 @@ done
 while IFS=$'\t' read -r minor variant program _src dir; do
   [[ $variant == default && $program != signals ]] || continue
   GOMAXPROCS=2 "$deftrace" --no-color --panics-only -o /dev/null --json "$tmp/$minor-$program-panics-only.json" \
+    "$dir/prog" >/dev/null 2>&1 </dev/null || true
+  GOMAXPROCS=2 "$deftrace" --no-color --leaks -o /dev/null --json "$tmp/$minor-$program-leaks.json" \
+    "$dir/prog" >/dev/null 2>&1 </dev/null || true
+  GOMAXPROCS=2 "$deftrace" --no-color --leaks --normalize -o /dev/null --json "$tmp/$minor-$program-leaks-n.json" \
     "$dir/prog" >/dev/null 2>&1 </dev/null || true
 done <"$bin/manifest.tsv"
 /usr/bin/python3 - "$here/../docs/trace.schema.json" "$tmp" <<'PY'

@@ -18,6 +18,8 @@ enum ExitCode : int {
     kExitPermission = 77,  // EX_NOPERM: permission denied
     // Outcomes rather than failures, above the sysexits range:
     kExitTraceMismatch = 79, // --expect / diff: the trace differs from the expectation
+    kExitDivergence = 80,    // --strict: the runtime model disagreed with an observation (docs/validation.md)
+    kExitLeak = 81,          // --fail-on-leak: a probed resource was still open at exit
 };
 
 inline int exit_code_for(ErrorKind k) {

@@ -47,9 +47,23 @@ int main(int argc, char **argv) {
                      "addresses (identical from run to run)");
         app.add_option("--expect", trace.expect,
                        "Compare the normalized trace with FILE; exit 0 if equal, 79 with a diff on stderr if not");
+        app.add_flag("--strict", trace.strict,
+                     "Exit 80 if the runtime model disagreed with any observation (a `divergence` in the "
+                     "trace, docs/validation.md); this overrides the program's own exit status only when "
+                     "divergences occurred");
         app.add_flag("--panics-only", trace.panics_only,
                      "Trace panics only: no breakpoints on normal defer paths; pending defers are "
                      "reconstructed from memory when a panic starts");
+        app.add_flag("--leaks", trace.leaks,
+                     "Follow the shipped resource probes (database/sql transactions and connections, "
+                     "os.File) and report what is still open at exit, and which panic abandoned it");
+        app.add_option("--probes", trace.probes,
+                       "Follow this resource probe: a shipped NAME or a probe FILE (repeatable; "
+                       "probes/README.md)")
+            ->allow_extra_args(false); // one value per --probes: the program follows
+        app.add_flag("--fail-on-leak", trace.fail_on_leak,
+                     "Exit 81 when a probed resource is still open at exit (implies --leaks unless "
+                     "--probes is given)");
     }
 
     try {

@@ -12,6 +12,7 @@
 #include "trace/trace_diff.h"
 #include "trace/tracer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -57,6 +58,28 @@ std::optional<fs::path> layouts_dir() {
         if (fs::is_directory(cand, ec))
             return cand;
     return std::nullopt;
+}
+
+// Resource probes shipped in probes/resources.
+fs::path resource_probes_dir() {
+    if (const char *env = std::getenv("DEFTRACE_PROBES_DIR"))
+        return fs::path(env) / "resources";
+    std::error_code ec;
+    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    fs::path installed = exe.parent_path() / "../share/deftrace/probes/resources";
+    return fs::is_directory(installed, ec) ? installed : fs::path(DEFTRACE_PROBES_DIR) / "resources";
+}
+
+std::vector<ResourceProbe> resource_probes(const TraceCommandOptions &opts) {
+    std::vector<ResourceProbe> out;
+    const fs::path dir = resource_probes_dir();
+    for (const auto &p : opts.probes)
+        out.push_back(find_resource_probe(p, dir));
+    if (opts.leaks || (opts.fail_on_leak && opts.probes.empty()))
+        for (auto &p : shipped_resource_probes(dir))
+            if (std::none_of(out.begin(), out.end(), [&](const ResourceProbe &q) { return q.name == p.name; }))
+                out.push_back(std::move(p));
+    return out;
 }
 
 StructLayouts layouts_for(const GoBinary &bin) {
@@ -177,6 +200,7 @@ int run_trace(const TraceCommandOptions &opts) {
 
     TraceOptions topts;
     topts.panics_only = opts.panics_only;
+    topts.resources = resource_probes(opts); // before the run: a bad probe is a usage error
     Tracer tracer(bin, std::move(sites), offsets, sinks, topts);
     Tracee tracee = Tracee::launch(opts.argv);
     tracer.attach(tracee);
@@ -185,6 +209,12 @@ int run_trace(const TraceCommandOptions &opts) {
     sinks.finish();
     if (owned)
         owned.reset();
+    // --strict: a divergence means the trace cannot be trusted as it is (docs/validation.md); that
+    // outcome replaces the program's own status, which is passed through otherwise.
+    const bool diverged = opts.strict && tracer.divergences() > 0;
+    if (diverged)
+        std::fprintf(stderr, "deftrace: %llu divergence%s from the runtime model (--strict)\n",
+                     static_cast<unsigned long long>(tracer.divergences()), tracer.divergences() == 1 ? "" : "s");
     if (json) {
         nlohmann::ordered_json doc = json->document();
         if (opts.normalize || opts.expect)
@@ -197,11 +227,15 @@ int run_trace(const TraceCommandOptions &opts) {
                 std::fprintf(stderr, "deftrace: the trace differs from %s\n%s", opts.expect->c_str(), d.report.c_str());
                 return kExitTraceMismatch;
             }
-            return kExitOk;
+            return diverged ? kExitDivergence : kExitOk;
         }
     }
+    if (diverged)
+        return kExitDivergence;
     if (status.signaled)
         die_like(status.signal);
+    if (opts.fail_on_leak && tracer.leaks_open() > 0)
+        return kExitLeak;
     return status.code;
 }
 

@@ -15,11 +15,16 @@ struct TraceCommandOptions {
     bool panics_only = false;
     bool normalize = false;            // --normalize: the --json trace in normalized form
     std::optional<std::string> expect; // --expect: compare the normalized trace with this file
+    bool strict = false;               // --strict: exit kExitDivergence when the model diverged
+    bool leaks = false;                // --leaks: the shipped resource probes
+    std::vector<std::string> probes;   // --probes: names or files
+    bool fail_on_leak = false;         // --fail-on-leak: exit kExitLeak when something is left open
 };
 
 // Returns the exit status deftrace should end with: the tracee's own (a tracee killed by a signal
 // makes deftrace kill itself with the same signal), or with --expect 0 when the trace matches
-// and kExitTraceMismatch when it does not (the tracee's exit is part of the comparison).
+// and kExitTraceMismatch when it does not (the tracee's exit is part of the comparison). With
+// --strict, kExitDivergence instead when the runtime model disagreed with an observation.
 int run_trace(const TraceCommandOptions &opts);
 
 // `deftrace diff EXPECTED ACTUAL`: compares two saved traces as --expect does.

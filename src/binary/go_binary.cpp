@@ -2,6 +2,7 @@
 
 #include "binary/error.h"
 
+#include <algorithm>
 #include <elf.h>
 
 namespace deftrace {
@@ -161,6 +162,67 @@ std::optional<std::string_view> GoBinary::outermost_inlined(const FuncInfo &f, A
             i = static_cast<int16_t>(r.u8(0) | (r.u8(1) << 8));
     }
     return outer;
+}
+
+std::vector<GoBinary::InlinedCall> GoBinary::inlined_calls(const FuncInfo &f, Addr pc) const {
+    std::vector<InlinedCall> out;
+    auto idx_table = pclntab_->pcdata_offset(f, kPcdataInlTreeIndex);
+    auto tree = pclntab_->funcdata_offset(f, kFuncdataInlTree);
+    if (!idx_table || !tree)
+        return out;
+    const PcValueTable index = pclntab_->pc_table(f, *idx_table);
+    // Record layouts as in outermost_inlined; parentPc is at 16 (≤1.19) or 8 (1.20+), relative
+    // to the function's entry.
+    const bool v120 = facts_->inltree_name_off;
+    const uint64_t size = v120 ? 16 : 20;
+    auto i = index.at(pc);
+    for (int depth = 0; i && *i >= 0 && depth < 64; ++depth) {
+        auto rec = elf_.bytes_at(moduledata_.gofunc + *tree + static_cast<uint64_t>(*i) * size, size);
+        if (!rec)
+            break;
+        ByteReader r(*rec, "inline tree");
+        const Addr call_pc = f.entry + static_cast<uint64_t>(r.i32(v120 ? 8 : 16));
+        out.push_back({pclntab_->name_at(r.u32(v120 ? 4 : 12)), call_pc});
+        if (v120)
+            i = index.at(call_pc);
+        else
+            i = static_cast<int16_t>(r.u8(0) | (r.u8(1) << 8));
+    }
+    return out;
+}
+
+std::map<std::string, std::vector<std::string>, std::less<>>
+GoBinary::inlined_into(const std::vector<std::string> &names) const {
+    std::map<std::string, std::vector<std::string>, std::less<>> out;
+    for (const auto &n : names)
+        out[n];
+    const bool v120 = facts_->inltree_name_off;
+    const uint64_t size = v120 ? 16 : 20;
+    for (size_t fi = 0; fi < pclntab_->num_funcs(); ++fi) {
+        const FuncInfo f = pclntab_->func(fi);
+        auto idx_table = pclntab_->pcdata_offset(f, kPcdataInlTreeIndex);
+        auto tree = pclntab_->funcdata_offset(f, kFuncdataInlTree);
+        if (!idx_table || !tree)
+            continue;
+        std::vector<int32_t> seen;
+        const PcValueTable index = pclntab_->pc_table(f, *idx_table);
+        for (const auto &run : index.runs()) {
+            if (run.value < 0 || std::find(seen.begin(), seen.end(), run.value) != seen.end())
+                continue;
+            seen.push_back(run.value);
+            auto rec = elf_.bytes_at(moduledata_.gofunc + *tree + static_cast<uint64_t>(run.value) * size, size);
+            if (!rec)
+                continue;
+            ByteReader r(*rec, "inline tree");
+            auto it = out.find(pclntab_->name_at(r.u32(v120 ? 4 : 12)));
+            if (it == out.end())
+                continue;
+            std::string host(pclntab_->func_name(f));
+            if (std::find(it->second.begin(), it->second.end(), host) == it->second.end())
+                it->second.push_back(std::move(host));
+        }
+    }
+    return out;
 }
 
 Bytes GoBinary::code(const FuncInfo &f) const {

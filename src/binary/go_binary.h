@@ -12,6 +12,7 @@
 #include "binary/runtime_functions.h"
 #include "binary/version_facts.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,17 @@ public:
     // The outermost function inlined at `pc` of `f` (FUNCDATA_InlTree walked up through
     // runtime.inlinedCall parents), or nullopt when the instruction is `f`'s own code.
     [[nodiscard]] std::optional<std::string_view> outermost_inlined(const FuncInfo &f, Addr pc) const;
+    // The calls inlined at `pc`, innermost first: each inlined function's name and the pc, in `f`,
+    // of its call site in the function it was inlined into. Empty when `pc` is not in inlined code.
+    struct InlinedCall {
+        std::string_view name;
+        Addr call_pc;
+    };
+    [[nodiscard]] std::vector<InlinedCall> inlined_calls(const FuncInfo &f, Addr pc) const;
+    // For each of `names`, the functions that contain an inlined copy of it (from every
+    // function's inline tree). One pass over the binary.
+    [[nodiscard]] std::map<std::string, std::vector<std::string>, std::less<>>
+    inlined_into(const std::vector<std::string> &names) const;
     // The bytes of a function's code.
     [[nodiscard]] Bytes code(const FuncInfo &f) const;
 

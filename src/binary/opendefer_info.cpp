@@ -21,8 +21,13 @@ uint64_t frame_offset(const ByteReader &r, uint64_t *off, const char *what) {
 std::optional<int64_t> OpenDeferInfo::closure_offset(int i) const {
     if (i < 0 || i >= kMaxOpenDefers)
         return std::nullopt;
-    if (slots_offset)
-        return static_cast<int64_t>(*slots_offset) - 8 * i;
+    if (slots_offset) {
+        // Slot i is at varp - slotsOffset + 8*i (runtime.(*_panic).initOpenCodedDefers, 1.22+).
+        // The payload does not say how many there are; a slot at or above varp (the saved frame
+        // pointer, the return address, the caller's argument spill area) cannot be one.
+        const int64_t off = static_cast<int64_t>(*slots_offset) - 8 * i;
+        return off >= 8 ? std::optional(off) : std::nullopt;
+    }
     if (static_cast<size_t>(i) < closure_offsets.size())
         return static_cast<int64_t>(closure_offsets[static_cast<size_t>(i)]);
     return std::nullopt;

@@ -1,6 +1,8 @@
 #include "goruntime/runtime_state.h"
 
+#include <algorithm>
 #include <cstring>
+#include <span>
 #include <unordered_set>
 
 namespace deftrace {
@@ -38,6 +40,27 @@ std::optional<Addr> addr_at(const ProcessMemory &mem, Addr base, uint32_t off) {
 std::optional<uint64_t> RuntimeState::goid(Addr g) const {
     return mem_.read_u64(g + off_.g.goid);
 }
+std::optional<GHeader> RuntimeState::header(Addr g) const {
+    const uint32_t lo = std::min({off_.g.goid, off_.g.stack_lo, off_.g.stack_hi});
+    const uint32_t hi = std::max({off_.g.goid, off_.g.stack_lo, off_.g.stack_hi}) + 8;
+    uint8_t buf[512];
+    if (hi - lo > sizeof buf) { // not expected; read the words one by one
+        auto goid = mem_.read_u64(g + off_.g.goid);
+        auto bounds = stack_bounds(g);
+        if (!goid || !bounds)
+            return std::nullopt;
+        return GHeader{*goid, bounds->first, bounds->second};
+    }
+    if (!mem_.read(g + lo, std::span<uint8_t>(buf, hi - lo)))
+        return std::nullopt;
+    auto word = [&](uint32_t off) {
+        uint64_t v;
+        std::memcpy(&v, buf + (off - lo), 8);
+        return v;
+    };
+    return GHeader{word(off_.g.goid), Addr(word(off_.g.stack_lo)), Addr(word(off_.g.stack_hi))};
+}
+
 std::optional<Addr> RuntimeState::defer_head(Addr g) const {
     return addr_at(mem_, g, off_.g.defer);
 }

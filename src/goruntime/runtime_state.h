@@ -34,11 +34,19 @@ struct PanicRecord {
     std::optional<Addr> argp, start_pc, start_sp, sp, lr, pc, fp, retpc, deferbits_ptr, slots_ptr, gopanic_fp;
 };
 
+// The words of runtime.g read at every stop, taken in one read.
+struct GHeader {
+    uint64_t goid = 0;
+    Addr stack_lo, stack_hi;
+};
+
 class RuntimeState {
 public:
     RuntimeState(const ProcessMemory &mem, const RuntimeOffsets &off) : mem_(mem), off_(off) {}
 
     [[nodiscard]] std::optional<uint64_t> goid(Addr g) const;
+    // goid and g.stack in one read (they are ~150 bytes apart in every release).
+    [[nodiscard]] std::optional<GHeader> header(Addr g) const;
     [[nodiscard]] std::optional<Addr> defer_head(Addr g) const;
     [[nodiscard]] std::optional<Addr> panic_head(Addr g) const;
     [[nodiscard]] std::optional<Addr> m_of(Addr g) const;

@@ -15,6 +15,8 @@ struct SnapshotDefer {
     FrameDepth frame = kUnknownDepth; // from d.sp
     CodeAddr fn = 0;                  // d.fn code address; 0 for nil (open records between calls)
     bool started = false;             // ≤1.21 d.started
+    // RangefuncHead (1.22+): the deferprocat records on *d.head, newest first, by code address.
+    std::vector<CodeAddr> at_list;
 };
 
 struct SnapshotPanic {
@@ -39,6 +41,10 @@ struct ChainSnapshot {
     std::vector<SnapshotDefer> defers; // g._defer, newest first
     std::vector<SnapshotPanic> panics; // g._panic, newest first
     std::optional<std::vector<SnapshotOpenFrame>> open_frames;
+    // false: adopt the chains without comparing them. For a tracer that does not follow
+    // registrations (deftrace --panics-only), memory is the only source of the chains; the
+    // deferred calls, recovers and resumes of the panic that follows are still checked.
+    bool compare = true;
 };
 
 } // namespace deftrace::model

@@ -32,12 +32,24 @@ bool linked(const DeferKind k) {
     return k != DeferKind::OpenFrame;
 }
 
-std::string render(const std::vector<DeferRecord> &defers, const std::vector<PanicRecord> &panics) {
+std::string render_bits(FrameDepth frame, uint8_t bits) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, " %llu:%#04x", static_cast<unsigned long long>(frame), bits);
+    return buf;
+}
+
+// The model's chains; its open-coded frames only when the snapshot has some to compare with.
+std::string render(const GoroutineState &gs, bool with_open) {
+    const auto &defers = gs.defers;
+    const auto &panics = gs.panics;
     std::string s = "defers [";
     for (const auto &d : defers) {
         s += std::string(" ") + to_string(d.kind) + "@" + std::to_string(d.frame) + (d.started ? "*" : "");
         if (d.callee.fn) {
             s += ":" + hex(d.callee.fn);
+        }
+        if (d.kind == DeferKind::RangefuncHead) {
+            s += "{" + std::to_string(d.at_list.size()) + "}";
         }
     }
     s += " ] panics [";
@@ -45,7 +57,17 @@ std::string render(const std::vector<DeferRecord> &defers, const std::vector<Pan
         s += std::string(" ") + (p.goexit ? "goexit" : "panic") + (p.recovered ? "+recovered" : "") +
              (p.aborted ? "+aborted" : "") + (p.repanicked ? "+repanicked" : "");
     }
-    return s + " ]";
+    s += " ]";
+    if (with_open) {
+        s += " open-coded frames [";
+        for (const auto &[frame, f] : gs.open) {
+            if (f.bits != 0) {
+                s += render_bits(frame, f.bits);
+            }
+        }
+        s += " ]";
+    }
+    return s;
 }
 
 std::string render(const ChainSnapshot &c) {
@@ -55,13 +77,26 @@ std::string render(const ChainSnapshot &c) {
         if (d.fn) {
             s += ":" + hex(d.fn);
         }
+        if (d.kind == DeferKind::RangefuncHead) {
+            s += "{" + std::to_string(d.at_list.size()) + "}";
+        }
     }
     s += " ] panics [";
     for (const auto &p : c.panics) {
         s += std::string(" ") + (p.goexit ? "goexit" : "panic") + (p.recovered ? "+recovered" : "") +
              (p.aborted ? "+aborted" : "") + (p.repanicked ? "+repanicked" : "");
     }
-    return s + " ]";
+    s += " ]";
+    if (c.open_frames) {
+        s += " open-coded frames [";
+        for (const auto &f : *c.open_frames) {
+            if (f.bits != 0) {
+                s += render_bits(f.frame, f.bits);
+            }
+        }
+        s += " ]";
+    }
+    return s;
 }
 
 } // namespace
@@ -94,7 +129,43 @@ std::optional<Divergence> Model::diverge(GoroutineState &gs, std::string rule, s
 
 std::optional<Divergence> Model::observe(const Observation &o) {
     ++observations_;
-    return std::visit([this](const auto &x) { return on(x); }, o);
+    const size_t before = divergences_.size();
+    auto d = std::visit([this](const auto &x) { return on(x); }, o);
+    if (!d && divergences_.size() > before) {
+        d = divergences_[before]; // found on the way (live_frame)
+    }
+    return d;
+}
+
+// `frame` is executing (it registers a defer, returns, calls gopanic, or is the panicking frame a
+// runner returns to): the stack below its SP is dead. A frame that returned has run every deferred
+// call it had — deferreturn and the inline exits see to that — so a linked record or a set bit
+// left deeper means a deferred call was not observed. Records without pending calls may remain:
+// ≤1.21 deferreturn keeps an open record linked while its last call runs (runOpenDeferFrame), and
+// a snapshot taken meanwhile shows it.
+void Model::live_frame(GoroutineState &gs, FrameDepth frame) {
+    if (frame == kUnknownDepth) {
+        return;
+    }
+    std::string left;
+    for (const auto &d : gs.defers) {
+        if (d.frame != kUnknownDepth && d.frame > frame && d.kind != DeferKind::OpenFrame) {
+            left += std::string(" ") + to_string(d.kind) + "@" + std::to_string(d.frame);
+            if (d.callee.fn) {
+                left += ":" + hex(d.callee.fn);
+            }
+        }
+    }
+    for (auto it = gs.open.upper_bound(frame); it != gs.open.end(); ++it) {
+        if (it->second.bits != 0) {
+            left += render_bits(it->first, it->second.bits);
+        }
+    }
+    discard_frames_deeper_than(gs, frame);
+    if (!left.empty()) {
+        diverge(gs, "frames return only after their deferred calls ran",
+                "nothing pending below frame " + std::to_string(frame), "still pending:" + left);
+    }
 }
 
 RunnerStep Model::next_step(GoroutineState &gs, PanicRecord &p) {
@@ -103,7 +174,12 @@ RunnerStep Model::next_step(GoroutineState &gs, PanicRecord &p) {
         p.pending.reset();
         return s;
     }
-    p.in_call = false; // the previous deferred call has returned to the runner
+    if (p.in_call) {
+        // The previous deferred call has returned to the runner: every frame deeper than the
+        // panicking frame is gone.
+        live_frame(gs, p.frame);
+    }
+    p.in_call = false;
     return gen_->advance(gs, p);
 }
 
@@ -196,6 +272,9 @@ std::vector<PredictedCall> Model::pending_defers(Goid goid) const {
 // list; an open-coded defer sets its bit and fills its slot.
 std::optional<Divergence> Model::on(const DeferRegistered &o) {
     GoroutineState &gs = state(o.goid);
+    if (o.kind != DeferKind::RangefuncAt) { // deferprocat's frame is the loop's, not the body's
+        live_frame(gs, o.frame);
+    }
     switch (o.kind) {
     case DeferKind::OpenCoded: {
         if (o.bit < 0 || o.bit > 7) {
@@ -237,6 +316,7 @@ std::optional<Divergence> Model::on(const DeferRegistered &o) {
 // A normal return runs its frame's defers: open-coded exits (highest bit first) or deferreturn
 // (linked records of this frame, newest first; rangefunc heads converted on the way).
 std::optional<Divergence> Model::on_return_call(GoroutineState &gs, const DeferredCallStarted &o) {
+    live_frame(gs, o.frame); // the returning frame is the innermost live one
     FrameDepth x = o.frame;
     if (x == kUnknownDepth) { // the innermost frame with anything pending
         if (!gs.defers.empty()) {
@@ -249,6 +329,7 @@ std::optional<Divergence> Model::on_return_call(GoroutineState &gs, const Deferr
         }
     }
     std::optional<Callee> expected;
+    DeferKind kind = DeferKind::OpenCoded;
     auto it = gs.open.find(x);
     if (it != gs.open.end() && it->second.bits != 0) {
         int i = it->second.top_bit();
@@ -266,6 +347,7 @@ std::optional<Divergence> Model::on_return_call(GoroutineState &gs, const Deferr
         }
         if (!gs.defers.empty() && gs.defers.front().frame == x && gs.defers.front().kind != DeferKind::OpenFrame) {
             expected = gs.defers.front().callee;
+            kind = gs.defers.front().kind;
             gs.defers.erase(gs.defers.begin());
         }
     }
@@ -274,7 +356,7 @@ std::optional<Divergence> Model::on_return_call(GoroutineState &gs, const Deferr
                        observed_call(o));
     }
     if (!same_fn(expected->fn, o.fn)) {
-        PredictedCall pc{*expected, x, DeferKind::Heap, CallCause::Return};
+        PredictedCall pc{*expected, x, kind, CallCause::Return};
         return diverge(gs, "defer order (LIFO per frame)", describe(pc), observed_call(o));
     }
     return std::nullopt;
@@ -311,6 +393,7 @@ std::optional<Divergence> Model::on(const DeferredCallStarted &o) {
 
 std::optional<Divergence> Model::on(const PanicStarted &o) {
     GoroutineState &gs = state(o.goid);
+    live_frame(gs, o.frame); // gopanic's caller is the innermost live frame
     PanicRecord p;
     p.id = next_panic_++;
     p.value = o.value;
@@ -430,6 +513,12 @@ std::optional<Divergence> Model::on(const ChainSnapshot &o) {
             if (!kind_ok || a.frame != b.frame || !same_fn(a.callee.fn, b.fn) || (era_a && a.started != b.started)) {
                 match = false;
             }
+            if (a.kind == DeferKind::RangefuncHead) {
+                match = match && a.at_list.size() == b.at_list.size();
+                for (size_t k = 0; match && k < a.at_list.size(); ++k) {
+                    match = same_fn(a.at_list[k].callee.fn, b.at_list[k]);
+                }
+            }
         }
     }
     // ≤1.21 open records: the runtime also records frames the model cannot know about (any function
@@ -471,8 +560,8 @@ std::optional<Divergence> Model::on(const ChainSnapshot &o) {
     }
 
     std::optional<Divergence> div;
-    if (!match) {
-        div = diverge(gs, "chain snapshot", render(gs.defers, gs.panics), render(o));
+    if (!match && o.compare) {
+        div = diverge(gs, "chain snapshot", render(gs, o.open_frames.has_value()), render(o));
     }
 
     // Adopt the snapshot (resynchronise), keeping what the model knows beyond it (names, lists).
@@ -488,6 +577,15 @@ std::optional<Divergence> Model::on(const ChainSnapshot &o) {
             gs.defers.erase(it);
         } else {
             r.callee.fn = s.fn;
+        }
+        if (r.at_list.size() != s.at_list.size()) {
+            r.at_list.clear();
+            for (CodeAddr fn : s.at_list) {
+                DeferRecord a;
+                a.kind = DeferKind::RangefuncAt;
+                a.callee.fn = fn;
+                r.at_list.push_back(std::move(a));
+            }
         }
         r.kind = s.kind;
         r.frame = s.frame;

@@ -35,6 +35,9 @@ public:
     // it produced, if any. While a goroutine is desynchronised (after a divergence) its observations
     // are applied leniently and not checked, until a ChainSnapshot resynchronises it.
     std::optional<Divergence> observe(const Observation &o);
+    // Drops the state of a goroutine that has ended (goexit1): goroutine ids are never reused
+    // (runtime.newproc1 takes them from a global counter), so nothing will refer to it again.
+    void forget(Goid goid) { goroutines_.erase(goid); }
 
     // The next deferred call (or recovery / end) the newest panic's runner will make. Computes and
     // remembers it; nullopt if no panic is in progress or its current deferred call has not returned.
@@ -64,6 +67,7 @@ private:
     std::optional<Divergence> on(const GoroutineEnded &o);
 
     std::optional<Divergence> on_return_call(GoroutineState &gs, const DeferredCallStarted &o);
+    void live_frame(GoroutineState &gs, FrameDepth frame);
     RunnerStep next_step(GoroutineState &gs, PanicRecord &p);
 
     std::unique_ptr<RuntimeGeneration> gen_;

@@ -82,8 +82,20 @@ Registers get_registers(pid_t tid) {
     return r;
 }
 
+// nullopt when the thread is gone: a thread stopped a moment ago can be killed before we read it
+// (another thread called exit_group); its exit is reported by waitpid later.
+std::optional<Registers> registers_of(pid_t tid) {
+    Registers r;
+    if (ptrace(PTRACE_GETREGS, tid, nullptr, &r.raw) == 0)
+        return r;
+    if (errno == ESRCH)
+        return std::nullopt;
+    ptrace_failed("PTRACE_GETREGS", tid);
+}
+
 void set_registers(pid_t tid, const Registers &regs) {
-    if (ptrace(PTRACE_SETREGS, tid, nullptr, &regs.raw) != 0)
+    // ESRCH: the thread died meanwhile, as in registers_of.
+    if (ptrace(PTRACE_SETREGS, tid, nullptr, &regs.raw) != 0 && errno != ESRCH)
         ptrace_failed("PTRACE_SETREGS", tid);
 }
 
@@ -361,16 +373,20 @@ ExitStatus Tracee::run(StopHandler &handler) {
                     // with exit_group (how Go programs end) the whole process is ending.
                     unsigned long status = 0;
                     ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &status);
-                    Registers regs = get_registers(tid);
-                    ThreadStop stop{*this, tid, regs};
-                    exit_reported_ = true;
-                    handler.on_exiting(stop, static_cast<int>(status));
+                    if (auto regs = registers_of(tid)) {
+                        ThreadStop stop{*this, tid, *regs};
+                        exit_reported_ = true;
+                        handler.on_exiting(stop, static_cast<int>(status));
+                    }
                 }
                 cont(tid, 0);
                 continue;
             }
             if (sig == SIGTRAP) {
-                Registers regs = get_registers(tid);
+                auto live = registers_of(tid);
+                if (!live)
+                    continue; // killed since it stopped
+                Registers regs = *live;
                 const Addr addr = regs.pc() - 1;
                 if (breakpoints_.find(addr) != nullptr) {
                     ++stats_.breakpoint_hits;

@@ -11,7 +11,13 @@ const char *to_string(EventKind k) {
     case EventKind::Recovery: return "recovery";
     case EventKind::Goexit: return "goexit";
     case EventKind::Fatal: return "fatal";
+    case EventKind::NeverRun: return "never_run";
+    case EventKind::Acquire: return "acquire";
+    case EventKind::Release: return "release";
+    case EventKind::Leaks: return "leaks";
     case EventKind::Exit: return "exit";
+    case EventKind::Divergence: return "divergence";
+    case EventKind::Validation: return "validation";
     }
     return "?";
 }

@@ -17,7 +17,14 @@ enum class EventKind {
     Recovery,  // the runtime resumed a goroutine after a recovered panic
     Goexit,    // runtime.Goexit called
     Fatal,     // an unrecovered panic is about to kill the program
+    NeverRun,  // os.Exit: a goroutine's deferred calls that will never run
+    Acquire,   // a probed resource was acquired (--leaks / --probes)
+    Release,   // a probed resource was released
+    Leaks,     // at the end: the probed resources still open (JSON: the top-level "leaks")
     Exit,      // the program ended
+    // Validation against the runtime model (trace/validator.h):
+    Divergence, // the model disagrees with an observation
+    Validation, // at the end: observations checked, divergences (JSON: the top-level "validation")
 };
 
 const char *to_string(EventKind k);

@@ -112,7 +112,9 @@ std::optional<json> normalize_event(const json &e, const Paths &paths) {
     json n;
     for (auto it = e.begin(); it != e.end(); ++it) {
         const std::string &k = it.key();
-        if (k == "seq" || k == "bit" || k == "wrapper")
+        // handle: an address; status (never_run): whether a goroutine was still runnable or
+        // already parked when os.Exit came is a matter of scheduling.
+        if (k == "seq" || k == "bit" || k == "wrapper" || k == "handle" || k == "status")
             continue;
         n[k] = it.value();
     }
@@ -133,6 +135,46 @@ std::optional<json> normalize_event(const json &e, const Paths &paths) {
     if (n.contains("pending"))
         n["pending"] = normalize_pending(n["pending"], paths);
     return n;
+}
+
+json normalize_site(const json &site, const Paths &paths) {
+    json s = site;
+    s["file"] = paths.file(str_or(site, "file"));
+    canonical_field(s, "function");
+    if (is_std_function(str_or(site, "function"), paths.main_module))
+        s.erase("line");
+    return s;
+}
+
+// The leak report, with goroutines renumbered as the events are, in a canonical order.
+json normalize_leaks(const json &leaks, const Paths &paths, const std::map<uint64_t, uint64_t> &renumber) {
+    std::vector<json> out;
+    for (const auto &l : leaks) {
+        json n = l;
+        const uint64_t g = l.value("goroutine", uint64_t{0});
+        n["goroutine"] = renumber.contains(g) ? renumber.at(g) : 0;
+        // The acquiring stack down to the program's outermost frame: the library frames that
+        // called into the program (net/http's server loop) change with every release.
+        json stack = json::array();
+        size_t keep = 0, i = 0;
+        const json acquired = l.value("acquired", json::array());
+        for (const auto &s : acquired) {
+            ++i;
+            if (!is_std_function(str_or(s, "function"), paths.main_module))
+                keep = i;
+        }
+        for (i = 0; i < acquired.size() && (i < keep || keep == 0); ++i)
+            stack.push_back(normalize_site(acquired[i], paths));
+        n["acquired"] = stack;
+        if (n.contains("panic")) {
+            normalize_value(n["panic"]);
+            n["panic"]["site"] = normalize_site(n["panic"]["site"], paths);
+            canonical_field(n["panic"], "recovered_in");
+        }
+        out.push_back(std::move(n));
+    }
+    std::sort(out.begin(), out.end(), [](const json &a, const json &b) { return a.dump() < b.dump(); });
+    return json(out);
 }
 
 } // namespace
@@ -206,10 +248,15 @@ json normalize_trace(const json &trace) {
     }
     if (trace.contains("mode"))
         out["mode"] = trace["mode"];
+    // Only the divergence count: the number of observations moves with the standard library's
+    // own defers from release to release.
+    if (trace.contains("validation") && trace["validation"].is_object())
+        out["validation"] = {{"divergences", trace["validation"].value("divergences", uint64_t{0})}};
     json events = json::array();
     uint64_t number = 0;
+    std::map<uint64_t, uint64_t> renumber;
     for (const auto &grp : groups) {
-        ++number;
+        renumber[grp.id] = ++number;
         for (auto &e : by_goroutine[grp.id]) {
             json n;
             n["goroutine"] = number;
@@ -218,6 +265,8 @@ json normalize_trace(const json &trace) {
             events.push_back(std::move(n));
         }
     }
+    if (trace.contains("leaks"))
+        out["leaks"] = normalize_leaks(trace["leaks"], paths, renumber);
     out["events"] = std::move(events);
     if (trace.contains("exit"))
         out["exit"] = trace["exit"];

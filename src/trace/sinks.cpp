@@ -17,9 +17,15 @@ const char *color_of(EventKind k) {
     case EventKind::Recover:
     case EventKind::Recovery: return "\x1b[32m";
     case EventKind::Goexit:
+    case EventKind::NeverRun:
     case EventKind::Exit: return "\x1b[35m";
     case EventKind::Defer:
     case EventKind::DeferCall: return "\x1b[36m";
+    case EventKind::Acquire:
+    case EventKind::Release: return "\x1b[33m";
+    case EventKind::Leaks: return "\x1b[1;33m";
+    case EventKind::Divergence: return "\x1b[1;35m";
+    case EventKind::Validation: return "\x1b[1m";
     }
     return "";
 }
@@ -38,6 +44,31 @@ std::string value_text(const nlohmann::ordered_json &f) {
     if (t == "string")
         return "\"" + v + "\"";
     return v + " (" + t + ")";
+}
+
+std::string leaks_text(const nlohmann::ordered_json &leaks) {
+    if (leaks.empty())
+        return "leaks: none (every probed resource acquired was released)";
+    std::string out =
+        "leaks: " + std::to_string(leaks.size()) + " resource" + (leaks.size() == 1 ? "" : "s") + " still open at exit";
+    for (const auto &l : leaks) {
+        out += "\n  " + str(l, "resource") + " on g" + str(l, "goroutine") + ", ";
+        if (l.contains("panic")) {
+            const auto &p = l["panic"];
+            Site at{str(p["site"], "function"), str(p["site"], "file"), p["site"].value("line", 0)};
+            out += "abandoned by panic " + value_text(p) + " at " + at.short_form() + ", recovered in " +
+                   str(p, "recovered_in");
+        } else {
+            out += "never released";
+        }
+        const char *label = "\n      acquired at ";
+        for (const auto &s : l["acquired"]) {
+            Site at{str(s, "function"), str(s, "file"), s.value("line", 0)};
+            out += label + at.short_form();
+            label = "\n                  ";
+        }
+    }
+    return out;
 }
 
 } // namespace
@@ -62,6 +93,31 @@ std::string TextSink::format(const Event &e, bool color) {
         body += "; pending defers: " + std::to_string(f["pending"].size());
         for (const auto &d : f["pending"])
             body += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
+        break;
+    }
+    case EventKind::NeverRun: {
+        body = str(f, "cause") + ": " + std::to_string(f["pending"].size()) + " deferred call" +
+               (f["pending"].size() == 1 ? "" : "s") + " will never run (goroutine " + str(f, "status") + ")";
+        for (const auto &d : f["pending"])
+            body += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
+        break;
+    }
+    case EventKind::Acquire: body = "acquire " + str(f, "resource") + " " + str(f, "handle"); break;
+    case EventKind::Release: body = "release " + str(f, "resource") + " " + str(f, "handle"); break;
+    case EventKind::Leaks:
+        body = leaks_text(f["leaks"]);
+        if (f.contains("probe_notes"))
+            for (const auto &n : f["probe_notes"])
+                body += "\n  note: " + n.get<std::string>();
+        break;
+    case EventKind::Divergence:
+        body = "divergence (" + str(f, "rule") + "): model expected " + str(f, "expected") + ", observed " +
+               str(f, "observed");
+        break;
+    case EventKind::Validation: {
+        const uint64_t n = f.value("divergences", uint64_t{0});
+        body = "validation: " + str(f, "observations") + " observations checked against the " + str(f, "model") +
+               " runtime model, " + std::to_string(n) + (n == 1 ? " divergence" : " divergences");
         break;
     }
     case EventKind::Exit:
@@ -89,6 +145,19 @@ void TextSink::emit(const Event &e) {
 
 void TextSink::finish() {
     std::fflush(out_);
+}
+
+void JsonSink::emit(const Event &e) {
+    if (e.kind == EventKind::Validation) { // the summary, not an event of the story
+        header_["validation"] = {{"observations", e.fields["observations"]}, {"divergences", e.fields["divergences"]}};
+        return;
+    }
+    if (e.kind == EventKind::Leaks) { // not an event of the story: the report at its end
+        header_["leaks"] = e.fields["leaks"];
+        if (e.fields.contains("probe_notes"))
+            header_["probe_notes"] = e.fields["probe_notes"];
+    } else
+        events_.push_back(e.to_json());
 }
 
 nlohmann::ordered_json JsonSink::document() const {

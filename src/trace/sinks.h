@@ -27,7 +27,7 @@ private:
 class JsonSink : public EventSink {
 public:
     explicit JsonSink(nlohmann::ordered_json header) : header_(std::move(header)) {}
-    void emit(const Event &e) override { events_.push_back(e.to_json()); }
+    void emit(const Event &e) override;
     // The header, the events and, once the program has ended, its exit.
     [[nodiscard]] nlohmann::ordered_json document() const;
 

@@ -114,6 +114,40 @@ TraceDiff diff_traces(const json &expected_raw, const json &actual_raw) {
             continue;
         diff_events(g, in_want ? want[g] : std::vector<json>{}, in_got ? got[g] : std::vector<json>{}, d.report);
     }
+    // The leak report (--leaks), when either side has one.
+    if (expected.contains("leaks") || actual.contains("leaks")) {
+        auto describe_leak = [](const json &l) {
+            std::string s = l.value("resource", "?") + " " + l.value("state", "?") + " on goroutine " +
+                            scalar(l.value("goroutine", json(0))) + ", acquired at";
+            for (const auto &f : l.value("acquired", json::array()))
+                s += " " + f.value("function", "?") + (f.contains("line") ? ":" + scalar(f["line"]) : "");
+            if (l.contains("panic"))
+                s += "; panic " + scalar(l["panic"].value("value", json(""))) + " recovered in " +
+                     l["panic"].value("recovered_in", "");
+            return s;
+        };
+        const json &wl = expected.contains("leaks") ? expected["leaks"] : json::array();
+        const json &gl = actual.contains("leaks") ? actual["leaks"] : json::array();
+        if (wl != gl) {
+            d.report += "leaks: expected " + std::to_string(wl.size()) + ", actual " + std::to_string(gl.size()) + "\n";
+            for (const auto &l : wl)
+                if (std::find(gl.begin(), gl.end(), l) == gl.end())
+                    d.report += "  - expected " + describe_leak(l) + "\n";
+            for (const auto &l : gl)
+                if (std::find(wl.begin(), wl.end(), l) == wl.end())
+                    d.report += "  + actual   " + describe_leak(l) + "\n";
+        }
+    }
+    // Divergences from the runtime model (docs/validation.md), when the expectation records them;
+    // an expectation made before validation existed does not.
+    if (expected.contains("validation")) {
+        const auto want_d = expected["validation"].value("divergences", uint64_t{0});
+        const auto got_d =
+            actual.contains("validation") ? actual["validation"].value("divergences", uint64_t{0}) : uint64_t{0};
+        if (want_d != got_d)
+            d.report += "validation: expected " + std::to_string(want_d) + " divergences, actual " +
+                        std::to_string(got_d) + "\n";
+    }
     const json none = json::object();
     const json &we = expected.contains("exit") ? expected["exit"] : none;
     const json &ge = actual.contains("exit") ? actual["exit"] : none;

@@ -12,7 +12,8 @@ struct TraceDiff {
     std::string report; // empty when same; otherwise lines ending in '\n'
 };
 
-// Compares the events, the mode and the exit of `expected` and `actual` (raw or normalized).
+// Compares the events, the mode and the exit of `expected` and `actual` (raw or normalized), and
+// the number of divergences from the runtime model when `expected` has a "validation".
 TraceDiff diff_traces(const nlohmann::ordered_json &expected, const nlohmann::ordered_json &actual);
 
 // One line for a normalized event: "defer_call main.go:40 main.f  fn=main.g cause=panic".

@@ -1,7 +1,10 @@
 #include "trace/tracer.h"
 
+#include "trace/normalize.h"
+
 #include "analysis/wrapped_callee.h"
 #include "binary/error.h"
+#include "trace/validator.h"
 
 #include <algorithm>
 #include <elf.h>
@@ -12,6 +15,10 @@ enum class ProbeKind {
     DeferProc,       // runtime.deferproc entry: RAX = *funcval
     DeferProcStack,  // runtime.deferprocStack entry: RAX = *_defer with fn set
     DeferProcAt,     // runtime.deferprocat entry: RAX = *funcval (range-over-func body)
+    DeferRangefunc,  // runtime.deferrangefunc entry: a rangefunc head record (model only)
+    GoroutineEnd,    // runtime.goexit1 entry: the goroutine is done (model only)
+    MainReturn,      // a ret of main.main: the program's defers have all run (model only)
+    ProgramExit,     // os.Exit entry: the defers still registered are skipped (model only)
     OpenBitsStore,   // store into deferBits that sets a defer's bit
     OpenSlotStore,   // store of a defer's closure into its slot (bits store was eliminated)
     OpenExitCall,    // inline call of an open-coded defer at a return
@@ -22,6 +29,9 @@ enum class ProbeKind {
     Recovery,        // runtime.recovery entry (on g0): RAX = the goroutine
     Goexit,          // runtime.Goexit entry
     Fatal,           // runtime.preprintpanics entry: RAX = the panic chain about to be printed
+    OsExit,          // os.Exit entry: every goroutine's pending defers will never run
+    ResourceAcquire, // a ret of a probed acquire function: the handle in a result register
+    ResourceRelease, // a probed release function's entry: the handle in an argument register
 };
 
 struct Tracer::Probe {
@@ -34,6 +44,9 @@ struct Tracer::Probe {
     std::string cause;          // RuntimeCall: "panic", "goexit", "return", "" = from the panic chain
     int64_t slot_sp_offset = 0; // OpenBitsStore: closure slot of `bit`, from SP
     bool has_slot = false;
+    const ResourceProbe *resource = nullptr; // ResourceAcquire / ResourceRelease
+    Gpr handle_reg = Gpr::None;
+    bool handle_deref = false;
 };
 
 struct Tracer::PendingRecover {
@@ -41,6 +54,7 @@ struct Tracer::PendingRecover {
     bool was_recovered = false;
     bool goexit = false;
     Site site;
+    model::RecoverCalled validation; // who called recover(), for the model
 };
 
 namespace {
@@ -105,6 +119,9 @@ void Tracer::attach(Tracee &tracee) {
             hints.push_back(page(lo.value() + bias_ - down - scratch));
     hints.push_back(page(hi.value() + bias_ + 0x1000000));
     tracee.map_scratch(scratch, hints);
+    if (auto traits = model::traits_for(bin_.version().major, bin_.version().minor))
+        validator_ = std::make_unique<Validator>(bin_, *walker_, *state_, *traits, !options_.panics_only,
+                                                 Perturbation::from_environment());
     insert_all(tracee);
 }
 
@@ -131,15 +148,45 @@ void Tracer::insert_all(Tracee &tracee) {
         entry_probe("runtime.deferproc", ProbeKind::DeferProc);
         entry_probe("runtime.deferprocStack", ProbeKind::DeferProcStack);
         entry_probe("runtime.deferprocat", ProbeKind::DeferProcAt);
+        if (validator_)
+            entry_probe("runtime.deferrangefunc", ProbeKind::DeferRangefunc);
     }
     entry_probe("runtime.gopanic", ProbeKind::Gopanic);
     entry_probe("runtime.gorecover", ProbeKind::GorecoverEntry);
     entry_probe("runtime.recovery", ProbeKind::Recovery);
     entry_probe("runtime.Goexit", ProbeKind::Goexit);
+    // goexit1: both a goroutine whose function returned (runtime.goexit) and Goexit end there,
+    // still on the goroutine (1.17-1.27); the model checks the chains are empty and forgets it.
+    if (validator_) {
+        entry_probe("runtime.goexit1", ProbeKind::GoroutineEnd);
+        // The main goroutine does not end through goexit1 (runtime.main calls exit): its chains
+        // are checked when main.main returns, or when os.Exit ends the program.
+        if (auto f = bin_.pclntab().find_by_name("main.main")) {
+            const FuncInfo fi = bin_.pclntab().func(*f);
+            for (const auto &in : dis.decode(bin_.code(fi), fi.entry))
+                if (in.op == Op::Ret) {
+                    Probe p;
+                    p.kind = ProbeKind::MainReturn;
+                    add_probe(in.address, p);
+                }
+        }
+        if (auto f = bin_.pclntab().find_by_name("os.Exit")) {
+            Probe p;
+            p.kind = ProbeKind::ProgramExit;
+            add_probe(after_stack_check(bin_.pclntab().func(*f), dis), p);
+        }
+    }
     // gopanic calls preprintpanics(p) then fatalpanic(p) with the same chain (1.17-1.27); at
     // fatalpanic the values are no longer the program's: preprintpanics has replaced every error
     // or Stringer by the string it prints.
     entry_probe("runtime.preprintpanics", ProbeKind::Fatal);
+    insert_resource_probes(dis);
+    if (auto f = bin_.pclntab().find_by_name("os.Exit")) {
+        Probe p;
+        p.kind = ProbeKind::OsExit;
+        add_probe(after_stack_check(bin_.pclntab().func(*f), dis), p);
+        allgs_ = locate_allgs(dis);
+    }
     scan("runtime.gorecover", [&](const Instruction &in) {
         if (in.op == Op::Ret) {
             Probe p;
@@ -170,7 +217,10 @@ void Tracer::insert_all(Tracee &tracee) {
 
     if (!options_.panics_only) {
         for (const auto &f : sites_) {
-            if (!f.open_coded || is_runtime_function(f.name))
+            // The runtime's and the standard library's open-coded defers too: the model needs every
+            // frame a panic can unwind (runtime.main's deferred function runs before a fatal
+            // panic ends the program). emit() leaves them out of the trace.
+            if (!f.open_coded || (!validator_ && is_runtime_function(f.name)))
                 continue;
             for (const auto &s : f.sites) {
                 if (s.kind != DeferKind::OpenCoded)
@@ -197,6 +247,8 @@ void Tracer::insert_all(Tracee &tracee) {
                                          e.call_pc);
                 if (!in)
                     continue;
+                if (validator_)
+                    validator_->note_exit_return(in->next());
                 // Exits may share one call instruction (tail merging): one probe per call; which
                 // defer it runs is then found from the registration it matches.
                 bool shared = false;
@@ -407,14 +459,20 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
     // Go code keeps the current g in R14 (ABIInternal); recovery runs on g0 and gets the user g
     // in RAX instead.
     const Addr g(stop.regs.raw.r14);
+    if (validator_)
+        validator_->at_stop({}, {}); // nothing read yet at this stop (recovery runs on g0)
     for (const Probe &p : it->second) {
         if (p.kind == ProbeKind::Recovery) {
             on_recovery(stop);
             continue;
         }
-        auto goid = state_->goid(g);
-        if (!goid)
+        // goid and g.stack in one read; the validator measures frame depths from g.stack.hi.
+        auto header = state_->header(g);
+        if (!header)
             continue;
+        const std::optional<uint64_t> goid = header->goid;
+        if (validator_)
+            validator_->at_stop(g, header->stack_hi);
         switch (p.kind) {
         case ProbeKind::DeferProc:
         case ProbeKind::DeferProcAt:
@@ -428,8 +486,15 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
             Event e = make_event(EventKind::Defer, *goid, g);
             e.site = site_at(Addr(ret.value_or(0)), true);
             e.fields["defer_kind"] = p.kind == ProbeKind::DeferProcStack ? "stack" : "heap";
-            set_fn(e.fields, funcval_code(fn), fn);
+            const Addr code = funcval_code(fn);
+            set_fn(e.fields, code, fn);
             remember(*goid, fn, e.site);
+            if (validator_ && p.kind == ProbeKind::DeferProcAt) // deferprocat(fn, frame any): RCX = frame's data
+                validator_->rangefunc_defer(*goid, g, Addr(stop.regs.raw.rcx), code, e.site);
+            else if (validator_) // d.sp = getcallersp(): the caller's SP at this entry probe
+                validator_->defer_registered(
+                    *goid, g, p.kind == ProbeKind::DeferProcStack ? model::DeferKind::Stack : model::DeferKind::Heap,
+                    stop.regs.sp() + 8, code, -1, e.site);
             emit(std::move(e));
             break;
         }
@@ -444,13 +509,32 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
             Event e = make_event(EventKind::Goexit, *goid, g);
             auto ret = tracee_->memory().read_u64(stop.regs.sp());
             e.site = site_at(Addr(ret.value_or(0)), true);
+            if (validator_)
+                validator_->panic_started(*goid, g, stop.regs.pc(), stop.regs.sp(), true, 0, 0, e.site);
             emit(std::move(e));
             break;
         }
+        case ProbeKind::DeferRangefunc:
+            if (validator_)
+                validator_->rangefunc_head(*goid, g, stop.regs.sp() + 8);
+            break;
+        case ProbeKind::GoroutineEnd:
+            if (validator_)
+                validator_->goroutine_end(*goid, g);
+            break;
+        case ProbeKind::MainReturn:
+        case ProbeKind::ProgramExit:
+            if (validator_)
+                validator_->program_ending(*goid, g, stop.regs.pc(), stop.regs.sp(), p.kind == ProbeKind::ProgramExit);
+            break;
         case ProbeKind::Fatal: on_fatal(stop, g, *goid); break;
+        case ProbeKind::ResourceAcquire:
+        case ProbeKind::ResourceRelease: on_resource(stop, p, g, *goid); break;
+        case ProbeKind::OsExit: on_os_exit(stop, g); break;
         case ProbeKind::Recovery: break;
         }
     }
+    emit_divergences();
 }
 
 void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
@@ -475,9 +559,12 @@ void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t
             e.site.line = s.line;
         }
     e.fields["defer_kind"] = "open-coded";
-    set_fn(e.fields, funcval_code(funcval), funcval);
+    const Addr code = funcval_code(funcval);
+    set_fn(e.fields, code, funcval);
     e.fields["bit"] = p.bit;
     remember(goid, funcval, e.site);
+    if (validator_) // the store runs in the function's body: its SP is the frame's
+        validator_->defer_registered(goid, g, model::DeferKind::OpenCoded, stop.regs.sp(), code, p.bit, e.site);
     emit(std::move(e));
 }
 
@@ -536,6 +623,13 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
     if (registered && p.kind == ProbeKind::OpenExitCall)
         e.site = *registered;
     e.fields["cause"] = cause;
+    if (validator_) // an inline exit runs its own frame's defers; the runtime's loops say theirs
+        validator_->deferred_call(goid, g, target,
+                                  cause == "panic"    ? model::CallCause::Panic
+                                  : cause == "goexit" ? model::CallCause::Goexit
+                                                      : model::CallCause::Return,
+                                  p.kind == ProbeKind::OpenExitCall ? std::optional(stop.regs.sp()) : std::nullopt,
+                                  stop.regs.pc(), stop.regs.sp(), e.site);
     emit(std::move(e));
 }
 
@@ -545,8 +639,15 @@ void Tracer::on_panic(ThreadStop &stop, Addr g, uint64_t goid) {
     auto v = value_json(Addr(stop.regs.raw.rax), Addr(stop.regs.raw.rbx));
     for (auto it = v.begin(); it != v.end(); ++it)
         e.fields[it.key()] = it.value();
+    if (!options_.resources.empty())
+        last_panic_[goid] =
+            PanicSummary{v["value"].is_string() ? v["value"].get<std::string>() : "nil", v["type"].get<std::string>(),
+                         e.site, frames_of(g, stop.regs.pc(), stop.regs.sp())};
     if (options_.panics_only)
         e.fields["pending"] = pending_defers(g, stop.regs.pc(), stop.regs.sp());
+    if (validator_)
+        validator_->panic_started(goid, g, stop.regs.pc(), stop.regs.sp(), false, stop.regs.raw.rax, stop.regs.raw.rbx,
+                                  e.site);
     emit(std::move(e));
 }
 
@@ -561,6 +662,8 @@ void Tracer::on_recover_entry(ThreadStop &stop, Addr g) {
             r.goexit = p->goexit;
         }
     }
+    if (validator_)
+        r.validation = validator_->recover_entry(g, stop.regs.pc(), stop.regs.sp(), !r.panic.is_null());
     recovers_[g] = r;
 }
 
@@ -588,6 +691,8 @@ void Tracer::on_recover_return(ThreadStop &stop, Addr g, uint64_t goid) {
                              : r.was_recovered ? "already recovered"
                                                : "not called directly by a deferred function";
     }
+    if (validator_)
+        validator_->recover_returned(goid, r.validation, recovered, e.site);
     emit(std::move(e));
 }
 
@@ -626,6 +731,21 @@ void Tracer::on_recovery(ThreadStop &stop) {
         e.site.function = site_at(*resume, true).function;
         e.fields["resume"] = e.site.function;
     }
+    // Resources acquired below the frame that resumes were acquired by frames now gone.
+    if (!options_.resources.empty()) {
+        std::optional<Addr> resume_sp;
+        if (!panics.empty() && panics.front().start_sp)
+            resume_sp = panics.front().sp; // 1.22+: recovery continues in the frame at p.sp
+        else if (off_.g.sigcode0)
+            if (auto w = state_->word(g, off_.g.sigcode0)) // ≤1.21: gopanic put the sp in sigcode0
+                resume_sp = Addr(*w);
+        auto depth = resume_sp ? depth_of(g, *resume_sp) : std::nullopt;
+        auto panic = last_panic_.find(*goid);
+        if (depth && panic != last_panic_.end())
+            leaks_.recovered(*goid, *depth, panic->second, e.site.function);
+    }
+    if (validator_)
+        validator_->resumed(*goid, g, into_goexit, e.site);
     emit(std::move(e));
 }
 
@@ -705,6 +825,8 @@ void Tracer::on_fatal(ThreadStop &stop, Addr g, uint64_t goid) {
     }
     e.fields["panics"] = chain;
     e.fields["pending"] = pending_defers(g, stop.regs.pc(), stop.regs.sp());
+    if (validator_)
+        validator_->fatal(goid);
     emit(std::move(e));
 }
 
@@ -715,6 +837,17 @@ void Tracer::on_exec() {
 }
 
 void Tracer::finish(const ExitStatus &status) {
+    if (!options_.resources.empty()) {
+        Event report;
+        report.kind = EventKind::Leaks;
+        auto list = nlohmann::ordered_json::array();
+        for (const auto &l : leaks_.open())
+            list.push_back(LeakTracker::to_json(l));
+        report.fields["leaks"] = list;
+        if (!probe_notes_.empty())
+            report.fields["probe_notes"] = probe_notes_;
+        emit(std::move(report));
+    }
     Event e;
     e.kind = EventKind::Exit;
     if (status.signaled) {
@@ -723,6 +856,234 @@ void Tracer::finish(const ExitStatus &status) {
     } else {
         e.fields["status"] = status.code;
     }
+    emit(std::move(e));
+    if (validator_) { // last: the text trace ends with the validation line
+        emit_divergences();
+        sink_.emit(validator_->summary());
+    }
+}
+
+uint64_t Tracer::divergences() const {
+    return validator_ ? validator_->divergences() : 0;
+}
+
+void Tracer::emit_divergences() {
+    if (validator_ && validator_->has_divergences())
+        for (auto &e : validator_->take_divergences())
+            emit(std::move(e));
+}
+
+// Go's register ABI (ABIInternal, amd64, 1.17+): integer arguments and results, receiver first.
+static Gpr abi_register(int index) {
+    static constexpr Gpr order[] = {Gpr::Rax, Gpr::Rbx, Gpr::Rcx, Gpr::Rdi, Gpr::Rsi,
+                                    Gpr::R8,  Gpr::R9,  Gpr::R10, Gpr::R11};
+    return index >= 0 && index < 9 ? order[index] : Gpr::None;
+}
+
+void Tracer::insert_resource_probes(const Disassembler &dis) {
+    const Pclntab &tab = bin_.pclntab();
+    if (options_.resources.empty())
+        return;
+    // A call of a probed function that the compiler inlined has no entry or ret to stop at.
+    std::vector<std::string> names;
+    for (const ResourceProbe &rp : options_.resources) {
+        for (const auto &pf : rp.acquire)
+            names.push_back(pf.function);
+        for (const auto &pf : rp.release)
+            names.push_back(pf.function);
+    }
+    for (const auto &[name, hosts] : bin_.inlined_into(names)) {
+        if (hosts.empty())
+            continue;
+        std::string note = name + " is inlined into " + std::to_string(hosts.size()) + " function" +
+                           (hosts.size() == 1 ? "" : "s") + " (" + hosts.front() + (hosts.size() > 1 ? ", ..." : "") +
+                           "): calls made there are not seen";
+        probe_notes_.push_back(std::move(note));
+    }
+    for (const ResourceProbe &rp : options_.resources) {
+        auto each_function = [&](const std::vector<ProbedFunction> &list, bool acquire) {
+            for (const ProbedFunction &pf : list) {
+                auto index = tab.find_by_name(pf.function);
+                if (!index)
+                    continue; // the program does not use it
+                const FuncInfo f = tab.func(*index);
+                Probe p;
+                p.kind = acquire ? ProbeKind::ResourceAcquire : ProbeKind::ResourceRelease;
+                p.resource = &rp;
+                p.handle_reg = abi_register(pf.handle.index);
+                p.handle_deref = pf.handle.deref;
+                if (acquire) {
+                    // The result is in its register at every ret; nothing to remember from entry.
+                    for (const auto &in : dis.decode(bin_.code(f), f.entry))
+                        if (in.op == Op::Ret)
+                            add_probe(in.address, p);
+                } else {
+                    add_probe(after_stack_check(f, dis), p);
+                }
+            }
+        };
+        each_function(rp.acquire, true);
+        each_function(rp.release, false);
+    }
+}
+
+FrameList Tracer::frames_of(Addr g, Addr pc, Addr sp) const {
+    FrameList out;
+    for (const auto &f : walker_->walk(pc, sp, 256))
+        if (auto d = depth_of(g, f.sp))
+            out.emplace_back(*d, f.name);
+    return out;
+}
+
+std::optional<uint64_t> Tracer::depth_of(Addr g, Addr sp) const {
+    auto bounds = state_->stack_bounds(g);
+    if (!bounds || sp.value() > bounds->second.value())
+        return std::nullopt;
+    return bounds->second.value() - sp.value();
+}
+
+std::vector<Site> Tracer::call_stack(Addr ret, Addr caller_sp) const {
+    std::vector<Site> stack;
+    if (ret.is_null())
+        return stack;
+    for (const auto &f : walker_->walk(ret, caller_sp, 16)) {
+        if (f.name == "runtime.goexit")
+            break;
+        // A call site inside inlined code (db.Begin inlined into the handler) is that many
+        // frames, innermost first, as Go's own tracebacks print them.
+        const Addr call = walker_->to_link(f.pc) - 1;
+        Site outer = site_at(f.pc, true);
+        Addr at = call;
+        for (const auto &in : bin_.inlined_calls(f.func, call)) {
+            Site s{std::string(in.name), {}, 0};
+            if (auto pos = bin_.pclntab().source_at(f.func, at)) {
+                s.file = std::string(pos->file);
+                s.line = pos->line;
+            }
+            stack.push_back(std::move(s));
+            at = in.call_pc;
+        }
+        if (at != call)
+            if (auto pos = bin_.pclntab().source_at(f.func, at)) {
+                outer.file = std::string(pos->file);
+                outer.line = pos->line;
+            }
+        stack.push_back(std::move(outer));
+    }
+    return stack;
+}
+
+Site Tracer::program_site(const std::vector<Site> &stack) {
+    // The program's own call, below the library's (possibly inlined) wrappers.
+    for (const Site &s : stack)
+        if (!is_std_function(s.function, ""))
+            return s;
+    return stack.empty() ? Site{} : stack.front();
+}
+
+std::optional<Addr> Tracer::locate_allgs(const Disassembler &dis) const {
+    if (auto sym = bin_.elf().symbol("runtime.allgs"))
+        return sym->value;
+    // Stripped: forEachG (1.17+) ranges over allgs, loading the slice's pointer and length, two
+    // adjacent words, RIP-relative. The candidate is checked against live memory when used.
+    auto index = bin_.pclntab().find_by_name("runtime.forEachG");
+    if (!index)
+        return std::nullopt;
+    const FuncInfo f = bin_.pclntab().func(*index);
+    std::vector<uint64_t> loads;
+    for (const auto &in : dis.decode(bin_.code(f), f.entry))
+        if (in.op == Op::Mov && in.operands.size() == 2 && in.operands[1].kind == Operand::Kind::Mem &&
+            in.operands[1].mem.base == Gpr::Rip && in.operands[1].size == 8)
+            loads.push_back(in.next().value() + static_cast<uint64_t>(in.operands[1].mem.disp));
+    for (uint64_t a : loads)
+        if (std::find(loads.begin(), loads.end(), a + 8) != loads.end())
+            return Addr(a);
+    return std::nullopt;
+}
+
+void Tracer::on_os_exit(ThreadStop &stop, Addr current) {
+    if (!allgs_)
+        return;
+    // runtime.allgs is a []*g: pointer, length, capacity.
+    const Addr slice = *allgs_ + bias_;
+    auto ptr = tracee_->memory().read_u64(slice);
+    auto len = tracee_->memory().read_u64(slice + 8);
+    auto cap = tracee_->memory().read_u64(slice + 16);
+    if (!ptr || !len || !cap || *len == 0 || *len > *cap || *len > (1u << 22))
+        return;
+    std::vector<Addr> gs;
+    for (uint64_t i = 0; i < *len; ++i)
+        if (auto g = tracee_->memory().read_u64(Addr(*ptr) + i * 8); g && *g)
+            gs.emplace_back(*g);
+    if (std::find(gs.begin(), gs.end(), current) == gs.end())
+        return; // not the goroutine list after all (a stripped binary's guess that failed)
+    // runtime2.go's _G* states (1.17-1.27), low bits: the scan bit (0x1000) is masked off.
+    static const char *const states[] = {"idle",     "runnable", "running", "syscall",   "waiting",
+                                         "moribund", "dead",     "enqueue", "copystack", "preempted"};
+    for (Addr g : gs) {
+        auto goid = state_->goid(g);
+        auto status = tracee_->memory().read_u32(g + off_.g.atomicstatus);
+        if (!goid || !status)
+            continue;
+        const uint32_t st = *status & ~0x1000u;
+        if (st == 0 || st == 6) // idle, dead
+            continue;
+        Addr pc, sp;
+        if (g == current) {
+            pc = stop.regs.pc();
+            sp = stop.regs.sp();
+        } else {
+            // Parked, runnable or in a system call: where it will continue. (A goroutine running
+            // on another thread has a stale sched; its linked records are still right.)
+            pc = Addr(tracee_->memory().read_u64(g + off_.g.sched_pc).value_or(0));
+            sp = Addr(tracee_->memory().read_u64(g + off_.g.sched_sp).value_or(0));
+        }
+        auto pending = nlohmann::ordered_json::array();
+        for (auto &d : pending_defers(g, pc, sp))
+            if (!is_runtime_function(d.value("function", "")))
+                pending.push_back(std::move(d));
+        if (pending.empty())
+            continue;
+        Event e = make_event(EventKind::NeverRun, *goid, g);
+        e.fields["cause"] = "os.Exit";
+        e.fields["status"] = st < std::size(states) ? states[st] : std::to_string(st);
+        e.fields["pending"] = pending;
+        emit(std::move(e));
+    }
+}
+
+void Tracer::on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
+    uint64_t handle = stop.regs.get(p.handle_reg);
+    if (handle != 0 && p.handle_deref)
+        handle = tracee_->memory().read_u64(Addr(handle)).value_or(0);
+    if (handle == 0)
+        return; // an acquire that failed (nil result with an error)
+    char hex[24];
+    std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(handle));
+    if (p.kind == ProbeKind::ResourceRelease) {
+        if (!leaks_.released(handle))
+            return; // released twice, or acquired before deftrace could see it
+        Event e = make_event(EventKind::Release, goid, g);
+        // At the release function's entry (after its stack check): the return address at [rsp].
+        const Addr ret(tracee_->memory().read_u64(stop.regs.sp()).value_or(0));
+        e.site = program_site(call_stack(ret, stop.regs.sp() + 8));
+        e.fields["resource"] = p.resource->resource;
+        e.fields["handle"] = hex;
+        emit(std::move(e));
+        return;
+    }
+    // At the acquire function's ret: the caller resumes at [rsp] with sp = rsp + 8.
+    const Addr ret(tracee_->memory().read_u64(stop.regs.sp()).value_or(0));
+    const Addr caller_sp = stop.regs.sp() + 8;
+    auto depth = depth_of(g, caller_sp);
+    if (ret.is_null() || !depth)
+        return;
+    std::vector<Site> stack = call_stack(ret, caller_sp);
+    Event e = make_event(EventKind::Acquire, goid, g);
+    e.site = program_site(stack);
+    e.fields["resource"] = p.resource->resource;
+    e.fields["handle"] = hex;
+    leaks_.acquired(p.resource->resource, handle, goid, frames_of(g, ret, caller_sp), std::move(stack), seq_ + 1);
     emit(std::move(e));
 }
 

@@ -19,6 +19,8 @@
 #include "goruntime/runtime_offsets.h"
 #include "goruntime/runtime_state.h"
 #include "goruntime/stack_unwind.h"
+#include "leaks/leak_tracker.h"
+#include "leaks/resource_probe.h"
 #include "process/tracee.h"
 #include "trace/event.h"
 
@@ -27,10 +29,14 @@
 
 namespace deftrace {
 
+class Validator;
+
 struct TraceOptions {
     // Only panics: no breakpoints on the normal defer paths; pending defers are reconstructed
     // from memory when a panic starts.
     bool panics_only = false;
+    // Resource probes (--leaks, --probes): acquire/release events and the leak report.
+    std::vector<ResourceProbe> resources;
 };
 
 class Tracer : public StopHandler {
@@ -48,6 +54,10 @@ public:
     void finish(const ExitStatus &status);
 
     [[nodiscard]] uint64_t events() const { return seq_; }
+    // Observations the runtime model disagreed with (trace/validator.h); 0 before attach.
+    [[nodiscard]] uint64_t divergences() const;
+    // Probed resources still open (at the end: leaks).
+    [[nodiscard]] size_t leaks_open() const { return leaks_.open().size(); }
 
 private:
     struct Probe;
@@ -79,6 +89,19 @@ private:
     void on_recover_return(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recovery(ThreadStop &stop);
     void on_fatal(ThreadStop &stop, Addr g, uint64_t goid);
+    void on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
+    void on_os_exit(ThreadStop &stop, Addr g);
+    // runtime.allgs (link-time address of the []*g): the symbol, or found in runtime.forEachG's
+    // code for stripped binaries.
+    [[nodiscard]] std::optional<Addr> locate_allgs(const Disassembler &dis) const;
+    void insert_resource_probes(const Disassembler &dis);
+    // The frames of the caller that resumes at `ret` with `caller_sp`, and its callers, with
+    // inlined calls expanded; innermost first.
+    [[nodiscard]] std::vector<Site> call_stack(Addr ret, Addr caller_sp) const;
+    [[nodiscard]] static Site program_site(const std::vector<Site> &stack);
+    // g.stack.hi - sp: a frame's position that survives the runtime moving the stack.
+    [[nodiscard]] std::optional<uint64_t> depth_of(Addr g, Addr sp) const;
+    [[nodiscard]] FrameList frames_of(Addr g, Addr pc, Addr sp) const;
 
     const GoBinary &bin_;
     std::vector<FunctionDefers> sites_;
@@ -99,6 +122,13 @@ private:
     void remember(uint64_t goid, Addr funcval, const Site &site);
     std::optional<Site> take(uint64_t goid, Addr code);
     [[nodiscard]] Addr after_stack_check(const FuncInfo &f, const Disassembler &dis) const;
+    std::optional<Addr> allgs_;
+    LeakTracker leaks_;
+    std::vector<std::string> probe_notes_;                  // probed functions deftrace cannot see everywhere
+    std::unordered_map<uint64_t, PanicSummary> last_panic_; // by goroutine: the newest panic
+    // Every observation is checked against the runtime model (trace/validator.h).
+    std::unique_ptr<Validator> validator_;
+    void emit_divergences();
     uint64_t seq_ = 0;
     bool active_ = true;
     // Static answers, memoised: the same few pcs come back at every event.

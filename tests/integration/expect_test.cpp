@@ -87,8 +87,8 @@ TEST(TraceExpect, AMatchingExpectationExitsZeroEvenWhenTheProgramFails) {
         SCOPED_TRACE(b.label());
         json want = record(b, tmp / "want.json");
         ASSERT_FALSE(want.is_discarded());
-        auto r = run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", (tmp / "want.json").string(), b.binary()},
-                             kEnv);
+        auto r =
+            run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", (tmp / "want.json").string(), b.binary()}, kEnv);
         EXPECT_EQ(exit_code(r), 0) << describe_status(r.status) << "\n" << r.err;
         EXPECT_EQ(r.err.find("deftrace:"), std::string::npos) << r.err;
         // The program's own output is untouched.
@@ -107,8 +107,8 @@ TEST(TraceExpect, AChangedEventIsReportedWithItsGoroutineAndExitCode79) {
         (*rec)["value"] = "not what the program recovers";
         write(tmp / "want.json", want);
 
-        auto r = run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", (tmp / "want.json").string(), b.binary()},
-                             kEnv);
+        auto r =
+            run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", (tmp / "want.json").string(), b.binary()}, kEnv);
         EXPECT_EQ(exit_code(r), kMismatch) << describe_status(r.status);
         EXPECT_NE(r.err.find("the trace differs from"), std::string::npos) << r.err;
         EXPECT_NE(r.err.find("goroutine 1:"), std::string::npos) << r.err;

@@ -3,7 +3,8 @@
 //   - the trace is well-formed (schema deftrace.trace/1);
 //   - the normalized trace equals testdata/<program>/expected.json, or expected.go1.NN.json for
 //     releases from 1.NN on where the runtime truly differs (scripts/regen-expectations.sh
-//     regenerates them), compared the way `deftrace --expect` compares.
+//     regenerates them), compared the way `deftrace --expect` compares;
+//   - the runtime model (docs/validation.md) agrees with every observation: 0 divergences.
 #include "manifest.h"
 #include "run_program.h"
 #include "trace/trace_diff.h"
@@ -106,6 +107,16 @@ TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) 
             EXPECT_TRUE(e.contains("goroutine") && e.contains("kind"));
         }
         ASSERT_TRUE(trace.contains("exit"));
+        ASSERT_TRUE(trace.contains("validation")) << "no validation summary";
+        EXPECT_GT(trace["validation"].value("observations", 0), 0);
+        if (trace["validation"].value("divergences", -1) != 0) {
+            std::string shown;
+            for (const auto &e : trace["events"])
+                if (e.value("kind", "") == "divergence")
+                    shown += "  g" + std::to_string(e.value("goroutine", 0)) + " " + e.value("rule", "") +
+                             ": expected " + e.value("expected", "") + ", observed " + e.value("observed", "") + "\n";
+            ADD_FAILURE() << trace["validation"].dump() << " divergences from the runtime model:\n" << shown;
+        }
         if (WIFEXITED(u1.status)) {
             EXPECT_EQ(trace["exit"]["status"], WEXITSTATUS(u1.status));
         }

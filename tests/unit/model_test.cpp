@@ -331,7 +331,7 @@ TEST_P(ModelAllVersions, InjectedMismatchGivesExactlyOneDivergenceThenResyncs) {
     // Resynchronise from memory: one heap record in main, no panic.
     ChainSnapshot snap;
     snap.goid = s.g;
-    snap.defers.push_back(SnapshotDefer{DeferKind::Heap, kMain, 0x10, false});
+    snap.defers.push_back(SnapshotDefer{DeferKind::Heap, kMain, 0x10, false, {}});
     EXPECT_FALSE(s.m.observe(snap));
     EXPECT_FALSE(s.gs().desynchronised);
     EXPECT_FALSE(s.call(0x10, CallCause::Return, kMain));
@@ -350,10 +350,10 @@ TEST_P(ModelAllVersions, SnapshotMatchingTheModelIsNoDivergence) {
     ChainSnapshot snap;
     snap.goid = s.g;
     if (minor <= 21) { // the running record stays linked, started, until the call returns
-        snap.defers.push_back(SnapshotDefer{DeferKind::Heap, kOuter, 0x21, true});
+        snap.defers.push_back(SnapshotDefer{DeferKind::Heap, kOuter, 0x21, true, {}});
     }
-    snap.defers.push_back(SnapshotDefer{DeferKind::Stack, kOuter, 0x20, false});
-    snap.defers.push_back(SnapshotDefer{DeferKind::Heap, kMain, 0x10, false});
+    snap.defers.push_back(SnapshotDefer{DeferKind::Stack, kOuter, 0x20, false, {}});
+    snap.defers.push_back(SnapshotDefer{DeferKind::Heap, kMain, 0x10, false, {}});
     SnapshotPanic p;
     p.current_frame = minor >= 22 ? kOuter : kUnknownDepth;
     snap.panics.push_back(p);
@@ -413,6 +413,127 @@ TEST(ModelEraB, RecoveryKeepsOlderPanicWhoseGopanicIsAboveTheRecoveringFrame) {
     ASSERT_FALSE(s.call(0x50, CallCause::Panic, kDeferred2));
     ASSERT_FALSE(s.recover(s.rc(Invoker::PanicRunner, 600), true));
     EXPECT_TRUE(s.resume(kOuter)) << "must resume in the frame at kDeferred2, not kOuter";
+}
+
+// goexit1: the tracer tells the model a goroutine ended; its state is dropped (ids are not reused).
+TEST_P(ModelAllVersions, ForgetDropsAnEndedGoroutine) {
+    Script s(GetParam());
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(s.call(0x20, CallCause::Return, kOuter));
+    ASSERT_FALSE(s.end(EndKind::Returned));
+    ASSERT_NE(s.m.goroutine(s.g), nullptr);
+    s.m.forget(s.g);
+    EXPECT_EQ(s.m.goroutine(s.g), nullptr);
+    EXPECT_EQ(s.m.observation_count(), 3u);
+}
+
+// --panics-only: no registration is observed; the chains read at gopanic are adopted without
+// comparison, and the panic's course is then checked as usual.
+TEST_P(ModelAllVersions, AdoptOnlySnapshotSynchronisesWithoutDivergence) {
+    Script s(GetParam());
+    ChainSnapshot snap;
+    snap.goid = s.g;
+    snap.defers.push_back(SnapshotDefer{DeferKind::Heap, kOuter, 0x20, false, {}});
+    snap.defers.push_back(SnapshotDefer{DeferKind::Stack, kMain, 0x10, false, {}});
+    snap.compare = false;
+    EXPECT_FALSE(s.m.observe(snap));
+    ASSERT_FALSE(s.panic("p", kInner));
+    EXPECT_FALSE(s.call(0x20, CallCause::Panic, kOuter));
+    EXPECT_FALSE(s.call(0x10, CallCause::Panic, kMain));
+    EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), true));
+    EXPECT_FALSE(s.resume(kMain));
+    EXPECT_EQ(s.m.divergence_count(), 0u);
+    // The same memory, compared with a model that saw nothing: a divergence.
+    Script t(GetParam());
+    snap.compare = true;
+    EXPECT_TRUE(t.m.observe(snap));
+}
+
+// A frame returns only after deferreturn / its exits ran every deferred call it had: a record of a
+// deeper frame still pending when a shallower frame executes means a call was not observed.
+TEST_P(ModelAllVersions, FrameReturnedWithPendingDeferIsOneDivergence) {
+    Script s(GetParam());
+    ASSERT_FALSE(s.reg(DeferKind::Heap, kOuter, 0x20));
+    ASSERT_FALSE(s.reg(DeferKind::Stack, kInner, 0x30)); // its call at kInner's return is missed
+    auto d = s.reg(DeferKind::Heap, kOuter, 0x21);
+    ASSERT_TRUE(d);
+    EXPECT_NE(d->observed.find("stack@300"), std::string::npos) << show(d);
+    ASSERT_EQ(s.gs().defers.size(), 2u);
+    EXPECT_EQ(s.gs().defers.back().callee.fn, 0x20u);
+    // Open-coded bits left in a deeper frame likewise.
+    Script t(GetParam());
+    ASSERT_FALSE(t.reg(DeferKind::OpenCoded, kInner, 0x30, 0));
+    EXPECT_TRUE(t.panic("p", kOuter));
+    EXPECT_TRUE(t.gs().open.find(kInner) == t.gs().open.end());
+}
+
+// Range-over-func defers (1.22+): the deferprocat list hanging off the head record is compared
+// with memory, and adopted from it when the registrations were not observed.
+TEST(ModelEraB, RangefuncListIsComparedAndAdopted) {
+    for (int minor : {22, 25, 27}) {
+        Script s(minor);
+        ASSERT_FALSE(s.reg(DeferKind::RangefuncHead, kOuter, 0));
+        ASSERT_FALSE(s.reg(DeferKind::RangefuncAt, kOuter, 0x41));
+        ASSERT_FALSE(s.reg(DeferKind::RangefuncAt, kOuter, 0x42));
+        ChainSnapshot snap;
+        snap.goid = s.g;
+        snap.defers.push_back(SnapshotDefer{DeferKind::RangefuncHead, kOuter, 0, false, {0x42, 0x41}});
+        EXPECT_FALSE(s.m.observe(snap)) << minor;
+        snap.defers[0].at_list = {0x42};
+        EXPECT_TRUE(s.m.observe(snap)) << minor << ": one deferprocat record missing from memory";
+
+        Script t(minor);
+        snap.defers[0].at_list = {0x42, 0x41};
+        snap.compare = false;
+        ASSERT_FALSE(t.m.observe(snap));
+        ASSERT_FALSE(t.panic("p", kInner));
+        UnwindPrediction u = t.m.predict_unwind(t.g);
+        ASSERT_EQ(u.calls.size(), 2u) << minor;
+        EXPECT_EQ(u.calls[0].callee.fn, 0x42u);
+        EXPECT_EQ(u.calls[1].callee.fn, 0x41u);
+    }
+}
+
+// ≤1.21 (runtime_issues' deferredBuiltinPanics): a deferred call of panic P0 (func1, at kDeferred)
+// ends with `defer panic(A)`; A is recovered by func1's own catch, and deferreturn runs func1's last
+// open-coded defer through the open record, which stays linked while that call runs
+// (runOpenDeferFrame). A snapshot then shows the record the model already dropped; once func1 has
+// returned to P0's runner it is gone, and nothing is left of it in the model either.
+TEST(ModelEraA, OpenRecordKeptByDeferreturnIsGoneWhenTheRunnerResumes) {
+    for (int minor : {19, 21}) {
+        Script s(minor);
+        ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kMain, 0x10, 0)); // catch("top")
+        ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kMain, 0x11, 1)); // func1
+        ASSERT_FALSE(s.panic("original", kOuter));
+        ASSERT_FALSE(s.call(0x11, CallCause::Panic, kMain));
+        ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kDeferred, 0x40, 0)); // func1.1
+        ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kDeferred, 0x41, 1)); // catch("level 2")
+        ASSERT_FALSE(s.reg(DeferKind::OpenCoded, kDeferred, 0x42, 2)); // panic("A")
+        ASSERT_FALSE(s.call(0x42, CallCause::Return, kDeferred));
+        ASSERT_FALSE(s.panic("A", kDeferred));
+        ASSERT_FALSE(s.call(0x41, CallCause::Panic, kDeferred));
+        ASSERT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred2), true));
+        ASSERT_FALSE(s.resume(kDeferred));
+        ASSERT_FALSE(s.call(0x40, CallCause::Return, kDeferred)); // deferreturn -> runOpenDeferFrame
+        // Inside func1.1: memory still links func1's open record.
+        ChainSnapshot snap;
+        snap.goid = s.g;
+        snap.defers.push_back(SnapshotDefer{DeferKind::OpenFrame, kDeferred, 0, true, {}});
+        snap.defers.push_back(SnapshotDefer{DeferKind::OpenFrame, kMain, 0, true, {}});
+        snap.panics.push_back(SnapshotPanic{});
+        snap.open_frames = std::vector<SnapshotOpenFrame>{{kDeferred, 0, {}}, {kMain, 0x01, {0x10}}};
+        EXPECT_FALSE(s.m.observe(snap)) << minor;
+        // func1.1 and func1 return; P0 goes on with catch("top"), which recovers.
+        EXPECT_FALSE(s.call(0x10, CallCause::Panic, kMain)) << minor;
+        EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), true));
+        EXPECT_FALSE(s.resume(kMain)) << minor;
+        ChainSnapshot after;
+        after.goid = s.g;
+        after.open_frames = std::vector<SnapshotOpenFrame>{};
+        EXPECT_FALSE(s.m.observe(after)) << minor << ": no stale open record";
+        EXPECT_EQ(s.m.divergence_count(), 0u)
+            << show(s.m.divergences().empty() ? std::nullopt : std::optional(s.m.divergences()[0]));
+    }
 }
 
 } // namespace

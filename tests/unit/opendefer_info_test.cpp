@@ -28,6 +28,10 @@ TEST(OpenDeferInfo, Go122Payload) {
     // Slot i at varp - 24 + 8i.
     EXPECT_EQ(info.closure_offset(0), 24);
     EXPECT_EQ(info.closure_offset(2), 8);
+    // At or above varp: the saved frame pointer and the caller's argument spill area, never a
+    // slot (database/sql.withLock's argument spills were once taken for slots 3-5).
+    EXPECT_FALSE(info.closure_offset(3));
+    EXPECT_FALSE(info.closure_offset(5));
     EXPECT_FALSE(info.closure_offset(8));
 }
 

@@ -143,5 +143,25 @@ TEST(DiffTraces, AMissingEventIsReportedAlone) {
     EXPECT_TRUE(diff_traces(want, want).same);
 }
 
+// validation (docs/validation.md): only the divergence count survives normalization, and it is
+// compared only when the expectation records it (expectations older than validation do not).
+TEST(DiffTraces, ValidationDivergencesAreComparedWhenExpected) {
+    auto with = [](uint64_t observations, uint64_t divergences) {
+        auto t = raw_trace({event(1, 1, "panic", "main.main", kMain, 5, {{"type", "string"}, {"value", "x"}})});
+        t["validation"] = {{"observations", observations}, {"divergences", divergences}};
+        return t;
+    };
+    json n = normalize_trace(with(1234, 0));
+    ASSERT_TRUE(n.contains("validation"));
+    EXPECT_EQ(n["validation"], json({{"divergences", 0}}));
+    EXPECT_TRUE(diff_traces(with(10, 0), with(99, 0)).same) << "observations vary between releases";
+    TraceDiff d = diff_traces(with(10, 0), with(10, 2));
+    EXPECT_FALSE(d.same);
+    EXPECT_NE(d.report.find("validation: expected 0 divergences, actual 2"), std::string::npos) << d.report;
+    json old = with(10, 0);
+    old.erase("validation");
+    EXPECT_TRUE(diff_traces(old, with(10, 2)).same) << "an expectation without validation does not compare it";
+}
+
 } // namespace
 } // namespace deftrace

@@ -1,0 +1,179 @@
+// Validation against the runtime model (docs/validation.md) catches a wrong observation. The
+// test-only switch DEFTRACE_TEST_PERTURB (trace/validator.h) falsifies one observation or one
+// memory read; on several programs, with the oldest and the newest toolchain of the matrix:
+//   - the divergence is reported as a `divergence` event (JSON and text) and counted in the
+//     trace's `validation`, and the text trace ends with the validation line;
+//   - the program itself is untouched: its exit status is passed through without --strict;
+//   - --strict makes deftrace exit 80 instead.
+// Without a perturbation the same runs have 0 divergences and --strict changes nothing.
+#include "manifest.h"
+#include "run_program.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace deftrace::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+constexpr int kDivergence = 80;
+
+std::string slurp(const fs::path &p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+int exit_code(const RunResult &r) {
+    return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+}
+
+// The default builds of the programs, by the oldest and the newest toolchain of the matrix.
+std::vector<BuiltProgram> oldest_and_newest(const std::vector<std::string> &programs) {
+    std::vector<BuiltProgram> out;
+    auto minor = [](const BuiltProgram &b) { return std::stoi(b.minor.substr(2)); };
+    for (const auto &program : programs) {
+        std::vector<BuiltProgram> all;
+        for (auto &b : load_manifest())
+            if (b.program == program && b.variant == "default")
+                all.push_back(std::move(b));
+        if (all.empty())
+            continue;
+        std::sort(all.begin(), all.end(), [&](const auto &a, const auto &b) { return minor(a) < minor(b); });
+        out.push_back(all.front());
+        if (all.size() > 1)
+            out.push_back(all.back());
+    }
+    return out;
+}
+
+class Scratch {
+public:
+    Scratch() : dir_(fs::temp_directory_path() / ("deftrace-validation-" + std::to_string(getpid()))) {
+        fs::create_directories(dir_);
+    }
+    ~Scratch() { fs::remove_all(dir_); }
+    Scratch(const Scratch &) = delete;
+    Scratch &operator=(const Scratch &) = delete;
+    [[nodiscard]] fs::path operator/(const std::string &name) const { return dir_ / name; }
+
+private:
+    fs::path dir_;
+};
+
+struct Traced {
+    RunResult run;
+    json trace;
+    std::string text;
+};
+
+Traced trace(const BuiltProgram &b, const std::string &perturb, bool strict, const Scratch &tmp) {
+    const fs::path text = tmp / "trace.txt", js = tmp / "trace.json";
+    std::vector<std::string> argv = {DEFTRACE_EXE, "--no-color", "-o", text.string(), "--json", js.string()};
+    if (strict)
+        argv.push_back("--strict");
+    argv.push_back(b.binary());
+    std::vector<std::string> env = {"GOMAXPROCS=2"};
+    if (!perturb.empty())
+        env.push_back("DEFTRACE_TEST_PERTURB=" + perturb);
+    Traced t;
+    t.run = run_program(argv, env);
+    t.trace = json::parse(slurp(js), nullptr, false);
+    t.text = slurp(text);
+    return t;
+}
+
+std::vector<json> divergence_events(const json &trace) {
+    std::vector<json> out;
+    for (const auto &e : trace.value("events", json::array()))
+        if (e.value("kind", "") == "divergence")
+            out.push_back(e);
+    return out;
+}
+
+std::string last_line(const std::string &text) {
+    std::string s = text;
+    while (!s.empty() && s.back() == '\n')
+        s.pop_back();
+    const size_t nl = s.rfind('\n');
+    return nl == std::string::npos ? s : s.substr(nl + 1);
+}
+
+// Programs with panics, recovers, goroutines and a fatal panic (main_panic exits 2).
+const std::vector<std::string> kPrograms = {"seeds", "recover_patterns", "goexit", "main_panic"};
+
+// Each perturbation: the 2nd deferred call reported as another function; the 1st registration
+// never reported; the 1st chain snapshot reading a record that is not there.
+const std::vector<std::string> kPerturbations = {"call-fn:2", "drop-defer:1", "snapshot:1"};
+
+TEST(TraceValidation, UnperturbedRunsHaveNoDivergenceAndStrictKeepsTheProgramsStatus) {
+    Scratch tmp;
+    auto builds = oldest_and_newest(kPrograms);
+    ASSERT_EQ(builds.size(), 2 * kPrograms.size()) << "testdata builds missing (scripts/build-testdata.sh)";
+    for (const auto &b : builds) {
+        SCOPED_TRACE(b.label());
+        const int untraced = exit_code(run_program({b.binary()}, {"GOMAXPROCS=2"}));
+        Traced t = trace(b, "", /*strict=*/true, tmp);
+        ASSERT_FALSE(t.trace.is_discarded());
+        ASSERT_TRUE(t.trace.contains("validation"));
+        EXPECT_GT(t.trace["validation"]["observations"].get<uint64_t>(), 0u);
+        EXPECT_EQ(t.trace["validation"]["divergences"], 0) << t.text;
+        EXPECT_TRUE(divergence_events(t.trace).empty());
+        EXPECT_EQ(exit_code(t.run), untraced) << describe_status(t.run.status) << "\n" << t.run.err;
+        EXPECT_TRUE(last_line(t.text).starts_with("validation: ")) << last_line(t.text);
+        EXPECT_TRUE(last_line(t.text).ends_with(" runtime model, 0 divergences")) << last_line(t.text);
+    }
+}
+
+TEST(TraceValidation, AnInjectedFaultIsCaughtReportedAndCounted) {
+    Scratch tmp;
+    auto builds = oldest_and_newest(kPrograms);
+    ASSERT_EQ(builds.size(), 2 * kPrograms.size()) << "testdata builds missing (scripts/build-testdata.sh)";
+    for (const auto &b : builds) {
+        const int untraced = exit_code(run_program({b.binary()}, {"GOMAXPROCS=2"}));
+        for (const auto &perturb : kPerturbations) {
+            SCOPED_TRACE(b.label() + " DEFTRACE_TEST_PERTURB=" + perturb);
+            Traced t = trace(b, perturb, /*strict=*/false, tmp);
+            EXPECT_FALSE(t.trace.is_discarded()) << t.run.err;
+            if (t.trace.is_discarded())
+                continue;
+            // Reported: an event with both views, in JSON and in the text trace.
+            auto divergences = divergence_events(t.trace);
+            EXPECT_FALSE(divergences.empty()) << "the fault was not caught\n" << t.text;
+            if (divergences.empty())
+                continue;
+            for (const auto &d : divergences) {
+                EXPECT_FALSE(d.value("rule", "").empty());
+                EXPECT_FALSE(d.value("expected", "").empty());
+                EXPECT_FALSE(d.value("observed", "").empty());
+                EXPECT_GT(d.value("goroutine", uint64_t{0}), 0u);
+            }
+            EXPECT_NE(t.text.find("divergence ("), std::string::npos);
+            // Counted.
+            EXPECT_TRUE(t.trace.contains("validation"));
+            EXPECT_EQ(t.trace["validation"]["divergences"].get<size_t>(), divergences.size());
+            const std::string summary = last_line(t.text);
+            EXPECT_TRUE(summary.starts_with("validation: ")) << summary;
+            EXPECT_NE(summary.find(std::to_string(divergences.size()) + " divergence"), std::string::npos) << summary;
+            // The program is not affected; without --strict its status is deftrace's.
+            EXPECT_EQ(exit_code(t.run), untraced) << describe_status(t.run.status) << "\n" << t.run.err;
+
+            Traced s = trace(b, perturb, /*strict=*/true, tmp);
+            EXPECT_EQ(exit_code(s.run), kDivergence) << describe_status(s.run.status) << "\n" << s.run.err;
+            EXPECT_NE(s.run.err.find("deftrace: "), std::string::npos) << s.run.err;
+            EXPECT_FALSE(divergence_events(s.trace).empty());
+        }
+    }
+}
+
+} // namespace
+} // namespace deftrace::testing
