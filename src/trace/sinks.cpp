@@ -88,8 +88,12 @@ std::string TextSink::format(const Event &e, bool color) {
     case EventKind::Goexit: body = "runtime.Goexit"; break;
     case EventKind::Fatal: {
         body = "unrecovered panic:";
-        for (const auto &p : f["panics"])
-            body += " " + value_text(p) + (p.value("recovered", false) ? " [recovered]" : "");
+        for (const auto &p : f["panics"]) {
+            body += " " + value_text(p);
+            if (p.contains("printed") && p["printed"] != p["value"])
+                body += " printed as \"" + p["printed"].get<std::string>() + "\"";
+            body += p.value("recovered", false) ? " [recovered]" : "";
+        }
         body += "; pending defers: " + std::to_string(f["pending"].size());
         for (const auto &d : f["pending"])
             body += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");

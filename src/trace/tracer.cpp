@@ -29,6 +29,7 @@ enum class ProbeKind {
     Recovery,        // runtime.recovery entry (on g0): RAX = the goroutine
     Goexit,          // runtime.Goexit entry
     Fatal,           // runtime.preprintpanics entry: RAX = the panic chain about to be printed
+    FatalPrinted,    // a ret of runtime.preprintpanics: errors and Stringers are now their text
     OsExit,          // os.Exit entry: every goroutine's pending defers will never run
     ResourceAcquire, // a ret of a probed acquire function: the handle in a result register
     ResourceRelease, // a probed release function's entry: the handle in an argument register
@@ -176,10 +177,19 @@ void Tracer::insert_all(Tracee &tracee) {
             add_probe(after_stack_check(bin_.pclntab().func(*f), dis), p);
         }
     }
-    // gopanic calls preprintpanics(p) then fatalpanic(p) with the same chain (1.17-1.27); at
-    // fatalpanic the values are no longer the program's: preprintpanics has replaced every error
-    // or Stringer by the string it prints.
+    // gopanic calls preprintpanics(p) then fatalpanic(p) with the same chain (1.17-1.27).
+    // preprintpanics replaces every error or Stringer value by the string its method returns:
+    // the program's values are read at its entry, the text the runtime is about to print at its
+    // returns.
     entry_probe("runtime.preprintpanics", ProbeKind::Fatal);
+    scan("runtime.preprintpanics", [&](const Instruction &in) {
+        if (in.op == Op::Ret) {
+            Probe p;
+            p.kind = ProbeKind::FatalPrinted;
+            add_probe(in.address, p);
+            fatal_printed_probe_ = true;
+        }
+    });
     insert_resource_probes(dis);
     if (auto f = bin_.pclntab().find_by_name("os.Exit")) {
         Probe p;
@@ -528,6 +538,7 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
                 validator_->program_ending(*goid, g, stop.regs.pc(), stop.regs.sp(), p.kind == ProbeKind::ProgramExit);
             break;
         case ProbeKind::Fatal: on_fatal(stop, g, *goid); break;
+        case ProbeKind::FatalPrinted: on_fatal_printed(*goid); break;
         case ProbeKind::ResourceAcquire:
         case ProbeKind::ResourceRelease: on_resource(stop, p, g, *goid); break;
         case ProbeKind::OsExit: on_os_exit(stop, g); break;
@@ -827,7 +838,39 @@ void Tracer::on_fatal(ThreadStop &stop, Addr g, uint64_t goid) {
     e.fields["pending"] = pending_defers(g, stop.regs.pc(), stop.regs.sp());
     if (validator_)
         validator_->fatal(goid);
-    emit(std::move(e));
+    if (!fatal_printed_probe_) {
+        emit(std::move(e));
+        return;
+    }
+    // Held until preprintpanics returns (on_fatal_printed), or until the program ends if it
+    // never does (an Error or String method that panics makes the runtime throw).
+    PendingFatal pending;
+    pending.event = std::move(e);
+    for (auto it = panics.rbegin(); it != panics.rend(); ++it)
+        pending.panics.push_back(it->addr);
+    fatals_[goid] = std::move(pending);
+}
+
+void Tracer::on_fatal_printed(uint64_t goid) {
+    auto it = fatals_.find(goid);
+    if (it == fatals_.end())
+        return;
+    PendingFatal pending = std::move(it->second);
+    fatals_.erase(it);
+    auto &chain = pending.event.fields["panics"];
+    for (size_t i = 0; i < pending.panics.size() && i < chain.size(); ++i) {
+        auto &v = chain[i];
+        if (v["type"] == "string")
+            continue; // printed as it is
+        auto rec = state_->panic_at(pending.panics[i]);
+        if (!rec)
+            continue;
+        auto now = value_json(rec->arg_type, rec->arg_data);
+        // Replaced by preprintpanics: the result of the value's Error or String method.
+        if (now["type"] == "string" && now["value"].is_string())
+            v["printed"] = now["value"];
+    }
+    emit(std::move(pending.event));
 }
 
 void Tracer::on_exiting(ThreadStop &, int) {}
@@ -837,6 +880,10 @@ void Tracer::on_exec() {
 }
 
 void Tracer::finish(const ExitStatus &status) {
+    // A fatal panic whose values the runtime never finished converting to text.
+    for (auto &[goid, pending] : fatals_)
+        emit(std::move(pending.event));
+    fatals_.clear();
     if (!options_.resources.empty()) {
         Event report;
         report.kind = EventKind::Leaks;

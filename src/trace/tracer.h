@@ -10,7 +10,10 @@
 //   gopanic entry (RAX:RBX = the value)               panic
 //   gorecover entry and returns                       recover, with the outcome and the reason
 //   recovery entry (RAX = the goroutine)              recovery, where execution resumes
-//   Goexit entry, preprintpanics entry                goexit, fatal (panics and pending defers)
+//   Goexit entry, preprintpanics entry and returns    goexit, fatal (panics, the text printed
+//                                                     for each, pending defers)
+//   deferrangefunc / goexit1 / os.Exit entry,         no event: observations for the runtime model
+//     main.main's rets                                (trace/validator.h), which checks them all
 #pragma once
 
 #include "analysis/defer_sites.h"
@@ -89,6 +92,7 @@ private:
     void on_recover_return(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recovery(ThreadStop &stop);
     void on_fatal(ThreadStop &stop, Addr g, uint64_t goid);
+    void on_fatal_printed(uint64_t goid);
     void on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     void on_os_exit(ThreadStop &stop, Addr g);
     // runtime.allgs (link-time address of the []*g): the symbol, or found in runtime.forEachG's
@@ -126,6 +130,13 @@ private:
     LeakTracker leaks_;
     std::vector<std::string> probe_notes_;                  // probed functions deftrace cannot see everywhere
     std::unordered_map<uint64_t, PanicSummary> last_panic_; // by goroutine: the newest panic
+    // A fatal event waits for preprintpanics to return, to carry the text the runtime prints.
+    struct PendingFatal {
+        Event event;
+        std::vector<Addr> panics; // the panic records, in the order of event.fields["panics"]
+    };
+    std::unordered_map<uint64_t, PendingFatal> fatals_; // by goroutine
+    bool fatal_printed_probe_ = false;
     // Every observation is checked against the runtime model (trace/validator.h).
     std::unique_ptr<Validator> validator_;
     void emit_divergences();

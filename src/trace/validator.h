@@ -5,9 +5,10 @@
 // addresses, who invoked recover()'s caller), reads chain snapshots from memory at panic stops,
 // and keeps the divergences as `divergence` events for the tracer to emit.
 //
-// Cost: an observation is a few words of arithmetic plus one read of g.stack.hi; stack walks
-// are limited to stops where they are needed (recover() during a panic, deferreturn's caller,
-// chain snapshots at gopanic / Goexit entry).
+// Cost: an observation is a few words of arithmetic and no memory read of its own in the common
+// case (g.stack.hi comes with the goid the tracer reads at every stop, deferreturn's caller from
+// the pcsp table); stack walks and chain snapshots only where they are needed: recover() during a
+// panic, gopanic / Goexit entry, the end of a goroutine, main.main's return, os.Exit.
 #pragma once
 
 #include "binary/go_binary.h"
@@ -29,7 +30,8 @@ namespace deftrace {
 //   call-fn:N     the N-th deferred call is reported as a call of another function (main.main)
 //   drop-defer:N  the N-th defer registration is not reported at all
 //   snapshot:N    the N-th chain snapshot reads one extra record at the end of g._defer
-// Unset or unparsable: no perturbation. Never meant for users; documented in docs/validation.md.
+// Unset or unparsable: no perturbation. Never meant for users (docs/validation.md, "Testing the
+// validation itself").
 struct Perturbation {
     enum class Kind { None, CallFn, DropDefer, Snapshot } kind = Kind::None;
     uint64_t nth = 0;

@@ -25,6 +25,7 @@ type store struct {
 	ledger   int
 	nextTx   int
 	open     map[int]*fakeTx // begun, neither committed nor rolled back
+	conns    int             // connections opened and not yet closed
 	commits  int
 	rollback int
 }
@@ -35,7 +36,13 @@ func init() { sql.Register("fakedb", fakeDriver{}) }
 
 type fakeDriver struct{}
 
-func (fakeDriver) Open(name string) (driver.Conn, error) { return &fakeConn{s: theStore}, nil }
+func (fakeDriver) Open(name string) (driver.Conn, error) {
+	s := theStore
+	s.mu.Lock()
+	s.conns++
+	s.mu.Unlock()
+	return &fakeConn{s: s}, nil
+}
 
 type fakeConn struct {
 	s  *store
@@ -58,7 +65,12 @@ func (c *fakeConn) Prepare(query string) (driver.Stmt, error) {
 	return nil, errors.New("fakedb: prepared statements are not supported")
 }
 
-func (c *fakeConn) Close() error { return nil }
+func (c *fakeConn) Close() error {
+	c.s.mu.Lock()
+	c.s.conns--
+	c.s.mu.Unlock()
+	return nil
+}
 
 func (c *fakeConn) Begin() (driver.Tx, error) { return c.BeginTx(context.Background(), driver.TxOptions{}) }
 
@@ -141,14 +153,15 @@ func openTxs() []int {
 	return ids
 }
 
-// countOpen is what waitOpen polls. It unlocks without a defer: how many polls a wait takes
-// depends on timing, and must not change the program's trace from run to run.
-func countOpen() int {
+// countOpen is what waitSettled polls: open transactions and open connections. It unlocks
+// without a defer: how many polls a wait takes depends on timing, and must not change the
+// program's trace from run to run. (The same goes for Open and Close above.)
+func countOpen() (txs, conns int) {
 	s := theStore
 	s.mu.Lock()
-	n := len(s.open)
+	txs, conns = len(s.open), s.conns
 	s.mu.Unlock()
-	return n
+	return txs, conns
 }
 
 func counters() (commits, rollbacks, ledger int) {

@@ -1,0 +1,3 @@
+module fatal_print_panics
+
+go 1.19

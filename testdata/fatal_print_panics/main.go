@@ -1,0 +1,14 @@
+// fatal_print_panics: the value of an unrecovered panic has a String method that panics itself.
+// runtime.preprintpanics calls it before printing, its deferred function catches the second
+// panic and the runtime throws "panic while printing panic value": preprintpanics never
+// returns, and the fatal event (with the program's own values, no `printed` text) is reported
+// when the program has ended. Exit status 2.
+package main
+
+type badStringer int
+
+func (b badStringer) String() string { panic("no text for this value") }
+
+func main() {
+	panic(badStringer(7))
+}

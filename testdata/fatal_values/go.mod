@@ -1,0 +1,3 @@
+module fatal_values
+
+go 1.19
