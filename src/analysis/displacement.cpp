@@ -18,6 +18,77 @@ bool fits_rel32(int64_t v) {
                 "cannot place a breakpoint on '" + in.text + "' at " + in.address.hex() + ": " + why);
 }
 
+void append32(std::vector<uint8_t> &out, uint32_t v) {
+    const auto *p = reinterpret_cast<const uint8_t *>(&v);
+    out.insert(out.end(), p, p + 4);
+}
+
+// x86-64 register numbers (ModRM / REX.B) of the general-purpose registers.
+int reg_number(Gpr r) {
+    switch (r) {
+    case Gpr::Rax: return 0;
+    case Gpr::Rcx: return 1;
+    case Gpr::Rdx: return 2;
+    case Gpr::Rbx: return 3;
+    case Gpr::Rsp: return 4;
+    case Gpr::Rbp: return 5;
+    case Gpr::Rsi: return 6;
+    case Gpr::Rdi: return 7;
+    case Gpr::R8: return 8;
+    case Gpr::R9: return 9;
+    case Gpr::R10: return 10;
+    case Gpr::R11: return 11;
+    case Gpr::R12: return 12;
+    case Gpr::R13: return 13;
+    case Gpr::R14: return 14;
+    case Gpr::R15: return 15;
+    default: return -1;
+    }
+}
+
+// The first half of a call run out of line: push the original return address, so the callee
+// returns straight to the instruction after the call and every stack walk (the Go runtime's
+// tracebacks, GC stack scans, panics, deftrace's own) sees a real code address, never the slot.
+// No flags are touched (lea, not sub): the call itself touches none.
+void push_return_address(std::vector<uint8_t> &s, uint64_t ret) {
+    if (ret <= 0x7fffffff) {
+        s.push_back(0x68); // push $imm32 (sign-extended)
+        append32(s, static_cast<uint32_t>(ret));
+        return;
+    }
+    s.insert(s.end(), {0x48, 0x8d, 0x64, 0x24, 0xf8}); // lea -0x8(%rsp), %rsp
+    s.insert(s.end(), {0xc7, 0x04, 0x24});             // movl $lo, (%rsp)
+    append32(s, static_cast<uint32_t>(ret));
+    s.insert(s.end(), {0xc7, 0x44, 0x24, 0x04}); // movl $hi, 4(%rsp)
+    append32(s, static_cast<uint32_t>(ret >> 32));
+}
+
+// `call` as a stub: a stop on it then costs no memory write in the tracee (the emulated form
+// pushes the return address through /proc/PID/mem). Empty when it cannot be built: a memory
+// operand (its address may depend on %rsp), or a target out of rel32 reach of the slot.
+std::vector<uint8_t> call_stub(const Instruction &in, Addr slot) {
+    std::vector<uint8_t> s;
+    push_return_address(s, (in.address + in.size).value());
+    if (in.branch_target) {
+        const int64_t rel =
+            static_cast<int64_t>(in.branch_target->value()) - static_cast<int64_t>((slot + s.size() + 5).value());
+        if (!fits_rel32(rel))
+            return {};
+        s.push_back(0xe9); // jmp rel32
+        append32(s, static_cast<uint32_t>(static_cast<int32_t>(rel)));
+    } else {
+        const int r =
+            in.operands.size() == 1 && in.operands[0].kind == Operand::Kind::Reg ? reg_number(in.operands[0].reg) : -1;
+        if (r < 0 || r == 4)
+            return {};
+        if (r >= 8)
+            s.push_back(0x41); // REX.B
+        s.push_back(0xff);     // jmp *%reg (FF /4)
+        s.push_back(static_cast<uint8_t>(0xe0 | (r & 7)));
+    }
+    return s;
+}
+
 } // namespace
 
 Displacement plan_displacement(const Disassembler &dis, Bytes code, Addr address, Addr slot) {
@@ -33,6 +104,11 @@ Displacement plan_displacement(const Disassembler &dis, Bytes code, Addr address
 
     switch (in.op) {
     case Op::Call:
+        if (auto stub = call_stub(in, slot); !stub.empty()) {
+            d.kind = Displacement::Kind::OutOfLine;
+            d.stub = std::move(stub);
+            return d;
+        }
         if (in.branch_target) {
             d.kind = Displacement::Kind::CallDirect;
             d.target = *in.branch_target;

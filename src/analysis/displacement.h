@@ -17,9 +17,9 @@ namespace deftrace {
 
 struct Displacement {
     enum class Kind {
-        OutOfLine,    // run `stub` at the slot address
-        CallDirect,   // push return address, jump to `target`
-        CallIndirect, // push return address, jump to the value of `operand` (register or memory)
+        OutOfLine,    // run `stub` at the slot address (calls too: push, then jump)
+        CallDirect,   // push return address, jump to `target` (a stub's jump would not reach)
+        CallIndirect, // push return address, jump to the value of `operand` (a memory operand)
         JmpDirect,    // jump to `target`
         Ret,          // pop the return address into the pc
     };
@@ -33,7 +33,8 @@ struct Displacement {
     std::string text;              // the instruction, for messages
 };
 
-// Size reserved for one stub in the scratch page: the longest instruction (15) plus a rel32 jump.
+// Size reserved for one stub in the scratch page: the longest instruction (15) plus a rel32 jump,
+// or a call's push of a 64-bit return address and jump (25).
 inline constexpr size_t kStubSlotSize = 32;
 
 // Plans the displacement of the instruction at `address` (whose bytes start `code`) with its stub

@@ -2,6 +2,7 @@
 
 #include "binary/error.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -16,9 +17,90 @@ ProcessMemory::ProcessMemory(pid_t pid) : pid_(pid) {
         throw Error(ErrorKind::Process, "cannot open " + path + ": " + std::strerror(errno));
 }
 
+const ProcessMemory::Block *ProcessMemory::cached(uint64_t base) const {
+    for (const auto &b : blocks_)
+        if (b.base == base)
+            return &b;
+    return nullptr;
+}
+
+bool ProcessMemory::fetch_blocks(std::span<const uint64_t> bases) const {
+    // One process_vm_readv for all of them. It stops at the first unreadable block: those before
+    // it are kept, that one is not cached, and the rest are fetched again when asked for.
+    constexpr size_t kMax = 8;
+    iovec local[kMax], remote[kMax];
+    const size_t first = blocks_.size();
+    size_t n = 0;
+    for (uint64_t base : bases) {
+        if (n == kMax || cached(base) != nullptr)
+            continue;
+        bool dup = false;
+        for (size_t i = first; i < blocks_.size(); ++i)
+            dup = dup || blocks_[i].base == base;
+        if (dup)
+            continue;
+        auto &b = blocks_.emplace_back();
+        b.base = base;
+        ++n;
+    }
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i < n; ++i) {
+        auto &b = blocks_[first + i];
+        local[i] = {b.bytes.data(), kBlock};
+        remote[i] = {reinterpret_cast<void *>(b.base), kBlock};
+    }
+    ++syscalls_;
+    ssize_t got = process_vm_readv(pid_, local, n, remote, n, 0);
+    const size_t whole = got > 0 ? static_cast<size_t>(got) / kBlock : 0;
+    blocks_.resize(first + std::min(whole, n));
+    return whole == n;
+}
+
+void ProcessMemory::prefetch(std::span<const Addr> addrs) const {
+    if (!caching_)
+        return;
+    uint64_t bases[8];
+    size_t n = 0;
+    for (Addr a : addrs)
+        if (n < 8 && !a.is_null())
+            bases[n++] = a.value() & ~(kBlock - 1);
+    fetch_blocks({bases, n});
+}
+
 bool ProcessMemory::read(Addr addr, std::span<uint8_t> out) const {
     if (out.empty())
         return true;
+    if (caching_ && out.size() <= kBlock) {
+        const uint64_t base = addr.value() & ~(kBlock - 1);
+        const uint64_t end = addr.value() + out.size();
+        const uint64_t last = (end - 1) & ~(kBlock - 1);
+        if (end > addr.value()) { // no wrap-around
+            const uint64_t wanted[2] = {base, last};
+            const size_t blocks = base == last ? 1 : 2;
+            const Block *b0 = cached(base);
+            const Block *b1 = blocks == 2 ? cached(last) : b0;
+            if (b0 == nullptr || b1 == nullptr) {
+                fetch_blocks({wanted, blocks});
+                b0 = cached(base);
+                b1 = blocks == 2 ? cached(last) : b0;
+            }
+            if (b0 != nullptr && b1 != nullptr) {
+                const size_t off = addr.value() - base;
+                const size_t in_first = std::min<size_t>(out.size(), kBlock - off);
+                std::memcpy(out.data(), b0->bytes.data() + off, in_first);
+                if (in_first < out.size())
+                    std::memcpy(out.data() + in_first, b1->bytes.data(), out.size() - in_first);
+                return true;
+            }
+            // Part of it unreadable as whole blocks (or without read permission): read exactly.
+        }
+    }
+    return read_uncached(addr, out);
+}
+
+bool ProcessMemory::read_uncached(Addr addr, std::span<uint8_t> out) const {
+    ++syscalls_;
     iovec local{out.data(), out.size()};
     iovec remote{reinterpret_cast<void *>(addr.value()), out.size()};
     ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
@@ -73,6 +155,7 @@ std::optional<std::string> ProcessMemory::read_cstring(Addr addr, size_t max) co
 }
 
 void ProcessMemory::write(Addr addr, std::span<const uint8_t> data) const {
+    blocks_.clear();
     ssize_t n = pwrite(mem_.get(), data.data(), data.size(), static_cast<off_t>(addr.value()));
     if (n != static_cast<ssize_t>(data.size()))
         throw Error(ErrorKind::Process, "writing " + std::to_string(data.size()) + " bytes at " + addr.hex() +

@@ -392,6 +392,7 @@ ExitStatus Tracee::run(StopHandler &handler) {
                     ++stats_.breakpoint_hits;
                     regs.set_pc(addr);
                     ThreadStop stop{*this, tid, regs};
+                    StopCache cache(memory_);
                     handler.on_breakpoint(stop, addr);
                     resume_after_breakpoint(tid, regs, addr);
                     continue;

@@ -375,6 +375,20 @@ std::string Tracer::funcval_name(Addr funcval) const {
 Addr Tracer::funcval_code(Addr funcval) const {
     if (funcval.is_null())
         return {};
+    // A closure that captures nothing is a funcval in the binary's read-only data: its code
+    // pointer comes from the file, without a read of the tracee. (A PIE's are relocated at load
+    // time, so only for executables at a fixed address.)
+    if (!bin_.elf().is_pie())
+        for (const auto &seg : bin_.elf().segments())
+            if (seg.type == PT_LOAD && (seg.flags & PF_W) == 0 && funcval >= seg.vaddr &&
+                funcval.value() + 8 <= seg.vaddr.value() + seg.filesz) {
+                if (auto b = bin_.elf().bytes_at(funcval, 8)) {
+                    uint64_t code;
+                    std::memcpy(&code, b->data(), 8);
+                    return Addr(code);
+                }
+                break;
+            }
     return Addr(tracee_->memory().read_u64(funcval).value_or(0));
 }
 
@@ -469,6 +483,17 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
     // Go code keeps the current g in R14 (ABIInternal); recovery runs on g0 and gets the user g
     // in RAX instead.
     const Addr g(stop.regs.raw.r14);
+    // One syscall for what nearly every stop reads: the goroutine's g (the header, _panic,
+    // _defer), the top of its stack (return address, arguments, stack-allocated records) and,
+    // where RAX is the pointer the probe reads (a funcval, a _defer, the panic value's type, the
+    // goroutine given to recovery), what it points to. Last: an unreadable RAX only cuts the
+    // prefetch short there.
+    const ProbeKind first = it->second.front().kind;
+    const bool rax_points = first == ProbeKind::DeferProc || first == ProbeKind::DeferProcStack ||
+                            first == ProbeKind::DeferProcAt || first == ProbeKind::Gopanic ||
+                            first == ProbeKind::Recovery;
+    const Addr around[] = {g, g + off_.g.goid, stop.regs.sp(), rax_points ? Addr(stop.regs.raw.rax) : Addr()};
+    tracee_->memory().prefetch(around);
     if (validator_)
         validator_->at_stop({}, {}); // nothing read yet at this stop (recovery runs on g0)
     for (const Probe &p : it->second) {

@@ -9,6 +9,7 @@
 #include <gelf.h>
 #include <gtest/gtest.h>
 #include <libelf.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "binary/elf_file.h"
@@ -45,6 +46,52 @@ private:
 
 std::vector<Addr> scratch_hints() {
     return {Addr(0x300000), Addr(0x10000000)};
+}
+
+// The per-stop read cache, on this very process: one syscall per aligned block, the same bytes
+// as an uncached read, nothing kept after the stop, nothing served across an unmapped page.
+TEST(ProcessMemoryCache, ServesBlocksWithinAStopOnly) {
+    const long page = sysconf(_SC_PAGESIZE);
+    auto *mem =
+        static_cast<uint8_t *>(mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(mem, MAP_FAILED);
+    for (long i = 0; i < page; ++i)
+        mem[i] = static_cast<uint8_t>(i * 7);
+    ASSERT_EQ(munmap(mem + page, page), 0); // the next page is not mapped
+    ProcessMemory pm(getpid());
+    const Addr base(reinterpret_cast<uint64_t>(mem));
+    auto expect_bytes = [&](uint64_t off, size_t len) {
+        std::vector<uint8_t> got(len);
+        ASSERT_TRUE(pm.read(base + off, got));
+        EXPECT_EQ(0, std::memcmp(got.data(), mem + off, len)) << "offset " << off;
+    };
+    {
+        StopCache stop(pm);
+        const uint64_t before = pm.syscalls();
+        expect_bytes(8, 8);
+        expect_bytes(100, 40); // same block
+        EXPECT_EQ(pm.syscalls() - before, 1u);
+        expect_bytes(ProcessMemory::kBlock - 4, 8); // straddles two blocks: fetches the second
+        EXPECT_EQ(pm.syscalls() - before, 2u);
+        const Addr more[] = {base + 3 * ProcessMemory::kBlock, base + 5 * ProcessMemory::kBlock + 17};
+        pm.prefetch(more); // both in one syscall
+        EXPECT_EQ(pm.syscalls() - before, 3u);
+        expect_bytes(3 * ProcessMemory::kBlock + 1, 200);
+        expect_bytes(5 * ProcessMemory::kBlock, 256);
+        EXPECT_EQ(pm.syscalls() - before, 3u);
+        // Within the stop a block is a snapshot...
+        mem[9] = 0xee;
+        EXPECT_NE(pm.read_u8(base + 9), std::optional<uint8_t>(0xee));
+        // ...and no read reaches into the unmapped page.
+        uint8_t tail[16];
+        EXPECT_FALSE(pm.read(base + page - 8, tail));
+        const Addr beyond[] = {base + page - 1, base + page + 1};
+        pm.prefetch(beyond);
+        expect_bytes(page - 8, 8);
+    }
+    // After the stop: the current bytes.
+    EXPECT_EQ(pm.read_u8(base + 9), std::optional<uint8_t>(0xee));
+    munmap(mem, page);
 }
 
 TEST(Process, BreakpointHitsEveryCallWithoutChangingTheProgram) {

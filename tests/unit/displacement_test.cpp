@@ -38,16 +38,44 @@ TEST(Displacement, RipRelativeOperandIsRetargeted) {
     EXPECT_EQ(0x300000 + 7 + static_cast<int64_t>(rel32_at(d.stub, 3)), 0x401107);
 }
 
-TEST(Displacement, CallsAreEmulated) {
-    // call rel32 to 0x401000 + 5 + 0x20
+// The stub's instructions, as Capstone reads them back at the slot.
+std::vector<std::string> stub_text(const Displacement &d, uint64_t slot) {
+    static Disassembler dis;
+    std::vector<std::string> out;
+    for (const auto &in : dis.decode(Bytes(d.stub), Addr(slot)))
+        out.push_back(in.text);
+    return out;
+}
+
+TEST(Displacement, CallsRunOutOfLineWithTheOriginalReturnAddress) {
+    // call rel32 to 0x401000 + 5 + 0x20: push the address after the call, jump to the target.
     auto d = plan({0xe8, 0x20, 0x00, 0x00, 0x00}, 0x401000, 0x300000);
-    EXPECT_EQ(d.kind, Displacement::Kind::CallDirect);
-    EXPECT_EQ(d.target, Addr(0x401025));
-    // call *%rcx
+    ASSERT_EQ(d.kind, Displacement::Kind::OutOfLine);
+    EXPECT_EQ(stub_text(d, 0x300000), (std::vector<std::string>{"push 0x401005", "jmp 0x401025"}));
+    // call *%rcx and call *%r11
     auto i = plan({0xff, 0xd1}, 0x401000, 0x300000);
-    EXPECT_EQ(i.kind, Displacement::Kind::CallIndirect);
-    EXPECT_EQ(i.operand.kind, Operand::Kind::Reg);
-    EXPECT_EQ(i.operand.reg, Gpr::Rcx);
+    ASSERT_EQ(i.kind, Displacement::Kind::OutOfLine);
+    EXPECT_EQ(stub_text(i, 0x300000), (std::vector<std::string>{"push 0x401002", "jmp rcx"}));
+    auto r = plan({0x41, 0xff, 0xd3}, 0x401000, 0x300000);
+    EXPECT_EQ(stub_text(r, 0x300000), (std::vector<std::string>{"push 0x401003", "jmp r11"}));
+    // Above 2 GiB (PIE): the 64-bit return address is stored in two halves, flags untouched.
+    auto p = plan({0xe8, 0x20, 0x00, 0x00, 0x00}, 0x555555554000, 0x555555400000);
+    ASSERT_EQ(p.kind, Displacement::Kind::OutOfLine);
+    EXPECT_LE(p.stub.size(), kStubSlotSize);
+    EXPECT_EQ(stub_text(p, 0x555555400000),
+              (std::vector<std::string>{"lea rsp, [rsp - 8]", "mov dword ptr [rsp], 0x55554005",
+                                        "mov dword ptr [rsp + 4], 0x5555", "jmp 0x555555554025"}));
+}
+
+TEST(Displacement, CallsThroughMemoryAreEmulated) {
+    // call *0x8(%rax): its operand may depend on %rsp, which the stub's push would move.
+    auto m = plan({0xff, 0x50, 0x08}, 0x401000, 0x300000);
+    EXPECT_EQ(m.kind, Displacement::Kind::CallIndirect);
+    EXPECT_EQ(m.operand.kind, Operand::Kind::Mem);
+    // A target out of the slot's rel32 reach: the tracer emulates it.
+    auto far = plan({0xe8, 0x20, 0x00, 0x00, 0x00}, 0x401000, 0x7f0000000000);
+    EXPECT_EQ(far.kind, Displacement::Kind::CallDirect);
+    EXPECT_EQ(far.target, Addr(0x401025));
 }
 
 TEST(Displacement, ReturnsAreEmulatedConditionalJumpsRefused) {
