@@ -32,12 +32,7 @@ bool ProcessMemory::fetch_blocks(std::span<const uint64_t> bases) const {
     const size_t first = blocks_.size();
     size_t n = 0;
     for (uint64_t base : bases) {
-        if (n == kMax || cached(base) != nullptr)
-            continue;
-        bool dup = false;
-        for (size_t i = first; i < blocks_.size(); ++i)
-            dup = dup || blocks_[i].base == base;
-        if (dup)
+        if (n == kMax || cached(base) != nullptr) // cached, or already in this batch
             continue;
         auto &b = blocks_.emplace_back();
         b.base = base;

@@ -103,6 +103,12 @@ void Tracer::attach(Tracee &tracee) {
     walker_ = std::make_unique<StackWalker>(bin_, tracee.memory(), bias_);
     state_ = std::make_unique<RuntimeState>(tracee.memory(), off_);
     types_ = std::make_unique<TypeReader>(tracee.memory(), bin_.moduledata().types + bias_);
+    // Read-only data whose words are the same in the file and in memory: not in a PIE, whose
+    // pointers are relocated at load time.
+    if (!elf.is_pie())
+        for (const auto &seg : elf.segments())
+            if (seg.type == PT_LOAD && (seg.flags & PF_W) == 0)
+                file_words_.emplace_back(seg.vaddr, seg.vaddr + seg.filesz);
 
     // The scratch page for breakpoint stubs must be within ±2 GiB of the code: try just below
     // the lowest segment, then further down, then just above the highest.
@@ -376,19 +382,16 @@ Addr Tracer::funcval_code(Addr funcval) const {
     if (funcval.is_null())
         return {};
     // A closure that captures nothing is a funcval in the binary's read-only data: its code
-    // pointer comes from the file, without a read of the tracee. (A PIE's are relocated at load
-    // time, so only for executables at a fixed address.)
-    if (!bin_.elf().is_pie())
-        for (const auto &seg : bin_.elf().segments())
-            if (seg.type == PT_LOAD && (seg.flags & PF_W) == 0 && funcval >= seg.vaddr &&
-                funcval.value() + 8 <= seg.vaddr.value() + seg.filesz) {
-                if (auto b = bin_.elf().bytes_at(funcval, 8)) {
-                    uint64_t code;
-                    std::memcpy(&code, b->data(), 8);
-                    return Addr(code);
-                }
-                break;
+    // pointer comes from the file, without a read of the tracee.
+    for (const auto &[lo, hi] : file_words_)
+        if (funcval >= lo && funcval.value() + 8 <= hi.value()) {
+            if (auto b = bin_.elf().bytes_at(funcval, 8)) {
+                uint64_t code;
+                std::memcpy(&code, b->data(), 8);
+                return Addr(code);
             }
+            break;
+        }
     return Addr(tracee_->memory().read_u64(funcval).value_or(0));
 }
 

@@ -127,6 +127,7 @@ private:
     std::optional<Site> take(uint64_t goid, Addr code);
     [[nodiscard]] Addr after_stack_check(const FuncInfo &f, const Disassembler &dis) const;
     std::optional<Addr> allgs_;
+    std::vector<std::pair<Addr, Addr>> file_words_; // [lo, hi): read-only words read from the file
     LeakTracker leaks_;
     std::vector<std::string> probe_notes_;                  // probed functions deftrace cannot see everywhere
     std::unordered_map<uint64_t, PanicSummary> last_panic_; // by goroutine: the newest panic

@@ -3,6 +3,7 @@
 // goroutines race (GOMAXPROCS=2).
 #include "manifest.h"
 #include "run_program.h"
+#include "scratch_dir.h"
 
 #include <filesystem>
 #include <fstream>
@@ -21,49 +22,9 @@ using json = nlohmann::ordered_json;
 const std::vector<std::string> kEnv = {"GOMAXPROCS=2"};
 constexpr int kMismatch = 79;
 
-std::string slurp(const fs::path &p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 void write(const fs::path &p, const json &j) {
     std::ofstream(p) << j.dump(2) << "\n";
 }
-
-int exit_code(const RunResult &r) {
-    return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
-}
-
-// The default builds of `program` by the oldest and the newest toolchain of the matrix.
-std::vector<BuiltProgram> oldest_and_newest(const std::string &program) {
-    std::vector<BuiltProgram> all;
-    for (auto &b : load_manifest())
-        if (b.program == program && b.variant == "default")
-            all.push_back(std::move(b));
-    if (all.empty())
-        return all;
-    auto minor = [](const BuiltProgram &b) { return std::stoi(b.minor.substr(2)); };
-    std::sort(all.begin(), all.end(), [&](const auto &a, const auto &b) { return minor(a) < minor(b); });
-    if (all.size() == 1)
-        return all;
-    return {all.front(), all.back()};
-}
-
-class Scratch {
-public:
-    Scratch() : dir_(fs::temp_directory_path() / ("deftrace-expect-" + std::to_string(getpid()))) {
-        fs::create_directories(dir_);
-    }
-    ~Scratch() { fs::remove_all(dir_); }
-    Scratch(const Scratch &) = delete;
-    Scratch &operator=(const Scratch &) = delete;
-    [[nodiscard]] fs::path operator/(const std::string &name) const { return dir_ / name; }
-
-private:
-    fs::path dir_;
-};
 
 // A normalized trace recorded now, for the build at hand (the checked-in expectation may be a
 // versioned file; recording avoids choosing it here).
@@ -82,13 +43,12 @@ json *find_event(json &trace, uint64_t g, const std::string &kind) {
 }
 
 TEST(TraceExpect, AMatchingExpectationExitsZeroEvenWhenTheProgramFails) {
-    Scratch tmp;
-    for (const auto &b : oldest_and_newest("main_panic")) { // the program exits with status 2
+    ScratchDir tmp("expect");
+    for (const auto &b : oldest_and_newest({"main_panic"})) { // the program exits with status 2
         SCOPED_TRACE(b.label());
         json want = record(b, tmp / "want.json");
         ASSERT_FALSE(want.is_discarded());
-        auto r =
-            run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", (tmp / "want.json").string(), b.binary()}, kEnv);
+        auto r = run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", tmp / "want.json", b.binary()}, kEnv);
         EXPECT_EQ(exit_code(r), 0) << describe_status(r.status) << "\n" << r.err;
         EXPECT_EQ(r.err.find("deftrace:"), std::string::npos) << r.err;
         // The program's own output is untouched.
@@ -97,8 +57,8 @@ TEST(TraceExpect, AMatchingExpectationExitsZeroEvenWhenTheProgramFails) {
 }
 
 TEST(TraceExpect, AChangedEventIsReportedWithItsGoroutineAndExitCode79) {
-    Scratch tmp;
-    for (const auto &b : oldest_and_newest("recover_patterns")) {
+    ScratchDir tmp("expect");
+    for (const auto &b : oldest_and_newest({"recover_patterns"})) {
         SCOPED_TRACE(b.label());
         json want = record(b, tmp / "actual.json");
         ASSERT_FALSE(want.is_discarded());
@@ -107,8 +67,7 @@ TEST(TraceExpect, AChangedEventIsReportedWithItsGoroutineAndExitCode79) {
         (*rec)["value"] = "not what the program recovers";
         write(tmp / "want.json", want);
 
-        auto r =
-            run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", (tmp / "want.json").string(), b.binary()}, kEnv);
+        auto r = run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", tmp / "want.json", b.binary()}, kEnv);
         EXPECT_EQ(exit_code(r), kMismatch) << describe_status(r.status);
         EXPECT_NE(r.err.find("the trace differs from"), std::string::npos) << r.err;
         EXPECT_NE(r.err.find("goroutine 1:"), std::string::npos) << r.err;
@@ -117,18 +76,18 @@ TEST(TraceExpect, AChangedEventIsReportedWithItsGoroutineAndExitCode79) {
         EXPECT_NE(r.err.find("+ actual   event"), std::string::npos) << r.err;
 
         // The same comparison between saved traces.
-        auto d = run_program({DEFTRACE_EXE, "diff", (tmp / "want.json").string(), (tmp / "actual.json").string()});
+        auto d = run_program({DEFTRACE_EXE, "diff", tmp / "want.json", tmp / "actual.json"});
         EXPECT_EQ(exit_code(d), kMismatch);
         EXPECT_NE(d.out.find("value=not what the program recovers"), std::string::npos) << d.out;
-        auto same = run_program({DEFTRACE_EXE, "diff", (tmp / "actual.json").string(), (tmp / "actual.json").string()});
+        auto same = run_program({DEFTRACE_EXE, "diff", tmp / "actual.json", tmp / "actual.json"});
         EXPECT_EQ(exit_code(same), 0) << same.out;
         EXPECT_EQ(same.out, "");
     }
 }
 
 TEST(TraceExpect, AMissingEventAGoroutineAndTheExitStatusAreEachReported) {
-    Scratch tmp;
-    for (const auto &b : oldest_and_newest("concurrent_panics")) {
+    ScratchDir tmp("expect");
+    for (const auto &b : oldest_and_newest({"concurrent_panics"})) {
         SCOPED_TRACE(b.label());
         json actual = record(b, tmp / "actual.json");
         ASSERT_FALSE(actual.is_discarded());
@@ -142,7 +101,7 @@ TEST(TraceExpect, AMissingEventAGoroutineAndTheExitStatusAreEachReported) {
                 break;
             }
         write(tmp / "fewer.json", fewer);
-        auto d = run_program({DEFTRACE_EXE, "diff", (tmp / "fewer.json").string(), (tmp / "actual.json").string()});
+        auto d = run_program({DEFTRACE_EXE, "diff", tmp / "fewer.json", tmp / "actual.json"});
         EXPECT_EQ(exit_code(d), kMismatch);
         EXPECT_NE(d.out.find("goroutine 2:"), std::string::npos) << d.out;
         EXPECT_EQ(d.out.find("goroutine 3:"), std::string::npos) << d.out;
@@ -153,22 +112,22 @@ TEST(TraceExpect, AMissingEventAGoroutineAndTheExitStatusAreEachReported) {
         json status = actual;
         status["exit"] = json{{"status", 3}};
         write(tmp / "status.json", status);
-        auto s = run_program({DEFTRACE_EXE, "diff", (tmp / "status.json").string(), (tmp / "actual.json").string()});
+        auto s = run_program({DEFTRACE_EXE, "diff", tmp / "status.json", tmp / "actual.json"});
         EXPECT_EQ(exit_code(s), kMismatch);
         EXPECT_NE(s.out.find("exit"), std::string::npos) << s.out;
     }
 }
 
 TEST(TraceExpect, AnUnreadableExpectationIsAUsageErrorBeforeTheProgramRuns) {
-    Scratch tmp;
-    const auto builds = oldest_and_newest("basic");
+    ScratchDir tmp("expect");
+    const auto builds = oldest_and_newest({"basic"});
     ASSERT_FALSE(builds.empty());
     const auto &b = builds.back();
-    auto missing = run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", (tmp / "none.json").string(), b.binary()});
+    auto missing = run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", tmp / "none.json", b.binary()});
     EXPECT_EQ(exit_code(missing), 66) << missing.err;
     EXPECT_EQ(missing.out, "") << "the program must not have run";
     std::ofstream(tmp / "bad.json") << "{ not json";
-    auto bad = run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", (tmp / "bad.json").string(), b.binary()});
+    auto bad = run_program({DEFTRACE_EXE, "-o", "/dev/null", "--expect", tmp / "bad.json", b.binary()});
     EXPECT_EQ(exit_code(bad), 64) << bad.err;
     EXPECT_EQ(bad.out, "");
     EXPECT_NE(bad.err.find("not a deftrace JSON trace"), std::string::npos) << bad.err;
@@ -177,9 +136,9 @@ TEST(TraceExpect, AnUnreadableExpectationIsAUsageErrorBeforeTheProgramRuns) {
 // Goroutines racing under GOMAXPROCS=2 interleave differently on every run; the normalized
 // trace must not.
 TEST(TraceDeterminism, TwentyRunsGiveTheSameNormalizedTrace) {
-    Scratch tmp;
+    ScratchDir tmp("expect");
     for (const std::string program : {"concurrent_panics", "goroutines", "txleak_fake"}) {
-        for (const auto &b : oldest_and_newest(program)) {
+        for (const auto &b : oldest_and_newest({program})) {
             SCOPED_TRACE(b.label());
             std::string first;
             for (int run = 0; run < 20; ++run) {
@@ -190,8 +149,7 @@ TEST(TraceDeterminism, TwentyRunsGiveTheSameNormalizedTrace) {
                     first = text;
                 else if (text != first) {
                     write(tmp / "first.json", json::parse(first));
-                    auto d =
-                        run_program({DEFTRACE_EXE, "diff", (tmp / "first.json").string(), (tmp / "run.json").string()});
+                    auto d = run_program({DEFTRACE_EXE, "diff", tmp / "first.json", tmp / "run.json"});
                     FAIL() << "run " << run + 1 << " differs from run 1:\n" << d.out;
                 }
             }

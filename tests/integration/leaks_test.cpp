@@ -4,6 +4,7 @@
 // pg_stat_activity (testdata/txleak_pg, scripts/pg-scenario.sh).
 #include "manifest.h"
 #include "run_program.h"
+#include "scratch_dir.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -23,17 +24,6 @@ using json = nlohmann::ordered_json;
 
 const std::vector<std::string> kEnv = {"GOMAXPROCS=2"};
 constexpr int kLeakExit = 81;
-
-std::string slurp(const fs::path &p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-int exit_code(const RunResult &r) {
-    return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
-}
 
 std::vector<BuiltProgram> builds_of(const std::string &program, bool default_only) {
     std::vector<BuiltProgram> out;
@@ -57,20 +47,6 @@ int line_of(const fs::path &file, const std::string &func_decl, const std::strin
     ADD_FAILURE() << "no " << text << " in " << func_decl << " of " << file;
     return -1;
 }
-
-class Scratch {
-public:
-    Scratch() : dir_(fs::temp_directory_path() / ("deftrace-leaks-" + std::to_string(getpid()))) {
-        fs::create_directories(dir_);
-    }
-    ~Scratch() { fs::remove_all(dir_); }
-    Scratch(const Scratch &) = delete;
-    Scratch &operator=(const Scratch &) = delete;
-    [[nodiscard]] std::string operator/(const std::string &name) const { return (dir_ / name).string(); }
-
-private:
-    fs::path dir_;
-};
 
 // One leak, reduced to what the tests assert: resource, state, the program's acquiring frame
 // (function:line, the first frame outside the standard library) and the panic value.
@@ -97,7 +73,7 @@ std::multiset<std::string> summaries(const json &trace) {
 }
 
 TEST(LeakProbes, EveryShippedProbeOnEveryReleaseAndVariant) {
-    Scratch tmp;
+    ScratchDir tmp("leaks");
     auto builds = builds_of("resource_probes", false);
     ASSERT_FALSE(builds.empty());
     const fs::path src = fs::path(builds.front().src_dir) / "main.go";
@@ -141,7 +117,7 @@ TEST(LeakProbes, EveryShippedProbeOnEveryReleaseAndVariant) {
 }
 
 TEST(LeakProbes, AProbedFunctionInlinedSomewhereIsNamedInTheReport) {
-    Scratch tmp;
+    ScratchDir tmp("leaks");
     std::ofstream(tmp / "open.json") << R"({"schema": "deftrace.probe/1", "name": "open", "resource": "file",
         "acquire": [{"function": "os.Open", "handle": "*result0"}],
         "release": [{"function": "os.(*file).close", "handle": "receiver"}]})";
@@ -160,7 +136,7 @@ TEST(LeakProbes, AProbedFunctionInlinedSomewhereIsNamedInTheReport) {
 }
 
 TEST(LeakProbes, AnUnusableProbeIsAUsageErrorBeforeTheProgramRuns) {
-    Scratch tmp;
+    ScratchDir tmp("leaks");
     auto builds = builds_of("resource_probes", true);
     ASSERT_FALSE(builds.empty());
     const std::string prog = builds.back().binary();
@@ -191,7 +167,7 @@ std::multiset<std::string> abandoned_transfers(const fs::path &src) {
 }
 
 TEST(LeakProbes, TransactionsAbandonedBehindNetHttpsRecover) {
-    Scratch tmp;
+    ScratchDir tmp("leaks");
     auto builds = builds_of("txleak_fake", true);
     ASSERT_FALSE(builds.empty());
     const auto want = abandoned_transfers(fs::path(builds.front().src_dir) / "main.go");
@@ -215,7 +191,7 @@ struct Scenario {
     json trace;
 };
 
-Scenario pg_scenario(const BuiltProgram &b, const Scratch &tmp, bool fixed_only) {
+Scenario pg_scenario(const BuiltProgram &b, const ScratchDir &tmp, bool fixed_only) {
     Scenario s;
     const std::string out = tmp / (fixed_only ? "fixed" : "leaky");
     std::vector<std::string> argv = {std::string(DEFTRACE_SOURCE_DIR) + "/scripts/pg-scenario.sh", "--out", out};
@@ -238,7 +214,7 @@ Scenario pg_scenario(const BuiltProgram &b, const Scratch &tmp, bool fixed_only)
 }
 
 TEST(LeakPostgres, AbandonedTransactionsAreTheSessionsPostgresShowsIdleInTransaction) {
-    Scratch tmp;
+    ScratchDir tmp("leaks");
     auto builds = builds_of("txleak_pg", true);
     ASSERT_FALSE(builds.empty());
     const auto want = abandoned_transfers(fs::path(builds.front().src_dir) / "main.go");

@@ -1,5 +1,6 @@
 #include "manifest.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -56,6 +57,26 @@ std::string run_capture(const std::string &command, int *status) {
     while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
         out.append(buf.data(), n);
     *status = pclose(p);
+    return out;
+}
+
+std::vector<BuiltProgram> oldest_and_newest(const std::vector<std::string> &programs) {
+    const auto all = load_manifest();
+    auto minor = [](const BuiltProgram &b) { return std::stoi(b.minor.substr(2)); };
+    std::vector<BuiltProgram> out;
+    for (const auto &program : programs) {
+        std::vector<BuiltProgram> builds;
+        for (const auto &b : all)
+            if (b.program == program && b.variant == "default")
+                builds.push_back(b);
+        if (builds.empty())
+            continue;
+        auto [lo, hi] = std::minmax_element(builds.begin(), builds.end(),
+                                            [&](const auto &a, const auto &b) { return minor(a) < minor(b); });
+        out.push_back(*lo);
+        if (hi != lo)
+            out.push_back(*hi);
+    }
     return out;
 }
 

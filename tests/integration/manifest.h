@@ -18,6 +18,9 @@ struct BuiltProgram {
 
 // All builds; fails the calling test (ADD_FAILURE) if the manifest is missing or empty.
 std::vector<BuiltProgram> load_manifest();
+// The default builds of `programs` by the oldest and the newest toolchain of the matrix (one
+// build when only one toolchain built a program), program by program.
+std::vector<BuiltProgram> oldest_and_newest(const std::vector<std::string> &programs);
 
 // Runs a command, returns its standard output; `status` gets the wait status.
 std::string run_capture(const std::string &command, int *status);

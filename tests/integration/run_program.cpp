@@ -51,6 +51,10 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
     return r;
 }
 
+int exit_code(const RunResult &r) {
+    return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+}
+
 std::string describe_status(int status) {
     if (WIFEXITED(status))
         return "exit " + std::to_string(WEXITSTATUS(status));

@@ -13,5 +13,7 @@ struct RunResult {
 
 RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env_extra = {});
 std::string describe_status(int status);
+// The exit code, or -1 when the program was killed by a signal.
+int exit_code(const RunResult &r);
 
 } // namespace deftrace::testing

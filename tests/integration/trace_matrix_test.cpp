@@ -7,6 +7,7 @@
 //   - the runtime model (docs/validation.md) agrees with every observation: 0 divergences.
 #include "manifest.h"
 #include "run_program.h"
+#include "scratch_dir.h"
 #include "trace/trace_diff.h"
 
 #include <chrono>
@@ -28,13 +29,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::vector<std::string> kEnv = {"GOMAXPROCS=2"};
-
-std::string read_file(const fs::path &p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::vector<BuiltProgram> builds_under_test() {
     const char *minor = std::getenv("DEFTRACE_GO_MINOR");
@@ -89,14 +83,14 @@ TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) 
 
         EXPECT_EQ(t.status, u1.status) << "traced " << describe_status(t.status) << ", untraced "
                                        << describe_status(u1.status) << "\n"
-                                       << read_file(text).substr(0, 2000);
+                                       << slurp(text).substr(0, 2000);
         EXPECT_EQ(t.out, u1.out) << "stdout differs";
         if (t.err != u1.err) { // exact unless Go printed scheduling-dependent numbers
             EXPECT_EQ(mask_traceback(t.err), mask_traceback(u1.err))
                 << "stderr differs (beyond goroutine ids/addresses)";
         }
 
-        auto trace = nlohmann::ordered_json::parse(read_file(json), nullptr, false);
+        auto trace = nlohmann::ordered_json::parse(slurp(json), nullptr, false);
         ASSERT_FALSE(trace.is_discarded()) << "no valid JSON trace";
         EXPECT_EQ(trace["schema"], "deftrace.trace/1");
         EXPECT_TRUE(trace["go_version"].get<std::string>().starts_with("go" + b.minor));
@@ -125,7 +119,7 @@ TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) 
 
         const fs::path expected = expectation_for(b.src_dir, b.minor);
         ASSERT_TRUE(fs::exists(expected)) << "no " << expected << " (scripts/regen-expectations.sh)";
-        auto want = nlohmann::ordered_json::parse(read_file(expected), nullptr, false);
+        auto want = nlohmann::ordered_json::parse(slurp(expected), nullptr, false);
         ASSERT_FALSE(want.is_discarded()) << expected << " is not JSON";
         TraceDiff d = diff_traces(want, trace);
         EXPECT_TRUE(d.same) << "the trace differs from " << expected << ":\n" << d.report;

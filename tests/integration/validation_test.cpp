@@ -8,6 +8,7 @@
 // Without a perturbation the same runs have 0 divergences and --strict changes nothing.
 #include "manifest.h"
 #include "run_program.h"
+#include "scratch_dir.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -26,57 +27,13 @@ using json = nlohmann::ordered_json;
 
 constexpr int kDivergence = 80;
 
-std::string slurp(const fs::path &p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-int exit_code(const RunResult &r) {
-    return WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
-}
-
-// The default builds of the programs, by the oldest and the newest toolchain of the matrix.
-std::vector<BuiltProgram> oldest_and_newest(const std::vector<std::string> &programs) {
-    std::vector<BuiltProgram> out;
-    auto minor = [](const BuiltProgram &b) { return std::stoi(b.minor.substr(2)); };
-    for (const auto &program : programs) {
-        std::vector<BuiltProgram> all;
-        for (auto &b : load_manifest())
-            if (b.program == program && b.variant == "default")
-                all.push_back(std::move(b));
-        if (all.empty())
-            continue;
-        std::sort(all.begin(), all.end(), [&](const auto &a, const auto &b) { return minor(a) < minor(b); });
-        out.push_back(all.front());
-        if (all.size() > 1)
-            out.push_back(all.back());
-    }
-    return out;
-}
-
-class Scratch {
-public:
-    Scratch() : dir_(fs::temp_directory_path() / ("deftrace-validation-" + std::to_string(getpid()))) {
-        fs::create_directories(dir_);
-    }
-    ~Scratch() { fs::remove_all(dir_); }
-    Scratch(const Scratch &) = delete;
-    Scratch &operator=(const Scratch &) = delete;
-    [[nodiscard]] fs::path operator/(const std::string &name) const { return dir_ / name; }
-
-private:
-    fs::path dir_;
-};
-
 struct Traced {
     RunResult run;
     json trace;
     std::string text;
 };
 
-Traced trace(const BuiltProgram &b, const std::string &perturb, bool strict, const Scratch &tmp) {
+Traced trace(const BuiltProgram &b, const std::string &perturb, bool strict, const ScratchDir &tmp) {
     const fs::path text = tmp / "trace.txt", js = tmp / "trace.json";
     std::vector<std::string> argv = {DEFTRACE_EXE, "--no-color", "-o", text.string(), "--json", js.string()};
     if (strict)
@@ -116,7 +73,7 @@ const std::vector<std::string> kPrograms = {"seeds", "recover_patterns", "goexit
 const std::vector<std::string> kPerturbations = {"call-fn:2", "drop-defer:1", "snapshot:1"};
 
 TEST(TraceValidation, UnperturbedRunsHaveNoDivergenceAndStrictKeepsTheProgramsStatus) {
-    Scratch tmp;
+    ScratchDir tmp("validation");
     auto builds = oldest_and_newest(kPrograms);
     ASSERT_EQ(builds.size(), 2 * kPrograms.size()) << "testdata builds missing (scripts/build-testdata.sh)";
     for (const auto &b : builds) {
@@ -135,7 +92,7 @@ TEST(TraceValidation, UnperturbedRunsHaveNoDivergenceAndStrictKeepsTheProgramsSt
 }
 
 TEST(TraceValidation, AnInjectedFaultIsCaughtReportedAndCounted) {
-    Scratch tmp;
+    ScratchDir tmp("validation");
     auto builds = oldest_and_newest(kPrograms);
     ASSERT_EQ(builds.size(), 2 * kPrograms.size()) << "testdata builds missing (scripts/build-testdata.sh)";
     for (const auto &b : builds) {
