@@ -138,88 +138,125 @@ std::optional<OpenDeferInfo> GoBinary::open_defer_info(const FuncInfo &f) const 
     return decode_opendefer_info(bytes->first(std::min<size_t>(bytes->size(), 128)), facts_->opendefer_format);
 }
 
-std::optional<std::string_view> GoBinary::outermost_inlined(const FuncInfo &f, Addr pc) const {
-    auto idx_table = pclntab_->pcdata_offset(f, kPcdataInlTreeIndex);
-    auto tree = pclntab_->funcdata_offset(f, kFuncdataInlTree);
-    if (!idx_table || !tree)
-        return std::nullopt;
-    const PcValueTable index = pclntab_->pc_table(f, *idx_table);
-    // runtime.inlinedCall: ≤1.19 {parent int16, funcID, _, file, line, func_, parentPc} (20 bytes);
-    // 1.20+ {funcID, _ [3], nameOff, parentPc, startLine} (16 bytes), parents found via parentPc.
-    const bool v120 = facts_->inltree_name_off;
-    const uint64_t size = v120 ? 16 : 20;
-    std::optional<std::string_view> outer;
-    auto i = index.at(pc);
-    for (int depth = 0; i && *i >= 0 && depth < 64; ++depth) {
-        auto rec = elf_.bytes_at(moduledata_.gofunc + *tree + static_cast<uint64_t>(*i) * size, size);
-        if (!rec)
-            return outer;
-        ByteReader r(*rec, "inline tree");
-        outer = pclntab_->name_at(r.u32(v120 ? 4 : 12));
-        if (v120)
-            i = index.at(f.entry + static_cast<uint64_t>(r.i32(8)));
-        else
-            i = static_cast<int16_t>(r.u8(0) | (r.u8(1) << 8));
+// runtime.inlinedCall, the records of FUNCDATA_InlTree: ≤1.19 {parent int16, funcID, _, file,
+// line, func_, parentPc} (20 bytes); 1.20+ {funcID, _ [3], nameOff, parentPc, startLine} (16
+// bytes), whose parent is the record in force at parentPc. parentPc is relative to the entry of
+// the function that holds the tree.
+class GoBinary::InlineTree {
+public:
+    InlineTree(const GoBinary &bin, const FuncInfo &f) : bin_(bin), f_(f) {
+        auto idx_table = bin.pclntab_->pcdata_offset(f, kPcdataInlTreeIndex);
+        auto tree = bin.pclntab_->funcdata_offset(f, kFuncdataInlTree);
+        if (idx_table && tree) {
+            index_.emplace(bin.pclntab_->pc_table(f, *idx_table));
+            base_ = bin.moduledata_.gofunc + *tree;
+        }
     }
+    [[nodiscard]] bool empty() const { return !index_; }
+    [[nodiscard]] const PcValueTable &index() const { return *index_; }
+    // The record in force at `pc` of the function (nullopt: the function's own code).
+    [[nodiscard]] std::optional<int32_t> at(Addr pc) const {
+        auto i = index_ ? index_->at(pc) : std::nullopt;
+        return i && *i >= 0 ? i : std::nullopt;
+    }
+    struct Record {
+        std::string_view name;
+        Addr call_pc;                  // the call site, in the function
+        std::optional<int32_t> parent; // the record of the inlined function that made the call
+    };
+    [[nodiscard]] std::optional<Record> record(int32_t i) const {
+        const bool v120 = bin_.facts_->inltree_name_off;
+        const uint64_t size = v120 ? 16 : 20;
+        auto rec = bin_.elf_.bytes_at(base_ + static_cast<uint64_t>(i) * size, size);
+        if (!rec)
+            return std::nullopt;
+        ByteReader r(*rec, "inline tree");
+        Record out{bin_.pclntab_->name_at(r.u32(v120 ? 4 : 12)), f_.entry + static_cast<uint64_t>(r.i32(v120 ? 8 : 16)),
+                   std::nullopt};
+        if (v120) {
+            out.parent = at(out.call_pc);
+        } else if (const auto parent = static_cast<int16_t>(r.u8(0) | (r.u8(1) << 8)); parent >= 0) {
+            out.parent = parent;
+        }
+        return out;
+    }
+
+private:
+    const GoBinary &bin_;
+    const FuncInfo &f_;
+    std::optional<PcValueTable> index_;
+    Addr base_;
+};
+
+std::optional<std::string_view> GoBinary::outermost_inlined(const FuncInfo &f, Addr pc) const {
+    std::optional<std::string_view> outer;
+    for (const auto &in : inlined_calls(f, pc))
+        outer = in.name;
     return outer;
 }
 
 std::vector<GoBinary::InlinedCall> GoBinary::inlined_calls(const FuncInfo &f, Addr pc) const {
     std::vector<InlinedCall> out;
-    auto idx_table = pclntab_->pcdata_offset(f, kPcdataInlTreeIndex);
-    auto tree = pclntab_->funcdata_offset(f, kFuncdataInlTree);
-    if (!idx_table || !tree)
-        return out;
-    const PcValueTable index = pclntab_->pc_table(f, *idx_table);
-    // Record layouts as in outermost_inlined; parentPc is at 16 (≤1.19) or 8 (1.20+), relative
-    // to the function's entry.
-    const bool v120 = facts_->inltree_name_off;
-    const uint64_t size = v120 ? 16 : 20;
-    auto i = index.at(pc);
-    for (int depth = 0; i && *i >= 0 && depth < 64; ++depth) {
-        auto rec = elf_.bytes_at(moduledata_.gofunc + *tree + static_cast<uint64_t>(*i) * size, size);
+    const InlineTree tree(*this, f);
+    auto i = tree.at(pc);
+    for (int depth = 0; i && depth < 64; ++depth) {
+        auto rec = tree.record(*i);
         if (!rec)
             break;
-        ByteReader r(*rec, "inline tree");
-        const Addr call_pc = f.entry + static_cast<uint64_t>(r.i32(v120 ? 8 : 16));
-        out.push_back({pclntab_->name_at(r.u32(v120 ? 4 : 12)), call_pc});
-        if (v120)
-            i = index.at(call_pc);
-        else
-            i = static_cast<int16_t>(r.u8(0) | (r.u8(1) << 8));
+        out.push_back({rec->name, rec->call_pc});
+        i = rec->parent;
     }
+    return out;
+}
+
+std::map<std::string, std::vector<GoBinary::InlinedCopy>, std::less<>>
+GoBinary::inlined_copies(const std::vector<std::string> &names) const {
+    std::map<std::string, std::vector<InlinedCopy>, std::less<>> out;
+    for (const auto &n : names)
+        out[n];
+    for (size_t fi = 0; fi < pclntab_->num_funcs(); ++fi) {
+        const FuncInfo f = pclntab_->func(fi);
+        const InlineTree tree(*this, f);
+        if (tree.empty())
+            continue;
+        // Every record in use, and the records of the calls that lead to them (a record whose
+        // whole body was inlined further may appear only as a parent).
+        std::vector<int32_t> seen;
+        for (const auto &run : tree.index().runs()) {
+            std::optional<int32_t> i = run.value >= 0 ? std::optional<int32_t>(run.value) : std::nullopt;
+            for (int depth = 0; i && depth < 64; ++depth) {
+                if (std::find(seen.begin(), seen.end(), *i) != seen.end())
+                    break;
+                seen.push_back(*i);
+                auto rec = tree.record(*i);
+                if (!rec)
+                    break;
+                if (auto it = out.find(rec->name); it != out.end()) {
+                    std::string_view caller = pclntab_->func_name(f);
+                    if (rec->parent)
+                        if (auto p = tree.record(*rec->parent))
+                            caller = p->name;
+                    it->second.push_back({fi, rec->call_pc, caller});
+                }
+                i = rec->parent;
+            }
+        }
+    }
+    for (auto &[name, copies] : out)
+        std::sort(copies.begin(), copies.end(),
+                  [](const InlinedCopy &a, const InlinedCopy &b) { return a.call_pc < b.call_pc; });
     return out;
 }
 
 std::map<std::string, std::vector<std::string>, std::less<>>
 GoBinary::inlined_into(const std::vector<std::string> &names) const {
     std::map<std::string, std::vector<std::string>, std::less<>> out;
-    for (const auto &n : names)
-        out[n];
-    const bool v120 = facts_->inltree_name_off;
-    const uint64_t size = v120 ? 16 : 20;
-    for (size_t fi = 0; fi < pclntab_->num_funcs(); ++fi) {
-        const FuncInfo f = pclntab_->func(fi);
-        auto idx_table = pclntab_->pcdata_offset(f, kPcdataInlTreeIndex);
-        auto tree = pclntab_->funcdata_offset(f, kFuncdataInlTree);
-        if (!idx_table || !tree)
-            continue;
-        std::vector<int32_t> seen;
-        const PcValueTable index = pclntab_->pc_table(f, *idx_table);
-        for (const auto &run : index.runs()) {
-            if (run.value < 0 || std::find(seen.begin(), seen.end(), run.value) != seen.end())
-                continue;
-            seen.push_back(run.value);
-            auto rec = elf_.bytes_at(moduledata_.gofunc + *tree + static_cast<uint64_t>(run.value) * size, size);
-            if (!rec)
-                continue;
-            ByteReader r(*rec, "inline tree");
-            auto it = out.find(pclntab_->name_at(r.u32(v120 ? 4 : 12)));
-            if (it == out.end())
-                continue;
-            std::string host(pclntab_->func_name(f));
-            if (std::find(it->second.begin(), it->second.end(), host) == it->second.end())
-                it->second.push_back(std::move(host));
+    for (const auto &[name, copies] : inlined_copies(names)) {
+        auto &hosts = out[name];
+        for (const auto &c : copies) {
+            std::string host(pclntab_->func_name(pclntab_->func(c.func_index)));
+            if (std::find(hosts.begin(), hosts.end(), host) == hosts.end())
+                hosts.push_back(std::move(host));
         }
     }
     return out;

@@ -60,10 +60,21 @@ public:
     // function's inline tree). One pass over the binary.
     [[nodiscard]] std::map<std::string, std::vector<std::string>, std::less<>>
     inlined_into(const std::vector<std::string> &names) const;
+    // Every inlined call of each of `names`: the function holding the copy (its pclntab index),
+    // the pc of the call site in that function, and the function that made the call (the host,
+    // or the inlined function the call sits in). Sorted by call_pc. One pass over the binary.
+    struct InlinedCopy {
+        size_t func_index;
+        Addr call_pc;
+        std::string_view caller;
+    };
+    [[nodiscard]] std::map<std::string, std::vector<InlinedCopy>, std::less<>>
+    inlined_copies(const std::vector<std::string> &names) const;
     // The bytes of a function's code.
     [[nodiscard]] Bytes code(const FuncInfo &f) const;
 
 private:
+    class InlineTree;
     explicit GoBinary(ElfFile elf) : elf_(std::move(elf)) {}
     void locate_pclntab();
     void determine_version();

@@ -7,14 +7,25 @@ namespace deftrace {
 void LeakTracker::acquired(const std::string &resource, uint64_t handle, uint64_t goid, FrameList frames,
                            std::vector<Site> stack, uint64_t seq) {
     // A handle reused after its release (the allocator gave the address back) is a new resource;
-    // one acquired twice without release (BeginTx reached through Begin) keeps its first record.
-    if (held_.contains(handle))
+    // one acquired twice by the same goroutine without release (BeginTx reached through Begin)
+    // keeps its first record. Another goroutine's acquisition is a holder of its own: a second
+    // reader, or a goroutine that will hold the lock once it is free.
+    const auto key = std::make_pair(resource, handle);
+    auto [lo, hi] = held_.equal_range(key);
+    if (std::any_of(lo, hi, [&](const auto &kv) { return kv.second.goid == goid; }))
         return;
-    held_[handle] = Held{resource, goid, seq, std::move(frames), std::move(stack), std::nullopt, {}};
+    held_.emplace(key, Held{resource, goid, seq, std::move(frames), std::move(stack), std::nullopt, {}});
 }
 
-bool LeakTracker::released(uint64_t handle) {
-    return held_.erase(handle) > 0;
+bool LeakTracker::released(const std::string &resource, uint64_t handle, uint64_t goid) {
+    auto [lo, hi] = held_.equal_range(std::make_pair(resource, handle));
+    if (lo == hi)
+        return false;
+    auto own = std::find_if(lo, hi, [&](const auto &kv) { return kv.second.goid == goid; });
+    if (own == hi) // equal keys keep their insertion order: lo is the oldest holder
+        own = lo;
+    held_.erase(own);
+    return true;
 }
 
 void LeakTracker::recovered(uint64_t goid, uint64_t resume_depth, const PanicSummary &panic,

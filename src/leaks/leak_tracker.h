@@ -36,8 +36,9 @@ public:
     void acquired(const std::string &resource, uint64_t handle, uint64_t goid, FrameList frames,
                   std::vector<Site> stack, uint64_t seq);
     // Returns whether the handle was known and open (a second release, or of a handle acquired
-    // before tracing started, is not an event).
-    bool released(uint64_t handle);
+    // before tracing started, is not an event). Of several holders (readers of one RWMutex, a
+    // goroutine waiting in Lock), `goid`'s own acquisition is released, else the oldest.
+    bool released(const std::string &resource, uint64_t handle, uint64_t goid);
     // A panic on `goid` was recovered and execution resumes in the frame at `resume_depth`.
     void recovered(uint64_t goid, uint64_t resume_depth, const PanicSummary &panic, const std::string &resume_function);
 
@@ -61,7 +62,7 @@ private:
         std::optional<PanicSummary> abandoned_by;
         std::string recovered_in;
     };
-    std::map<uint64_t, Held> held_; // by handle
+    std::multimap<std::pair<std::string, uint64_t>, Held> held_; // by (resource, handle)
 };
 
 } // namespace deftrace

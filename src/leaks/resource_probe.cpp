@@ -45,7 +45,25 @@ std::vector<ProbedFunction> parse_functions(const nlohmann::json &j, const char 
         if (!f.is_object() || !f.contains("function") || !f["function"].is_string() || !f.contains("handle") ||
             !f["handle"].is_string())
             throw Error(ErrorKind::Usage, where + ": every \"" + key + "\" entry needs \"function\" and \"handle\"");
-        out.push_back({f["function"].get<std::string>(), parse_handle(f["handle"].get<std::string>(), where)});
+        ProbedFunction pf{f["function"].get<std::string>(), parse_handle(f["handle"].get<std::string>(), where),
+                          std::nullopt};
+        if (std::string_view(key) == "release" && pf.handle.from == HandleSlot::From::Result)
+            throw Error(ErrorKind::Usage, where + ": " + pf.function +
+                                              ": a release's handle is an argument (receiver or argN), not a result");
+        if (f.contains("inlined")) {
+            const auto &r = f["inlined"];
+            if (!r.is_object() || !r.contains("instruction") || !r["instruction"].is_string() ||
+                r["instruction"].get<std::string>().empty() ||
+                (r.contains("offset") && !r["offset"].is_number_integer()))
+                throw Error(ErrorKind::Usage, where + ": " + pf.function +
+                                                  ": \"inlined\" must be {\"instruction\": MNEMONIC, \"offset\": N}");
+            if (pf.handle.from == HandleSlot::From::Result)
+                throw Error(ErrorKind::Usage,
+                            where + ": " + pf.function +
+                                ": \"inlined\" needs an argument handle (an inlined call has no return)");
+            pf.inlined = InlinedRule{r["instruction"].get<std::string>(), r.value("offset", int64_t{0})};
+        }
+        out.push_back(std::move(pf));
     }
     return out;
 }
@@ -67,6 +85,10 @@ ResourceProbe load_resource_probe(const fs::path &file) {
     p.resource = j.value("resource", p.name);
     p.acquire = parse_functions(j, "acquire", where);
     p.release = parse_functions(j, "release", where);
+    const std::string callers = j.value("callers", "all");
+    if (callers != "all" && callers != "program")
+        throw Error(ErrorKind::Usage, where + ": \"callers\" must be \"all\" or \"program\"");
+    p.program_callers_only = callers == "program";
     return p;
 }
 

@@ -2,7 +2,9 @@
 // is. Loaded from probes/resources/*.json (format: probes/README.md, schema deftrace.probe/1).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,15 +20,30 @@ struct HandleSlot {
     bool deref = false;
 };
 
+// Where a call the compiler inlined is seen: such a call has no entry or return to stop at, so
+// deftrace stops at the first `instruction` (mnemonic with its prefix: "lock cmpxchg") after the
+// call site, in the code of the function that holds the copy; the handle is the address of that
+// instruction's memory operand minus `offset`. For a lock, the atomic operation on its state word.
+struct InlinedRule {
+    std::string instruction;
+    int64_t offset = 0;
+};
+
 struct ProbedFunction {
     std::string function; // as the pclntab names it: database/sql.(*DB).BeginTx
+    // An acquire's handle is a result (taken at each return) or an argument (taken at entry, as
+    // sync.(*Mutex).Lock's receiver); a release's is an argument.
     HandleSlot handle;
+    std::optional<InlinedRule> inlined; // none: inlined calls are listed as not seen
 };
 
 struct ResourceProbe {
     std::string name;     // sql-tx
     std::string resource; // database/sql transaction
     std::vector<ProbedFunction> acquire, release;
+    // "callers": "program": only calls from the program's own code count, not those the standard
+    // library makes for itself (its many internal locks).
+    bool program_callers_only = false;
 };
 
 // Parses one probe file; throws Error(Usage) naming the file and the problem.

@@ -31,8 +31,9 @@ enum class ProbeKind {
     Fatal,           // runtime.preprintpanics entry: RAX = the panic chain about to be printed
     FatalPrinted,    // a ret of runtime.preprintpanics: errors and Stringers are now their text
     OsExit,          // os.Exit entry: every goroutine's pending defers will never run
-    ResourceAcquire, // a ret of a probed acquire function: the handle in a result register
+    ResourceAcquire, // a probed acquire function's ret (result handle) or entry (argument handle)
     ResourceRelease, // a probed release function's entry: the handle in an argument register
+                     // (both also at the atomic instruction of an inlined call, for lock probes)
 };
 
 struct Tracer::Probe {
@@ -48,6 +49,11 @@ struct Tracer::Probe {
     const ResourceProbe *resource = nullptr; // ResourceAcquire / ResourceRelease
     Gpr handle_reg = Gpr::None;
     bool handle_deref = false;
+    // An inlined call's atomic instruction: the handle is its memory operand's address - offset.
+    std::optional<MemOperand> handle_mem;
+    Addr handle_mem_next; // link-time address after the instruction (RIP-relative operands)
+    int64_t handle_offset = 0;
+    Addr inline_call; // the inlined call's site, in the running frame (link-time); null: not inlined
 };
 
 struct Tracer::PendingRecover {
@@ -959,7 +965,6 @@ void Tracer::insert_resource_probes(const Disassembler &dis) {
     const Pclntab &tab = bin_.pclntab();
     if (options_.resources.empty())
         return;
-    // A call of a probed function that the compiler inlined has no entry or ret to stop at.
     std::vector<std::string> names;
     for (const ResourceProbe &rp : options_.resources) {
         for (const auto &pf : rp.acquire)
@@ -967,39 +972,85 @@ void Tracer::insert_resource_probes(const Disassembler &dis) {
         for (const auto &pf : rp.release)
             names.push_back(pf.function);
     }
-    for (const auto &[name, hosts] : bin_.inlined_into(names)) {
-        if (hosts.empty())
-            continue;
-        std::string note = name + " is inlined into " + std::to_string(hosts.size()) + " function" +
-                           (hosts.size() == 1 ? "" : "s") + " (" + hosts.front() + (hosts.size() > 1 ? ", ..." : "") +
-                           "): calls made there are not seen";
-        probe_notes_.push_back(std::move(note));
-    }
+    const auto copies = bin_.inlined_copies(names);
     for (const ResourceProbe &rp : options_.resources) {
         auto each_function = [&](const std::vector<ProbedFunction> &list, bool acquire) {
             for (const ProbedFunction &pf : list) {
-                auto index = tab.find_by_name(pf.function);
-                if (!index)
-                    continue; // the program does not use it
-                const FuncInfo f = tab.func(*index);
                 Probe p;
                 p.kind = acquire ? ProbeKind::ResourceAcquire : ProbeKind::ResourceRelease;
                 p.resource = &rp;
                 p.handle_reg = abi_register(pf.handle.index);
                 p.handle_deref = pf.handle.deref;
-                if (acquire) {
-                    // The result is in its register at every ret; nothing to remember from entry.
-                    for (const auto &in : dis.decode(bin_.code(f), f.entry))
-                        if (in.op == Op::Ret)
-                            add_probe(in.address, p);
-                } else {
-                    add_probe(after_stack_check(f, dis), p);
+                if (auto index = tab.find_by_name(pf.function)) {
+                    const FuncInfo f = tab.func(*index);
+                    if (acquire && pf.handle.from == HandleSlot::From::Result) {
+                        // The result is in its register at every ret; nothing to remember from entry.
+                        for (const auto &in : dis.decode(bin_.code(f), f.entry))
+                            if (in.op == Op::Ret)
+                                add_probe(in.address, p);
+                    } else {
+                        add_probe(after_stack_check(f, dis), p);
+                    }
                 }
+                insert_inlined_copies(dis, rp, pf, p, copies.at(pf.function));
             }
         };
         each_function(rp.acquire, true);
         each_function(rp.release, false);
     }
+}
+
+void Tracer::insert_inlined_copies(const Disassembler &dis, const ResourceProbe &rp, const ProbedFunction &pf, Probe p,
+                                   const std::vector<GoBinary::InlinedCopy> &copies) {
+    // A call the compiler inlined has no entry or ret to stop at: with an "inlined" rule, stop at
+    // the copy's atomic instruction; without one, say that those calls are not seen.
+    std::vector<std::string> unseen;
+    auto note_unseen = [&](std::string host) {
+        if (std::find(unseen.begin(), unseen.end(), host) == unseen.end())
+            unseen.push_back(std::move(host));
+    };
+    for (const auto &c : copies) {
+        if (rp.program_callers_only && is_std_function(c.caller, ""))
+            continue;
+        const FuncInfo f = bin_.pclntab().func(c.func_index);
+        std::string host(bin_.pclntab().func_name(f));
+        if (!pf.inlined) {
+            note_unseen(std::move(host));
+            continue;
+        }
+        // The rule's instruction follows the call site closely, before any call, jump or return:
+        // the compiler lays the inlined fast path out in line (sync.(*Mutex).Lock's
+        // CompareAndSwapInt32, Unlock's AddInt32), and may schedule it just before the site's
+        // own pc record (Go 1.19 gives the CAS the caller's line).
+        auto code = bin_.code(f);
+        const uint64_t from = c.call_pc >= f.entry ? c.call_pc - f.entry : code.size();
+        std::optional<Instruction> found;
+        if (from < code.size()) {
+            const auto insns = dis.decode(code.subspan(from, std::min<size_t>(code.size() - from, 96)), c.call_pc);
+            for (size_t i = 0; i < insns.size() && i < 16 && !found; ++i) {
+                const Instruction &in = insns[i];
+                if (in.text.starts_with(pf.inlined->instruction + " ") && in.operands.size() >= 1 &&
+                    in.operands[0].kind == Operand::Kind::Mem)
+                    found = in;
+                else if (in.op == Op::Call || in.op == Op::Jmp || in.op == Op::Ret)
+                    break;
+            }
+        }
+        if (!found) {
+            note_unseen(std::move(host));
+            continue;
+        }
+        Probe q = p;
+        q.handle_mem = found->operands[0].mem;
+        q.handle_mem_next = found->next();
+        q.handle_offset = pf.inlined->offset;
+        q.inline_call = c.call_pc;
+        add_probe(found->address, q);
+    }
+    if (!unseen.empty())
+        probe_notes_.push_back(pf.function + " is inlined into " + std::to_string(unseen.size()) + " function" +
+                               (unseen.size() == 1 ? "" : "s") + " (" + unseen.front() +
+                               (unseen.size() > 1 ? ", ..." : "") + "): calls made there are not seen");
 }
 
 FrameList Tracer::frames_of(Addr g, Addr pc, Addr sp) const {
@@ -1017,29 +1068,31 @@ std::optional<uint64_t> Tracer::depth_of(Addr g, Addr sp) const {
     return bounds->second.value() - sp.value();
 }
 
-std::vector<Site> Tracer::call_stack(Addr ret, Addr caller_sp) const {
+std::vector<Site> Tracer::call_stack(const CallSite &at) const {
     std::vector<Site> stack;
-    if (ret.is_null())
+    if (at.pc.is_null())
         return stack;
-    for (const auto &f : walker_->walk(ret, caller_sp, 16)) {
+    bool innermost = true;
+    for (const auto &f : walker_->walk(at.pc, at.sp, 16)) {
         if (f.name == "runtime.goexit")
             break;
         // A call site inside inlined code (db.Begin inlined into the handler) is that many
         // frames, innermost first, as Go's own tracebacks print them.
-        const Addr call = walker_->to_link(f.pc) - 1;
-        Site outer = site_at(f.pc, true);
-        Addr at = call;
+        const Addr call = innermost ? at.call : walker_->to_link(f.pc) - 1;
+        innermost = false;
+        Site outer = site_at(walker_->to_runtime(call), false);
+        Addr pc = call;
         for (const auto &in : bin_.inlined_calls(f.func, call)) {
             Site s{std::string(in.name), {}, 0};
-            if (auto pos = bin_.pclntab().source_at(f.func, at)) {
+            if (auto pos = bin_.pclntab().source_at(f.func, pc)) {
                 s.file = std::string(pos->file);
                 s.line = pos->line;
             }
             stack.push_back(std::move(s));
-            at = in.call_pc;
+            pc = in.call_pc;
         }
-        if (at != call)
-            if (auto pos = bin_.pclntab().source_at(f.func, at)) {
+        if (pc != call)
+            if (auto pos = bin_.pclntab().source_at(f.func, pc)) {
                 outer.file = std::string(pos->file);
                 outer.line = pos->line;
             }
@@ -1127,38 +1180,60 @@ void Tracer::on_os_exit(ThreadStop &stop, Addr current) {
     }
 }
 
+Tracer::CallSite Tracer::caller_at_entry(const ThreadStop &stop) const {
+    const Addr ret(tracee_->memory().read_u64(stop.regs.sp()).value_or(0));
+    return {ret, stop.regs.sp() + 8, walker_->to_link(ret) - 1};
+}
+
 void Tracer::on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
-    uint64_t handle = stop.regs.get(p.handle_reg);
-    if (handle != 0 && p.handle_deref)
-        handle = tracee_->memory().read_u64(Addr(handle)).value_or(0);
+    uint64_t handle = 0;
+    if (p.handle_mem) {
+        // The atomic instruction of an inlined call: the address it operates on.
+        const MemOperand &m = *p.handle_mem;
+        uint64_t a = static_cast<uint64_t>(m.disp);
+        if (m.base == Gpr::Rip)
+            a += walker_->to_runtime(p.handle_mem_next).value();
+        else if (m.base != Gpr::None)
+            a += stop.regs.get(m.base);
+        if (m.index != Gpr::None)
+            a += stop.regs.get(m.index) * static_cast<uint64_t>(m.scale);
+        handle = a - static_cast<uint64_t>(p.handle_offset);
+    } else {
+        handle = stop.regs.get(p.handle_reg);
+        if (handle != 0 && p.handle_deref)
+            handle = tracee_->memory().read_u64(Addr(handle)).value_or(0);
+    }
     if (handle == 0)
         return; // an acquire that failed (nil result with an error)
+    // Who made the call: the running frame for an inlined copy; else the caller, which resumes
+    // at [rsp] (the probe is at the function's entry, after its stack check, or at a ret).
+    const CallSite at =
+        p.inline_call.is_null() ? caller_at_entry(stop) : CallSite{stop.regs.pc(), stop.regs.sp(), p.inline_call};
+    if (at.pc.is_null())
+        return;
+    std::vector<Site> stack = call_stack(at);
+    if (p.resource->program_callers_only && p.inline_call.is_null() &&
+        (stack.empty() || is_std_function(stack.front().function, "")))
+        return; // the standard library's own use (inlined copies were chosen at attach)
     char hex[24];
     std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(handle));
     if (p.kind == ProbeKind::ResourceRelease) {
-        if (!leaks_.released(handle))
+        if (!leaks_.released(p.resource->resource, handle, goid))
             return; // released twice, or acquired before deftrace could see it
         Event e = make_event(EventKind::Release, goid, g);
-        // At the release function's entry (after its stack check): the return address at [rsp].
-        const Addr ret(tracee_->memory().read_u64(stop.regs.sp()).value_or(0));
-        e.site = program_site(call_stack(ret, stop.regs.sp() + 8));
+        e.site = program_site(stack);
         e.fields["resource"] = p.resource->resource;
         e.fields["handle"] = hex;
         emit(std::move(e));
         return;
     }
-    // At the acquire function's ret: the caller resumes at [rsp] with sp = rsp + 8.
-    const Addr ret(tracee_->memory().read_u64(stop.regs.sp()).value_or(0));
-    const Addr caller_sp = stop.regs.sp() + 8;
-    auto depth = depth_of(g, caller_sp);
-    if (ret.is_null() || !depth)
+    if (!depth_of(g, at.sp))
         return;
-    std::vector<Site> stack = call_stack(ret, caller_sp);
     Event e = make_event(EventKind::Acquire, goid, g);
     e.site = program_site(stack);
     e.fields["resource"] = p.resource->resource;
     e.fields["handle"] = hex;
-    leaks_.acquired(p.resource->resource, handle, goid, frames_of(g, ret, caller_sp), std::move(stack), seq_ + 1);
+    leaks_.acquired(p.resource->resource, handle, goid, frames_of(g, at.pc, at.sp), std::move(stack), seq_ + 1);
     emit(std::move(e));
 }
 

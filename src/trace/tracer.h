@@ -99,9 +99,17 @@ private:
     // code for stripped binaries.
     [[nodiscard]] std::optional<Addr> locate_allgs(const Disassembler &dis) const;
     void insert_resource_probes(const Disassembler &dis);
-    // The frames of the caller that resumes at `ret` with `caller_sp`, and its callers, with
-    // inlined calls expanded; innermost first.
-    [[nodiscard]] std::vector<Site> call_stack(Addr ret, Addr caller_sp) const;
+    void insert_inlined_copies(const Disassembler &dis, const ResourceProbe &rp, const ProbedFunction &pf, Probe p,
+                               const std::vector<GoBinary::InlinedCopy> &copies);
+    // A frame making a call: the frame's run-time pc and sp, and the link-time pc of the call (the
+    // call instruction, or the site of a call the compiler inlined).
+    struct CallSite {
+        Addr pc, sp, call;
+    };
+    // The function that called the one stopped at its entry or ret: it resumes at [rsp].
+    [[nodiscard]] CallSite caller_at_entry(const ThreadStop &stop) const;
+    // The frames from `at` outward, inlined calls expanded; innermost first.
+    [[nodiscard]] std::vector<Site> call_stack(const CallSite &at) const;
     [[nodiscard]] static Site program_site(const std::vector<Site> &stack);
     // g.stack.hi - sp: a frame's position that survives the runtime moving the stack.
     [[nodiscard]] std::optional<uint64_t> depth_of(Addr g, Addr sp) const;

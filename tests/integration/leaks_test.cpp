@@ -116,6 +116,55 @@ TEST(LeakProbes, EveryShippedProbeOnEveryReleaseAndVariant) {
     }
 }
 
+// testdata/mutex_probes: locks are followed at their inlined fast paths (the atomic instruction of
+// each copy of Lock, Unlock, RLock and RUnlock in the program's code) and at the out-of-line
+// methods (sync.Locker, RWMutex.Lock/Unlock).
+TEST(LeakProbes, LocksHeldByARecoveredPanicOrAtExitOnEveryReleaseAndVariant) {
+    ScratchDir tmp("leaks");
+    auto builds = builds_of("mutex_probes", false);
+    ASSERT_FALSE(builds.empty());
+    const fs::path src = fs::path(builds.front().src_dir) / "main.go";
+    const std::string at_withdraw = "main.withdraw:" + std::to_string(line_of(src, "func withdraw(", "a.mu.Lock()"));
+    const std::string at_lookup = "main.lookup:" + std::to_string(line_of(src, "func lookup(", "c.mu.RLock()"));
+    const std::string at_freeze = "main.freeze:" + std::to_string(line_of(src, "func freeze(", "c.mu.Lock()"));
+    const std::multiset<std::string> want = {
+        "sync.Mutex | abandoned | " + at_withdraw + " | withdraw: balance 5 < 50 | main.guard",
+        "sync.RWMutex read lock | abandoned | " + at_lookup + " | lookup: no key z | main.guard",
+        "sync.RWMutex | open_at_exit | " + at_freeze,
+    };
+    // (acquires, releases) per resource: Mutex: deposit x2, withdraw, viaLocker, handOff (its
+    // Unlock on another goroutine); RWMutex: put, freeze; read lock: get x2, lookup.
+    const std::map<std::string, std::pair<int, int>> want_events = {
+        {"sync.Mutex", {5, 4}}, {"sync.RWMutex", {2, 1}}, {"sync.RWMutex read lock", {3, 2}}};
+    for (const auto &b : builds) {
+        SCOPED_TRACE(b.label());
+        auto plain = run_program({b.binary()}, kEnv);
+        auto t = run_program({DEFTRACE_EXE, "--leaks", "--fail-on-leak", "-o", tmp / "trace.txt", "--json",
+                              tmp / "trace.json", b.binary()},
+                             kEnv);
+        EXPECT_EQ(exit_code(t), kLeakExit) << describe_status(t.status) << "\n" << t.err;
+        EXPECT_EQ(t.out, plain.out);
+        EXPECT_EQ(t.err, plain.err);
+        auto trace = json::parse(slurp(tmp / "trace.json"), nullptr, false);
+        ASSERT_FALSE(trace.is_discarded());
+        EXPECT_EQ(summaries(trace), want);
+        EXPECT_FALSE(trace.contains("probe_notes")) << trace["probe_notes"].dump();
+        std::map<std::string, std::pair<int, int>> events;
+        std::set<uint64_t> mutex_releasers;
+        for (const auto &e : trace["events"]) {
+            if (e["kind"] != "acquire" && e["kind"] != "release")
+                continue;
+            auto &[acquires, releases] = events[e.value("resource", "")];
+            ++(e["kind"] == "acquire" ? acquires : releases);
+            if (e["kind"] == "release" && e["resource"] == "sync.Mutex")
+                mutex_releasers.insert(e.value("goroutine", uint64_t{0}));
+            EXPECT_TRUE(e["site"].value("function", "").starts_with("main.")) << e.dump();
+        }
+        EXPECT_EQ(events, want_events);
+        EXPECT_EQ(mutex_releasers.size(), 2u) << "handOff's Unlock runs on a goroutine of its own";
+    }
+}
+
 TEST(LeakProbes, AProbedFunctionInlinedSomewhereIsNamedInTheReport) {
     ScratchDir tmp("leaks");
     std::ofstream(tmp / "open.json") << R"({"schema": "deftrace.probe/1", "name": "open", "resource": "file",
@@ -151,6 +200,19 @@ TEST(LeakProbes, AnUnusableProbeIsAUsageErrorBeforeTheProgramRuns) {
     EXPECT_EQ(exit_code(bad), 64) << bad.err;
     EXPECT_NE(bad.err.find("handle \"rax\""), std::string::npos) << bad.err;
     EXPECT_EQ(bad.out, "");
+    // An inlined rule needs an argument handle; "callers" is "all" or "program".
+    std::ofstream(tmp / "inlined.json")
+        << R"({"schema": "deftrace.probe/1", "acquire": [{"function": "f", "handle": "result0",
+        "inlined": {"instruction": "lock xadd"}}], "release": [{"function": "g", "handle": "receiver"}]})";
+    auto inlined = run_program({DEFTRACE_EXE, "--probes", tmp / "inlined.json", prog});
+    EXPECT_EQ(exit_code(inlined), 64) << inlined.err;
+    EXPECT_NE(inlined.err.find("\"inlined\" needs an argument handle"), std::string::npos) << inlined.err;
+    std::ofstream(tmp / "callers.json")
+        << R"({"schema": "deftrace.probe/1", "callers": "mine", "acquire": [{"function": "f", "handle": "receiver"}],
+        "release": [{"function": "g", "handle": "receiver"}]})";
+    auto callers = run_program({DEFTRACE_EXE, "--probes", tmp / "callers.json", prog});
+    EXPECT_EQ(exit_code(callers), 64) << callers.err;
+    EXPECT_NE(callers.err.find("\"callers\" must be"), std::string::npos) << callers.err;
     auto missing = run_program({DEFTRACE_EXE, "--probes", tmp / "none.json", prog});
     EXPECT_EQ(exit_code(missing), 66) << missing.err;
 }

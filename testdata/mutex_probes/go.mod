@@ -1,0 +1,3 @@
+module mutex_probes
+
+go 1.19
