@@ -108,6 +108,7 @@ void Tracer::attach(Tracee &tracee) {
     }
     walker_ = std::make_unique<StackWalker>(bin_, tracee.memory(), bias_);
     state_ = std::make_unique<RuntimeState>(tracee.memory(), off_);
+    current_g_ = CurrentG::locate(bin_, tracee.disassembler());
     types_ = std::make_unique<TypeReader>(tracee.memory(), bin_.moduledata().types + bias_);
     // Read-only data whose words are the same in the file and in memory: not in a PIE, whose
     // pointers are relocated at load time.
@@ -489,22 +490,28 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
     auto it = probes_.find(walker_->to_link(addr));
     if (it == probes_.end())
         return;
-    // Go code keeps the current g in R14 (ABIInternal); recovery runs on g0 and gets the user g
-    // in RAX instead.
-    const Addr g(stop.regs.raw.r14);
+    // The current g is the thread's TLS word, which Go code also keeps in R14 (ABIInternal;
+    // goruntime/current_g.h); recovery runs on g0 and gets the user g in RAX instead.
+    const Addr r14(stop.regs.raw.r14);
     // One syscall for what nearly every stop reads: the goroutine's g (the header, _panic,
-    // _defer), the top of its stack (return address, arguments, stack-allocated records) and,
-    // where RAX is the pointer the probe reads (a funcval, a _defer, the panic value's type, the
-    // goroutine given to recovery), what it points to. Last: an unreadable RAX only cuts the
-    // prefetch short there.
+    // _defer), the top of its stack (return address, arguments, stack-allocated records), the
+    // TLS word and, where RAX is the pointer the probe reads (a funcval, a _defer, the panic
+    // value's type, the goroutine given to recovery), what it points to. Last: an unreadable RAX
+    // only cuts the prefetch short there.
     const ProbeKind first = it->second.front().kind;
     const bool rax_points = first == ProbeKind::DeferProc || first == ProbeKind::DeferProcStack ||
                             first == ProbeKind::DeferProcAt || first == ProbeKind::Gopanic ||
                             first == ProbeKind::Recovery;
-    const Addr around[] = {g, g + off_.g.goid, stop.regs.sp(), rax_points ? Addr(stop.regs.raw.rax) : Addr()};
+    const Addr around[] = {r14, r14 + off_.g.goid, stop.regs.sp(), current_g_.slot(stop.regs).value_or(Addr()),
+                           rax_points ? Addr(stop.regs.raw.rax) : Addr()};
     tracee_->memory().prefetch(around);
-    if (validator_)
+    const CurrentG::Found current = current_g_.at(stop.regs, tracee_->memory());
+    Addr g = current.g;
+    if (validator_) {
         validator_->at_stop({}, {}); // nothing read yet at this stop (recovery runs on g0)
+        if (current.checked)
+            validator_->current_g(current.g, r14);
+    }
     for (const Probe &p : it->second) {
         if (p.kind == ProbeKind::Recovery) {
             on_recovery(stop);
@@ -514,6 +521,12 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
         auto header = state_->header(g);
         if (!header)
             continue;
+        if (header->goid == 0) { // on g0 (systemstack, mcall): the goroutine it works for
+            auto user = CurrentG::user_goroutine(g, 0, *state_);
+            if (!user || !(header = state_->header(*user)))
+                continue;
+            g = *user;
+        }
         const std::optional<uint64_t> goid = header->goid;
         if (validator_)
             validator_->at_stop(g, header->stack_hi);

@@ -18,6 +18,7 @@
 
 #include "analysis/defer_sites.h"
 #include "binary/go_binary.h"
+#include "goruntime/current_g.h"
 #include "goruntime/go_types.h"
 #include "goruntime/runtime_offsets.h"
 #include "goruntime/runtime_state.h"
@@ -122,6 +123,7 @@ private:
     TraceOptions options_;
     Tracee *tracee_ = nullptr;
     uint64_t bias_ = 0;
+    CurrentG current_g_; // where a stopped thread's g is
     std::unique_ptr<StackWalker> walker_;
     std::unique_ptr<RuntimeState> state_;
     std::unique_ptr<TypeReader> types_;

@@ -34,6 +34,8 @@ Perturbation Perturbation::from_environment() {
         p.kind = Kind::DropDefer;
     else if (what == "snapshot")
         p.kind = Kind::Snapshot;
+    else if (what == "current-g")
+        p.kind = Kind::CurrentG;
     else
         return p;
     p.nth = nth;
@@ -409,6 +411,19 @@ std::string Validator::symbolize(const std::string &text) const {
         i = end;
     }
     return out;
+}
+
+void Validator::current_g(Addr tls_g, Addr r14) {
+    ++g_checks_;
+    if (perturb(Perturbation::Kind::CurrentG))
+        r14 = r14 + 8;
+    if (tls_g == r14)
+        return;
+    ++g_mismatches_;
+    const auto goid = state_.goid(tls_g);
+    pending_.push_back({model::Divergence{goid.value_or(0), observations(), "current g (TLS word vs R14)",
+                                          "g " + tls_g.hex() + " (TLS)", "g " + r14.hex() + " (R14)"},
+                        Site{}, 0});
 }
 
 std::vector<Event> Validator::take_divergences() {

@@ -30,10 +30,11 @@ namespace deftrace {
 //   call-fn:N     the N-th deferred call is reported as a call of another function (main.main)
 //   drop-defer:N  the N-th defer registration is not reported at all
 //   snapshot:N    the N-th chain snapshot reads one extra record at the end of g._defer
+//   current-g:N   at the N-th stop, R14 is taken to name another g than the TLS word
 // Unset or unparsable: no perturbation. Never meant for users (docs/validation.md, "Testing the
 // validation itself").
 struct Perturbation {
-    enum class Kind { None, CallFn, DropDefer, Snapshot } kind = Kind::None;
+    enum class Kind { None, CallFn, DropDefer, Snapshot, CurrentG } kind = Kind::None;
     uint64_t nth = 0;
     static Perturbation from_environment();
 };
@@ -92,12 +93,15 @@ public:
     void program_ending(uint64_t goid, Addr g, Addr pc, Addr sp, bool exiting);
 
     // Divergences found since the last call, as events ready to emit (seq not yet set).
+    // At every stop: the thread's TLS g word and R14 (ABIInternal's g register) name the same g.
+    // Not a model rule but the tracer's own premise, counted and reported alike.
+    void current_g(Addr tls_g, Addr r14);
     [[nodiscard]] bool has_divergences() const { return !pending_.empty(); }
     std::vector<Event> take_divergences();
     // The final summary (JSON: the top-level "validation"; text: the last line).
     [[nodiscard]] Event summary() const;
-    [[nodiscard]] uint64_t observations() const { return model_.observation_count(); }
-    [[nodiscard]] uint64_t divergences() const { return model_.divergence_count(); }
+    [[nodiscard]] uint64_t observations() const { return model_.observation_count() + g_checks_; }
+    [[nodiscard]] uint64_t divergences() const { return model_.divergence_count() + g_mismatches_; }
 
 private:
     void feed(const model::Observation &o, const Site &site);
@@ -132,6 +136,7 @@ private:
         int depth = 0;
     };
     std::vector<Pending> pending_;
+    uint64_t g_checks_ = 0, g_mismatches_ = 0; // current_g
 };
 
 } // namespace deftrace

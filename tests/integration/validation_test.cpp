@@ -15,6 +15,7 @@
 #include <fstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,8 +70,9 @@ std::string last_line(const std::string &text) {
 const std::vector<std::string> kPrograms = {"seeds", "recover_patterns", "goexit", "main_panic"};
 
 // Each perturbation: the 2nd deferred call reported as another function; the 1st registration
-// never reported; the 1st chain snapshot reading a record that is not there.
-const std::vector<std::string> kPerturbations = {"call-fn:2", "drop-defer:1", "snapshot:1"};
+// never reported; the 1st chain snapshot reading a record that is not there; R14 disagreeing
+// with the thread's TLS g word at the 3rd stop.
+const std::vector<std::string> kPerturbations = {"call-fn:2", "drop-defer:1", "snapshot:1", "current-g:3"};
 
 TEST(TraceValidation, UnperturbedRunsHaveNoDivergenceAndStrictKeepsTheProgramsStatus) {
     ScratchDir tmp("validation");
@@ -129,6 +131,34 @@ TEST(TraceValidation, AnInjectedFaultIsCaughtReportedAndCounted) {
             EXPECT_NE(s.run.err.find("deftrace: "), std::string::npos) << s.run.err;
             EXPECT_FALSE(divergence_events(s.trace).empty());
         }
+    }
+}
+
+// --stats: the text trace's last line counts the run's stops, hits, threads and events.
+TEST(TraceStats, TheLastLineCountsWhatTheRunCost) {
+    ScratchDir tmp("validation");
+    for (const auto &b : oldest_and_newest({"concurrent_panics"})) {
+        SCOPED_TRACE(b.label());
+        const fs::path text = tmp / "trace.txt", js = tmp / "trace.json";
+        auto plain = run_program({b.binary()}, {"GOMAXPROCS=2"});
+        auto r = run_program({DEFTRACE_EXE, "--stats", "-o", text.string(), "--json", js.string(), b.binary()},
+                             {"GOMAXPROCS=2"});
+        EXPECT_EQ(exit_code(r), exit_code(plain));
+        EXPECT_EQ(r.out, plain.out);
+        const std::string line = last_line(slurp(text));
+        std::smatch m;
+        static const std::regex stats(
+            "^stats: ([0-9]+) stops, ([0-9]+) breakpoint hits, ([0-9]+) signals delivered, "
+            "([0-9]+) threads, ([0-9]+) events, ([0-9]+) memory reads \\([0-9.]+ per hit\\)$");
+        ASSERT_TRUE(std::regex_match(line, m, stats)) << line;
+        const auto n = [&](int i) { return std::stoull(m[i].str()); };
+        auto trace = json::parse(slurp(js), nullptr, false);
+        ASSERT_FALSE(trace.is_discarded());
+        EXPECT_GT(n(2), 0u);
+        EXPECT_GE(n(1), n(2)) << "every hit is a stop";
+        EXPECT_GE(n(4), 2u) << "a Go program runs on several threads";
+        EXPECT_EQ(n(5), trace["events"].size());
+        EXPECT_GE(n(2), trace["events"].size()) << "each event comes from a stop";
     }
 }
 

@@ -1,0 +1,41 @@
+// Which goroutine a stopped thread is running, found the way the runtime finds it: the g word of
+// the thread's TLS block, at fs_base + offset. runtime.rt0_go stores g0 there (`mov fs:[offset],
+// reg`, asm_amd64.s), so the offset is read from its code: -8 on linux/amd64 with the internal
+// and the external linker alike (go-runtime.md). Go code (ABIInternal, Go 1.17+) also keeps the
+// current g in R14; at every probe, all in Go code, the two must agree, and the tracer checks it.
+#pragma once
+
+#include "analysis/disassembler.h"
+#include "binary/go_binary.h"
+#include "goruntime/runtime_state.h"
+#include "process/registers.h"
+
+#include <optional>
+
+namespace deftrace {
+
+class CurrentG {
+public:
+    // Without a recognisable TLS store in rt0_go, only R14 is used.
+    static CurrentG locate(const GoBinary &bin, const Disassembler &dis);
+
+    [[nodiscard]] std::optional<int64_t> tls_offset() const { return tls_offset_; }
+    // The TLS word to read at a stop (to prefetch it with the rest), if the offset is known.
+    [[nodiscard]] std::optional<Addr> slot(const Registers &regs) const;
+
+    struct Found {
+        Addr g;               // the thread's current g: the TLS word, or R14 if it cannot be read
+        bool checked = false; // the TLS word was read
+        bool r14_agrees = true;
+    };
+    [[nodiscard]] Found at(const Registers &regs, const ProcessMemory &mem) const;
+
+    // A thread on its g0 stack (systemstack, mcall) works for its m's current goroutine; g0 (and
+    // gsignal) have goid 0. Returns g itself when it is a goroutine of its own.
+    [[nodiscard]] static std::optional<Addr> user_goroutine(Addr g, uint64_t goid, const RuntimeState &state);
+
+private:
+    std::optional<int64_t> tls_offset_;
+};
+
+} // namespace deftrace
