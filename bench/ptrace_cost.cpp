@@ -3,7 +3,9 @@
 //          possible ptrace stop/continue round trip)
 //   hit    a tracee calling a function with a deftrace breakpoint on it: the same stop plus
 //          deftrace's work per hit (registers in and out, stub execution, handler dispatch)
-// and prints both per-stop costs and their ratio. Usage: ptrace_cost VICTIM [N] [ROUNDS]
+// and prints both per-stop costs and their ratio. Usage: ptrace_cost VICTIM [N] [ROUNDS] [SYMBOL]
+// VICTIM is tests/fixtures/victim.c (SYMBOL target) or bench/go_victim (main.target.abi0): the
+// same stops in a Go process, with its threads and signals.
 #include "binary/elf_file.h"
 #include "process/tracee.h"
 
@@ -11,6 +13,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
@@ -49,11 +52,22 @@ double run_bare(const std::string &victim, long n) {
     }
     int st;
     waitpid(pid, &st, 0); // exec stop
+    // Every thread (a Go program runs its goroutines on several), each int3 continued at once.
+    ptrace(PTRACE_SETOPTIONS, pid, nullptr, reinterpret_cast<void *>(PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL));
     ptrace(PTRACE_CONT, pid, nullptr, nullptr);
     long stops = 0;
-    while (waitpid(pid, &st, 0) == pid && WIFSTOPPED(st)) {
-        ++stops;
-        ptrace(PTRACE_CONT, pid, nullptr, nullptr); // rip is already past the int3
+    for (;;) {
+        const pid_t t = waitpid(-1, &st, __WALL);
+        if (t < 0)
+            break; // no thread left
+        if (!WIFSTOPPED(st))
+            continue;
+        long deliver = 0;
+        if (WSTOPSIG(st) == SIGTRAP && (st >> 16) == 0)
+            ++stops; // rip is already past the int3
+        else if ((st >> 16) == 0 && WSTOPSIG(st) != SIGSTOP)
+            deliver = WSTOPSIG(st); // the program's own signal (a Go program's SIGURG)
+        ptrace(PTRACE_CONT, t, nullptr, reinterpret_cast<void *>(deliver));
     }
     if (stops != n)
         std::fprintf(stderr, "bare: expected %ld stops, saw %ld\n", n, stops);
@@ -66,8 +80,13 @@ public:
     long hits = 0;
 };
 
-double run_deftrace(const std::string &victim, long n) {
-    Addr target = ElfFile::open(victim).symbol("target")->value;
+double run_deftrace(const std::string &victim, const std::string &symbol, long n) {
+    auto sym = ElfFile::open(victim).symbol(symbol);
+    if (!sym) {
+        std::fprintf(stderr, "ptrace_cost: no symbol %s in %s\n", symbol.c_str(), victim.c_str());
+        std::exit(1);
+    }
+    const Addr target = sym->value;
     auto t0 = Clock::now();
     auto t = Tracee::launch({victim, "calls", std::to_string(n)});
     t.map_scratch(64 * 1024, {Addr(0x300000)});
@@ -83,17 +102,18 @@ double run_deftrace(const std::string &victim, long n) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: ptrace_cost VICTIM [N] [ROUNDS]\n");
+        std::fprintf(stderr, "usage: ptrace_cost VICTIM [N] [ROUNDS] [SYMBOL]\n");
         return 64;
     }
     const std::string victim = argv[1];
     const long n = argc > 2 ? std::stol(argv[2]) : 200000;
     const int rounds = argc > 3 ? std::stoi(argv[3]) : 5;
+    const std::string symbol = argc > 4 ? argv[4] : "target";
     std::vector<double> base, bare, hit;
     for (int r = 0; r < rounds; ++r) {
         base.push_back(run_untraced(victim, "calls", n));
         bare.push_back(run_bare(victim, n));
-        hit.push_back(run_deftrace(victim, n));
+        hit.push_back(run_deftrace(victim, symbol, n));
     }
     auto best = [](std::vector<double> v) { return *std::min_element(v.begin(), v.end()); };
     const double b = best(base), per_bare = (best(bare) - b) / n, per_hit = (best(hit) - b) / n;

@@ -54,6 +54,9 @@ int main(int argc, char **argv) {
         app.add_flag("--panics-only", trace.panics_only,
                      "Trace panics only: no breakpoints on normal defer paths; pending defers are "
                      "reconstructed from memory when a panic starts");
+        app.add_flag("--stats", trace.stats,
+                     "End the text trace with what tracing cost: stops, breakpoint hits, signals, threads, "
+                     "events and memory reads");
         app.add_flag("--leaks", trace.leaks,
                      "Follow the shipped resource probes (database/sql transactions and connections, "
                      "os.File) and report what is still open at exit, and which panic abandoned it");

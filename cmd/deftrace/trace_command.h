@@ -13,6 +13,7 @@ struct TraceCommandOptions {
     std::optional<std::string> json;   // --json: JSON trace to this file
     bool no_color = false;
     bool panics_only = false;
+    bool stats = false;                // --stats: what tracing cost, at the end of the text trace
     bool normalize = false;            // --normalize: the --json trace in normalized form
     std::optional<std::string> expect; // --expect: compare the normalized trace with this file
     bool strict = false;               // --strict: exit kExitDivergence when the model diverged

@@ -61,6 +61,8 @@ private:
 
 public:
     [[nodiscard]] pid_t pid() const { return pid_; }
+    // Memory-reading system calls made so far (for --stats and measurements).
+    [[nodiscard]] uint64_t read_syscalls() const { return syscalls_; }
 
 private:
     bool read_uncached(Addr addr, std::span<uint8_t> out) const;

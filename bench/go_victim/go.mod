@@ -1,0 +1,3 @@
+module go_victim
+
+go 1.19
