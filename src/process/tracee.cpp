@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <deque>
 #include <elf.h>
 #include <fcntl.h>
 #include <fstream>
@@ -105,7 +106,8 @@ Tracee::Tracee(pid_t pid) : pid_(pid), memory_(pid) {
 
 Tracee::Tracee(Tracee &&o) noexcept
     : pid_(std::exchange(o.pid_, -1)), memory_(std::move(o.memory_)), breakpoints_(std::move(o.breakpoints_)),
-      threads_(std::move(o.threads_)), exit_(o.exit_), exit_reported_(o.exit_reported_), stats_(o.stats_) {}
+      threads_(std::move(o.threads_)), last_hit_(std::move(o.last_hit_)), exit_(o.exit_),
+      exit_reported_(o.exit_reported_), stats_(o.stats_) {}
 
 Tracee::~Tracee() {
     // Never leave a stopped tracee behind: if run() did not see the end, kill it (EXITKILL would
@@ -312,23 +314,37 @@ void Tracee::resume_after_breakpoint(pid_t tid, Registers &regs, Addr addr) {
 ExitStatus Tracee::run(StopHandler &handler) {
     SignalForwarding forwarding;
     cont(pid_, 0);
+    // Stops are handled a batch at a time: every stop waitpid has to report, before waiting for
+    // more. waitpid(-1) on its own always reports the thread group leader first, then the most
+    // recently attached threads: a thread stopped at a breakpoint could wait there while others
+    // stop again and again, and the program may exit meanwhile (exit_group kills it out of that
+    // stop). A batch is at most one stop per thread, so every stop is handled within one round.
+    std::deque<std::pair<pid_t, int>> batch;
     for (;;) {
         if (int sig = g_forward_signal.exchange(0); sig != 0) {
             ::kill(pid_, sig);
             ++stats_.signals_forwarded;
         }
-        int st = 0;
-        pid_t tid = waitpid(-1, &st, __WALL);
-        if (tid < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == ECHILD)
-                break;
-            throw Error(ErrorKind::Process, std::string("waitpid: ") + std::strerror(errno));
+        if (batch.empty()) {
+            int st = 0;
+            pid_t tid = waitpid(-1, &st, __WALL);
+            if (tid < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == ECHILD)
+                    break;
+                throw Error(ErrorKind::Process, std::string("waitpid: ") + std::strerror(errno));
+            }
+            batch.emplace_back(tid, st);
+            while ((tid = waitpid(-1, &st, __WALL | WNOHANG)) > 0)
+                batch.emplace_back(tid, st);
         }
+        const auto [tid, st] = batch.front();
+        batch.pop_front();
         ++stats_.stops;
         if (WIFEXITED(st) || WIFSIGNALED(st)) {
             threads_.erase(tid);
+            last_hit_.erase(tid);
             if (tid == pid_) {
                 ExitStatus e;
                 e.signaled = WIFSIGNALED(st);
@@ -368,15 +384,33 @@ ExitStatus Tracee::run(StopHandler &handler) {
                 } else if (event == PTRACE_EVENT_EXEC) {
                     breakpoints_.forget_all();
                     handler.on_exec();
-                } else if (event == PTRACE_EVENT_EXIT && tid == pid_ && !exit_reported_) {
-                    // The leader stops here early in do_exit, before the address space goes away;
-                    // with exit_group (how Go programs end) the whole process is ending.
-                    unsigned long status = 0;
-                    ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &status);
+                } else if (event == PTRACE_EVENT_EXIT) {
                     if (auto regs = registers_of(tid)) {
-                        ThreadStop stop{*this, tid, *regs};
-                        exit_reported_ = true;
-                        handler.on_exiting(stop, static_cast<int>(status));
+                        // A thread killed (another thread's exit_group) just after it hit a
+                        // breakpoint, before that stop was handled: the hit happened, and the
+                        // thread, exiting, will never run again. Handled here, where its
+                        // registers and the address space still are; there is nothing to resume.
+                        // A pc just after the breakpoint last handled on this thread may instead
+                        // be where its displaced one-byte instruction came back to: not a hit.
+                        const Addr addr = regs->pc() - 1;
+                        auto last = last_hit_.find(tid);
+                        if (breakpoints_.find(addr) != nullptr && (last == last_hit_.end() || last->second != addr)) {
+                            ++stats_.breakpoint_hits;
+                            Registers at = *regs;
+                            at.set_pc(addr);
+                            ThreadStop stop{*this, tid, at};
+                            StopCache cache(memory_);
+                            handler.on_breakpoint(stop, addr);
+                        }
+                        // The leader stops here early in do_exit, before the address space goes
+                        // away; with exit_group (how Go programs end) the whole process is ending.
+                        if (tid == pid_ && !exit_reported_) {
+                            unsigned long status = 0;
+                            ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &status);
+                            ThreadStop stop{*this, tid, *regs};
+                            exit_reported_ = true;
+                            handler.on_exiting(stop, static_cast<int>(status));
+                        }
                     }
                 }
                 cont(tid, 0);
@@ -385,11 +419,12 @@ ExitStatus Tracee::run(StopHandler &handler) {
             if (sig == SIGTRAP) {
                 auto live = registers_of(tid);
                 if (!live)
-                    continue; // killed since it stopped
+                    continue; // killed since it stopped: a hit is handled at its exit stop
                 Registers regs = *live;
                 const Addr addr = regs.pc() - 1;
                 if (breakpoints_.find(addr) != nullptr) {
                     ++stats_.breakpoint_hits;
+                    last_hit_[tid] = addr;
                     regs.set_pc(addr);
                     ThreadStop stop{*this, tid, regs};
                     StopCache cache(memory_);

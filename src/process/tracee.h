@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -98,6 +99,7 @@ private:
     Disassembler dis_;
     BreakpointTable breakpoints_;
     std::unordered_set<pid_t> threads_;
+    std::unordered_map<pid_t, Addr> last_hit_; // per thread, the breakpoint of its last handled hit
     std::optional<ExitStatus> exit_;
     bool exit_reported_ = false;
     Stats stats_;
