@@ -390,11 +390,18 @@ ExitStatus Tracee::run(StopHandler &handler) {
                         // breakpoint, before that stop was handled: the hit happened, and the
                         // thread, exiting, will never run again. Handled here, where its
                         // registers and the address space still are; there is nothing to resume.
-                        // A pc just after the breakpoint last handled on this thread may instead
-                        // be where its displaced one-byte instruction came back to: not a hit.
+                        // Only where the pc says so unambiguously: inside the breakpoint's
+                        // instruction, which nothing but the trap leads to; or just after a
+                        // one-byte instruction that falls through (push %rbp) and was not the
+                        // last hit handled on this thread, whose stub would come back there. A
+                        // one-byte ret is followed by code that other paths jump to.
                         const Addr addr = regs->pc() - 1;
+                        const Breakpoint *bp = breakpoints_.find(addr);
                         auto last = last_hit_.find(tid);
-                        if (breakpoints_.find(addr) != nullptr && (last == last_hit_.end() || last->second != addr)) {
+                        const bool trapped = bp != nullptr && (bp->plan.length > 1 ||
+                                                               (bp->plan.kind == Displacement::Kind::OutOfLine &&
+                                                                (last == last_hit_.end() || last->second != addr)));
+                        if (trapped) {
                             ++stats_.breakpoint_hits;
                             Registers at = *regs;
                             at.set_pc(addr);
