@@ -28,6 +28,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -39,6 +40,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -274,6 +276,7 @@ func main() {
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintf(os.Stderr, "serve: %v\n", err)
 		}
+		waitConnsDone()
 	}
 	commits, rollbacks, ledger := counters()
 	fmt.Printf("committed %d, rolled back %d, ledger rows %d\n", commits, rollbacks, ledger)
@@ -281,4 +284,19 @@ func main() {
 	_, conns := countOpen()
 	fmt.Printf("connections open at exit: %d\n", conns)
 	db.Close()
+}
+
+// waitConnsDone waits until every connection goroutine has returned. Shutdown returns once the
+// connections are closed, which a panicking handler's connection does in the deferred function
+// that recovers the panic, before that goroutine has resumed and returned: without the wait, the
+// program could exit while the runtime is still unwinding it.
+func waitConnsDone() {
+	buf := make([]byte, 1<<20)
+	for i := 0; i < 5000; i++ {
+		if !bytes.Contains(buf[:runtime.Stack(buf, true)], []byte("net/http.(*conn).serve")) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Fprintln(os.Stderr, "connection goroutines still running after 5s")
 }
