@@ -7,6 +7,8 @@ const char *to_string(EventKind k) {
     case EventKind::Defer: return "defer";
     case EventKind::DeferCall: return "defer_call";
     case EventKind::Panic: return "panic";
+    case EventKind::Repanic: return "repanic";
+    case EventKind::Aborted: return "aborted";
     case EventKind::Recover: return "recover";
     case EventKind::Recovery: return "recovery";
     case EventKind::Goexit: return "goexit";

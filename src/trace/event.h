@@ -13,6 +13,8 @@ enum class EventKind {
     Defer,     // a defer statement registered a deferred call
     DeferCall, // a deferred function starts running
     Panic,     // panic() called (or a runtime error raised one)
+    Repanic,   // panic() called with the value just recovered, from the deferred call that recovered it
+    Aborted,   // a panic ended without being recovered: a later panic's recovery unwound its frames
     Recover,   // a recover() call and its result
     Recovery,  // the runtime resumed a goroutine after a recovered panic
     Goexit,    // runtime.Goexit called

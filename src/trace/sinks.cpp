@@ -13,7 +13,9 @@ namespace {
 const char *color_of(EventKind k) {
     switch (k) {
     case EventKind::Panic:
+    case EventKind::Repanic:
     case EventKind::Fatal: return "\x1b[1;31m";
+    case EventKind::Aborted: return "\x1b[31m";
     case EventKind::Recover:
     case EventKind::Recovery: return "\x1b[32m";
     case EventKind::Goexit:
@@ -80,6 +82,11 @@ std::string TextSink::format(const Event &e, bool color) {
     case EventKind::Defer: body = "defer " + str(f, "defer_kind") + " " + str(f, "fn"); break;
     case EventKind::DeferCall: body = "call  " + str(f, "fn") + " [" + str(f, "cause") + "]"; break;
     case EventKind::Panic: body = "panic " + value_text(f); break;
+    case EventKind::Repanic: body = "repanic " + value_text(f) + " (the value it recovered, raised again)"; break;
+    case EventKind::Aborted:
+        body = "panic " + value_text(f) + " aborted: the recovery of " + value_text(f["by"]) + " resumes in " +
+               str(f, "resume");
+        break;
     case EventKind::Recover:
         body = f.value("recovered", false) ? "recover() = " + value_text(f) + ": panic stopped"
                                            : "recover() = nil (" + str(f, "reason") + ")";

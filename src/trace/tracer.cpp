@@ -692,11 +692,22 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
 }
 
 void Tracer::on_panic(ThreadStop &stop, Addr g, uint64_t goid) {
-    Event e = make_event(EventKind::Panic, goid, g);
+    // A repanic: the panic in progress (not yet linked to this one at gopanic's entry, in every
+    // release) was recovered and carries the same interface value, the way Go 1.25's
+    // preprintpanics marks a recovered panic as repanicked. The deferred call that recovered it
+    // has raised it again before returning.
+    bool repanic = false;
+    if (auto head = state_->panic_head(g); head && !head->is_null())
+        if (auto prev = state_->panic_at(*head))
+            repanic = prev->recovered && !prev->goexit && prev->arg_type.value() == stop.regs.raw.rax &&
+                      prev->arg_data.value() == stop.regs.raw.rbx;
+    Event e = make_event(repanic ? EventKind::Repanic : EventKind::Panic, goid, g);
     e.site = user_site(stop);
     auto v = value_json(Addr(stop.regs.raw.rax), Addr(stop.regs.raw.rbx));
     for (auto it = v.begin(); it != v.end(); ++it)
         e.fields[it.key()] = it.value();
+    if (auto depth = depth_of(g, stop.regs.sp()))
+        in_progress_[goid].push_back({*depth, v, e.site, false});
     if (!options_.resources.empty())
         last_panic_[goid] =
             PanicSummary{v["value"].is_string() ? v["value"].get<std::string>() : "nil", v["type"].get<std::string>(),
@@ -738,6 +749,8 @@ void Tracer::on_recover_return(ThreadStop &stop, Addr g, uint64_t goid) {
         if (auto p = state_->panic_at(r.panic))
             recovered = p->recovered && !r.was_recovered;
     e.fields["recovered"] = recovered;
+    if (auto p = in_progress_.find(goid); recovered && p != in_progress_.end() && !p->second.empty())
+        p->second.back().recovered = true;
     if (recovered) {
         auto v = value_json(Addr(stop.regs.raw.rax), Addr(stop.regs.raw.rbx));
         e.fields["value"] = v["value"];
@@ -789,22 +802,56 @@ void Tracer::on_recovery(ThreadStop &stop) {
         e.site.function = site_at(*resume, true).function;
         e.fields["resume"] = e.site.function;
     }
+    // The frame that resumes: 1.22+ recovery continues in the frame at p.sp; ≤1.21 gopanic put
+    // its sp in gp.sigcode0. Everything started below it is over.
+    std::optional<Addr> resume_sp;
+    if (!panics.empty() && panics.front().start_sp)
+        resume_sp = panics.front().sp;
+    else if (off_.g.sigcode0)
+        if (auto w = state_->word(g, off_.g.sigcode0))
+            resume_sp = Addr(*w);
+    const std::optional<uint64_t> resume_depth = resume_sp ? depth_of(g, *resume_sp) : std::optional<uint64_t>();
+    const uint64_t resumed_at = resume_depth.value_or(0);
+    std::vector<PanicInProgress> aborted;
+    nlohmann::ordered_json by;
+    if (auto it = in_progress_.find(*goid); it != in_progress_.end() && resume_depth) {
+        auto &list = it->second;
+        for (auto p = list.rbegin(); p != list.rend() && by.is_null(); ++p)
+            if (p->recovered && p->depth > resumed_at)
+                by = p->value;
+        for (auto p = list.begin(); p != list.end();) {
+            if (p->depth <= resumed_at) {
+                ++p;
+                continue;
+            }
+            if (!p->recovered)
+                aborted.push_back(std::move(*p));
+            p = list.erase(p);
+        }
+        if (list.empty())
+            in_progress_.erase(it);
+    }
     // Resources acquired below the frame that resumes were acquired by frames now gone.
     if (!options_.resources.empty()) {
-        std::optional<Addr> resume_sp;
-        if (!panics.empty() && panics.front().start_sp)
-            resume_sp = panics.front().sp; // 1.22+: recovery continues in the frame at p.sp
-        else if (off_.g.sigcode0)
-            if (auto w = state_->word(g, off_.g.sigcode0)) // ≤1.21: gopanic put the sp in sigcode0
-                resume_sp = Addr(*w);
-        auto depth = resume_sp ? depth_of(g, *resume_sp) : std::nullopt;
         auto panic = last_panic_.find(*goid);
-        if (depth && panic != last_panic_.end())
-            leaks_.recovered(*goid, *depth, panic->second, e.site.function);
+        if (resume_depth && panic != last_panic_.end())
+            leaks_.recovered(*goid, resumed_at, panic->second, e.site.function);
     }
     if (validator_)
         validator_->resumed(*goid, g, into_goexit, e.site);
+    const nlohmann::ordered_json resumed_in = e.fields.value("resume", nlohmann::ordered_json(""));
+    const int depth = e.depth;
     emit(std::move(e));
+    for (auto &p : aborted) {
+        Event a = make_event(EventKind::Aborted, *goid, Addr());
+        a.depth = depth;
+        a.site = p.site;
+        for (auto f = p.value.begin(); f != p.value.end(); ++f)
+            a.fields[f.key()] = f.value();
+        a.fields["by"] = by.is_null() ? nlohmann::ordered_json{{"type", "unknown"}, {"value", nullptr}} : by;
+        a.fields["resume"] = resumed_in;
+        emit(std::move(a));
+    }
 }
 
 nlohmann::ordered_json Tracer::pending_defers(Addr g, Addr pc, Addr sp) const {

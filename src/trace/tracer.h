@@ -141,6 +141,17 @@ private:
     LeakTracker leaks_;
     std::vector<std::string> probe_notes_;                  // probed functions deftrace cannot see everywhere
     std::unordered_map<uint64_t, PanicSummary> last_panic_; // by goroutine: the newest panic
+    // The panics in progress on each goroutine, oldest first, as they started: a recovery that
+    // resumes above a panic's gopanic frame ends it; the recovered panic, and any older one not
+    // recovered, which was aborted (its deferred call panicked, and that panic's recovery unwound
+    // the frames the older one was unwinding).
+    struct PanicInProgress {
+        uint64_t depth = 0; // g.stack.hi - SP at gopanic's entry
+        nlohmann::ordered_json value;
+        Site site;
+        bool recovered = false;
+    };
+    std::unordered_map<uint64_t, std::vector<PanicInProgress>> in_progress_;
     // A fatal event waits for preprintpanics to return, to carry the text the runtime prints.
     struct PendingFatal {
         Event event;
