@@ -2,8 +2,10 @@
 
 #include "binary/error.h"
 
+#include <algorithm>
 #include <capstone/capstone.h>
 #include <cstring>
+#include <string_view>
 
 namespace deftrace {
 
@@ -89,7 +91,109 @@ std::vector<uint8_t> call_stub(const Instruction &in, Addr slot) {
     return s;
 }
 
+// Re-targets the RIP-relative displacement of `in` (its bytes in `bytes`) for the copy at `to`.
+bool retarget_rip_relative(const Instruction &in, std::vector<uint8_t> &bytes, Addr to) {
+    if (!in.rip_relative)
+        return true;
+    if (in.disp_offset == 0 || in.disp_size != 4)
+        return false;
+    int32_t disp;
+    std::memcpy(&disp, bytes.data() + in.disp_offset, 4);
+    const int64_t moved = static_cast<int64_t>(disp) + static_cast<int64_t>(in.address.value() - to.value());
+    if (!fits_rel32(moved))
+        return false;
+    const auto v = static_cast<int32_t>(moved);
+    std::memcpy(bytes.data() + in.disp_offset, &v, 4);
+    return true;
+}
+
+void append_jmp(std::vector<uint8_t> &out, Addr at, Addr target) {
+    const int64_t rel = static_cast<int64_t>(target.value()) - static_cast<int64_t>((at + 5).value());
+    out.push_back(0xe9);
+    append32(out, static_cast<uint32_t>(static_cast<int32_t>(rel)));
+}
+
+bool transfers_control(const Instruction &in) {
+    switch (in.op) {
+    case Op::Call:
+    case Op::Jmp:
+    case Op::Jcc:
+    case Op::Ret:
+    case Op::Int3: return true;
+    default: break;
+    }
+    for (std::string_view m : {"loop", "jrcxz", "jecxz", "syscall", "sysenter", "int", "ud", "hlt", "iret", "lret",
+                               "ljmp", "lcall", "xbegin", "xabort", "xend"})
+        if (in.text.starts_with(m))
+            return true;
+    return false;
+}
+
+// Memory operands on the stack or RIP-relative only: a Go nil check is a load through a register
+// that faults, and in the trampoline that fault would be a crash, not a panic.
+bool cannot_fault(const Instruction &in) {
+    for (const auto &o : in.operands)
+        if (o.kind == Operand::Kind::Mem &&
+            (o.mem.fs_segment || (o.mem.base != Gpr::Rsp && o.mem.base != Gpr::Rbp && o.mem.base != Gpr::Rip) ||
+             (o.mem.base == Gpr::Rip && o.mem.index != Gpr::None)))
+            return false;
+    return true;
+}
+
 } // namespace
+
+std::optional<JumpPatch> plan_jump_patch(const Disassembler &dis, Bytes code, Addr address, size_t patchable,
+                                         Addr trampoline) {
+    const size_t limit = std::min(patchable, code.size());
+    if (limit < 5)
+        return std::nullopt;
+    const auto insns = dis.decode(code.first(limit), address);
+    JumpPatch p;
+    p.address = address;
+    p.trampoline.push_back(0xcc);
+    size_t covered = 0;
+    bool ends_in_call = false;
+    for (size_t i = 0; i < insns.size() && covered < 5; ++i) {
+        const Instruction &in = insns[i];
+        const Addr at = trampoline + p.trampoline.size();
+        std::vector<uint8_t> bytes(code.begin() + static_cast<ptrdiff_t>(covered),
+                                   code.begin() + static_cast<ptrdiff_t>(covered + in.size));
+        if (i == 0 && in.op == Op::Call) {
+            if (in.size < 5)
+                return std::nullopt; // more would follow the call: its return address is in the patch
+            auto stub = call_stub(in, at);
+            if (stub.empty())
+                return std::nullopt;
+            p.trampoline.insert(p.trampoline.end(), stub.begin(), stub.end());
+            ends_in_call = true;
+        } else if (transfers_control(in) || (i > 0 && !cannot_fault(in))) {
+            // (The breakpoint's own instruction runs displaced either way, in a stub or here.)
+            return std::nullopt;
+        } else {
+            if (!retarget_rip_relative(in, bytes, at))
+                return std::nullopt;
+            p.trampoline.insert(p.trampoline.end(), bytes.begin(), bytes.end());
+        }
+        covered += in.size;
+    }
+    if (covered < 5)
+        return std::nullopt;
+    p.length = static_cast<uint8_t>(covered);
+    if (!ends_in_call) {
+        const Addr at = trampoline + p.trampoline.size();
+        const int64_t back = static_cast<int64_t>((address + covered).value()) - static_cast<int64_t>((at + 5).value());
+        if (!fits_rel32(back))
+            return std::nullopt;
+        append_jmp(p.trampoline, at, address + covered);
+    }
+    const int64_t there = static_cast<int64_t>(trampoline.value()) - static_cast<int64_t>((address + 5).value());
+    if (!fits_rel32(there))
+        return std::nullopt;
+    append_jmp(p.jump, address, trampoline);
+    p.jump.resize(covered, 0xcc); // never executed: nothing jumps into the patch
+    p.original.assign(code.begin(), code.begin() + static_cast<ptrdiff_t>(covered));
+    return p;
+}
 
 Displacement plan_displacement(const Disassembler &dis, Bytes code, Addr address, Addr slot) {
     auto decoded = dis.decode_one(code, address);
@@ -139,17 +243,10 @@ Displacement plan_displacement(const Disassembler &dis, Bytes code, Addr address
     // is re-targeted so it still addresses the same byte.
     d.kind = Displacement::Kind::OutOfLine;
     d.stub = d.original;
-    if (in.rip_relative) {
-        if (in.disp_offset == 0 || in.disp_size != 4)
-            cannot(in, "RIP-relative operand without a 32-bit displacement");
-        int32_t disp;
-        std::memcpy(&disp, d.stub.data() + in.disp_offset, 4);
-        const int64_t moved = static_cast<int64_t>(disp) + static_cast<int64_t>(address.value() - slot.value());
-        if (!fits_rel32(moved))
-            cannot(in, "the scratch page is too far away to re-target its RIP-relative operand");
-        auto v = static_cast<int32_t>(moved);
-        std::memcpy(d.stub.data() + in.disp_offset, &v, 4);
-    }
+    if (in.rip_relative && (in.disp_offset == 0 || in.disp_size != 4))
+        cannot(in, "RIP-relative operand without a 32-bit displacement");
+    if (!retarget_rip_relative(in, d.stub, slot))
+        cannot(in, "the scratch page is too far away to re-target its RIP-relative operand");
     const int64_t back =
         static_cast<int64_t>((address + in.size).value()) - static_cast<int64_t>((slot + in.size + 5).value());
     if (!fits_rel32(back))

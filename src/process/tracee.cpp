@@ -2,6 +2,7 @@
 
 #include "binary/error.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -9,6 +10,7 @@
 #include <deque>
 #include <elf.h>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -106,8 +108,8 @@ Tracee::Tracee(pid_t pid) : pid_(pid), memory_(pid) {
 
 Tracee::Tracee(Tracee &&o) noexcept
     : pid_(std::exchange(o.pid_, -1)), memory_(std::move(o.memory_)), breakpoints_(std::move(o.breakpoints_)),
-      threads_(std::move(o.threads_)), last_hit_(std::move(o.last_hit_)), exit_(o.exit_),
-      exit_reported_(o.exit_reported_), stats_(o.stats_) {}
+      threads_(std::move(o.threads_)), last_hit_(std::move(o.last_hit_)), pending_(std::move(o.pending_)),
+      exit_(o.exit_), exit_reported_(o.exit_reported_), started_(o.started_), stats_(o.stats_) {}
 
 Tracee::~Tracee() {
     // Never leave a stopped tracee behind: if run() did not see the end, kill it (EXITKILL would
@@ -312,6 +314,7 @@ void Tracee::resume_after_breakpoint(pid_t tid, Registers &regs, Addr addr) {
 }
 
 ExitStatus Tracee::run(StopHandler &handler) {
+    started_ = true;
     SignalForwarding forwarding;
     cont(pid_, 0);
     // Stops are handled a batch at a time: every stop waitpid has to report, before waiting for
@@ -319,7 +322,8 @@ ExitStatus Tracee::run(StopHandler &handler) {
     // recently attached threads: a thread stopped at a breakpoint could wait there while others
     // stop again and again, and the program may exit meanwhile (exit_group kills it out of that
     // stop). A batch is at most one stop per thread, so every stop is handled within one round.
-    std::deque<std::pair<pid_t, int>> batch;
+    auto &batch = pending_;
+    batch.clear();
     for (;;) {
         if (int sig = g_forward_signal.exchange(0); sig != 0) {
             ::kill(pid_, sig);
@@ -395,12 +399,18 @@ ExitStatus Tracee::run(StopHandler &handler) {
                         // one-byte instruction that falls through (push %rbp) and was not the
                         // last hit handled on this thread, whose stub would come back there. A
                         // one-byte ret is followed by code that other paths jump to.
-                        const Addr addr = regs->pc() - 1;
+                        // A trampoline's int3 is only reached by its jump, what follows it only
+                        // through the trap.
+                        Addr addr = regs->pc() - 1;
                         const Breakpoint *bp = breakpoints_.find(addr);
                         auto last = last_hit_.find(tid);
-                        const bool trapped = bp != nullptr && (bp->plan.length > 1 ||
-                                                               (bp->plan.kind == Displacement::Kind::OutOfLine &&
+                        bool trapped = bp != nullptr &&
+                                       (bp->plan.length > 1 || (bp->plan.kind == Displacement::Kind::OutOfLine &&
                                                                 (last == last_hit_.end() || last->second != addr)));
+                        if (const Breakpoint *tb = breakpoints_.find_trampoline(addr)) {
+                            addr = tb->plan.address;
+                            trapped = true;
+                        }
                         if (trapped) {
                             ++stats_.breakpoint_hits;
                             Registers at = *regs;
@@ -439,10 +449,34 @@ ExitStatus Tracee::run(StopHandler &handler) {
                     resume_after_breakpoint(tid, regs, addr);
                     continue;
                 }
+                if (const Breakpoint *bp = breakpoints_.find_trampoline(addr)) {
+                    // A jump-patched breakpoint: the thread is past the trampoline's int3, on the
+                    // relocated instructions, and continues from there: no register to write.
+                    const Addr site = bp->plan.address;
+                    ++stats_.breakpoint_hits;
+                    ++stats_.jump_patched_hits;
+                    last_hit_[tid] = site;
+                    Registers at = regs;
+                    at.set_pc(site);
+                    ThreadStop stop{*this, tid, at};
+                    {
+                        StopCache cache(memory_);
+                        handler.on_breakpoint(stop, site);
+                    }
+                    at.set_pc(regs.pc());
+                    if (std::memcmp(&at.raw, &regs.raw, sizeof regs.raw) != 0)
+                        set_registers(tid, at); // the handler changed a register
+                    cont(tid, 0);
+                    continue;
+                }
                 if (breakpoints_.was_removed(addr)) {
                     regs.set_pc(addr); // hit just before the breakpoint was removed: re-execute
                     set_registers(tid, regs);
                     cont(tid, 0);
+                    continue;
+                }
+                if (breakpoints_.was_removed_trampoline(addr)) {
+                    cont(tid, 0); // trapped just before the int3 became a nop: go on from here
                     continue;
                 }
             }
@@ -460,39 +494,55 @@ ExitStatus Tracee::run(StopHandler &handler) {
 }
 
 void Tracee::detach_all_and_wait(std::optional<pid_t> stopped) {
-    // deftrace failed: leave the program running untraced, exactly as it would without us.
-    breakpoints_.remove_all(memory_);
-    if (stopped) {
-        Registers regs = get_registers(*stopped);
-        if (breakpoints_.was_removed(regs.pc() - 1))
-            regs.set_pc(regs.pc() - 1);
-        set_registers(*stopped, regs);
-        ptrace(PTRACE_DETACH, *stopped, nullptr, nullptr);
-    }
-    for (pid_t t : threads_) {
-        if (stopped && t == *stopped)
-            continue;
-        // A thread must be stopped to be detached: interrupt it and wait for that stop. A thread
-        // that stopped on a (now removed) breakpoint is moved back onto the restored instruction.
-        if (ptrace(PTRACE_INTERRUPT, t, nullptr, nullptr) != 0)
-            continue;
-        for (;;) {
+    // deftrace failed: leave the program running untraced, exactly as it would without us. Every
+    // thread is stopped first, so that the jump patches can be rewritten with the original code
+    // under no running thread; then each thread that stopped on a (now removed) int3 is moved
+    // back onto the restored instruction, and all are let go, each with the signal it was about
+    // to receive. One that trapped in a trampoline goes on through its relocated copy. The
+    // threads: the one being handled, those whose stops were collected but not handled yet, and
+    // every other thread of the process (/proc/PID/task: also those created since the last
+    // stop handled, attached by PTRACE_O_TRACECLONE but not reported yet), interrupted and
+    // waited for.
+    std::vector<std::pair<pid_t, int>> held; // thread, signal to deliver on detach
+    auto holds = [&](pid_t t) {
+        return std::any_of(held.begin(), held.end(), [&](const auto &h) { return h.first == t; });
+    };
+    auto deliver_of = [](int st) {
+        const bool signal_stop = (st >> 16) == 0;
+        return signal_stop && WSTOPSIG(st) != SIGTRAP ? WSTOPSIG(st) : 0; // SIGTRAP: a breakpoint's
+    };
+    if (stopped)
+        held.emplace_back(*stopped, 0);
+    for (auto [t, st] : pending_)
+        if (WIFSTOPPED(st) && !holds(t))
+            held.emplace_back(t, deliver_of(st));
+    pending_.clear();
+    // A thread still running may create another meanwhile: list again until a pass finds none.
+    std::vector<pid_t> others(threads_.begin(), threads_.end());
+    for (bool more = true; more;) {
+        more = false;
+        std::error_code ec;
+        for (const auto &e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task", ec))
+            if (const pid_t t = static_cast<pid_t>(std::strtol(e.path().filename().c_str(), nullptr, 10)); t > 0)
+                others.push_back(t);
+        for (pid_t t : others) {
+            if (holds(t) || ptrace(PTRACE_INTERRUPT, t, nullptr, nullptr) != 0)
+                continue;
             int st;
             if (waitpid(t, &st, __WALL) != t || !WIFSTOPPED(st))
-                break;
-            int deliver = 0;
-            if ((st >> 16) == 0 && WSTOPSIG(st) == SIGTRAP) {
-                Registers regs = get_registers(t);
-                if (breakpoints_.was_removed(regs.pc() - 1)) {
-                    regs.set_pc(regs.pc() - 1);
-                    set_registers(t, regs);
-                }
-            } else if ((st >> 16) == 0) {
-                deliver = WSTOPSIG(st); // a signal on its way in: deliver it on detach
-            }
-            ptrace(PTRACE_DETACH, t, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(deliver)));
-            break;
+                continue;
+            held.emplace_back(t, deliver_of(st));
+            more = true;
         }
+        others.clear();
+    }
+    breakpoints_.remove_all(memory_);
+    for (auto [t, deliver] : held) {
+        if (auto regs = registers_of(t); regs && breakpoints_.was_removed(regs->pc() - 1)) {
+            regs->set_pc(regs->pc() - 1);
+            set_registers(t, *regs);
+        }
+        ptrace(PTRACE_DETACH, t, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(deliver)));
     }
     int st = 0;
     while (waitpid(pid_, &st, 0) < 0 && errno == EINTR) {

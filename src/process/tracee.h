@@ -11,6 +11,7 @@
 #include "process/process_memory.h"
 #include "process/registers.h"
 
+#include <deque>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -71,6 +72,15 @@ public:
     [[nodiscard]] std::optional<uint64_t> auxv(uint64_t type) const;
 
     void insert_breakpoint(Addr addr) { breakpoints_.insert(memory_, dis_, addr); }
+    // Before run() only, while the program is one stopped thread: a breakpoint that a jump patch
+    // may carry within the `patchable` bytes from `addr` (no jump lands inside them, no other
+    // breakpoint is there: the caller's analysis), so that its hits write no register.
+    void insert_breakpoint(Addr addr, size_t patchable) {
+        if (started_)
+            insert_breakpoint(addr);
+        else
+            breakpoints_.insert_patched(memory_, dis_, addr, patchable);
+    }
     void remove_breakpoint(Addr addr) { breakpoints_.remove(memory_, addr); }
     [[nodiscard]] BreakpointTable &breakpoints() { return breakpoints_; }
 
@@ -83,7 +93,7 @@ public:
 
     // Counters for measurements.
     struct Stats {
-        uint64_t stops = 0, breakpoint_hits = 0, signals_forwarded = 0, threads = 1;
+        uint64_t stops = 0, breakpoint_hits = 0, jump_patched_hits = 0, signals_forwarded = 0, threads = 1;
     };
     [[nodiscard]] const Stats &stats() const { return stats_; }
 
@@ -99,9 +109,11 @@ private:
     Disassembler dis_;
     BreakpointTable breakpoints_;
     std::unordered_set<pid_t> threads_;
-    std::unordered_map<pid_t, Addr> last_hit_; // per thread, the breakpoint of its last handled hit
+    std::unordered_map<pid_t, Addr> last_hit_;  // per thread, the breakpoint of its last handled hit
+    std::deque<std::pair<pid_t, int>> pending_; // stops collected by run(), not handled yet (thread, status)
     std::optional<ExitStatus> exit_;
     bool exit_reported_ = false;
+    bool started_ = false; // run() was called: other threads may be running
     Stats stats_;
 };
 

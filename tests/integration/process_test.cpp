@@ -28,6 +28,12 @@ Addr target_address() {
     return sym ? sym->value : Addr();
 }
 
+// `target` has no jump inside: the whole function may carry a jump patch.
+size_t target_size() {
+    auto sym = ElfFile::open(kVictim).symbol("target");
+    return sym ? sym->size : 0;
+}
+
 class Counter : public StopHandler {
 public:
     explicit Counter(Addr at) : at_(at) {}
@@ -173,6 +179,32 @@ TEST(Process, MissingProgramIsNotFound) {
     }
 }
 
+// The same breakpoints carried by jump patches (a trampoline with the int3 and the relocated
+// instructions, here `mov` and a RIP-relative `lock xadd`): every hit reported at the
+// breakpoint's own address, from every thread, the program's result unchanged.
+TEST(Process, JumpPatchedBreakpointHitsEveryCallFromEveryThread) {
+    Addr target = target_address();
+    for (const char *mode : {"calls", "threads"}) {
+        SCOPED_TRACE(mode);
+        auto t = Tracee::launch({kVictim, mode, std::string(mode) == "calls" ? "1000" : "8"});
+        t.map_scratch(64 * 1024, scratch_hints());
+        t.insert_breakpoint(target, target_size());
+        EXPECT_EQ(t.breakpoints().jump_patched(), 1u);
+        Counter c(target);
+        ExitStatus st = t.run(c);
+        EXPECT_EQ(st.code, 0);
+        EXPECT_EQ(c.hits, std::string(mode) == "calls" ? 1000 : 8000);
+        EXPECT_EQ(t.stats().jump_patched_hits, static_cast<uint64_t>(c.hits));
+    }
+    // Once the program runs, other threads could be inside the bytes a patch rewrites: int3 only.
+    auto t = Tracee::launch({kVictim, "calls", "10"});
+    t.map_scratch(64 * 1024, scratch_hints());
+    Remover first;
+    t.insert_breakpoint(target, target_size());
+    EXPECT_EQ(t.run(first).code, 0);
+    EXPECT_EQ(first.hits, 1) << "removed at its first hit: the trampoline's int3 becomes a nop";
+}
+
 class Failing : public StopHandler {
 public:
     void on_breakpoint(ThreadStop &, Addr) override { throw Error(ErrorKind::Process, "injected failure"); }
@@ -188,6 +220,19 @@ TEST(Process, AFailingTracerLeavesTheProgramRunningUntraced) {
     // The program was detached with its breakpoint removed and ran to its normal end.
     ASSERT_TRUE(t.last_exit().has_value());
     EXPECT_FALSE(t.last_exit()->signaled);
+    EXPECT_EQ(t.last_exit()->code, 0);
+}
+
+TEST(Process, AFailingTracerRestoresJumpPatchesAndLeavesTheProgramRunning) {
+    auto t = Tracee::launch({kVictim, "threads", "8"});
+    t.map_scratch(64 * 1024, scratch_hints());
+    t.insert_breakpoint(target_address(), target_size());
+    ASSERT_EQ(t.breakpoints().jump_patched(), 1u);
+    Failing f;
+    EXPECT_THROW(t.run(f), Error);
+    // Every thread stopped, the original code back, all let go: the threads finish their calls.
+    ASSERT_TRUE(t.last_exit().has_value());
+    EXPECT_FALSE(t.last_exit()->signaled) << t.last_exit()->describe();
     EXPECT_EQ(t.last_exit()->code, 0);
 }
 

@@ -88,5 +88,60 @@ TEST(Displacement, SlotOutOfReachIsRefused) {
     EXPECT_THROW(plan({0x48, 0x8d, 0x05, 0x00, 0x01, 0x00, 0x00}, 0x401000, 0x7f0000000000), Error);
 }
 
+std::optional<JumpPatch> patch(std::vector<uint8_t> code, size_t patchable, uint64_t at = 0x401000,
+                               uint64_t trampoline = 0x300000) {
+    static Disassembler dis;
+    code.resize(32, 0x90);
+    return plan_jump_patch(dis, Bytes(code), Addr(at), patchable, Addr(trampoline));
+}
+
+std::vector<std::string> text_at(const std::vector<uint8_t> &code, uint64_t at) {
+    static Disassembler dis;
+    std::vector<std::string> out;
+    for (const auto &in : dis.decode(Bytes(code), Addr(at)))
+        out.push_back(in.text);
+    return out;
+}
+
+TEST(JumpPatch, AFramePrologueMovesToATrampolineBehindAnInt3) {
+    // push %rbp; mov %rsp,%rbp; sub $0x20,%rsp: 8 bytes, the first 5 and more needed whole.
+    const std::vector<uint8_t> prologue = {0x55, 0x48, 0x89, 0xe5, 0x48, 0x83, 0xec, 0x20};
+    auto p = patch(prologue, 8);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->length, 8);
+    EXPECT_EQ(p->original, prologue);
+    EXPECT_EQ(text_at(p->jump, 0x401000),
+              (std::vector<std::string>{"jmp 0x300000", "int3", "int3", "int3"})); // the rest never runs
+    EXPECT_EQ(text_at(p->trampoline, 0x300000),
+              (std::vector<std::string>{"int3", "push rbp", "mov rbp, rsp", "sub rsp, 0x20", "jmp 0x401008"}));
+}
+
+TEST(JumpPatch, RipRelativeOperandsAreRetargetedAndADirectCallEndsThePatch) {
+    // mov %al,0xf(%rsp); lea 0x100(%rip),%rcx: the lea still addresses 0x40100c + 0x100.
+    auto p = patch({0x88, 0x44, 0x24, 0x0f, 0x48, 0x8d, 0x0d, 0x00, 0x01, 0x00, 0x00}, 16);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->length, 11);
+    EXPECT_EQ(text_at(p->trampoline, 0x300000),
+              (std::vector<std::string>{"int3", "mov byte ptr [rsp + 0xf], al", "lea rcx, [rip + 0x1010ff]",
+                                        "jmp 0x40100b"}));
+    EXPECT_EQ(0x300000 + 1 + 4 + 7 + 0x1010ff, 0x40100b + 0x100); // after the copy + disp = the same byte
+    // call rel32: pushes the address after it, so the callee returns to the original code.
+    auto c = patch({0xe8, 0x20, 0x00, 0x00, 0x00}, 5);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(text_at(c->trampoline, 0x300000), (std::vector<std::string>{"int3", "push 0x401005", "jmp 0x401025"}));
+}
+
+TEST(JumpPatch, RefusedWhereTheCodeDoesNotAllowIt) {
+    EXPECT_FALSE(patch({0x55, 0x48, 0x89, 0xe5, 0x48, 0x83, 0xec, 0x20}, 4)) << "a jump target within 5 bytes";
+    EXPECT_FALSE(patch({0xff, 0xd2, 0x48, 0x89, 0xc1}, 8)) << "call *%rdx followed by more: its return address";
+    EXPECT_FALSE(patch({0xc3, 0x90, 0x90, 0x90, 0x90}, 8)) << "a ret";
+    EXPECT_FALSE(patch({0x75, 0x03, 0x90, 0x90, 0x90}, 8)) << "a conditional jump";
+    // movb $1,0xf(%rsp) then mov (%rcx),%rax: a load that may be a Go nil check.
+    EXPECT_FALSE(patch({0x48, 0x89, 0xc2, 0x48, 0x8b, 0x01}, 8));
+    EXPECT_FALSE(patch({0x55, 0x48, 0x89, 0xe5, 0xeb, 0x00}, 8)) << "a jump after the first instruction";
+    EXPECT_FALSE(patch({0x55, 0x48, 0x89, 0xe5, 0x48, 0x83, 0xec, 0x20}, 8, 0x401000, 0x7f0000000000))
+        << "a trampoline out of reach";
+}
+
 } // namespace
 } // namespace deftrace::testing
