@@ -211,9 +211,11 @@ int run_trace(const TraceCommandOptions &opts) {
         const Tracee::Stats &st = tracee.stats();
         const uint64_t reads = tracee.memory().read_syscalls();
         std::fprintf(text_out,
-                     "stats: %llu stops, %llu breakpoint hits, %llu signals delivered, %llu threads, %llu events, "
-                     "%llu memory reads (%.2f per hit)\n",
+                     "stats: %zu breakpoints (%zu jump-patched), %llu stops, %llu breakpoint hits (%llu jump-patched), "
+                     "%llu signals delivered, %llu threads, %llu events, %llu memory reads (%.2f per hit)\n",
+                     tracee.breakpoints().size(), tracee.breakpoints().jump_patched(),
                      static_cast<unsigned long long>(st.stops), static_cast<unsigned long long>(st.breakpoint_hits),
+                     static_cast<unsigned long long>(st.jump_patched_hits),
                      static_cast<unsigned long long>(st.signals_forwarded), static_cast<unsigned long long>(st.threads),
                      static_cast<unsigned long long>(tracer.events()), static_cast<unsigned long long>(reads),
                      st.breakpoint_hits ? static_cast<double>(reads) / static_cast<double>(st.breakpoint_hits) : 0.0);

@@ -294,8 +294,55 @@ void Tracer::insert_all(Tracee &tracee) {
             }
         }
     }
+    insert_breakpoints(tracee);
+}
+
+void Tracer::insert_breakpoints(Tracee &tracee) {
+    // A jump patch replaces several instructions (process/breakpoint_table.h), so no path may
+    // enter between its first and its last byte: it ends before the next direct jump target of
+    // the function, the place recovery resumes it (entry + deferreturn, runtime.recovery), the
+    // next probe, and the function's end; a function that jumps through a register (a jump
+    // table) gets none. (Return addresses need no care: a patch holds a call only as its last
+    // instruction.)
+    const Pclntab &tab = bin_.pclntab();
+    const Disassembler &dis = tracee.disassembler();
+    std::vector<Addr> sites;
     for (const auto &[addr, _] : probes_)
-        tracee.insert_breakpoint(addr + bias_);
+        sites.push_back(addr);
+    std::sort(sites.begin(), sites.end());
+    struct Entries {
+        bool indirect = false;
+        std::vector<Addr> targets; // sorted
+    };
+    std::unordered_map<uint32_t, Entries> by_function;
+    for (size_t i = 0; i < sites.size(); ++i) {
+        const Addr addr = sites[i];
+        size_t patchable = 0;
+        if (auto f = tab.find_func(addr)) {
+            auto [it, fresh] = by_function.try_emplace(f->index);
+            Entries &e = it->second;
+            if (fresh) {
+                for (const auto &in : dis.decode(bin_.code(*f), f->entry)) {
+                    if (in.op == Op::Jmp && !in.branch_target)
+                        e.indirect = true;
+                    if ((in.op == Op::Jmp || in.op == Op::Jcc) && in.branch_target)
+                        e.targets.push_back(*in.branch_target);
+                }
+                if (f->deferreturn != 0)
+                    e.targets.push_back(f->entry + f->deferreturn);
+                std::sort(e.targets.begin(), e.targets.end());
+            }
+            if (!e.indirect) {
+                Addr limit = f->end;
+                if (auto t = std::upper_bound(e.targets.begin(), e.targets.end(), addr); t != e.targets.end())
+                    limit = std::min(limit, *t);
+                if (i + 1 < sites.size())
+                    limit = std::min(limit, sites[i + 1]);
+                patchable = limit > addr ? limit - addr : 0;
+            }
+        }
+        tracee.insert_breakpoint(addr + bias_, patchable);
+    }
 }
 
 // A function entry probe must sit after the stack-bound check: when the stack has to grow,

@@ -69,6 +69,7 @@ private:
 
     void add_probe(Addr link_addr, Probe p);
     void insert_all(Tracee &tracee);
+    void insert_breakpoints(Tracee &tracee);
     Event make_event(EventKind kind, uint64_t goid, Addr g);
     void emit(Event e);
 

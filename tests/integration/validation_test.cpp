@@ -148,17 +148,20 @@ TEST(TraceStats, TheLastLineCountsWhatTheRunCost) {
         const std::string line = last_line(slurp(text));
         std::smatch m;
         static const std::regex stats(
-            "^stats: ([0-9]+) stops, ([0-9]+) breakpoint hits, ([0-9]+) signals delivered, "
-            "([0-9]+) threads, ([0-9]+) events, ([0-9]+) memory reads \\([0-9.]+ per hit\\)$");
+            "^stats: ([0-9]+) breakpoints \\(([0-9]+) jump-patched\\), ([0-9]+) stops, "
+            "([0-9]+) breakpoint hits \\([0-9]+ jump-patched\\), ([0-9]+) signals delivered, ([0-9]+) threads, "
+            "([0-9]+) events, ([0-9]+) memory reads \\([0-9.]+ per hit\\)$");
         ASSERT_TRUE(std::regex_match(line, m, stats)) << line;
         const auto n = [&](int i) { return std::stoull(m[i].str()); };
         auto trace = json::parse(slurp(js), nullptr, false);
         ASSERT_FALSE(trace.is_discarded());
-        EXPECT_GT(n(2), 0u);
-        EXPECT_GE(n(1), n(2)) << "every hit is a stop";
-        EXPECT_GE(n(4), 2u) << "a Go program runs on several threads";
-        EXPECT_EQ(n(5), trace["events"].size());
-        EXPECT_GE(n(2), trace["events"].size()) << "each event comes from a stop";
+        EXPECT_GT(n(2), 0u) << "function entries take a jump patch";
+        EXPECT_LT(n(2), n(1)) << "a ret cannot";
+        EXPECT_GT(n(4), 0u);
+        EXPECT_GE(n(3), n(4)) << "every hit is a stop";
+        EXPECT_GE(n(6), 2u) << "a Go program runs on several threads";
+        EXPECT_EQ(n(7), trace["events"].size());
+        EXPECT_GE(n(4), trace["events"].size()) << "each event comes from a stop";
     }
 }
 
