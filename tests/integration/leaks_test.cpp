@@ -72,6 +72,19 @@ std::multiset<std::string> summaries(const json &trace) {
     return out;
 }
 
+// `deftrace --leaks --fail-on-leak` on a program that leaves something open: exit 81, the
+// program's output untouched; the JSON trace (discarded if unreadable), the text in trace.txt.
+json traced_with_leaks(const BuiltProgram &b, const ScratchDir &tmp) {
+    auto plain = run_program({b.binary()}, kEnv);
+    auto t = run_program(
+        {DEFTRACE_EXE, "--leaks", "--fail-on-leak", "-o", tmp / "trace.txt", "--json", tmp / "trace.json", b.binary()},
+        kEnv);
+    EXPECT_EQ(exit_code(t), kLeakExit) << describe_status(t.status) << "\n" << t.err;
+    EXPECT_EQ(t.out, plain.out);
+    EXPECT_EQ(t.err, plain.err);
+    return json::parse(slurp(tmp / "trace.json"), nullptr, false);
+}
+
 TEST(LeakProbes, EveryShippedProbeOnEveryReleaseAndVariant) {
     ScratchDir tmp("leaks");
     auto builds = builds_of("resource_probes", false);
@@ -91,14 +104,7 @@ TEST(LeakProbes, EveryShippedProbeOnEveryReleaseAndVariant) {
     };
     for (const auto &b : builds) {
         SCOPED_TRACE(b.label());
-        auto plain = run_program({b.binary()}, kEnv);
-        auto t = run_program({DEFTRACE_EXE, "--leaks", "--fail-on-leak", "-o", tmp / "trace.txt", "--json",
-                              tmp / "trace.json", b.binary()},
-                             kEnv);
-        EXPECT_EQ(exit_code(t), kLeakExit) << describe_status(t.status) << "\n" << t.err;
-        EXPECT_EQ(t.out, plain.out);
-        EXPECT_EQ(t.err, plain.err);
-        auto trace = json::parse(slurp(tmp / "trace.json"), nullptr, false);
+        const json trace = traced_with_leaks(b, tmp);
         ASSERT_FALSE(trace.is_discarded());
         EXPECT_EQ(summaries(trace), want);
         EXPECT_FALSE(trace.contains("probe_notes")) << trace["probe_notes"].dump();
@@ -138,14 +144,7 @@ TEST(LeakProbes, LocksHeldByARecoveredPanicOrAtExitOnEveryReleaseAndVariant) {
         {"sync.Mutex", {5, 4}}, {"sync.RWMutex", {2, 1}}, {"sync.RWMutex read lock", {3, 2}}};
     for (const auto &b : builds) {
         SCOPED_TRACE(b.label());
-        auto plain = run_program({b.binary()}, kEnv);
-        auto t = run_program({DEFTRACE_EXE, "--leaks", "--fail-on-leak", "-o", tmp / "trace.txt", "--json",
-                              tmp / "trace.json", b.binary()},
-                             kEnv);
-        EXPECT_EQ(exit_code(t), kLeakExit) << describe_status(t.status) << "\n" << t.err;
-        EXPECT_EQ(t.out, plain.out);
-        EXPECT_EQ(t.err, plain.err);
-        auto trace = json::parse(slurp(tmp / "trace.json"), nullptr, false);
+        const json trace = traced_with_leaks(b, tmp);
         ASSERT_FALSE(trace.is_discarded());
         EXPECT_EQ(summaries(trace), want);
         EXPECT_FALSE(trace.contains("probe_notes")) << trace["probe_notes"].dump();
