@@ -48,6 +48,11 @@ int line_of(const fs::path &file, const std::string &func_decl, const std::strin
     return -1;
 }
 
+// "main.F:LINE" of the first line of func F (a plain function of `file`) containing `text`.
+std::string acquired_at(const fs::path &file, const std::string &func, const std::string &text) {
+    return "main." + func + ":" + std::to_string(line_of(file, "func " + func + "(", text));
+}
+
 // One leak, reduced to what the tests assert: resource, state, the program's acquiring frame
 // (function:line, the first frame outside the standard library) and the panic value.
 std::string summary(const json &l) {
@@ -90,11 +95,11 @@ TEST(LeakProbes, EveryShippedProbeOnEveryReleaseAndVariant) {
     auto builds = builds_of("resource_probes", false);
     ASSERT_FALSE(builds.empty());
     const fs::path src = fs::path(builds.front().src_dir) / "main.go";
-    const std::string at_open = "main.loadConfig:" + std::to_string(line_of(src, "func loadConfig(", "os.Open("));
-    const std::string at_create = "main.keepLog:" + std::to_string(line_of(src, "func keepLog(", "os.Create("));
-    const std::string at_reserve = "main.reserve:" + std::to_string(line_of(src, "func reserve(", "db.Conn("));
-    const std::string at_pin = "main.pin:" + std::to_string(line_of(src, "func pin(", "db.Conn("));
-    const std::string at_audit = "main.audit:" + std::to_string(line_of(src, "func audit(", "db.BeginTx("));
+    const std::string at_open = acquired_at(src, "loadConfig", "os.Open(");
+    const std::string at_create = acquired_at(src, "keepLog", "os.Create(");
+    const std::string at_reserve = acquired_at(src, "reserve", "db.Conn(");
+    const std::string at_pin = acquired_at(src, "pin", "db.Conn(");
+    const std::string at_audit = acquired_at(src, "audit", "db.BeginTx(");
     const std::multiset<std::string> want = {
         "os.File | abandoned | " + at_open + " | config: bad syntax | main.guard",
         "os.File | open_at_exit | " + at_create,
@@ -130,9 +135,9 @@ TEST(LeakProbes, LocksHeldByARecoveredPanicOrAtExitOnEveryReleaseAndVariant) {
     auto builds = builds_of("mutex_probes", false);
     ASSERT_FALSE(builds.empty());
     const fs::path src = fs::path(builds.front().src_dir) / "main.go";
-    const std::string at_withdraw = "main.withdraw:" + std::to_string(line_of(src, "func withdraw(", "a.mu.Lock()"));
-    const std::string at_lookup = "main.lookup:" + std::to_string(line_of(src, "func lookup(", "c.mu.RLock()"));
-    const std::string at_freeze = "main.freeze:" + std::to_string(line_of(src, "func freeze(", "c.mu.Lock()"));
+    const std::string at_withdraw = acquired_at(src, "withdraw", "a.mu.Lock()");
+    const std::string at_lookup = acquired_at(src, "lookup", "c.mu.RLock()");
+    const std::string at_freeze = acquired_at(src, "freeze", "c.mu.Lock()");
     const std::multiset<std::string> want = {
         "sync.Mutex | abandoned | " + at_withdraw + " | withdraw: balance 5 < 50 | main.guard",
         "sync.RWMutex read lock | abandoned | " + at_lookup + " | lookup: no key z | main.guard",
@@ -219,7 +224,7 @@ TEST(LeakProbes, AnUnusableProbeIsAUsageErrorBeforeTheProgramRuns) {
 // The transactions of /transfer?id=1,3,5: begun in main.transfer, abandoned by checkLimit's
 // panic, recovered by net/http.
 std::multiset<std::string> abandoned_transfers(const fs::path &src) {
-    const std::string at = "main.transfer:" + std::to_string(line_of(src, "func transfer(", "db.Begin("));
+    const std::string at = acquired_at(src, "transfer", "db.Begin(");
     std::multiset<std::string> want;
     for (int id : {1, 3, 5})
         want.insert("database/sql transaction | abandoned | " + at + " | transfer " + std::to_string(id) +
