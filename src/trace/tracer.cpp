@@ -1318,10 +1318,17 @@ void Tracer::on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid
         p.inline_call.is_null() ? caller_at_entry(stop) : CallSite{stop.regs.pc(), stop.regs.sp(), p.inline_call};
     if (at.pc.is_null())
         return;
+    if (p.resource->program_callers_only && p.inline_call.is_null()) {
+        // The standard library's own use (inlined copies were chosen at attach): decided from the
+        // caller's code alone, before any stack walk.
+        auto f = bin_.pclntab().find_func(at.call);
+        if (!f)
+            return;
+        const auto inlined = bin_.inlined_calls(*f, at.call);
+        if (is_std_function(inlined.empty() ? bin_.pclntab().func_name(*f) : inlined.front().name, ""))
+            return;
+    }
     std::vector<Site> stack = call_stack(at);
-    if (p.resource->program_callers_only && p.inline_call.is_null() &&
-        (stack.empty() || is_std_function(stack.front().function, "")))
-        return; // the standard library's own use (inlined copies were chosen at attach)
     char hex[24];
     std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(handle));
     if (p.kind == ProbeKind::ResourceRelease) {
