@@ -1,14 +1,48 @@
 #include "analysis/wrapped_callee.h"
 
+#include <algorithm>
 #include <array>
 
 namespace deftrace {
+
+namespace {
+
+// A builtin in a defer statement (`defer close(ch)`, `defer println(x)`) is compiled into a
+// wrapper that calls the runtime function implementing it (walk.wrapGoDefer; walk/builtin.go):
+// the program wrote the builtin. println and print both start with printlock; println also
+// prints the newline (printnl).
+std::optional<std::string> builtin_of(std::string_view runtime_fn, const std::vector<std::string> &calls) {
+    if (runtime_fn == "runtime.printlock")
+        return std::find(calls.begin(), calls.end(), "runtime.printnl") != calls.end() ? "println" : "print";
+    if (runtime_fn == "runtime.closechan")
+        return "close";
+    if (runtime_fn == "runtime.gopanic")
+        return "panic";
+    if (runtime_fn == "runtime.gorecover")
+        return "recover";
+    if (runtime_fn.starts_with("runtime.mapdelete"))
+        return "delete";
+    if (runtime_fn == "runtime.mapclear")
+        return "clear";
+    return std::nullopt;
+}
+
+} // namespace
 
 std::optional<std::string> wrapped_callee(const GoBinary &bin, const Disassembler &dis, const FuncInfo &f) {
     if (f.funcid != bin.facts().funcid_wrapper || f.end <= f.entry)
         return std::nullopt;
     const Pclntab &tab = bin.pclntab();
-    for (const Instruction &in : dis.decode(bin.code(f), f.entry)) {
+    const auto insns = dis.decode(bin.code(f), f.entry);
+    auto direct_calls = [&] {
+        std::vector<std::string> out;
+        for (const Instruction &in : insns)
+            if (in.op == Op::Call && in.branch_target)
+                if (auto callee = tab.find_func(*in.branch_target))
+                    out.emplace_back(tab.func_name(*callee));
+        return out;
+    };
+    for (const Instruction &in : insns) {
         if (auto inl = bin.outermost_inlined(f, in.address))
             return std::string(*inl);
         if (in.op != Op::Call)
@@ -22,6 +56,9 @@ std::optional<std::string> wrapped_callee(const GoBinary &bin, const Disassemble
         // The stack-growth call sits after the body, but be safe against block reordering.
         if (name.starts_with("runtime.morestack"))
             continue;
+        if (name.starts_with("runtime."))
+            if (auto builtin = builtin_of(name, direct_calls()))
+                return builtin;
         return name;
     }
     return std::nullopt;
