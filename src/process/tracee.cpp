@@ -400,7 +400,7 @@ ExitStatus Tracee::run(StopHandler &handler) {
                         // last hit handled on this thread, whose stub would come back there. A
                         // one-byte ret is followed by code that other paths jump to.
                         // A trampoline's int3 is only reached by its jump, what follows it only
-                        // through the trap.
+                        // through the trap, or after the hit was handled.
                         Addr addr = regs->pc() - 1;
                         const Breakpoint *bp = breakpoints_.find(addr);
                         auto last = last_hit_.find(tid);
@@ -408,8 +408,10 @@ ExitStatus Tracee::run(StopHandler &handler) {
                                        (bp->plan.length > 1 || (bp->plan.kind == Displacement::Kind::OutOfLine &&
                                                                 (last == last_hit_.end() || last->second != addr)));
                         if (const Breakpoint *tb = breakpoints_.find_trampoline(addr)) {
+                            // After a handled hit the thread resumes right there, so the same pc
+                            // may be a hit already handled, killed before its next instruction.
                             addr = tb->plan.address;
-                            trapped = true;
+                            trapped = last == last_hit_.end() || last->second != addr;
                         }
                         if (trapped) {
                             ++stats_.breakpoint_hits;
