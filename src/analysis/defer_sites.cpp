@@ -473,6 +473,33 @@ private:
         }
         find_forwarded_exits(frame, by_bits, flow, slot_key, slot_values, static_target, bits_stores);
 
+        // Go 1.26+ folds the last registrations into the first exit when no call lies between
+        // them: the stores of the new bits and the exit's clear of the highest one become a single
+        // store, which reads as a registration of the lower bits, and the highest defer's call
+        // follows it unconditionally. Its slot holds a static funcval of that very function.
+        if (by_bits.contains(max_bit) && max_bit + 1 < kMaxOpenDefers) {
+            const DeferSite &last = by_bits.at(max_bit);
+            auto k = std::find_if(bits_stores.begin(), bits_stores.end(),
+                                  [&](size_t i) { return insns_[i].address == last.pc; });
+            if (k != bits_stores.end()) {
+                OpenCodedExit e = exit_at(*k, max_bit + 1);
+                const int folded = max_bit + 1;
+                if (e.target && !e.call_pc.is_null() &&
+                    std::none_of(frame.exits.begin(), frame.exits.end(),
+                                 [&](const OpenCodedExit &x) { return x.call_pc == e.call_pc; })) {
+                    scan_slots(folded);
+                    if (static_target.contains(folded) && static_target.at(folded) == e.target_name &&
+                        by_slot.contains(folded)) {
+                        frame.exits.push_back(e);
+                        for (int b = 0; b <= max_bit; ++b)
+                            if (by_bits.contains(b) && by_bits.at(b).pc == last.pc)
+                                merged_bits |= static_cast<uint8_t>(1u << b);
+                        max_bit = folded;
+                    }
+                }
+            }
+        }
+
         // A bit seen only at exits was registered by a store that was optimised away.
         int exit_max = max_bit;
         for (const auto &e : frame.exits)
@@ -486,11 +513,10 @@ private:
             if (by_bits.contains(b)) {
                 DeferSite s = by_bits.at(b);
                 // Consecutive defers without a call between them share one store of the bits
-                // (the earlier stores are dead); each statement's own line is at its slot store.
-                if ((merged_bits & (1u << b)) && by_slot.contains(b) && by_slot.at(b).pc < s.pc) {
-                    s.file = by_slot.at(b).file;
-                    s.line = by_slot.at(b).line;
-                }
+                // (the earlier stores are dead); each statement registers at its own slot store,
+                // in the order the statements run, with its own line.
+                if ((merged_bits & (1u << b)) && by_slot.contains(b) && by_slot.at(b).pc < s.pc)
+                    s = by_slot.at(b);
                 out.sites.push_back(std::move(s));
             } else if (by_slot.contains(b)) {
                 out.sites.push_back(by_slot.at(b));

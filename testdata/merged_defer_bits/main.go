@@ -11,6 +11,11 @@
 //     closure slot, and set the first defer's bit at the first defer statement. From Go 1.25
 //     the FUNCDATA lists one defer where the source has two, and the first defer's bit store
 //     sinks to the return line.
+//   - foldedLastDefer: four deferred builtins, the last `defer recover()`, with nothing that can
+//     panic after the third. Go 1.26+ folds the last registrations into the return: a single
+//     store sets the third defer's bit (at the return's line) and the fourth defer's call
+//     follows it unconditionally, its bit never stored; only its closure slot is written, at its
+//     statement.
 //
 // A tracer that attributes open-coded defers by the PC of the bit store, or counts them from
 // the FUNCDATA, sees fewer defers or wrong lines here. Each statement's true line is still
@@ -42,10 +47,19 @@ func lastDeferNoCall(n int) {
 	}(n + 1)
 }
 
+//go:noinline
+func foldedLastDefer(x int) {
+	defer println("foldedLastDefer: x =", x)
+	defer print("foldedLastDefer: bye\n")
+	defer close(make(chan int))
+	defer recover()
+}
+
 func main() {
 	threeStatic()
 	for _, s := range log {
 		fmt.Println(s)
 	}
 	lastDeferNoCall(3)
+	foldedLastDefer(42)
 }
