@@ -48,8 +48,8 @@ full=$(best "$deftrace" --no-color -o /dev/null "$tmp/defer_heavy" $n)
 panics=$(best "$deftrace" --no-color --panics-only -o /dev/null "$tmp/defer_heavy" $n)
 "$deftrace" --no-color --stats -o "$tmp/trace.txt" "$tmp/defer_heavy" $n >/dev/null
 stats=$(tail -1 "$tmp/trace.txt")
-hits=$(awk '{print $4}' <<<"$stats")
-events=$(awk '{print $12}' <<<"$stats")
+hits=$(sed -E 's/.* ([0-9]+) breakpoint hits.*/\1/' <<<"$stats")
+events=$(sed -E 's/.* ([0-9]+) events.*/\1/' <<<"$stats")
 printf 'untraced                 %6d ms\n' "$untraced"
 printf 'traced (full)            %6d ms   x%s   %d breakpoint hits, %d events\n' "$full" \
   "$(awk -v a="$full" -v b="$untraced" 'BEGIN{printf "%.1f", a/(b>0?b:1)}')" "$hits" "$events"

@@ -321,7 +321,10 @@ ExitStatus Tracee::run(StopHandler &handler) {
     // more. waitpid(-1) on its own always reports the thread group leader first, then the most
     // recently attached threads: a thread stopped at a breakpoint could wait there while others
     // stop again and again, and the program may exit meanwhile (exit_group kills it out of that
-    // stop). A batch is at most one stop per thread, so every stop is handled within one round.
+    // stop). A batch is at most one stop per thread. Collecting one costs a waitpid more, so it
+    // is done every kFairness rounds: no stopped thread waits longer than that many stops.
+    constexpr unsigned kFairness = 8;
+    unsigned round = 0;
     auto &batch = pending_;
     batch.clear();
     for (;;) {
@@ -340,8 +343,9 @@ ExitStatus Tracee::run(StopHandler &handler) {
                 throw Error(ErrorKind::Process, std::string("waitpid: ") + std::strerror(errno));
             }
             batch.emplace_back(tid, st);
-            while ((tid = waitpid(-1, &st, __WALL | WNOHANG)) > 0)
-                batch.emplace_back(tid, st);
+            if (++round % kFairness == 0)
+                while ((tid = waitpid(-1, &st, __WALL | WNOHANG)) > 0)
+                    batch.emplace_back(tid, st);
         }
         const auto [tid, st] = batch.front();
         batch.pop_front();
