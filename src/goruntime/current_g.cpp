@@ -41,10 +41,8 @@ CurrentG::Found CurrentG::at(const Registers &regs, const ProcessMemory &mem) co
     return f;
 }
 
-std::optional<Addr> CurrentG::user_goroutine(Addr g, uint64_t goid, const RuntimeState &state) {
-    if (goid != 0)
-        return g;
-    auto m = state.m_of(g);
+std::optional<Addr> CurrentG::curg_of_g0(Addr g0, const RuntimeState &state) {
+    auto m = state.m_of(g0);
     if (!m)
         return std::nullopt;
     auto curg = state.curg_of(*m);

@@ -30,9 +30,9 @@ public:
     };
     [[nodiscard]] Found at(const Registers &regs, const ProcessMemory &mem) const;
 
-    // A thread on its g0 stack (systemstack, mcall) works for its m's current goroutine; g0 (and
-    // gsignal) have goid 0. Returns g itself when it is a goroutine of its own.
-    [[nodiscard]] static std::optional<Addr> user_goroutine(Addr g, uint64_t goid, const RuntimeState &state);
+    // A thread on its g0 stack (systemstack, mcall; g0 and gsignal have goid 0) works for its
+    // m's current goroutine: g0.m.curg, nullopt when there is none.
+    [[nodiscard]] static std::optional<Addr> curg_of_g0(Addr g0, const RuntimeState &state);
 
 private:
     std::optional<int64_t> tls_offset_;

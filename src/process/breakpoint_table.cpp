@@ -57,9 +57,7 @@ void BreakpointTable::insert_patched(const ProcessMemory &mem, const Disassemble
     }
     Breakpoint bp;
     bp.trampoline = scratch_ + trampoline_top_;
-    bp.plan.address = addr;
-    bp.plan.length = patch->length;
-    bp.plan.original = patch->original;
+    bp.plan.address = addr; // the rest of `plan` is for int3s: the patch holds the original bytes
     bp.users = 1;
     mem.write(bp.trampoline, patch->trampoline);
     mem.write(addr, patch->jump);

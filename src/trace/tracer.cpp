@@ -569,7 +569,7 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
         if (!header)
             continue;
         if (header->goid == 0) { // on g0 (systemstack, mcall): the goroutine it works for
-            auto user = CurrentG::user_goroutine(g, 0, *state_);
+            auto user = CurrentG::curg_of_g0(g, *state_);
             if (!user || !(header = state_->header(*user)))
                 continue;
             g = *user;
