@@ -2,6 +2,7 @@
 #include "binary/error.h"
 #include "exit_codes.h"
 #include "inspect_command.h"
+#include "process/signals.h"
 #include "trace_command.h"
 
 #include <CLI/CLI.hpp>
@@ -10,9 +11,27 @@
 #include <iostream>
 #include <string_view>
 
+namespace {
+
+// CLI11 would say "deftrace [OPTIONS]"; the program and its arguments are part of the usage.
+class Usage : public CLI::Formatter {
+public:
+    std::string make_usage(const CLI::App *app, std::string name) const override {
+        std::string u = CLI::Formatter::make_usage(app, std::move(name));
+        if (app->get_parent() == nullptr && !u.empty() && u.back() == '\n')
+            u.insert(u.size() - 1, " [--] PROGRAM [ARGS...]");
+        return u;
+    }
+};
+
+} // namespace
+
 int main(int argc, char **argv) {
     using namespace deftrace;
-    std::signal(SIGPIPE, SIG_DFL);
+    // What the program must inherit is what deftrace inherited (process/signals.h); deftrace
+    // itself ignores SIGPIPE: a closed trace output is an error it reports, not its death.
+    save_inherited_signal_dispositions();
+    std::signal(SIGPIPE, SIG_IGN);
 
     // `deftrace inspect ...` is the static report; anything else is a program to trace. Options
     // for deftrace come first; the first non-option word starts the program's command line.
@@ -24,6 +43,7 @@ int main(int argc, char **argv) {
                  "  deftrace inspect [--json] [--func REGEX] BINARY\n"
                  "  deftrace diff EXPECTED.json ACTUAL.json"};
     app.set_version_flag("--version", "deftrace 0.1.0");
+    app.formatter(std::make_shared<Usage>());
     InspectOptions inspect;
     TraceCommandOptions trace;
     CLI::App *ins = nullptr;
@@ -40,7 +60,11 @@ int main(int argc, char **argv) {
     } else {
         app.prefix_command(true);
         app.add_option("-o,--output", trace.output, "Write the text trace to FILE instead of stderr");
-        app.add_option("--json", trace.json, "Write the JSON trace (schema deftrace.trace/1) to FILE");
+        app.add_option("--json", trace.json,
+                       "Write the JSON trace (schema deftrace.trace/1) to FILE, as the events happen");
+        app.add_option("--jsonl", trace.jsonl,
+                       "Write the trace as JSON Lines to FILE: a header line, one event a line (each flushed "
+                       "at once), a closing \"end\" line");
         app.add_flag("--no-color", trace.no_color, "No colours, even on a terminal");
         app.add_flag("--normalize", trace.normalize,
                      "Write the --json trace normalized: per goroutine, renumbered, relative paths, no "
@@ -73,6 +97,13 @@ int main(int argc, char **argv) {
         app.parse(argc, argv);
         if (!inspect_mode && !diff_mode) {
             trace.argv = app.remaining();
+            // Options end at the first word that is not one of ours; `--` ends them explicitly
+            // (for a program whose name starts with a dash). A dash-word that is not ours is a
+            // mistyped option, not a program to look for.
+            if (!trace.argv.empty() && trace.argv.front() == "--")
+                trace.argv.erase(trace.argv.begin());
+            else if (!trace.argv.empty() && trace.argv.front().size() > 1 && trace.argv.front()[0] == '-')
+                throw CLI::ValidationError("unknown option " + trace.argv.front());
             if (trace.argv.empty())
                 throw CLI::ValidationError("PROGRAM", "no program to trace");
         }

@@ -3,13 +3,18 @@
 #include "analysis/defer_sites.h"
 #include "binary/error.h"
 #include "binary/go_binary.h"
+#include "binary/input_file.h"
+#include "binary/json_input.h"
 #include "binary/struct_layouts.h"
 #include "exit_codes.h"
 #include "goruntime/runtime_offsets.h"
 #include "process/tracee.h"
 #include "trace/normalize.h"
+#include "trace/output_stream.h"
 #include "trace/sinks.h"
+#include "trace/text_safety.h"
 #include "trace/trace_diff.h"
+#include "trace/trace_file.h"
 #include "trace/tracer.h"
 
 #include <algorithm>
@@ -73,11 +78,17 @@ fs::path resource_probes_dir() {
 std::vector<ResourceProbe> resource_probes(const TraceCommandOptions &opts) {
     std::vector<ResourceProbe> out;
     const fs::path dir = resource_probes_dir();
+    // A probe named twice (--probes os-file --probes os-file, or a name and its file) is
+    // followed once: every acquire and release would be reported twice otherwise.
+    auto known = [&](const ResourceProbe &p) {
+        return std::any_of(out.begin(), out.end(), [&](const ResourceProbe &q) { return q.name == p.name; });
+    };
     for (const auto &p : opts.probes)
-        out.push_back(find_resource_probe(p, dir));
+        if (ResourceProbe probe = find_resource_probe(p, dir); !known(probe))
+            out.push_back(std::move(probe));
     if (opts.leaks || (opts.fail_on_leak && opts.probes.empty()))
         for (auto &p : shipped_resource_probes(dir))
-            if (std::none_of(out.begin(), out.end(), [&](const ResourceProbe &q) { return q.name == p.name; }))
+            if (!known(p))
                 out.push_back(std::move(p));
     return out;
 }
@@ -89,10 +100,9 @@ StructLayouts layouts_for(const GoBinary &bin) {
     auto dir = layouts_dir();
     const std::string file = "go" + bin.version().minor_string() + ".json";
     if (dir && fs::exists(*dir / file)) {
-        std::ifstream in(*dir / file);
-        auto j = nlohmann::json::parse(in, nullptr, false);
-        if (!j.is_discarded())
-            if (auto l = StructLayouts::from_table(j))
+        auto j = parse_json_input(read_input_file((*dir / file).string(), "layout table"), 16);
+        if (j)
+            if (auto l = StructLayouts::from_table(*j))
                 return *l;
     }
     throw Error(ErrorKind::UnsupportedGo, bin.path() + ": stripped binary built by " + bin.version().text +
@@ -113,17 +123,27 @@ StructLayouts layouts_for(const GoBinary &bin) {
     _exit(128 + sig);
 }
 
-nlohmann::ordered_json read_trace(const std::string &path) {
-    std::ifstream in(path);
-    if (!in)
-        throw Error(errno == ENOENT   ? ErrorKind::NotFound
-                    : errno == EACCES ? ErrorKind::Permission
-                                      : ErrorKind::Io,
-                    path + ": " + std::strerror(errno));
-    auto j = nlohmann::ordered_json::parse(in, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("events"))
-        throw Error(ErrorKind::Usage, path + ": not a deftrace JSON trace");
-    return j;
+// A trace file's lines made safe for a terminal (the report quotes values from it).
+std::string terminal_lines(const std::string &report) {
+    std::string out;
+    for (size_t at = 0; at < report.size();) {
+        size_t nl = report.find('\n', at);
+        out +=
+            terminal_safe(std::string_view(report).substr(at, nl == std::string::npos ? std::string::npos : nl - at));
+        out += '\n';
+        at = nl == std::string::npos ? report.size() : nl + 1;
+    }
+    return out;
+}
+
+// Normalizing and comparing traces reads members by type; trace_file.h checked them, and should
+// a member slip through that check the trace is still reported as malformed, not as a bug.
+template <typename F> auto on_trace(const std::string &name, F &&f) {
+    try {
+        return f();
+    } catch (const nlohmann::json::exception &e) {
+        throw Error(ErrorKind::Usage, name + ": not a deftrace JSON trace: " + e.what());
+    }
 }
 
 // What normalization needs to make paths relative and tell the program's functions from the
@@ -171,36 +191,46 @@ int run_trace(const TraceCommandOptions &opts) {
     RuntimeOffsets offsets = RuntimeOffsets::from(layouts_for(bin));
     auto sites = analyze_defer_sites(bin);
 
-    FILE *text_out = stderr;
-    std::unique_ptr<FILE, int (*)(FILE *)> owned(nullptr, fclose);
-    if (opts.output) {
-        owned.reset(std::fopen(opts.output->c_str(), "w"));
-        if (!owned)
-            throw Error(ErrorKind::Io, *opts.output + ": " + std::strerror(errno));
-        text_out = owned.get();
-    }
-    const bool color = !opts.no_color && isatty(fileno(text_out));
+    // Everything that can fail on bad input fails before the program starts: the expectation and
+    // the probes are read, the output files created.
+    std::optional<nlohmann::ordered_json> expected;
+    if (opts.expect)
+        expected = on_trace(*opts.expect, [&] { return normalize_trace(read_trace_file(*opts.expect)); });
+    TraceOptions topts;
+    topts.panics_only = opts.panics_only;
+    topts.resources = resource_probes(opts);
+    OutputStream text_out = opts.output ? OutputStream::open(*opts.output, OutputStream::Buffering::Line)
+                                        : OutputStream::borrow(stderr, "stderr");
+    std::optional<OutputStream> json_out, jsonl_out;
+    if (opts.json)
+        json_out.emplace(OutputStream::open(*opts.json, OutputStream::Buffering::Full));
+    if (opts.jsonl)
+        jsonl_out.emplace(OutputStream::open(*opts.jsonl, OutputStream::Buffering::Full));
+
+    const bool color = !opts.no_color && text_out.is_terminal();
     TextSink text(text_out, color);
     TeeSink sinks;
     sinks.add(&text);
-    std::optional<nlohmann::ordered_json> expected;
-    if (opts.expect)
-        expected = read_trace(*opts.expect); // before the run: a missing file is a usage error
+    nlohmann::ordered_json header;
+    header["schema"] = std::string(kTraceSchema);
+    header["go_version"] = bin.version().text;
+    header["program"] = opts.argv;
+    header["mode"] = opts.panics_only ? "panics-only" : "full";
+    header["paths"] = source_paths(bin);
+    // --json streams the raw trace as it happens; the normalized form (--normalize, --expect)
+    // needs the whole trace and is the one case that keeps the events in memory.
+    const bool whole_trace = opts.normalize || opts.expect;
     std::optional<JsonSink> json;
     if (opts.json || opts.expect) {
-        nlohmann::ordered_json header;
-        header["schema"] = "deftrace.trace/1";
-        header["go_version"] = bin.version().text;
-        header["program"] = opts.argv;
-        header["mode"] = opts.panics_only ? "panics-only" : "full";
-        header["paths"] = source_paths(bin);
-        json.emplace(header);
+        json.emplace(header, opts.json && !opts.normalize ? &*json_out : nullptr, whole_trace);
         sinks.add(&*json);
     }
+    std::optional<JsonLinesSink> jsonl;
+    if (jsonl_out) {
+        jsonl.emplace(header, *jsonl_out);
+        sinks.add(&*jsonl);
+    }
 
-    TraceOptions topts;
-    topts.panics_only = opts.panics_only;
-    topts.resources = resource_probes(opts); // before the run: a bad probe is a usage error
     Tracer tracer(bin, std::move(sites), offsets, sinks, topts);
     Tracee tracee = Tracee::launch(opts.argv);
     tracer.attach(tracee);
@@ -210,38 +240,48 @@ int run_trace(const TraceCommandOptions &opts) {
     if (opts.stats) {
         const Tracee::Stats &st = tracee.stats();
         const uint64_t reads = tracee.memory().read_syscalls();
-        std::fprintf(text_out,
-                     "stats: %zu breakpoints (%zu jump-patched), %llu stops, %llu breakpoint hits (%llu jump-patched), "
-                     "%llu signals delivered, %llu threads, %llu events, %llu memory reads (%.2f per hit)\n",
-                     tracee.breakpoints().size(), tracee.breakpoints().jump_patched(),
-                     static_cast<unsigned long long>(st.stops), static_cast<unsigned long long>(st.breakpoint_hits),
-                     static_cast<unsigned long long>(st.jump_patched_hits),
-                     static_cast<unsigned long long>(st.signals_forwarded), static_cast<unsigned long long>(st.threads),
-                     static_cast<unsigned long long>(tracer.events()), static_cast<unsigned long long>(reads),
-                     st.breakpoint_hits ? static_cast<double>(reads) / static_cast<double>(st.breakpoint_hits) : 0.0);
+        char line[512];
+        std::snprintf(
+            line, sizeof line,
+            "stats: %zu breakpoints (%zu jump-patched), %llu stops, %llu breakpoint hits (%llu jump-patched), "
+            "%llu signals delivered, %llu threads, %llu events, %llu memory reads (%.2f per hit)\n",
+            tracee.breakpoints().size(), tracee.breakpoints().jump_patched(), static_cast<unsigned long long>(st.stops),
+            static_cast<unsigned long long>(st.breakpoint_hits), static_cast<unsigned long long>(st.jump_patched_hits),
+            static_cast<unsigned long long>(st.signals_forwarded), static_cast<unsigned long long>(st.threads),
+            static_cast<unsigned long long>(tracer.events()), static_cast<unsigned long long>(reads),
+            st.breakpoint_hits ? static_cast<double>(reads) / static_cast<double>(st.breakpoint_hits) : 0.0);
+        text_out.write(line);
     }
-    if (owned)
-        owned.reset();
+    if (json && opts.json && opts.normalize)
+        write_json(*json_out, normalize_trace(json->document()));
+    // A trace that could not be written is the one failure that outranks the program's status:
+    // whoever reads the trace must know it is cut (the program itself ran on undisturbed).
+    bool write_failed = false;
+    for (OutputStream *out : {&text_out, json_out ? &*json_out : nullptr, jsonl_out ? &*jsonl_out : nullptr}) {
+        if (out == nullptr)
+            continue;
+        out->close();
+        if (out->failed()) {
+            std::fprintf(stderr, "deftrace: %s; the trace stops there\n", out->failure().c_str());
+            write_failed = true;
+        }
+    }
+    if (write_failed)
+        return kExitIo;
     // --strict: a divergence means the trace cannot be trusted as it is (docs/validation.md); that
     // outcome replaces the program's own status, which is passed through otherwise.
     const bool diverged = opts.strict && tracer.divergences() > 0;
     if (diverged)
         std::fprintf(stderr, "deftrace: %llu divergence%s from the runtime model (--strict)\n",
                      static_cast<unsigned long long>(tracer.divergences()), tracer.divergences() == 1 ? "" : "s");
-    if (json) {
-        nlohmann::ordered_json doc = json->document();
-        if (opts.normalize || opts.expect)
-            doc = normalize_trace(doc);
-        if (opts.json)
-            write_json_file(*opts.json, doc);
-        if (expected) {
-            TraceDiff d = diff_traces(*expected, doc);
-            if (!d.same) {
-                std::fprintf(stderr, "deftrace: the trace differs from %s\n%s", opts.expect->c_str(), d.report.c_str());
-                return kExitTraceMismatch;
-            }
-            return diverged ? kExitDivergence : kExitOk;
+    if (expected) {
+        TraceDiff d = diff_traces(*expected, normalize_trace(json->document()));
+        if (!d.same) {
+            std::fprintf(stderr, "deftrace: the trace differs from %s\n%s", terminal_safe(*opts.expect).c_str(),
+                         terminal_lines(d.report).c_str());
+            return kExitTraceMismatch;
         }
+        return diverged ? kExitDivergence : kExitOk;
     }
     if (diverged)
         return kExitDivergence;
@@ -253,10 +293,13 @@ int run_trace(const TraceCommandOptions &opts) {
 }
 
 int run_diff(const std::string &expected, const std::string &actual) {
-    TraceDiff d = diff_traces(read_trace(expected), read_trace(actual));
+    const auto want = on_trace(expected, [&] { return normalize_trace(read_trace_file(expected)); });
+    const auto got = on_trace(actual, [&] { return normalize_trace(read_trace_file(actual)); });
+    TraceDiff d = on_trace(expected + " or " + actual, [&] { return diff_traces(want, got); });
     if (d.same)
         return kExitOk;
-    std::printf("--- %s\n+++ %s\n%s", expected.c_str(), actual.c_str(), d.report.c_str());
+    const std::string report = "--- " + expected + "\n+++ " + actual + "\n" + d.report;
+    std::fputs(terminal_lines(report).c_str(), stdout);
     return kExitTraceMismatch;
 }
 

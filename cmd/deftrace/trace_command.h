@@ -11,6 +11,7 @@ struct TraceCommandOptions {
     std::vector<std::string> argv;     // the program and its arguments
     std::optional<std::string> output; // -o: text trace to this file instead of stderr
     std::optional<std::string> json;   // --json: JSON trace to this file
+    std::optional<std::string> jsonl;  // --jsonl: JSON Lines trace to this file, flushed per event
     bool no_color = false;
     bool panics_only = false;
     bool stats = false;                // --stats: what tracing cost, at the end of the text trace

@@ -64,7 +64,8 @@ void ElfFile::release() noexcept {
 ElfFile ElfFile::open(const std::string &path) {
     ElfFile f;
     f.path_ = path;
-    f.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO opens at once (and is refused below) instead of blocking for a writer.
+    f.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (f.fd_ < 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)

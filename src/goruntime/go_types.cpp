@@ -82,27 +82,6 @@ std::optional<std::string> bounds_error(const ProcessMemory &mem, Addr data) {
 
 } // namespace
 
-std::string escape_go_string(const std::string &s) {
-    std::string out;
-    for (unsigned char c : s) {
-        switch (c) {
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
-        case '\\': out += "\\\\"; break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\x%02x", c);
-                out += buf;
-            } else {
-                out += static_cast<char>(c); // UTF-8 bytes pass through
-            }
-        }
-    }
-    return out;
-}
-
 std::optional<GoType> TypeReader::type_at(Addr type) const {
     if (type.is_null())
         return std::nullopt;

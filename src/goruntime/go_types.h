@@ -75,7 +75,4 @@ struct RenderedValue {
 // of those kinds. Anything else gets its type name and no value.
 RenderedValue render_any(const TypeReader &types, Addr type, Addr data);
 
-// Escapes a Go string for one-line display: printable ASCII/UTF-8 kept, the rest as \xNN, \n, ...
-std::string escape_go_string(const std::string &s);
-
 } // namespace deftrace

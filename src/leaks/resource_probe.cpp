@@ -1,6 +1,8 @@
 #include "leaks/resource_probe.h"
 
 #include "binary/error.h"
+#include "binary/input_file.h"
+#include "binary/json_input.h"
 
 #include <algorithm>
 #include <fstream>
@@ -72,20 +74,26 @@ std::vector<ProbedFunction> parse_functions(const nlohmann::json &j, const char 
 
 ResourceProbe load_resource_probe(const fs::path &file) {
     const std::string where = file.string();
-    std::ifstream in(file);
-    if (!in)
-        throw Error(ErrorKind::NotFound, where + ": no such probe file");
-    auto j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_discarded() || !j.is_object())
+    // A probe file is a few hundred bytes and nests four levels; a megabyte and 16 are plenty.
+    auto parsed = parse_json_input(read_input_file(where, "probe", size_t{1} << 20), 16);
+    if (!parsed || !parsed->is_object())
         throw Error(ErrorKind::Usage, where + ": not JSON");
-    if (j.value("schema", "") != "deftrace.probe/1")
+    const nlohmann::json j = *parsed;
+    auto text = [&](const char *key, const std::string &fallback) {
+        if (!j.contains(key))
+            return fallback;
+        if (!j[key].is_string())
+            throw Error(ErrorKind::Usage, where + ": \"" + key + "\" must be a string");
+        return j[key].get<std::string>();
+    };
+    if (text("schema", "") != "deftrace.probe/1")
         throw Error(ErrorKind::Usage, where + ": not a deftrace.probe/1 file");
     ResourceProbe p;
-    p.name = j.value("name", file.stem().string());
-    p.resource = j.value("resource", p.name);
+    p.name = text("name", file.stem().string());
+    p.resource = text("resource", p.name);
     p.acquire = parse_functions(j, "acquire", where);
     p.release = parse_functions(j, "release", where);
-    const std::string callers = j.value("callers", "all");
+    const std::string callers = text("callers", "all");
     if (callers != "all" && callers != "program")
         throw Error(ErrorKind::Usage, where + ": \"callers\" must be \"all\" or \"program\"");
     p.program_callers_only = callers == "program";

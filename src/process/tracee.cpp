@@ -1,6 +1,7 @@
 #include "process/tracee.h"
 
 #include "binary/error.h"
+#include "process/signals.h"
 
 #include <algorithm>
 #include <atomic>
@@ -36,38 +37,6 @@ void cont(pid_t tid, int sig) {
     if (ptrace(PTRACE_CONT, tid, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(sig))) != 0 && errno != ESRCH)
         ptrace_failed("PTRACE_CONT", tid);
 }
-
-// Signals sent to deftrace by another process are forwarded to the tracee. Those that come from
-// the terminal (si_code SI_KERNEL) reached the tracee's process group already.
-std::atomic<int> g_forward_signal{0};
-
-void on_forwardable_signal(int sig, siginfo_t *info, void *) {
-    if (info != nullptr && info->si_code == SI_KERNEL)
-        return;
-    g_forward_signal.store(sig);
-}
-
-class SignalForwarding {
-public:
-    SignalForwarding() {
-        struct sigaction sa {};
-        sa.sa_sigaction = on_forwardable_signal;
-        sa.sa_flags = SA_SIGINFO; // no SA_RESTART: waitpid returns EINTR so the loop can forward
-        sigemptyset(&sa.sa_mask);
-        for (size_t i = 0; i < kSignals.size(); ++i)
-            sigaction(kSignals[i], &sa, &old_[i]);
-    }
-    ~SignalForwarding() {
-        for (size_t i = 0; i < kSignals.size(); ++i)
-            sigaction(kSignals[i], &old_[i], nullptr);
-    }
-    SignalForwarding(const SignalForwarding &) = delete;
-    SignalForwarding &operator=(const SignalForwarding &) = delete;
-
-private:
-    static constexpr std::array<int, 5> kSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1};
-    std::array<struct sigaction, 5> old_{};
-};
 
 } // namespace
 
@@ -139,6 +108,7 @@ Tracee Tracee::launch(const std::vector<std::string> &argv) {
     if (pid == 0) {
         // Wait, stopped, until the parent has seized us; then become the program.
         close(pipefd[0]);
+        restore_inherited_signal_dispositions();
         raise(SIGSTOP);
         execvp(args[0], args.data());
         int e = errno;
@@ -315,7 +285,7 @@ void Tracee::resume_after_breakpoint(pid_t tid, Registers &regs, Addr addr) {
 
 ExitStatus Tracee::run(StopHandler &handler) {
     started_ = true;
-    SignalForwarding forwarding;
+    SignalForwarding forwarding(pid_);
     cont(pid_, 0);
     // Stops are handled a batch at a time: every stop waitpid has to report, before waiting for
     // more. waitpid(-1) on its own always reports the thread group leader first, then the most
@@ -328,10 +298,6 @@ ExitStatus Tracee::run(StopHandler &handler) {
     auto &batch = pending_;
     batch.clear();
     for (;;) {
-        if (int sig = g_forward_signal.exchange(0); sig != 0) {
-            ::kill(pid_, sig);
-            ++stats_.signals_forwarded;
-        }
         if (batch.empty()) {
             int st = 0;
             pid_t tid = waitpid(-1, &st, __WALL);

@@ -1,10 +1,6 @@
 #include "trace/sinks.h"
 
-#include "binary/error.h"
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
+#include "trace/text_safety.h"
 
 namespace deftrace {
 
@@ -32,14 +28,25 @@ const char *color_of(EventKind k) {
     return "";
 }
 
-std::string str(const nlohmann::ordered_json &j, const char *key) {
+using json = nlohmann::ordered_json;
+
+// A field as text for the terminal (text_safety.h): strings escaped, anything else as JSON.
+std::string str(const json &j, const char *key) {
     if (!j.contains(key) || j[key].is_null())
         return {};
-    return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+    return j[key].is_string() ? terminal_safe(j[key].get_ref<const std::string &>())
+                              : j[key].dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string value_text(const nlohmann::ordered_json &f) {
-    std::string v = f.contains("value") && !f["value"].is_null() ? f["value"].get<std::string>() : "";
+std::string site_text(const Site &s) {
+    return terminal_safe(s.short_form());
+}
+
+// A panic or recovered value as Go would quote it: backslashes doubled as well.
+std::string value_text(const json &f) {
+    std::string v = f.contains("value") && f["value"].is_string()
+                        ? terminal_safe(f["value"].get_ref<const std::string &>(), true)
+                        : "";
     std::string t = str(f, "type");
     if (f.contains("value") && f["value"].is_null())
         return "(" + t + ")";
@@ -58,7 +65,7 @@ std::string leaks_text(const nlohmann::ordered_json &leaks) {
         if (l.contains("panic")) {
             const auto &p = l["panic"];
             Site at{str(p["site"], "function"), str(p["site"], "file"), p["site"].value("line", 0)};
-            out += "abandoned by panic " + value_text(p) + " at " + at.short_form() + ", recovered in " +
+            out += "abandoned by panic " + value_text(p) + " at " + site_text(at) + ", recovered in " +
                    str(p, "recovered_in");
         } else {
             out += "never released";
@@ -66,7 +73,7 @@ std::string leaks_text(const nlohmann::ordered_json &leaks) {
         const char *label = "\n      acquired at ";
         for (const auto &s : l["acquired"]) {
             Site at{str(s, "function"), str(s, "file"), s.value("line", 0)};
-            out += label + at.short_form();
+            out += label + site_text(at);
             label = "\n                  ";
         }
     }
@@ -98,7 +105,7 @@ std::string TextSink::format(const Event &e, bool color) {
         for (const auto &p : f["panics"]) {
             body += " " + value_text(p);
             if (p.contains("printed") && p["printed"] != p["value"])
-                body += " printed as \"" + p["printed"].get<std::string>() + "\"";
+                body += " printed as \"" + str(p, "printed") + "\"";
             body += p.value("recovered", false) ? " [recovered]" : "";
         }
         body += "; pending defers: " + std::to_string(f["pending"].size());
@@ -119,7 +126,7 @@ std::string TextSink::format(const Event &e, bool color) {
         body = leaks_text(f["leaks"]);
         if (f.contains("probe_notes"))
             for (const auto &n : f["probe_notes"])
-                body += "\n  note: " + n.get<std::string>();
+                body += "\n  note: " + (n.is_string() ? terminal_safe(n.get_ref<const std::string &>()) : n.dump());
         break;
     case EventKind::Divergence:
         body = "divergence (" + str(f, "rule") + "): model expected " + str(f, "expected") + ", observed " +
@@ -145,51 +152,141 @@ std::string TextSink::format(const Event &e, bool color) {
     if (color)
         line += "\x1b[0m";
     if (!e.site.function.empty() && e.kind != EventKind::Recovery)
-        line += "  at " + e.site.short_form();
+        line += "  at " + site_text(e.site);
     return line;
 }
 
 void TextSink::emit(const Event &e) {
-    std::string line = format(e, color_) + "\n";
-    std::fwrite(line.data(), 1, line.size(), out_);
+    out_.write(format(e, color_) + "\n");
 }
 
 void TextSink::finish() {
-    std::fflush(out_);
+    out_.flush();
 }
 
-void JsonSink::emit(const Event &e) {
-    if (e.kind == EventKind::Validation) { // the summary, not an event of the story
-        header_["validation"] = {{"observations", e.fields["observations"]}, {"divergences", e.fields["divergences"]}};
-        return;
+namespace {
+
+// The event as the JSON trace has it, with any invalid UTF-8 made safe.
+json event_json(const Event &e) {
+    json j = e.to_json();
+    make_json_safe(j);
+    return j;
+}
+
+// What a trace says after its events: the validation summary, the leak report, the exit.
+// Returns whether the event was one of these (and is not an event of the story).
+bool take_closing(const Event &e, json &trailer) {
+    if (e.kind == EventKind::Validation) {
+        trailer["validation"] = {{"observations", e.fields["observations"]}, {"divergences", e.fields["divergences"]}};
+        return true;
     }
-    if (e.kind == EventKind::Leaks) { // not an event of the story: the report at its end
-        header_["leaks"] = e.fields["leaks"];
-        if (e.fields.contains("probe_notes"))
-            header_["probe_notes"] = e.fields["probe_notes"];
-    } else
-        events_.push_back(e.to_json());
-}
-
-nlohmann::ordered_json JsonSink::document() const {
-    nlohmann::ordered_json doc = header_;
-    doc["events"] = events_;
-    if (!events_.empty() && events_.back()["kind"] == "exit") {
-        nlohmann::ordered_json exit = events_.back();
+    if (e.kind == EventKind::Leaks) {
+        json f = e.fields;
+        make_json_safe(f);
+        trailer["leaks"] = f["leaks"];
+        if (f.contains("probe_notes"))
+            trailer["probe_notes"] = f["probe_notes"];
+        return true;
+    }
+    if (e.kind == EventKind::Exit) {
+        json exit = event_json(e);
         exit.erase("seq");
         exit.erase("goroutine");
         exit.erase("kind");
-        doc["exit"] = exit;
+        trailer["exit"] = std::move(exit);
     }
+    return false;
+}
+
+std::string dump(const json &j, int indent = -1) {
+    return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+// `value` pretty-printed as a member of a top-level object (two spaces in).
+std::string member_text(const std::string &key, const json &value) {
+    std::string v = dump(value, 2), out = "  " + dump(json(key)) + ": ";
+    for (char c : v) {
+        out += c;
+        if (c == '\n')
+            out += "  ";
+    }
+    return out;
+}
+
+} // namespace
+
+JsonSink::JsonSink(json header, OutputStream *stream, bool keep_events)
+    : header_(std::move(header)), stream_(stream), keep_(keep_events) {
+    make_json_safe(header_);
+    if (!stream_)
+        return;
+    stream_->write("{\n");
+    for (auto it = header_.begin(); it != header_.end(); ++it)
+        stream_->write(member_text(it.key(), it.value()) + ",\n");
+    stream_->write("  \"events\": [");
+}
+
+void JsonSink::emit(const Event &e) {
+    if (take_closing(e, trailer_))
+        return;
+    json j = event_json(e);
+    if (stream_) {
+        stream_->write((first_event_ ? "\n    " : ",\n    ") + dump(j));
+        first_event_ = false;
+    }
+    if (keep_)
+        events_.push_back(std::move(j));
+}
+
+void JsonSink::finish() {
+    if (!stream_)
+        return;
+    stream_->write(first_event_ ? "]" : "\n  ]");
+    for (auto it = trailer_.begin(); it != trailer_.end(); ++it)
+        stream_->write(",\n" + member_text(it.key(), it.value()));
+    stream_->write("\n}\n");
+    stream_->flush();
+}
+
+json JsonSink::document() const {
+    json doc = header_;
+    for (auto it = trailer_.begin(); it != trailer_.end(); ++it)
+        if (it.key() != "exit")
+            doc[it.key()] = it.value();
+    doc["events"] = events_;
+    if (trailer_.contains("exit"))
+        doc["exit"] = trailer_["exit"];
     return doc;
 }
 
-void write_json_file(const std::string &path, const nlohmann::ordered_json &doc) {
-    std::ofstream out(path);
-    out << doc.dump(2) << "\n";
+JsonLinesSink::JsonLinesSink(json header, OutputStream &stream) : stream_(stream) {
+    json first;
+    for (auto it = header.begin(); it != header.end(); ++it) {
+        first[it.key()] = it.value();
+        if (it.key() == "schema")
+            first["format"] = "jsonl";
+    }
+    make_json_safe(first);
+    line(first);
+}
+
+void JsonLinesSink::line(const json &j) {
+    stream_.write(dump(j) + "\n");
+    stream_.flush();
+}
+
+void JsonLinesSink::emit(const Event &e) {
+    if (!take_closing(e, trailer_))
+        line(event_json(e));
+}
+
+void JsonLinesSink::finish() {
+    line(json{{"end", trailer_}});
+}
+
+void write_json(OutputStream &out, const json &doc) {
+    out.write(dump(doc, 2) + "\n");
     out.flush();
-    if (!out)
-        throw Error(ErrorKind::Io, "writing " + path + ": " + std::strerror(errno));
 }
 
 } // namespace deftrace

@@ -2,42 +2,71 @@
 #pragma once
 
 #include "trace/event.h"
+#include "trace/output_stream.h"
 
-#include <cstdio>
-#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace deftrace {
 
-// One line per event, prefixed by the goroutine, indented by the panics in progress.
+// One line per event, prefixed by the goroutine, indented by the panics in progress. Every
+// string that came from the program is escaped for the terminal (text_safety.h).
 class TextSink : public EventSink {
 public:
-    TextSink(FILE *out, bool color) : out_(out), color_(color) {}
+    TextSink(OutputStream &out, bool color) : out_(out), color_(color) {}
     void emit(const Event &e) override;
     void finish() override;
     static std::string format(const Event &e, bool color);
 
 private:
-    FILE *out_;
+    OutputStream &out_;
     bool color_;
 };
 
-// The whole trace as one JSON document (schema deftrace.trace/1), kept in memory.
+// The trace as one JSON document (schema deftrace.trace/1). Written as the events come, when
+// given a stream: the header members, then "events" with one event a line, then what is known
+// only at the end ("validation", "leaks", "probe_notes", "exit"); nothing is held back, so the
+// memory used does not grow with the trace. Kept in memory as well only when asked
+// (keep_events), for --normalize and --expect, which need the whole trace.
 class JsonSink : public EventSink {
 public:
-    explicit JsonSink(nlohmann::ordered_json header) : header_(std::move(header)) {}
+    JsonSink(nlohmann::ordered_json header, OutputStream *stream, bool keep_events);
     void emit(const Event &e) override;
-    // The header, the events and, once the program has ended, its exit.
+    void finish() override;
+    // The header, the kept events and, once the program has ended, the closing members.
     [[nodiscard]] nlohmann::ordered_json document() const;
 
 private:
+    void write_member(const std::string &key, const nlohmann::ordered_json &value);
+
     nlohmann::ordered_json header_;
+    nlohmann::ordered_json trailer_ = nlohmann::ordered_json::object();
+    OutputStream *stream_;
+    bool keep_;
+    bool first_event_ = true;
     std::vector<nlohmann::ordered_json> events_;
 };
 
-// Writes a JSON document to a file (pretty-printed); throws Error(Io).
-void write_json_file(const std::string &path, const nlohmann::ordered_json &doc);
+// The trace as JSON Lines: the header (with "format": "jsonl") on the first line, one event a
+// line, each line flushed as it is written, and a closing {"end": {...}} line with what the
+// JSON document has after its events. A trace cut short by a kill is still readable up to its
+// last line (trace_file.h reads both forms).
+class JsonLinesSink : public EventSink {
+public:
+    JsonLinesSink(nlohmann::ordered_json header, OutputStream &stream);
+    void emit(const Event &e) override;
+    void finish() override;
+
+private:
+    void line(const nlohmann::ordered_json &j);
+    OutputStream &stream_;
+    nlohmann::ordered_json trailer_ = nlohmann::ordered_json::object();
+};
+
+// Writes a JSON document (pretty-printed) to a stream; any invalid UTF-8 has been replaced
+// already (text_safety.h), and would be replaced here otherwise.
+void write_json(OutputStream &out, const nlohmann::ordered_json &doc);
 
 // Sends every event to several sinks.
 class TeeSink : public EventSink {

@@ -103,17 +103,18 @@ TraceDiff diff_traces(const json &expected_raw, const json &actual_raw) {
         d.report +=
             "mode: expected " + expected.value("mode", "full") + ", actual " + actual.value("mode", "full") + "\n";
     auto want = per_goroutine(expected), got = per_goroutine(actual);
-    uint64_t last = 0;
-    if (!want.empty())
-        last = want.rbegin()->first;
-    if (!got.empty())
-        last = std::max(last, got.rbegin()->first);
-    for (uint64_t g = 0; g <= last; ++g) {
-        const bool in_want = want.contains(g), in_got = got.contains(g);
-        if (!in_want && !in_got)
-            continue;
-        diff_events(g, in_want ? want[g] : std::vector<json>{}, in_got ? got[g] : std::vector<json>{}, d.report);
-    }
+    // The goroutines of either side, in order: walking the ids that occur, never the range
+    // between them (an id can be anything up to 2^64-1).
+    std::vector<uint64_t> ids;
+    for (const auto &[g, events] : want)
+        ids.push_back(g);
+    for (const auto &[g, events] : got)
+        if (!want.contains(g))
+            ids.push_back(g);
+    std::sort(ids.begin(), ids.end());
+    for (uint64_t g : ids)
+        diff_events(g, want.contains(g) ? want[g] : std::vector<json>{}, got.contains(g) ? got[g] : std::vector<json>{},
+                    d.report);
     // The leak report (--leaks), when either side has one.
     if (expected.contains("leaks") || actual.contains("leaks")) {
         auto describe_leak = [](const json &l) {

@@ -502,7 +502,8 @@ nlohmann::ordered_json Tracer::value_json(Addr type, Addr data) const {
     auto v = render_any(*types_, type, data);
     nlohmann::ordered_json j;
     j["type"] = v.type;
-    j["value"] = v.value ? nlohmann::ordered_json(escape_go_string(*v.value)) : nlohmann::ordered_json(nullptr);
+    // The raw bytes: the text sink escapes them for the terminal, the JSON sinks for JSON.
+    j["value"] = v.value ? nlohmann::ordered_json(*v.value) : nlohmann::ordered_json(nullptr);
     if (v.is_error)
         j["error"] = true;
     return j;

@@ -208,6 +208,31 @@ TEST(TraceSignals, SignalsSentToDeftraceReachTheProgram) {
     EXPECT_EQ(WEXITSTATUS(st), 7) << "deftrace must exit with the program's status";
 }
 
+// Any catchable signal whose default action would end deftrace (and with it the program) is
+// passed on instead, as strace does; SIGPIPE included.
+TEST(TraceSignals, EveryCatchableSignalSentToDeftraceReachesTheProgram) {
+    auto s = start("many");
+    ASSERT_GT(s.program, 0) << "the program did not start";
+    std::string got;
+    for (int sig : {SIGUSR2, SIGALRM, SIGPIPE, SIGVTALRM, SIGRTMIN + 3}) {
+        kill(s.deftrace, sig);
+        std::string line;
+        char c;
+        while (read(s.out, &c, 1) == 1 && c != '\n')
+            line += c;
+        got += line + "\n";
+    }
+    kill(s.deftrace, SIGTERM);
+    int st = 0;
+    waitpid(s.deftrace, &st, 0);
+    got += rest(s.out);
+    EXPECT_EQ(got, "got " + std::to_string(SIGUSR2) + "\ngot " + std::to_string(SIGALRM) + "\ngot " +
+                       std::to_string(SIGPIPE) + "\ngot " + std::to_string(SIGVTALRM) + "\ngot " +
+                       std::to_string(SIGRTMIN + 3) + "\nterminated\n");
+    ASSERT_TRUE(WIFEXITED(st)) << describe_status(st);
+    EXPECT_EQ(WEXITSTATUS(st), 5) << "deftrace must exit with the program's status";
+}
+
 TEST(TraceSignals, DeftraceDiesByTheSignalThatKilledTheProgram) {
     auto s = start("die");
     ASSERT_GT(s.program, 0);

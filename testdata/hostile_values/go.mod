@@ -1,0 +1,3 @@
+module hostile_values
+
+go 1.19

@@ -1,0 +1,322 @@
+// deftrace under hostile input: values that are not clean text, outputs that fail, files that
+// are not what they claim, mistyped command lines, malformed traces. Each case ends in a trace
+// that is still valid, or one clear line and the documented exit code (README "Exit codes") —
+// never a crash, a hang or a changed program.
+#include "manifest.h"
+#include "run_program.h"
+#include "scratch_dir.h"
+
+#include <algorithm>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace deftrace::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+constexpr int kUsage = 64, kNoInput = 66, kIo = 74, kPermission = 77;
+
+// deftrace under `timeout`, so that a hang fails the test instead of the suite.
+RunResult run_deftrace(std::vector<std::string> args, const std::vector<std::string> &env = {}) {
+    args.insert(args.begin(), {"/usr/bin/timeout", "60", DEFTRACE_EXE});
+    return run_program(args, env);
+}
+
+size_t lines_of(const std::string &s) {
+    return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+// One line on stderr, starting "deftrace: ", containing `what`.
+void expect_one_line(const RunResult &r, const std::string &what) {
+    EXPECT_EQ(lines_of(r.err), 1u) << r.err;
+    EXPECT_TRUE(r.err.starts_with("deftrace: ")) << r.err;
+    EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+}
+
+const BuiltProgram &newest(const std::vector<BuiltProgram> &builds) {
+    return builds.back();
+}
+
+TEST(HostileInput, InvalidUtf8KeepsEveryJsonOutputValidAndTheRawBytes) {
+    ScratchDir tmp("hostile");
+    for (const auto &b : oldest_and_newest({"hostile_values"})) {
+        SCOPED_TRACE(b.label());
+        const auto plain = run_program({b.binary()});
+        auto r = run_deftrace({"-o", "/dev/null", "--json", tmp / "t.json", "--jsonl", tmp / "t.jsonl", b.binary()});
+        EXPECT_EQ(exit_code(r), 3) << "the program's own status; " << describe_status(r.status) << r.err;
+        EXPECT_EQ(r.out, plain.out);
+        for (const char *file : {"t.json", "t.jsonl"}) {
+            SCOPED_TRACE(file);
+            const std::string text = slurp(tmp / file);
+            std::vector<json> docs;
+            if (std::string(file) == "t.json") {
+                docs.push_back(json::parse(text, nullptr, false));
+            } else {
+                std::istringstream lines(text);
+                for (std::string line; std::getline(lines, line);)
+                    docs.push_back(json::parse(line, nullptr, false));
+            }
+            bool found = false;
+            for (const auto &d : docs) {
+                ASSERT_FALSE(d.is_discarded()) << "not JSON:\n" << text.substr(0, 2000);
+                const json &events = d.contains("events") ? d["events"] : json::array({d});
+                for (const auto &e : events)
+                    if (e.value("kind", "") == "panic" && e.value("value_hex", "") == "626164ff") {
+                        EXPECT_EQ(e["value"], "bad\xef\xbf\xbd");
+                        found = true;
+                    }
+            }
+            EXPECT_TRUE(found) << "no panic \"bad\\xff\" with its raw bytes";
+        }
+        // The normalized trace of such a program is an expectation like any other.
+        auto rec = run_deftrace({"-o", "/dev/null", "--normalize", "--json", tmp / "n.json", b.binary()});
+        EXPECT_EQ(exit_code(rec), 3) << rec.err;
+        auto cmp = run_deftrace({"-o", "/dev/null", "--expect", tmp / "n.json", b.binary()});
+        EXPECT_EQ(exit_code(cmp), 0) << cmp.err;
+    }
+}
+
+TEST(HostileInput, TheTextTraceEscapesWhatATerminalActsOnAndTheJsonKeepsItRaw) {
+    ScratchDir tmp("hostile");
+    const auto builds = oldest_and_newest({"hostile_values"});
+    ASSERT_FALSE(builds.empty());
+    const auto &b = newest(builds);
+    auto r = run_deftrace({"--no-color", "-o", tmp / "t.txt", "--json", tmp / "t.json", b.binary()});
+    EXPECT_EQ(exit_code(r), 3) << r.err;
+    const std::string text = slurp(tmp / "t.txt");
+    for (const std::string bad : {"\x1b", "\xc2\x9b", "\xe2\x80\xae", "\xe2\x80\xa8", "\xff", "\xfe"})
+        EXPECT_EQ(text.find(bad), std::string::npos)
+            << "raw bytes " << json(json::binary_t(std::vector<uint8_t>(bad.begin(), bad.end())))
+            << " in the text trace";
+    for (const std::string shown : {R"("esc\x1b[2Jcleared")", R"("csi\u009b31mred")", R"("\u202eevil\u202c)",
+                                    R"("line\u2028separator and\nnewline")", R"("bad\xff")"})
+        EXPECT_NE(text.find(shown), std::string::npos) << shown << " not in\n" << text;
+    // Every event is one line: the newline inside a value did not start another.
+    for (std::istringstream lines(text); !lines.eof();) {
+        std::string line;
+        std::getline(lines, line);
+        if (!line.empty()) {
+            EXPECT_TRUE(line.starts_with("[g") || line.starts_with("exit:") || line.starts_with("validation:") ||
+                        line.starts_with("            pending"))
+                << line;
+        }
+    }
+    json t = json::parse(slurp(tmp / "t.json"), nullptr, false);
+    ASSERT_FALSE(t.is_discarded());
+    std::set<std::string> values;
+    for (const auto &e : t["events"])
+        if (e.value("kind", "") == "panic" && e["value"].is_string())
+            values.insert(e["value"].get<std::string>());
+    EXPECT_TRUE(values.contains("esc\x1b[2Jcleared"));
+    EXPECT_TRUE(values.contains("line\xe2\x80\xa8separator and\nnewline"));
+}
+
+TEST(HostileInput, AnOutputThatCannotBeWrittenStopsTheTraceNotTheProgram) {
+    const auto builds = oldest_and_newest({"hostile_values"});
+    ASSERT_FALSE(builds.empty());
+    const auto &b = newest(builds);
+    const auto plain = run_program({b.binary()});
+    for (const std::vector<std::string> &flags : {std::vector<std::string>{"-o", "/dev/full"},
+                                                  {"-o", "/dev/null", "--json", "/dev/full"},
+                                                  {"-o", "/dev/null", "--jsonl", "/dev/full"}}) {
+        SCOPED_TRACE(flags[flags.size() - 2]);
+        auto args = flags;
+        args.push_back(b.binary());
+        auto r = run_deftrace(args);
+        EXPECT_EQ(exit_code(r), kIo) << describe_status(r.status) << r.err;
+        EXPECT_EQ(r.out, plain.out) << "the program must run to its end, unchanged";
+        expect_one_line(r, "writing /dev/full: No space left on device");
+    }
+}
+
+// `deftrace prog 2>&1 | head -1`: the reader of the trace goes away.
+TEST(HostileInput, AClosedPipeKillsNeitherDeftraceNorTheProgram) {
+    ScratchDir tmp("hostile");
+    const auto builds = oldest_and_newest({"hostile_values"});
+    ASSERT_FALSE(builds.empty());
+    const auto &b = newest(builds);
+    const auto plain = run_program({b.binary()});
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    close(fds[0]); // no reader: every write to the pipe fails with EPIPE (and raises SIGPIPE)
+    const std::string out_file = tmp / "out.txt";
+    pid_t pid = fork();
+    if (pid == 0) {
+        int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(out, 1);
+        dup2(fds[1], 2);
+        execl(DEFTRACE_EXE, DEFTRACE_EXE, b.binary().c_str(), static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    close(fds[1]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    ASSERT_TRUE(WIFEXITED(st)) << describe_status(st);
+    EXPECT_EQ(WEXITSTATUS(st), kIo);
+    EXPECT_EQ(slurp(out_file), plain.out) << "the program must run to its end, unchanged";
+}
+
+TEST(HostileInput, TheProgramInheritsNoDescriptorOfDeftrace) {
+    ScratchDir tmp("hostile");
+    const auto builds = oldest_and_newest({"hostile_values"});
+    ASSERT_FALSE(builds.empty());
+    const auto &b = newest(builds);
+    // The descriptor numbers the program finds open (their targets differ from run to run).
+    auto numbers = [](const std::string &out) {
+        std::string nums;
+        std::istringstream lines(out);
+        for (std::string line; std::getline(lines, line);)
+            nums += line.substr(0, line.find(' ')) + " ";
+        return nums;
+    };
+    const auto plain = run_program({b.binary(), "fds"});
+    ASSERT_EQ(exit_code(plain), 0) << plain.out;
+    std::ofstream(tmp / "want.json") << slurp(fs::path(b.src_dir) / "expected.json");
+    auto r = run_deftrace({"-o", tmp / "t.txt", "--json", tmp / "t.json", "--jsonl", tmp / "t.jsonl", "--probes",
+                           "os-file", b.binary(), "fds"});
+    EXPECT_EQ(exit_code(r), 0) << r.err;
+    EXPECT_EQ(numbers(r.out), numbers(plain.out)) << "traced:\n" << r.out << "untraced:\n" << plain.out;
+}
+
+TEST(HostileInput, MistypedOptionsAndBadPathsAreCaughtBeforeTheProgramRuns) {
+    ScratchDir tmp("hostile");
+    const auto builds = oldest_and_newest({"basic"});
+    ASSERT_FALSE(builds.empty());
+    const auto &b = newest(builds);
+    for (const std::string opt : {"--bogus", "--panic-only", "-x"}) {
+        auto r = run_deftrace({opt, b.binary()});
+        EXPECT_EQ(exit_code(r), kUsage) << opt << ": " << r.err;
+        expect_one_line(r, "unknown option " + opt);
+        EXPECT_EQ(r.out, "");
+    }
+    auto dashdash = run_deftrace({"-o", "/dev/null", "--", b.binary()});
+    EXPECT_EQ(exit_code(dashdash), 0) << dashdash.err;
+    EXPECT_NE(dashdash.out, "");
+    auto help = run_deftrace({"--help"});
+    EXPECT_NE(help.out.find("PROGRAM [ARGS...]"), std::string::npos) << help.out;
+
+    struct Case {
+        std::vector<std::string> args;
+        int code;
+        std::string message;
+    };
+    mkfifo((tmp / "fifo").c_str(), 0600);
+    const std::vector<Case> cases = {
+        {{"--json", tmp / "no/such/dir/t.json", b.binary()}, kNoInput, "no such directory"},
+        {{"-o", tmp / "no/such/dir/t.txt", b.binary()}, kNoInput, "no such directory"},
+        {{"--jsonl", "/tmp", b.binary()}, kUsage, "is a directory"},
+        {{"-o", "/tmp", b.binary()}, kUsage, "is a directory"},
+        {{"--expect", "/tmp", b.binary()}, kUsage, "a directory, not a trace file"},
+        {{"--expect", tmp / "fifo", b.binary()}, kUsage, "a FIFO, not a trace file"},
+        {{"--probes", tmp / "fifo", b.binary()}, kUsage, "a FIFO, not a probe file"},
+        {{"--probes", "/tmp/", b.binary()}, kUsage, "a directory, not a probe file"},
+        // Write-only for everyone, root included: the permission check of /proc/sys.
+        {{"--probes", "/proc/sys/vm/compact_memory", b.binary()}, kPermission, "permission denied"},
+        {{"--expect", "/proc/sys/vm/compact_memory", b.binary()}, kPermission, "permission denied"},
+        {{tmp / "fifo"}, 65, "not a regular file"},
+        {{"inspect", tmp / "fifo"}, 65, "not a regular file"},
+    };
+    for (const auto &c : cases) {
+        SCOPED_TRACE(c.args.front() + " " + c.args[c.args.size() > 1 ? 1 : 0]);
+        auto r = run_deftrace(c.args);
+        EXPECT_EQ(exit_code(r), c.code) << describe_status(r.status) << r.err;
+        expect_one_line(r, c.message);
+        EXPECT_EQ(r.out, "") << "the program must not have run";
+    }
+    std::ofstream(tmp / "callers.json")
+        << R"({"schema":"deftrace.probe/1","acquire":[{"function":"os.OpenFile","handle":"*result0"}],)"
+        << R"("release":[{"function":"os.(*file).close","handle":"receiver"}],"callers":3})";
+    auto callers = run_deftrace({"--probes", tmp / "callers.json", b.binary()});
+    EXPECT_EQ(exit_code(callers), kUsage) << callers.err;
+    expect_one_line(callers, "\"callers\" must be a string");
+}
+
+TEST(HostileInput, MalformedTracesAreRejectedWithOneLine) {
+    ScratchDir tmp("hostile");
+    const auto builds = oldest_and_newest({"basic"});
+    ASSERT_FALSE(builds.empty());
+    const auto &b = newest(builds);
+    auto rec = run_deftrace({"-o", "/dev/null", "--normalize", "--json", tmp / "good.json", b.binary()});
+    ASSERT_EQ(exit_code(rec), 0) << rec.err;
+    const json good = json::parse(slurp(tmp / "good.json"));
+    auto variant = [&](const std::string &name, auto change) {
+        json t = good;
+        change(t);
+        std::ofstream(tmp / name) << t.dump();
+        return tmp / name;
+    };
+    // Goroutine ids at the edges of the range: compared, not looped over (this used to hang).
+    for (uint64_t id : {uint64_t{1} << 63, ~uint64_t{0}}) {
+        const auto f = variant("big.json", [&](json &t) { t["events"][0]["goroutine"] = id; });
+        auto d = run_deftrace({"diff", f, f});
+        EXPECT_EQ(exit_code(d), 0) << id << ": " << describe_status(d.status) << d.err;
+        auto d2 = run_deftrace({"diff", tmp / "good.json", f});
+        EXPECT_EQ(exit_code(d2), 79) << id << ": " << describe_status(d2.status) << d2.err;
+    }
+    struct Bad {
+        std::string file, message;
+    };
+    std::ofstream(tmp / "deep.json") << R"({"schema":"deftrace.trace/1","events":[],"x":)" << std::string(100000, '[')
+                                     << std::string(100000, ']') << "}";
+    const std::vector<Bad> bad = {
+        {variant("neg.json", [](json &t) { t["events"][0]["goroutine"] = -5; }), "goroutine"},
+        {variant("events.json", [](json &t) { t["events"] = "x"; }), "events is not an array"},
+        {variant("gstr.json", [](json &t) { t["events"][0]["goroutine"] = "a"; }), "goroutine"},
+        {variant("site.json", [](json &t) { t["events"][0]["site"] = nullptr; }), "site is not an object"},
+        {variant("schema.json", [](json &t) { t.erase("schema"); }), "schema"},
+        {variant("exit.json",
+                 [](json &t) {
+                     t["exit"] = {{"signal", "x"}};
+                 }),
+         "exit.signal"},
+        {tmp / "deep.json", "nested more than"},
+        {"/tmp", "a directory"},
+    };
+    for (const auto &c : bad) {
+        SCOPED_TRACE(c.file);
+        auto d = run_deftrace({"diff", tmp / "good.json", c.file});
+        EXPECT_EQ(exit_code(d), kUsage) << describe_status(d.status) << d.err;
+        expect_one_line(d, c.message);
+        auto e = run_deftrace({"-o", "/dev/null", "--expect", c.file, b.binary()});
+        EXPECT_EQ(exit_code(e), kUsage) << describe_status(e.status) << e.err;
+        expect_one_line(e, c.message);
+        EXPECT_EQ(e.out, "") << "the program must not have run";
+    }
+}
+
+TEST(HostileInput, AProbeNamedTwiceIsFollowedOnce) {
+    ScratchDir tmp("hostile");
+    const auto builds = oldest_and_newest({"resource_probes"});
+    ASSERT_FALSE(builds.empty());
+    const auto &b = newest(builds);
+    auto count = [&](const std::vector<std::string> &probes) {
+        std::vector<std::string> args = {"-o", "/dev/null", "--json", tmp / "t.json"};
+        for (const auto &p : probes)
+            args.insert(args.end(), {"--probes", p});
+        args.push_back(b.binary());
+        auto r = run_deftrace(args);
+        EXPECT_EQ(exit_code(r), 0) << describe_status(r.status) << r.err;
+        size_t n = 0;
+        const json t = json::parse(slurp(tmp / "t.json"));
+        for (const auto &e : t["events"])
+            n += e.value("kind", "") == "acquire" || e.value("kind", "") == "release";
+        return n;
+    };
+    const size_t once = count({"os-file"});
+    EXPECT_GT(once, 0u);
+    EXPECT_EQ(count({"os-file", "os-file"}), once);
+    EXPECT_EQ(count({"os-file", std::string(DEFTRACE_SOURCE_DIR) + "/probes/resources/os-file.json"}), once);
+}
+
+} // namespace
+} // namespace deftrace::testing
