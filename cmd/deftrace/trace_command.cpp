@@ -218,7 +218,7 @@ int run_trace(const TraceCommandOptions &opts) {
     header["mode"] = opts.panics_only ? "panics-only" : "full";
     header["paths"] = source_paths(bin);
     // --json streams the raw trace as it happens; the normalized form (--normalize, --expect)
-    // needs the whole trace and is the one case that keeps the events in memory.
+    // needs the whole trace: the Normalizer spills it to a temporary file.
     const bool whole_trace = opts.normalize || opts.expect;
     std::optional<JsonSink> json;
     if (opts.json || opts.expect) {
@@ -253,7 +253,7 @@ int run_trace(const TraceCommandOptions &opts) {
         text_out.write(line);
     }
     if (json && opts.json && opts.normalize)
-        write_json(*json_out, normalize_trace(json->document()));
+        json->write_normalized(*json_out);
     // A trace that could not be written is the one failure that outranks the program's status:
     // whoever reads the trace must know it is cut (the program itself ran on undisturbed).
     bool write_failed = false;
@@ -275,7 +275,7 @@ int run_trace(const TraceCommandOptions &opts) {
         std::fprintf(stderr, "deftrace: %llu divergence%s from the runtime model (--strict)\n",
                      static_cast<unsigned long long>(tracer.divergences()), tracer.divergences() == 1 ? "" : "s");
     if (expected) {
-        TraceDiff d = diff_traces(*expected, normalize_trace(json->document()));
+        TraceDiff d = diff_traces(*expected, json->normalized());
         if (!d.same) {
             std::fprintf(stderr, "deftrace: the trace differs from %s\n%s", terminal_safe(*opts.expect).c_str(),
                          terminal_lines(d.report).c_str());

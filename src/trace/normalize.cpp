@@ -1,9 +1,17 @@
 #include "trace/normalize.h"
 
+#include "binary/error.h"
+#include "trace/output_stream.h"
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
 #include <map>
 #include <regex>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace deftrace {
@@ -191,86 +199,205 @@ bool is_std_function(std::string_view function, std::string_view main_module) {
     return first.find('.') == std::string_view::npos;
 }
 
-json normalize_trace(const json &trace) {
-    if (trace.value("normalized", false))
-        return trace;
-    Paths paths;
-    if (trace.contains("paths")) {
-        paths.module_dir = str_or(trace["paths"], "module_dir");
-        paths.goroot = str_or(trace["paths"], "goroot");
-        paths.main_module = str_or(trace["paths"], "main_module");
-    }
+namespace {
 
-    // Per goroutine, in the goroutine's own order.
-    std::map<uint64_t, std::vector<json>> by_goroutine;
-    std::vector<uint64_t> first_seen;
-    for (const auto &e : trace.value("events", json::array())) {
-        if (str_or(e, "kind") == "exit")
-            continue; // the top-level "exit" says it
-        const uint64_t g = e.value("goroutine", uint64_t{0});
-        auto n = normalize_event(e, paths);
-        if (!n)
-            continue;
-        n->erase("goroutine");
-        if (!by_goroutine.contains(g))
-            first_seen.push_back(g);
-        by_goroutine[g].push_back(std::move(*n));
+// An unlinked temporary file, close-on-exec.
+FILE *spill_file() {
+    const char *dir = std::getenv("TMPDIR");
+    const std::string base = dir && *dir ? dir : "/tmp";
+    int fd = ::open(base.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) { // a file system without O_TMPFILE
+        std::string name = base + "/deftrace-XXXXXX";
+        fd = mkostemp(name.data(), O_CLOEXEC);
+        if (fd >= 0)
+            ::unlink(name.c_str());
     }
+    if (fd < 0)
+        throw Error(ErrorKind::Io, "a temporary file in " + base + ": " + std::strerror(errno));
+    FILE *f = fdopen(fd, "w+");
+    if (f == nullptr) {
+        ::close(fd);
+        throw Error(ErrorKind::Io, std::string("fdopen: ") + std::strerror(errno));
+    }
+    return f;
+}
 
-    // Canonical goroutine order: goroutine 1 (runtime.main) first, the rest by history.
-    struct Group {
-        uint64_t id;
-        std::string key;
+std::string dump_compact(const json &j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// `text` with `indent` spaces after each newline.
+std::string indented(const std::string &text, size_t indent) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        out += c;
+        if (c == '\n')
+            out.append(indent, ' ');
+    }
+    return out;
+}
+
+} // namespace
+
+struct Normalizer::Layout {
+    std::vector<uint64_t> order;           // goroutine ids in canonical order
+    std::map<uint64_t, uint64_t> renumber; // id -> 1..N
+};
+
+Normalizer::Normalizer(const json &header) : header_(header), spill_(spill_file()) {
+    if (header.contains("paths") && header["paths"].is_object()) {
+        module_dir_ = str_or(header["paths"], "module_dir");
+        goroot_ = str_or(header["paths"], "goroot");
+        main_module_ = str_or(header["paths"], "main_module");
+    }
+}
+
+Normalizer::~Normalizer() = default;
+
+void Normalizer::add(const json &e) {
+    if (str_or(e, "kind") == "exit")
+        return; // the top-level "exit" says it
+    const Paths paths{module_dir_, goroot_, main_module_};
+    auto n = normalize_event(e, paths);
+    if (!n)
+        return;
+    const uint64_t g =
+        e.contains("goroutine") && e["goroutine"].is_number_unsigned() ? e["goroutine"].get<uint64_t>() : 0;
+    n->erase("goroutine");
+    const std::string line = dump_compact(*n) + "\n";
+    if (std::fwrite(line.data(), 1, line.size(), spill_.get()) != line.size())
+        throw Error(ErrorKind::Io, std::string("writing a temporary file: ") + std::strerror(errno));
+    auto [it, fresh] = by_goroutine_.try_emplace(g);
+    if (fresh)
+        first_seen_.push_back(g);
+    it->second.push_back({spill_size_, static_cast<uint32_t>(line.size())});
+    spill_size_ += line.size();
+}
+
+std::string Normalizer::line_at(Span s) const {
+    std::string line(s.length, '\0');
+    if (pread(fileno(spill_.get()), line.data(), s.length, static_cast<off_t>(s.offset)) !=
+        static_cast<ssize_t>(s.length))
+        throw Error(ErrorKind::Io, std::string("reading a temporary file: ") + std::strerror(errno));
+    return line; // with its '\n'
+}
+
+Normalizer::Layout Normalizer::layout() const {
+    if (std::fflush(spill_.get()) != 0)
+        throw Error(ErrorKind::Io, std::string("writing a temporary file: ") + std::strerror(errno));
+    // Canonical goroutine order: goroutine 1 (runtime.main) first, the rest by their histories
+    // compared as the text of their events one after the other. Comparing event by event, each
+    // with its newline, orders them the same way without building that text.
+    auto history_less = [&](uint64_t a, uint64_t b) {
+        const auto &ha = by_goroutine_.at(a), &hb = by_goroutine_.at(b);
+        for (size_t i = 0; i < ha.size() && i < hb.size(); ++i) {
+            const std::string la = line_at(ha[i]), lb = line_at(hb[i]);
+            if (la != lb)
+                return la < lb;
+        }
+        return ha.size() < hb.size();
     };
-    std::vector<Group> groups;
-    for (uint64_t g : first_seen) {
-        std::string key;
-        for (const auto &e : by_goroutine[g])
-            key += e.dump() + "\n";
-        groups.push_back({g, std::move(key)});
-    }
-    std::stable_sort(groups.begin(), groups.end(), [](const Group &a, const Group &b) {
-        if ((a.id == 1) != (b.id == 1))
-            return a.id == 1;
-        return a.key < b.key;
+    Layout l;
+    l.order = first_seen_;
+    std::stable_sort(l.order.begin(), l.order.end(), [&](uint64_t a, uint64_t b) {
+        if ((a == 1) != (b == 1))
+            return a == 1;
+        return history_less(a, b);
     });
+    uint64_t number = 0;
+    for (uint64_t g : l.order)
+        l.renumber[g] = ++number;
+    return l;
+}
 
+template <typename F> void Normalizer::for_each_event(const Layout &l, F &&f) const {
+    for (uint64_t g : l.order)
+        for (const Span &s : by_goroutine_.at(g)) {
+            json e = json::parse(line_at(s));
+            json n;
+            n["goroutine"] = l.renumber.at(g);
+            for (auto it = e.begin(); it != e.end(); ++it)
+                n[it.key()] = std::move(it.value());
+            f(std::move(n));
+        }
+}
+
+// The normalized document without its events (an empty "events" where they go).
+json Normalizer::skeleton(const json &closing, const Layout &l) const {
+    const Paths paths{module_dir_, goroot_, main_module_};
     json out;
-    out["schema"] = trace.value("schema", "deftrace.trace/1");
+    out["schema"] = header_.value("schema", "deftrace.trace/1");
     out["normalized"] = true;
-    if (trace.contains("program") && trace["program"].is_array() && !trace["program"].empty()) {
-        json program = trace["program"];
-        std::string argv0 = program[0].get<std::string>();
+    if (header_.contains("program") && header_["program"].is_array() && !header_["program"].empty()) {
+        json program = header_["program"];
+        std::string argv0 = program[0].is_string() ? program[0].get<std::string>() : std::string();
         if (auto slash = argv0.rfind('/'); slash != std::string::npos)
             argv0 = argv0.substr(slash + 1);
         program[0] = argv0;
         out["program"] = program;
     }
-    if (trace.contains("mode"))
-        out["mode"] = trace["mode"];
+    if (header_.contains("mode"))
+        out["mode"] = header_["mode"];
     // Only the divergence count: the number of observations moves with the standard library's
     // own defers from release to release.
-    if (trace.contains("validation") && trace["validation"].is_object())
-        out["validation"] = {{"divergences", trace["validation"].value("divergences", uint64_t{0})}};
-    json events = json::array();
-    uint64_t number = 0;
-    std::map<uint64_t, uint64_t> renumber;
-    for (const auto &grp : groups) {
-        renumber[grp.id] = ++number;
-        for (auto &e : by_goroutine[grp.id]) {
-            json n;
-            n["goroutine"] = number;
-            for (auto it = e.begin(); it != e.end(); ++it)
-                n[it.key()] = it.value();
-            events.push_back(std::move(n));
-        }
-    }
-    if (trace.contains("leaks"))
-        out["leaks"] = normalize_leaks(trace["leaks"], paths, renumber);
-    out["events"] = std::move(events);
-    if (trace.contains("exit"))
-        out["exit"] = trace["exit"];
+    if (closing.contains("validation") && closing["validation"].is_object())
+        out["validation"] = {{"divergences", closing["validation"].value("divergences", uint64_t{0})}};
+    if (closing.contains("leaks"))
+        out["leaks"] = normalize_leaks(closing["leaks"], paths, l.renumber);
+    out["events"] = json::array();
+    if (closing.contains("exit"))
+        out["exit"] = closing["exit"];
     return out;
+}
+
+json Normalizer::document(const json &closing) const {
+    const Layout l = layout();
+    json out = skeleton(closing, l);
+    for_each_event(l, [&](json &&e) { out["events"].push_back(std::move(e)); });
+    return out;
+}
+
+void Normalizer::write(OutputStream &out, const json &closing) const {
+    const Layout l = layout();
+    const json doc = skeleton(closing, l);
+    out.write("{");
+    bool first_member = true;
+    for (auto it = doc.begin(); it != doc.end(); ++it) {
+        out.write(std::string(first_member ? "\n" : ",\n") + "  " + dump_compact(json(it.key())) + ": ");
+        first_member = false;
+        if (it.key() != "events" || by_goroutine_.empty()) {
+            out.write(indented(it.value().dump(2, ' ', false, json::error_handler_t::replace), 2));
+            continue;
+        }
+        out.write("[");
+        bool first_event = true;
+        for_each_event(l, [&](json &&e) {
+            out.write(std::string(first_event ? "\n" : ",\n") + "    " +
+                      indented(e.dump(2, ' ', false, json::error_handler_t::replace), 4));
+            first_event = false;
+        });
+        out.write("\n  ]");
+    }
+    out.write("\n}\n");
+    out.flush();
+}
+
+json normalize_trace(const json &trace) {
+    if (trace.value("normalized", false))
+        return trace;
+    json header = json::object(), closing = json::object();
+    for (auto it = trace.begin(); it != trace.end(); ++it) {
+        if (it.key() == "validation" || it.key() == "leaks" || it.key() == "exit")
+            closing[it.key()] = it.value();
+        else if (it.key() != "events")
+            header[it.key()] = it.value();
+    }
+    Normalizer n(header);
+    if (trace.contains("events") && trace["events"].is_array())
+        for (const auto &e : trace["events"])
+            n.add(e);
+    return n.document(closing);
 }
 
 } // namespace deftrace

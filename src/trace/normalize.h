@@ -14,9 +14,58 @@
 //     they differ between Go releases and some depend on scheduling (sync.Pool's per-P set-up).
 #pragma once
 
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 namespace deftrace {
+
+class OutputStream;
+
+// Normalizes a trace event by event, holding almost nothing: each normalized event goes, as
+// one compact line, to an unlinked temporary file (close-on-exec: the traced program runs
+// meanwhile), and only its place there is kept, per goroutine — 16 bytes an event. The
+// goroutines are ordered and the document written at the end, reading the lines back.
+class Normalizer {
+public:
+    // `header`: the raw trace's members before its events (paths, program, mode).
+    explicit Normalizer(const nlohmann::ordered_json &header);
+    ~Normalizer();
+    Normalizer(const Normalizer &) = delete;
+    Normalizer &operator=(const Normalizer &) = delete;
+
+    // One raw event, in the order the trace has them.
+    void add(const nlohmann::ordered_json &event);
+    // `closing`: the raw trace's members after its events (validation, leaks, exit).
+    [[nodiscard]] nlohmann::ordered_json document(const nlohmann::ordered_json &closing) const;
+    // The same document, pretty-printed exactly as document().dump(2) would be, streamed.
+    void write(OutputStream &out, const nlohmann::ordered_json &closing) const;
+
+private:
+    struct Span {
+        uint64_t offset;
+        uint32_t length;
+    };
+    struct Layout; // the goroutines in their canonical order, and their new numbers
+    [[nodiscard]] Layout layout() const;
+    [[nodiscard]] std::string line_at(Span s) const;
+    [[nodiscard]] nlohmann::ordered_json skeleton(const nlohmann::ordered_json &closing, const Layout &l) const;
+    template <typename F> void for_each_event(const Layout &l, F &&f) const;
+
+    nlohmann::ordered_json header_;
+    std::string module_dir_, goroot_, main_module_;
+    struct FileCloser {
+        void operator()(FILE *f) const { std::fclose(f); }
+    };
+    std::unique_ptr<FILE, FileCloser> spill_;
+    uint64_t spill_size_ = 0;
+    std::map<uint64_t, std::vector<Span>> by_goroutine_;
+    std::vector<uint64_t> first_seen_;
+};
 
 // Normalizes a raw trace; a trace that is already normalized is returned unchanged.
 nlohmann::ordered_json normalize_trace(const nlohmann::ordered_json &trace);

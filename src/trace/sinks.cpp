@@ -215,9 +215,10 @@ std::string member_text(const std::string &key, const json &value) {
 
 } // namespace
 
-JsonSink::JsonSink(json header, OutputStream *stream, bool keep_events)
-    : header_(std::move(header)), stream_(stream), keep_(keep_events) {
+JsonSink::JsonSink(json header, OutputStream *stream, bool normalize) : header_(std::move(header)), stream_(stream) {
     make_json_safe(header_);
+    if (normalize)
+        normalizer_ = std::make_unique<Normalizer>(header_);
     if (!stream_)
         return;
     stream_->write("{\n");
@@ -234,8 +235,8 @@ void JsonSink::emit(const Event &e) {
         stream_->write((first_event_ ? "\n    " : ",\n    ") + dump(j));
         first_event_ = false;
     }
-    if (keep_)
-        events_.push_back(std::move(j));
+    if (normalizer_)
+        normalizer_->add(j);
 }
 
 void JsonSink::finish() {
@@ -248,15 +249,12 @@ void JsonSink::finish() {
     stream_->flush();
 }
 
-json JsonSink::document() const {
-    json doc = header_;
-    for (auto it = trailer_.begin(); it != trailer_.end(); ++it)
-        if (it.key() != "exit")
-            doc[it.key()] = it.value();
-    doc["events"] = events_;
-    if (trailer_.contains("exit"))
-        doc["exit"] = trailer_["exit"];
-    return doc;
+json JsonSink::normalized() const {
+    return normalizer_->document(trailer_);
+}
+
+void JsonSink::write_normalized(OutputStream &out) const {
+    normalizer_->write(out, trailer_);
 }
 
 JsonLinesSink::JsonLinesSink(json header, OutputStream &stream) : stream_(stream) {
@@ -282,11 +280,6 @@ void JsonLinesSink::emit(const Event &e) {
 
 void JsonLinesSink::finish() {
     line(json{{"end", trailer_}});
-}
-
-void write_json(OutputStream &out, const json &doc) {
-    out.write(dump(doc, 2) + "\n");
-    out.flush();
 }
 
 } // namespace deftrace

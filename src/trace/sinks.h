@@ -2,6 +2,7 @@
 #pragma once
 
 #include "trace/event.h"
+#include "trace/normalize.h"
 #include "trace/output_stream.h"
 
 #include <optional>
@@ -27,25 +28,24 @@ private:
 // The trace as one JSON document (schema deftrace.trace/1). Written as the events come, when
 // given a stream: the header members, then "events" with one event a line, then what is known
 // only at the end ("validation", "leaks", "probe_notes", "exit"); nothing is held back, so the
-// memory used does not grow with the trace. Kept in memory as well only when asked
-// (keep_events), for --normalize and --expect, which need the whole trace.
+// memory used does not grow with the trace. With `normalize`, the events also go through a
+// Normalizer (normalize.h: spilled to a temporary file) for --normalize and --expect.
 class JsonSink : public EventSink {
 public:
-    JsonSink(nlohmann::ordered_json header, OutputStream *stream, bool keep_events);
+    JsonSink(nlohmann::ordered_json header, OutputStream *stream, bool normalize);
     void emit(const Event &e) override;
     void finish() override;
-    // The header, the kept events and, once the program has ended, the closing members.
-    [[nodiscard]] nlohmann::ordered_json document() const;
+    // Once the program has ended, with `normalize`: the normalized trace, as a document or
+    // written to a stream.
+    [[nodiscard]] nlohmann::ordered_json normalized() const;
+    void write_normalized(OutputStream &out) const;
 
 private:
-    void write_member(const std::string &key, const nlohmann::ordered_json &value);
-
     nlohmann::ordered_json header_;
     nlohmann::ordered_json trailer_ = nlohmann::ordered_json::object();
     OutputStream *stream_;
-    bool keep_;
+    std::unique_ptr<Normalizer> normalizer_;
     bool first_event_ = true;
-    std::vector<nlohmann::ordered_json> events_;
 };
 
 // The trace as JSON Lines: the header (with "format": "jsonl") on the first line, one event a
@@ -63,10 +63,6 @@ private:
     OutputStream &stream_;
     nlohmann::ordered_json trailer_ = nlohmann::ordered_json::object();
 };
-
-// Writes a JSON document (pretty-printed) to a stream; any invalid UTF-8 has been replaced
-// already (text_safety.h), and would be replaced here otherwise.
-void write_json(OutputStream &out, const nlohmann::ordered_json &doc);
 
 // Sends every event to several sinks.
 class TeeSink : public EventSink {

@@ -50,6 +50,8 @@ void diff_events(uint64_t g, const std::vector<json> &want, const std::vector<js
         size_t i = 0;
         while (i < n && i < m && a[i] == b[i])
             ++i;
+        if (i == n && i == m)
+            return;
         report += header;
         if (i < n)
             report += "  - expected event " + std::to_string(i + 1) + ": " + describe_event(want[i]) + "\n";

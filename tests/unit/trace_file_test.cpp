@@ -118,7 +118,7 @@ json header() {
 
 TEST(TraceFile, TheStreamedJsonTraceIsTheDocument) {
     json kept;
-    const std::string text = through_sink([&](OutputStream &out) { return JsonSink(header(), &out, true); });
+    const std::string text = through_sink([&](OutputStream &out) { return JsonSink(header(), &out, false); });
     json t = parse_trace(text, "streamed");
     ASSERT_EQ(t["events"].size(), 2u);
     EXPECT_EQ(t["events"][0]["value"], "bad\xef\xbf\xbd");

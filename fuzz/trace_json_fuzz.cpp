@@ -1,0 +1,33 @@
+// Reading a saved trace as `deftrace diff` and `--expect` do: parse_trace (JSON or JSON Lines),
+// normalize_trace, diff_traces against itself and against a fixed trace, and the report. The
+// only acceptable failure is a deftrace::Error (the file is not a deftrace trace); a
+// nlohmann::json exception escaping the normalizer or the diff means check_trace_shape let a
+// malformed member through.
+#include "fuzz_common.h"
+#include "trace/normalize.h"
+#include "trace/trace_diff.h"
+#include "trace/trace_file.h"
+
+#include <string_view>
+
+using namespace deftrace;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static const nlohmann::ordered_json reference = nlohmann::ordered_json::parse(
+        R"({"schema":"deftrace.trace/1","program":["p"],"mode":"full","paths":{"main_module":"m",
+            "module_dir":"/m","goroot":"/g"},"events":[{"seq":1,"goroutine":1,"kind":"panic",
+            "site":{"function":"main.f","file":"/m/main.go","line":3},"type":"string","value":"x"},
+            {"seq":2,"goroutine":0,"kind":"exit","status":2}],"exit":{"status":2}})");
+    const std::string_view text(reinterpret_cast<const char *>(data), size);
+    fuzz::run_reader([&] {
+        const nlohmann::ordered_json trace = parse_trace(text, "fuzz");
+        const nlohmann::ordered_json normalized = normalize_trace(trace);
+        (void)normalize_trace(normalized);
+        const TraceDiff self = diff_traces(trace, trace);
+        if (!self.same)
+            __builtin_trap(); // a trace always equals itself
+        (void)diff_traces(reference, trace);
+        (void)diff_traces(trace, reference);
+    });
+    return 0;
+}
