@@ -78,7 +78,7 @@ struct Traced {
         return t;
     }
     [[nodiscard]] bool same_value(const Traced &o) const {
-        return what == o.what && ((what == What::Address && address == o.address) ||
+        return what == o.what && (what == What::Zero || (what == What::Address && address == o.address) ||
                                   (what == What::FrameAddress && frame_key == o.frame_key));
     }
     static Traced addr(Addr a) {
@@ -410,22 +410,34 @@ private:
         // Closure slot stores. When the compiler can see that a defer's bit is cleared again before
         // anything could observe it (no call in between), dead-store elimination drops the store
         // that set the bit; the slot store then marks the defer statement.
+        //
+        // A slot is zeroed twice when its statement defers a nil func value (`var f func(); defer
+        // f()`, Go's test/defernil.go): the slot is needzero (ssagen.(*state).openDeferSave, Go
+        // 1.14+), so defframe zeroes it before the function's first SSA instruction, which is the
+        // prologue's zeroing of deferBits; openDeferSave's own store of the nil closure comes
+        // after that (an immediate zero: movq $0). When the store setting the bit is dead, as it is
+        // when nothing between the statement and the exit can panic, that zero store is all that
+        // is left of the statement.
+        const size_t prologue_store = bits_stores.front();
         std::map<int, DeferSite> by_slot;
         std::map<int, std::string> static_target;       // bit -> function a static funcval points at
         std::map<int, std::vector<Traced>> slot_values; // bit -> values stored in its slot (all 8)
         for (size_t k = 0; k < insns_.size(); ++k) {
             const Instruction &in = insns_[k];
-            if (in.op != Op::Mov || in.operands.size() != 2 || in.operands[0].size != 8)
+            if ((in.op != Op::Mov && in.op != Op::MovImm) || in.operands.size() != 2 || in.operands[0].size != 8)
                 continue;
             if (auto key = flow.frame_key(k, in.operands[0]))
                 for (int b = 0; b < kMaxOpenDefers; ++b)
-                    if (slot_key(b) == key)
-                        slot_values[b].push_back(flow.stored(k));
+                    if (slot_key(b) == key) {
+                        Traced t = flow.stored(k);
+                        if (t.what != Traced::What::Zero || k > prologue_store)
+                            slot_values[b].push_back(t);
+                    }
         }
         auto scan_slots = [&](int upto) {
             for (size_t k = 0; k < insns_.size(); ++k) {
                 const Instruction &in = insns_[k];
-                if (in.op != Op::Mov || in.operands.size() != 2 || in.operands[0].size != 8)
+                if ((in.op != Op::Mov && in.op != Op::MovImm) || in.operands.size() != 2 || in.operands[0].size != 8)
                     continue;
                 auto key = flow.frame_key(k, in.operands[0]);
                 if (!key)
@@ -434,8 +446,8 @@ private:
                     if (slot_key(b) != key)
                         continue;
                     Traced t = flow.stored(k);
-                    if (t.what == Traced::What::Zero)
-                        break;
+                    if (t.what == Traced::What::Zero && k < prologue_store)
+                        break; // defframe's zeroing, not a nil func value
                     if (!by_slot.contains(b))
                         by_slot.emplace(b, open_site(in.address, b));
                     if (t.what == Traced::What::Address && !static_target.contains(b))
@@ -660,14 +672,24 @@ private:
                                 return b;
                 break;
             }
+            // A nil funcval: since Go 1.25 the exit of a `defer f()` whose f is a constant nil
+            // calls through a zeroed register (xor) instead of reloading the slot. It is that
+            // defer's exit if only one slot had a nil value stored by its statement.
             Traced fv = flow.reg_value(i, m.base, 0);
-            if (fv.what != Traced::What::Address && fv.what != Traced::What::FrameAddress)
+            if (fv.what != Traced::What::Address && fv.what != Traced::What::FrameAddress &&
+                fv.what != Traced::What::Zero)
                 return -1;
+            int found = -1;
             for (const auto &[b, values] : slot_values)
                 for (const auto &v : values)
-                    if (v.same_value(fv))
-                        return b;
-            return -1;
+                    if (v.same_value(fv)) {
+                        if (fv.what != Traced::What::Zero)
+                            return b;
+                        if (found >= 0 && found != b)
+                            return -1;
+                        found = b;
+                    }
+            return found;
         }
         return -1;
     }

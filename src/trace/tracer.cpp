@@ -366,9 +366,9 @@ Addr Tracer::after_stack_check(const FuncInfo &f, const Disassembler &dis) const
 }
 
 void Tracer::remember(uint64_t goid, Addr funcval, const Site &site) {
-    if (funcval.is_null())
-        return;
-    auto code = tracee_->memory().read_u64(funcval);
+    // A nil func value is remembered under the null code address: its call (which faults, see
+    // on_nil_deferred_call) has a null target.
+    auto code = funcval.is_null() ? std::optional<uint64_t>(0) : tracee_->memory().read_u64(funcval);
     if (!code)
         return;
     auto &v = registered_[goid];
@@ -379,7 +379,7 @@ void Tracer::remember(uint64_t goid, Addr funcval, const Site &site) {
 
 std::optional<Site> Tracer::take(uint64_t goid, Addr code) {
     auto it = registered_.find(goid);
-    if (it == registered_.end() || code.is_null())
+    if (it == registered_.end())
         return std::nullopt;
     auto &v = it->second;
     for (auto r = v.rbegin(); r != v.rend(); ++r) {
@@ -476,7 +476,9 @@ void Tracer::set_fn(nlohmann::ordered_json &fields, Addr code, Addr closure) con
                     callee = *inner;
         }
     }
-    if (callee.empty()) {
+    if (code.is_null() && closure.is_null()) {
+        fields["fn"] = "nil"; // `defer f()` of a nil func value; its call panics
+    } else if (callee.empty()) {
         fields["fn"] = names.raw;
     } else {
         fields["fn"] = callee;
@@ -739,7 +741,66 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
     emit(std::move(e));
 }
 
+// `defer f()` with f a nil func value registers fine; the panic comes when the deferred call
+// runs (Go's test/defernil.go, issues 8047 and 34926). Every place that calls a deferred
+// function loads the code pointer out of the funcval just before its `call *reg`: the inline
+// exit of an open-coded defer (ssagen.(*state).openDeferExit), runtime.deferreturn, and
+// runtime.gopanic / deferCallSave for a panic (every release of the matrix, 1.19-1.27). For a
+// nil funcval that load faults, so the call's probe is never reached and sigpanic raises the
+// nil-dereference panic instead. Reported here as the call it was, at the probe it skipped, just
+// before the panic it caused.
+void Tracer::on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid) {
+    const auto frames = walker_->walk(stop.regs.pc(), stop.regs.sp(), 8);
+    for (size_t i = 1; i < frames.size(); ++i) {
+        if (frames[i - 1].name != "runtime.sigpanic")
+            continue;
+        // The faulting frame: sigpanic was entered as if called from the faulting pc.
+        const Frame &f = frames[i];
+        const Addr fault = walker_->to_link(f.pc);
+        const Bytes code = bin_.code(f.func);
+        if (fault < f.func.entry || fault - f.func.entry >= code.size())
+            return;
+        const Disassembler &dis = tracee_->disassembler();
+        auto load = dis.decode_one(code.subspan(fault - f.func.entry), fault);
+        // mov (funcval), target: the code word of the funcval, at offset 0.
+        if (!load || load->op != Op::Mov || load->operands.size() != 2 ||
+            load->operands[0].kind != Operand::Kind::Reg || load->operands[1].kind != Operand::Kind::Mem ||
+            load->operands[1].mem.disp != 0 || load->operands[1].mem.index != Gpr::None ||
+            load->operands[1].mem.base == Gpr::Rsp || load->operands[1].mem.base == Gpr::Rip)
+            return;
+        const Gpr target = load->operands[0].reg;
+        // Then at most a register copy or two (the closure context into RDX) and the call.
+        Addr at = load->next();
+        for (int n = 0; n < 4; ++n) {
+            if (auto it = probes_.find(at); it != probes_.end()) {
+                for (const Probe &p : it->second) {
+                    if ((p.kind != ProbeKind::OpenExitCall && p.kind != ProbeKind::RuntimeCall) || p.direct ||
+                        p.call_reg != target)
+                        continue;
+                    Registers regs = stop.regs;
+                    regs.set_pc(walker_->to_runtime(at));
+                    regs.set_sp(f.sp);
+                    regs.set(target, 0);
+                    regs.raw.rdx = 0; // the closure context: the nil funcval
+                    ThreadStop skipped{stop.tracee, stop.tid, regs};
+                    on_defer_call(skipped, p, g, goid);
+                    return;
+                }
+            }
+            if (at < f.func.entry || at - f.func.entry >= code.size())
+                return;
+            auto in = dis.decode_one(code.subspan(at - f.func.entry), at);
+            if (!in || in->op != Op::Mov || in->operands.size() != 2 || in->operands[1].kind != Operand::Kind::Reg ||
+                in->writes_gpr(target))
+                return;
+            at = in->next();
+        }
+        return;
+    }
+}
+
 void Tracer::on_panic(ThreadStop &stop, Addr g, uint64_t goid) {
+    on_nil_deferred_call(stop, g, goid);
     // A repanic: the panic in progress (not yet linked to this one at gopanic's entry, in every
     // release) was recovered and carries the same interface value, the way Go 1.25's
     // preprintpanics marks a recovered panic as repanicked. The deferred call that recovered it

@@ -90,6 +90,8 @@ private:
     void on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     void on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     void on_panic(ThreadStop &stop, Addr g, uint64_t goid);
+    // A panic raised by sigpanic where a deferred call of a nil func value faulted: that call.
+    void on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recover_entry(ThreadStop &stop, Addr g);
     void on_recover_return(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recovery(ThreadStop &stop);

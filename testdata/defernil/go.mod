@@ -1,0 +1,3 @@
+module defernil
+
+go 1.19
