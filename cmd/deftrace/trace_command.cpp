@@ -193,9 +193,9 @@ int run_trace(const TraceCommandOptions &opts) {
 
     // Everything that can fail on bad input fails before the program starts: the expectation and
     // the probes are read, the output files created.
-    std::optional<nlohmann::ordered_json> expected;
+    std::optional<LoadedTrace> expected;
     if (opts.expect)
-        expected = on_trace(*opts.expect, [&] { return normalize_trace(read_trace_file(*opts.expect)); });
+        expected = on_trace(*opts.expect, [&] { return load_trace_file(*opts.expect); });
     TraceOptions topts;
     topts.panics_only = opts.panics_only;
     topts.resources = resource_probes(opts);
@@ -275,7 +275,9 @@ int run_trace(const TraceCommandOptions &opts) {
         std::fprintf(stderr, "deftrace: %llu divergence%s from the runtime model (--strict)\n",
                      static_cast<unsigned long long>(tracer.divergences()), tracer.divergences() == 1 ? "" : "s");
     if (expected) {
-        TraceDiff d = diff_traces(*expected, json->normalized());
+        TraceDiff d = on_trace(*opts.expect, [&] {
+            return diff_traces(*expected->events, expected->members, json->normalizer(), json->members());
+        });
         if (!d.same) {
             std::fprintf(stderr, "deftrace: the trace differs from %s\n%s", terminal_safe(*opts.expect).c_str(),
                          terminal_lines(d.report).c_str());
@@ -293,9 +295,10 @@ int run_trace(const TraceCommandOptions &opts) {
 }
 
 int run_diff(const std::string &expected, const std::string &actual) {
-    const auto want = on_trace(expected, [&] { return normalize_trace(read_trace_file(expected)); });
-    const auto got = on_trace(actual, [&] { return normalize_trace(read_trace_file(actual)); });
-    TraceDiff d = on_trace(expected + " or " + actual, [&] { return diff_traces(want, got); });
+    const LoadedTrace want = on_trace(expected, [&] { return load_trace_file(expected); });
+    const LoadedTrace got = on_trace(actual, [&] { return load_trace_file(actual); });
+    TraceDiff d = on_trace(expected + " or " + actual,
+                           [&] { return diff_traces(*want.events, want.members, *got.events, got.members); });
     if (d.same)
         return kExitOk;
     const std::string report = "--- " + expected + "\n+++ " + actual + "\n" + d.report;

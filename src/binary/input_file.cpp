@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 
 namespace deftrace {
 
@@ -26,6 +27,7 @@ public:
             ::close(fd_);
     }
     [[nodiscard]] int get() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }
 
 private:
     int fd_;
@@ -69,6 +71,16 @@ Fd open_regular(const std::string &path, std::string_view what, struct stat &st)
 void check_input_file(const std::string &path, std::string_view what) {
     struct stat st {};
     (void)open_regular(path, what, st);
+}
+
+InputFile open_input_file(const std::string &path, std::string_view what) {
+    struct stat st {};
+    Fd fd = open_regular(path, what, st);
+    FILE *f = fdopen(fd.get(), "r");
+    if (f == nullptr)
+        fail_errno(errno, path, what);
+    fd.release();
+    return InputFile(f);
 }
 
 std::string read_input_file(const std::string &path, std::string_view what, size_t max_bytes) {

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,6 +17,14 @@ namespace deftrace {
 // "probe file"). Throws Error: NotFound, Permission, Usage (a directory, FIFO, device or a file
 // larger than max_bytes) or Io.
 std::string read_input_file(const std::string &path, std::string_view what, size_t max_bytes = size_t{1} << 30);
+
+struct InputFileCloser {
+    void operator()(FILE *f) const { std::fclose(f); }
+};
+using InputFile = std::unique_ptr<FILE, InputFileCloser>;
+
+// The file opened for reading as a stream, after the same checks as read_input_file.
+InputFile open_input_file(const std::string &path, std::string_view what);
 
 // The same checks without reading: the file exists, is a regular file and can be read.
 void check_input_file(const std::string &path, std::string_view what);

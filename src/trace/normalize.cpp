@@ -240,12 +240,8 @@ std::string indented(const std::string &text, size_t indent) {
 
 } // namespace
 
-struct Normalizer::Layout {
-    std::vector<uint64_t> order;           // goroutine ids in canonical order
-    std::map<uint64_t, uint64_t> renumber; // id -> 1..N
-};
-
 Normalizer::Normalizer(const json &header) : header_(header), spill_(spill_file()) {
+    pass_through_ = header.contains("normalized") && header["normalized"] == true;
     if (header.contains("paths") && header["paths"].is_object()) {
         module_dir_ = str_or(header["paths"], "module_dir");
         goroot_ = str_or(header["paths"], "goroot");
@@ -256,12 +252,18 @@ Normalizer::Normalizer(const json &header) : header_(header), spill_(spill_file(
 Normalizer::~Normalizer() = default;
 
 void Normalizer::add(const json &e) {
-    if (str_or(e, "kind") == "exit")
-        return; // the top-level "exit" says it
-    const Paths paths{module_dir_, goroot_, main_module_};
-    auto n = normalize_event(e, paths);
-    if (!n)
-        return;
+    if (layout_)
+        throw std::logic_error("Normalizer::add after the events were read");
+    std::optional<json> n;
+    if (pass_through_) {
+        n = e;
+    } else {
+        if (str_or(e, "kind") == "exit")
+            return; // the top-level "exit" says it
+        n = normalize_event(e, Paths{module_dir_, goroot_, main_module_});
+        if (!n)
+            return;
+    }
     const uint64_t g =
         e.contains("goroutine") && e["goroutine"].is_number_unsigned() ? e["goroutine"].get<uint64_t>() : 0;
     n->erase("goroutine");
@@ -283,9 +285,21 @@ std::string Normalizer::line_at(Span s) const {
     return line; // with its '\n'
 }
 
-Normalizer::Layout Normalizer::layout() const {
+const Normalizer::Layout &Normalizer::layout() const {
+    if (layout_)
+        return *layout_;
     if (std::fflush(spill_.get()) != 0)
         throw Error(ErrorKind::Io, std::string("writing a temporary file: ") + std::strerror(errno));
+    Layout l;
+    if (pass_through_) { // already in canonical order, numbered
+        for (const auto &[g, spans] : by_goroutine_) {
+            l.order.push_back(g);
+            l.renumber[g] = g;
+            l.id_of[g] = g;
+        }
+        layout_ = std::make_unique<Layout>(std::move(l));
+        return *layout_;
+    }
     // Canonical goroutine order: goroutine 1 (runtime.main) first, the rest by their histories
     // compared as the text of their events one after the other. Comparing event by event, each
     // with its newline, orders them the same way without building that text.
@@ -298,7 +312,6 @@ Normalizer::Layout Normalizer::layout() const {
         }
         return ha.size() < hb.size();
     };
-    Layout l;
     l.order = first_seen_;
     std::stable_sort(l.order.begin(), l.order.end(), [&](uint64_t a, uint64_t b) {
         if ((a == 1) != (b == 1))
@@ -306,12 +319,34 @@ Normalizer::Layout Normalizer::layout() const {
         return history_less(a, b);
     });
     uint64_t number = 0;
-    for (uint64_t g : l.order)
+    for (uint64_t g : l.order) {
         l.renumber[g] = ++number;
-    return l;
+        l.id_of[number] = g;
+    }
+    layout_ = std::make_unique<Layout>(std::move(l));
+    return *layout_;
 }
 
-template <typename F> void Normalizer::for_each_event(const Layout &l, F &&f) const {
+std::vector<uint64_t> Normalizer::numbers() const {
+    std::vector<uint64_t> out;
+    for (uint64_t g : layout().order)
+        out.push_back(layout().renumber.at(g));
+    return out;
+}
+
+size_t Normalizer::event_count(uint64_t number) const {
+    const auto it = layout().id_of.find(number);
+    return it == layout().id_of.end() ? 0 : by_goroutine_.at(it->second).size();
+}
+
+std::string Normalizer::event_text(uint64_t number, size_t index) const {
+    std::string line = line_at(by_goroutine_.at(layout().id_of.at(number)).at(index));
+    line.pop_back(); // its '\n'
+    return line;
+}
+
+template <typename F> void Normalizer::for_each_event(F &&f) const {
+    const Layout &l = layout();
     for (uint64_t g : l.order)
         for (const Span &s : by_goroutine_.at(g)) {
             json e = json::parse(line_at(s));
@@ -324,7 +359,15 @@ template <typename F> void Normalizer::for_each_event(const Layout &l, F &&f) co
 }
 
 // The normalized document without its events (an empty "events" where they go).
-json Normalizer::skeleton(const json &closing, const Layout &l) const {
+json Normalizer::summary(const json &closing) const {
+    if (pass_through_) {
+        json out = header_;
+        out["events"] = json::array();
+        for (auto it = closing.begin(); it != closing.end(); ++it)
+            out[it.key()] = it.value();
+        return out;
+    }
+    const Layout &l = layout();
     const Paths paths{module_dir_, goroot_, main_module_};
     json out;
     out["schema"] = header_.value("schema", "deftrace.trace/1");
@@ -352,15 +395,13 @@ json Normalizer::skeleton(const json &closing, const Layout &l) const {
 }
 
 json Normalizer::document(const json &closing) const {
-    const Layout l = layout();
-    json out = skeleton(closing, l);
-    for_each_event(l, [&](json &&e) { out["events"].push_back(std::move(e)); });
+    json out = summary(closing);
+    for_each_event([&](json &&e) { out["events"].push_back(std::move(e)); });
     return out;
 }
 
 void Normalizer::write(OutputStream &out, const json &closing) const {
-    const Layout l = layout();
-    const json doc = skeleton(closing, l);
+    const json doc = summary(closing);
     out.write("{");
     bool first_member = true;
     for (auto it = doc.begin(); it != doc.end(); ++it) {
@@ -372,7 +413,7 @@ void Normalizer::write(OutputStream &out, const json &closing) const {
         }
         out.write("[");
         bool first_event = true;
-        for_each_event(l, [&](json &&e) {
+        for_each_event([&](json &&e) {
             out.write(std::string(first_event ? "\n" : ",\n") + "    " +
                       indented(e.dump(2, ' ', false, json::error_handler_t::replace), 4));
             first_event = false;

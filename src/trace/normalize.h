@@ -32,31 +32,45 @@ class OutputStream;
 // goroutines are ordered and the document written at the end, reading the lines back.
 class Normalizer {
 public:
-    // `header`: the raw trace's members before its events (paths, program, mode).
+    // `header`: the raw trace's members before its events (paths, program, mode). A header that
+    // says "normalized": true makes a pass-through: the events are kept as they are, with their
+    // goroutine numbers.
     explicit Normalizer(const nlohmann::ordered_json &header);
     ~Normalizer();
     Normalizer(const Normalizer &) = delete;
     Normalizer &operator=(const Normalizer &) = delete;
 
-    // One raw event, in the order the trace has them.
+    // One event, in the order the trace has them.
     void add(const nlohmann::ordered_json &event);
     // `closing`: the raw trace's members after its events (validation, leaks, exit).
     [[nodiscard]] nlohmann::ordered_json document(const nlohmann::ordered_json &closing) const;
     // The same document, pretty-printed exactly as document().dump(2) would be, streamed.
     void write(OutputStream &out, const nlohmann::ordered_json &closing) const;
+    // The normalized document without its events.
+    [[nodiscard]] nlohmann::ordered_json summary(const nlohmann::ordered_json &closing) const;
+
+    // The normalized events, goroutine by goroutine: numbers() in order, and for each number
+    // its events as compact JSON without "goroutine" (one dump() each), read back one at a time.
+    [[nodiscard]] std::vector<uint64_t> numbers() const;
+    [[nodiscard]] size_t event_count(uint64_t number) const;
+    [[nodiscard]] std::string event_text(uint64_t number, size_t index) const;
 
 private:
     struct Span {
         uint64_t offset;
         uint32_t length;
     };
-    struct Layout; // the goroutines in their canonical order, and their new numbers
-    [[nodiscard]] Layout layout() const;
+    struct Layout {
+        std::vector<uint64_t> order;           // goroutine ids in canonical order
+        std::map<uint64_t, uint64_t> renumber; // id -> its number in the normalized trace
+        std::map<uint64_t, uint64_t> id_of;    // and back
+    };
+    [[nodiscard]] const Layout &layout() const;
     [[nodiscard]] std::string line_at(Span s) const;
-    [[nodiscard]] nlohmann::ordered_json skeleton(const nlohmann::ordered_json &closing, const Layout &l) const;
-    template <typename F> void for_each_event(const Layout &l, F &&f) const;
+    template <typename F> void for_each_event(F &&f) const;
 
     nlohmann::ordered_json header_;
+    bool pass_through_ = false;
     std::string module_dir_, goroot_, main_module_;
     struct FileCloser {
         void operator()(FILE *f) const { std::fclose(f); }
@@ -65,6 +79,7 @@ private:
     uint64_t spill_size_ = 0;
     std::map<uint64_t, std::vector<Span>> by_goroutine_;
     std::vector<uint64_t> first_seen_;
+    mutable std::unique_ptr<Layout> layout_; // computed once all events are in
 };
 
 // Normalizes a raw trace; a trace that is already normalized is returned unchanged.

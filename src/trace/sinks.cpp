@@ -249,8 +249,11 @@ void JsonSink::finish() {
     stream_->flush();
 }
 
-json JsonSink::normalized() const {
-    return normalizer_->document(trailer_);
+json JsonSink::members() const {
+    json m = header_;
+    for (auto it = trailer_.begin(); it != trailer_.end(); ++it)
+        m[it.key()] = it.value();
+    return m;
 }
 
 void JsonSink::write_normalized(OutputStream &out) const {

@@ -35,10 +35,11 @@ public:
     JsonSink(nlohmann::ordered_json header, OutputStream *stream, bool normalize);
     void emit(const Event &e) override;
     void finish() override;
-    // Once the program has ended, with `normalize`: the normalized trace, as a document or
-    // written to a stream.
-    [[nodiscard]] nlohmann::ordered_json normalized() const;
+    // Once the program has ended, with `normalize`: the normalized trace, written to a stream.
     void write_normalized(OutputStream &out) const;
+    // For diff_traces (trace_diff.h): the events, and the members other than the events.
+    [[nodiscard]] const Normalizer &normalizer() const { return *normalizer_; }
+    [[nodiscard]] nlohmann::ordered_json members() const;
 
 private:
     nlohmann::ordered_json header_;

@@ -24,41 +24,38 @@ std::string describe_exit(const json &exit) {
     return "none";
 }
 
-// The events of each goroutine of a normalized trace.
-std::map<uint64_t, std::vector<json>> per_goroutine(const json &trace) {
-    std::map<uint64_t, std::vector<json>> out;
-    for (const auto &e : trace.value("events", json::array())) {
-        json n = e;
-        const uint64_t g = n.value("goroutine", uint64_t{0});
-        n.erase("goroutine");
-        out[g].push_back(std::move(n));
-    }
-    return out;
-}
-
-// Longest-common-subsequence edit script between two event lists, reported as the events only in
-// `want` ("-") and only in `got` ("+"), each with its position in its own list.
-void diff_events(uint64_t g, const std::vector<json> &want, const std::vector<json> &got, std::string &report) {
-    const size_t n = want.size(), m = got.size();
-    std::vector<std::string> a, b;
-    for (const auto &e : want)
-        a.push_back(e.dump());
-    for (const auto &e : got)
-        b.push_back(e.dump());
+// Longest-common-subsequence edit script between the events of goroutine `g` in two traces,
+// reported as the events only in `want` ("-") and only in `got` ("+"), each with its position in
+// its own list. Events compare as their compact JSON text.
+void diff_events(uint64_t g, const Normalizer &want, const Normalizer &got, std::string &report) {
+    const size_t n = want.event_count(g), m = got.event_count(g);
+    auto describe = [](const std::string &text) { return describe_event(json::parse(text)); };
     const auto header = "goroutine " + std::to_string(g) + ":\n";
-    if (n * m > 4'000'000) { // too long for the quadratic table: first difference only
+    // Too long for the quadratic table (or for holding the texts): the first difference only,
+    // reading both sides event by event.
+    if (n * m > 4'000'000 || n + m > 100'000) {
         size_t i = 0;
-        while (i < n && i < m && a[i] == b[i])
-            ++i;
+        std::string a, b;
+        for (; i < n && i < m; ++i) {
+            a = want.event_text(g, i);
+            b = got.event_text(g, i);
+            if (a != b)
+                break;
+        }
         if (i == n && i == m)
             return;
         report += header;
         if (i < n)
-            report += "  - expected event " + std::to_string(i + 1) + ": " + describe_event(want[i]) + "\n";
+            report += "  - expected event " + std::to_string(i + 1) + ": " + describe(want.event_text(g, i)) + "\n";
         if (i < m)
-            report += "  + actual   event " + std::to_string(i + 1) + ": " + describe_event(got[i]) + "\n";
+            report += "  + actual   event " + std::to_string(i + 1) + ": " + describe(got.event_text(g, i)) + "\n";
         return;
     }
+    std::vector<std::string> a, b;
+    for (size_t i = 0; i < n; ++i)
+        a.push_back(want.event_text(g, i));
+    for (size_t j = 0; j < m; ++j)
+        b.push_back(got.event_text(g, j));
     std::vector<std::vector<uint32_t>> lcs(n + 1, std::vector<uint32_t>(m + 1, 0));
     for (size_t i = n; i-- > 0;)
         for (size_t j = m; j-- > 0;)
@@ -69,15 +66,28 @@ void diff_events(uint64_t g, const std::vector<json> &want, const std::vector<js
         if (i < n && j < m && a[i] == b[j]) {
             ++i, ++j;
         } else if (j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-            body += "  + actual   event " + std::to_string(j + 1) + ": " + describe_event(got[j]) + "\n";
+            body += "  + actual   event " + std::to_string(j + 1) + ": " + describe(b[j]) + "\n";
             ++j;
         } else {
-            body += "  - expected event " + std::to_string(i + 1) + ": " + describe_event(want[i]) + "\n";
+            body += "  - expected event " + std::to_string(i + 1) + ": " + describe(a[i]) + "\n";
             ++i;
         }
     }
     if (!body.empty())
         report += header + body;
+}
+
+// A document's members other than its events, and a Normalizer holding the events.
+std::unique_ptr<Normalizer> events_of(const json &trace, json &members) {
+    members = json::object();
+    for (auto it = trace.begin(); it != trace.end(); ++it)
+        if (it.key() != "events")
+            members[it.key()] = it.value();
+    auto n = std::make_unique<Normalizer>(members);
+    if (trace.contains("events") && trace["events"].is_array())
+        for (const auto &e : trace["events"])
+            n->add(e);
+    return n;
 }
 
 } // namespace
@@ -99,24 +109,29 @@ std::string describe_event(const json &e) {
 }
 
 TraceDiff diff_traces(const json &expected_raw, const json &actual_raw) {
-    const json expected = normalize_trace(expected_raw), actual = normalize_trace(actual_raw);
+    json want_members, got_members;
+    const auto want = events_of(expected_raw, want_members);
+    const auto got = events_of(actual_raw, got_members);
+    return diff_traces(*want, want_members, *got, got_members);
+}
+
+TraceDiff diff_traces(const Normalizer &want, const json &want_members, const Normalizer &got,
+                      const json &got_members) {
+    const json expected = want.summary(want_members), actual = got.summary(got_members);
     TraceDiff d;
     if (expected.value("mode", "full") != actual.value("mode", "full"))
         d.report +=
             "mode: expected " + expected.value("mode", "full") + ", actual " + actual.value("mode", "full") + "\n";
-    auto want = per_goroutine(expected), got = per_goroutine(actual);
-    // The goroutines of either side, in order: walking the ids that occur, never the range
-    // between them (an id can be anything up to 2^64-1).
-    std::vector<uint64_t> ids;
-    for (const auto &[g, events] : want)
-        ids.push_back(g);
-    for (const auto &[g, events] : got)
-        if (!want.contains(g))
+    // The goroutines of either side, in order: walking the numbers that occur, never the range
+    // between them (a number can be anything up to 2^64-1).
+    std::vector<uint64_t> ids = want.numbers();
+    for (uint64_t g : got.numbers())
+        if (want.event_count(g) == 0)
             ids.push_back(g);
     std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     for (uint64_t g : ids)
-        diff_events(g, want.contains(g) ? want[g] : std::vector<json>{}, got.contains(g) ? got[g] : std::vector<json>{},
-                    d.report);
+        diff_events(g, want, got, d.report);
     // The leak report (--leaks), when either side has one.
     if (expected.contains("leaks") || actual.contains("leaks")) {
         auto describe_leak = [](const json &l) {

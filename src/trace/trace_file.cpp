@@ -3,7 +3,10 @@
 #include "binary/error.h"
 #include "binary/input_file.h"
 #include "binary/json_input.h"
+#include "trace/normalize.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 
 namespace deftrace {
@@ -11,9 +14,6 @@ namespace deftrace {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-// A trace file is at most this large (a 1 GiB trace is tens of millions of events).
-constexpr size_t kMaxTraceBytes = size_t{1} << 30;
 
 class ShapeError {
 public:
@@ -93,18 +93,20 @@ void check_common(const json &o, const std::string &where) {
             check_site((*a)[i], where + ".acquired[" + std::to_string(i) + "]");
 }
 
-void check_shape(const json &t) {
+void check_event(const json &e, size_t index) {
+    const std::string where = "events[" + std::to_string(index) + "]";
+    check_common(e, where);
+    need(e.contains("kind"), where, "has no \"kind\"");
+    need(e["kind"].is_string(), where + ".kind", "is not a string");
+}
+
+// The members other than the events.
+void check_members(const json &t) {
     need(t.is_object(), "the trace", "is not a JSON object");
     need(t.contains("schema") && t["schema"].is_string() && t["schema"].get<std::string>() == kTraceSchema, "the trace",
          "does not name the schema deftrace.trace/1");
     need(t.contains("events"), "the trace", "has no \"events\"");
-    const json &events = *opt_array(t, "events", "trace");
-    for (size_t i = 0; i < events.size(); ++i) {
-        const std::string where = "events[" + std::to_string(i) + "]";
-        check_common(events[i], where);
-        need(events[i].contains("kind"), where, "has no \"kind\"");
-        need(events[i]["kind"].is_string(), where + ".kind", "is not a string");
-    }
+    (void)opt_array(t, "events", "trace");
     opt_bool(t, "normalized", "trace");
     opt_string(t, "mode", "trace");
     opt_string(t, "go_version", "trace");
@@ -134,78 +136,193 @@ void check_shape(const json &t) {
     throw Error(ErrorKind::Usage, name + ": not a deftrace JSON trace: " + why);
 }
 
-std::optional<json> parse_one(std::string_view text) {
-    return parse_json_input(text, kMaxTraceDepth);
+// Builds a LoadedTrace event by event; the Normalizer is made at the first event, from the
+// members read before it (our traces put paths, program and mode first).
+class Loader {
+public:
+    explicit Loader(const std::string &name) : name_(name) {}
+
+    void member(const std::string &key, const json &value) { members_[key] = value; }
+    void event(const json &e) {
+        try {
+            check_event(e, count_++);
+        } catch (const ShapeError &err) {
+            not_a_trace(name_, err.what());
+        }
+        normalizer().add(e);
+    }
+    // `had_events`: the trace had an "events" member (JSON Lines always has).
+    LoadedTrace finish(bool had_events) {
+        if (had_events)
+            members_["events"] = json::array(); // their place (check_members wants it), not them
+        try {
+            check_members(members_);
+        } catch (const ShapeError &err) {
+            not_a_trace(name_, err.what());
+        }
+        (void)normalizer();
+        members_.erase("events");
+        return LoadedTrace{std::move(normalizer_), std::move(members_)};
+    }
+
+private:
+    Normalizer &normalizer() {
+        if (!normalizer_) {
+            // Before the first event: the schema must be known to be ours already.
+            if (!members_.contains("schema") || members_["schema"] != kTraceSchema)
+                not_a_trace(name_, "the trace does not name the schema deftrace.trace/1 before its events");
+            normalizer_ = std::make_unique<Normalizer>(members_);
+        }
+        return *normalizer_;
+    }
+
+    const std::string &name_;
+    json members_ = json::object();
+    std::unique_ptr<Normalizer> normalizer_;
+    size_t count_ = 0;
+};
+
+struct TooDeep {};
+
+// The JSON document form, from any input nlohmann can read (a string, a FILE*): parsed with a
+// callback that hands each event to the Loader and drops it, so the document is never built.
+template <typename Input> LoadedTrace load_document(Input &&input, const std::string &name) {
+    Loader loader(name);
+    std::string top_key;
+    bool is_object = false;
+    auto callback = [&](int depth, json::parse_event_t ev, json &parsed) -> bool {
+        if (static_cast<size_t>(depth) > kMaxTraceDepth)
+            throw TooDeep{};
+        switch (ev) {
+        case json::parse_event_t::object_start:
+            if (depth == 0)
+                is_object = true;
+            return true;
+        case json::parse_event_t::key:
+            if (depth == 1)
+                top_key = parsed.get<std::string>();
+            return true;
+        case json::parse_event_t::object_end:
+        case json::parse_event_t::array_end:
+        case json::parse_event_t::value:
+            if (depth == 2 && top_key == "events") {
+                if (!parsed.is_object())
+                    not_a_trace(name, "events[] holds something other than objects");
+                loader.event(parsed);
+                return false; // handed over: not kept in the document
+            }
+            if (depth == 1 && top_key != "events")
+                loader.member(top_key, parsed);
+            return true;
+        case json::parse_event_t::array_start: return true;
+        }
+        return true;
+    };
+    json doc;
+    try {
+        doc = json::parse(std::forward<Input>(input), callback, false);
+    } catch (const TooDeep &) {
+        not_a_trace(name, "nested more than " + std::to_string(kMaxTraceDepth) + " levels deep");
+    }
+    if (doc.is_discarded())
+        not_a_trace(name, "not JSON (or not UTF-8)");
+    if (!is_object || !doc.is_object())
+        not_a_trace(name, "the trace is not a JSON object");
+    if (doc.contains("events") && !doc["events"].is_array())
+        not_a_trace(name, "trace.events is not an array");
+    return loader.finish(doc.contains("events"));
 }
 
-// The JSON Lines form: a header line, one line per event, a closing {"end": {...}} line.
-json assemble_lines(std::string_view text, const std::string &name) {
-    json doc;
-    json events = json::array();
+// The JSON Lines form, from a function that returns the next line (nullopt at the end).
+template <typename NextLine> LoadedTrace load_lines(NextLine &&next_line, const std::string &name) {
+    Loader loader(name);
     size_t line_no = 0;
     bool ended = false;
-    for (size_t at = 0; at < text.size();) {
-        size_t nl = text.find('\n', at);
-        std::string_view line = text.substr(at, nl == std::string_view::npos ? std::string_view::npos : nl - at);
-        at = nl == std::string_view::npos ? text.size() : nl + 1;
+    while (auto line = next_line()) {
         ++line_no;
-        if (line.find_first_not_of(" \t\r") == std::string_view::npos)
+        if (line->find_first_not_of(" \t\r") == std::string::npos)
             continue;
-        auto j = parse_one(line);
+        auto j = parse_json_input(*line, kMaxTraceDepth);
         if (!j || !j->is_object())
             not_a_trace(name, "line " + std::to_string(line_no) + " is not a JSON object");
         if (ended)
             not_a_trace(name, "line " + std::to_string(line_no) + " follows the closing \"end\" line");
         if (line_no == 1) {
-            doc = std::move(*j);
-            doc.erase("format");
+            for (auto it = j->begin(); it != j->end(); ++it)
+                if (it.key() != "format")
+                    loader.member(it.key(), it.value());
         } else if (j->contains("end")) {
             if (!(*j)["end"].is_object())
                 not_a_trace(name, "line " + std::to_string(line_no) + ": \"end\" is not an object");
-            doc["events"] = std::move(events);
             for (auto it = (*j)["end"].begin(); it != (*j)["end"].end(); ++it)
-                doc[it.key()] = it.value();
+                loader.member(it.key(), it.value());
             ended = true;
         } else {
-            events.push_back(std::move(*j));
+            loader.event(*j);
         }
     }
-    if (!ended) // a trace cut short (the tracer was killed): what was written is still a story
-        doc["events"] = std::move(events);
-    return doc;
+    return loader.finish(true); // a trace cut short (the tracer was killed) still tells its story
+}
+
+bool is_jsonl_header(std::string_view first_line) {
+    auto head = parse_json_input(first_line, kMaxTraceDepth);
+    return head && head->is_object() && head->contains("format") && (*head)["format"] == "jsonl";
 }
 
 } // namespace
 
 void check_trace_shape(const json &trace, const std::string &name) {
     try {
-        check_shape(trace);
+        check_members(trace);
+        const json &events = trace["events"];
+        for (size_t i = 0; i < events.size(); ++i)
+            check_event(events[i], i);
     } catch (const ShapeError &e) {
         not_a_trace(name, e.what());
     }
 }
 
-json parse_trace(std::string_view text, const std::string &name) {
-    if (json_nesting_depth(text, kMaxTraceDepth) > kMaxTraceDepth)
-        not_a_trace(name, "nested more than " + std::to_string(kMaxTraceDepth) + " levels deep");
-    json doc;
+LoadedTrace load_trace(std::string_view text, const std::string &name) {
     const size_t first_nl = text.find('\n');
-    const std::string_view first_line = text.substr(0, first_nl);
-    auto head = first_nl == std::string_view::npos ? std::nullopt : parse_one(first_line);
-    if (head && head->is_object() && head->value("format", "") == "jsonl") {
-        doc = assemble_lines(text, name);
-    } else {
-        auto j = parse_one(text);
-        if (!j)
-            not_a_trace(name, "not JSON (or not UTF-8)");
-        doc = std::move(*j);
+    if (first_nl != std::string_view::npos && is_jsonl_header(text.substr(0, first_nl))) {
+        size_t at = 0;
+        return load_lines(
+            [&]() -> std::optional<std::string> {
+                if (at >= text.size())
+                    return std::nullopt;
+                size_t nl = text.find('\n', at);
+                std::string line(text.substr(at, nl == std::string_view::npos ? std::string_view::npos : nl - at));
+                at = nl == std::string_view::npos ? text.size() : nl + 1;
+                return line;
+            },
+            name);
     }
-    check_trace_shape(doc, name);
-    return doc;
+    return load_document(text, name);
 }
 
-json read_trace_file(const std::string &path) {
-    return parse_trace(read_input_file(path, "trace", kMaxTraceBytes), path);
+LoadedTrace load_trace_file(const std::string &path) {
+    InputFile f = open_input_file(path, "trace");
+    // A JSON Lines header is a short line; a JSON document's first line may be the whole file.
+    std::string first;
+    for (int c; first.size() < (size_t{1} << 20) && (c = std::fgetc(f.get())) != EOF && c != '\n';)
+        first += static_cast<char>(c);
+    std::rewind(f.get());
+    if (!is_jsonl_header(first))
+        return load_document(f.get(), path);
+    char *buf = nullptr;
+    size_t cap = 0;
+    struct Free {
+        char **p;
+        ~Free() { std::free(*p); }
+    } free_buf{&buf};
+    return load_lines(
+        [&]() -> std::optional<std::string> {
+            const ssize_t n = getline(&buf, &cap, f.get());
+            if (n < 0)
+                return std::nullopt;
+            return std::string(buf, static_cast<size_t>(n > 0 && buf[n - 1] == '\n' ? n - 1 : n));
+        },
+        path);
 }
 
 } // namespace deftrace

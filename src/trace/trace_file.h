@@ -1,11 +1,18 @@
 // Reading a saved trace (deftrace --json or --jsonl) for `--expect` and `deftrace diff`.
 //
 // A trace file is input from anywhere (a CI artefact, a hand-edited expectation), so it is
-// checked before anything uses it: nesting depth before parsing (the JSON parser recurses), the
-// deftrace schema, and the type of every member the normalizer and the diff read. What fails
-// is one Error(Usage) naming the file and the first thing wrong.
+// checked as it is read: nesting depth (refused past kMaxTraceDepth), the deftrace schema, and
+// the type of every member the normalizer and the diff read. What fails is one Error(Usage)
+// naming the file and the first thing wrong.
+//
+// A trace can be far larger than memory would like (a million events is a few hundred MB of
+// JSON, and several GB parsed). It is read as a stream: each event is checked and handed to a
+// Normalizer (normalize.h) the moment it is parsed, and only the other members are kept.
 #pragma once
 
+#include "trace/normalize.h"
+
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -15,18 +22,22 @@ namespace deftrace {
 // The schema a trace names in its "schema" member (JSON) or its first line (JSON Lines).
 inline constexpr std::string_view kTraceSchema = "deftrace.trace/1";
 
-// Deeper nesting than this is refused before parsing; a real trace nests about six levels.
+// Deeper nesting than this is refused; a real trace nests about six levels.
 inline constexpr size_t kMaxTraceDepth = 64;
 
-// Parses a trace in either form into one document (the JSON Lines form is reassembled: the
-// header line, the events, then the members of its closing {"end": {...}} line). `name` is
-// used in error messages.
-nlohmann::ordered_json parse_trace(std::string_view text, const std::string &name);
+struct LoadedTrace {
+    std::unique_ptr<Normalizer> events; // normalized, ready for reading back
+    nlohmann::ordered_json members;     // every member but "events"
+};
 
-// Reads and parses a trace file (see read_input_file for the file checks).
-nlohmann::ordered_json read_trace_file(const std::string &path);
+// Reads a trace in either form: a JSON document, or JSON Lines (a header line with
+// "format": "jsonl", one event a line, a closing {"end": {...}} line; a trace cut short before
+// its end line is read up to its last line). `name` is used in error messages.
+LoadedTrace load_trace(std::string_view text, const std::string &name);
+// The same from a file, never holding the file (see read_input_file for the file checks).
+LoadedTrace load_trace_file(const std::string &path);
 
-// Throws Error(Usage) unless `trace` has the shape of a deftrace trace (see above).
+// Throws Error(Usage) unless `trace`, a whole document, has the shape of a deftrace trace.
 void check_trace_shape(const nlohmann::ordered_json &trace, const std::string &name);
 
 } // namespace deftrace
