@@ -222,7 +222,7 @@ int run_trace(const TraceCommandOptions &opts) {
     const bool whole_trace = opts.normalize || opts.expect;
     std::optional<JsonSink> json;
     if (opts.json || opts.expect) {
-        json.emplace(header, opts.json && !opts.normalize ? &*json_out : nullptr, whole_trace);
+        json.emplace(header, opts.json && !whole_trace ? &*json_out : nullptr, whole_trace);
         sinks.add(&*json);
     }
     std::optional<JsonLinesSink> jsonl;
@@ -252,7 +252,7 @@ int run_trace(const TraceCommandOptions &opts) {
             st.breakpoint_hits ? static_cast<double>(reads) / static_cast<double>(st.breakpoint_hits) : 0.0);
         text_out.write(line);
     }
-    if (json && opts.json && opts.normalize)
+    if (json && opts.json && whole_trace)
         json->write_normalized(*json_out);
     // A trace that could not be written is the one failure that outranks the program's status:
     // whoever reads the trace must know it is cut (the program itself ran on undisturbed).

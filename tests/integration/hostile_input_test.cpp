@@ -81,8 +81,10 @@ TEST(HostileInput, InvalidUtf8KeepsEveryJsonOutputValidAndTheRawBytes) {
         // The normalized trace of such a program is an expectation like any other.
         auto rec = run_deftrace({"-o", "/dev/null", "--normalize", "--json", tmp / "n.json", b.binary()});
         EXPECT_EQ(exit_code(rec), 3) << rec.err;
-        auto cmp = run_deftrace({"-o", "/dev/null", "--expect", tmp / "n.json", b.binary()});
+        auto cmp = run_deftrace({"-o", "/dev/null", "--expect", tmp / "n.json", "--json", tmp / "e.json", b.binary()});
         EXPECT_EQ(exit_code(cmp), 0) << cmp.err;
+        // With --expect, the --json file is the normalized trace that was compared.
+        EXPECT_EQ(slurp(tmp / "e.json"), slurp(tmp / "n.json"));
     }
 }
 
