@@ -1,6 +1,7 @@
 #include "binary/input_file.h"
 
 #include "binary/error.h"
+#include "binary/unique_fd.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -14,24 +15,6 @@
 namespace deftrace {
 
 namespace {
-
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd &&o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-    Fd &operator=(Fd &&) = delete;
-    Fd(const Fd &) = delete;
-    Fd &operator=(const Fd &) = delete;
-    ~Fd() {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    [[nodiscard]] int get() const { return fd_; }
-    int release() { return std::exchange(fd_, -1); }
-
-private:
-    int fd_;
-};
 
 [[noreturn]] void fail_errno(int e, const std::string &path, std::string_view what) {
     if (e == ENOENT || e == ENOTDIR)
@@ -55,8 +38,8 @@ const char *type_of(mode_t m) {
 
 // O_NONBLOCK: opening a FIFO for reading then returns at once instead of waiting for a writer,
 // and the fstat below refuses it. It changes nothing for a regular file.
-Fd open_regular(const std::string &path, std::string_view what, struct stat &st) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+UniqueFd open_regular(const std::string &path, std::string_view what, struct stat &st) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (fd.get() < 0)
         fail_errno(errno, path, what);
     if (fstat(fd.get(), &st) != 0)
@@ -75,17 +58,17 @@ void check_input_file(const std::string &path, std::string_view what) {
 
 InputFile open_input_file(const std::string &path, std::string_view what) {
     struct stat st {};
-    Fd fd = open_regular(path, what, st);
+    UniqueFd fd = open_regular(path, what, st);
     FILE *f = fdopen(fd.get(), "r");
     if (f == nullptr)
         fail_errno(errno, path, what);
-    fd.release();
+    (void)fd.release(); // the FILE owns it now
     return InputFile(f);
 }
 
 std::string read_input_file(const std::string &path, std::string_view what, size_t max_bytes) {
     struct stat st {};
-    Fd fd = open_regular(path, what, st);
+    UniqueFd fd = open_regular(path, what, st);
     if (static_cast<uint64_t>(st.st_size) > max_bytes)
         throw Error(ErrorKind::Usage, path + ": " + std::to_string(st.st_size) + " bytes, more than a " +
                                           std::string(what) + " file can be (" + std::to_string(max_bytes) + ")");

@@ -1,6 +1,7 @@
 #include "binary/struct_layouts.h"
 
 #include "binary/error.h"
+#include "binary/unique_fd.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -68,22 +69,6 @@ const Wanted *wanted_entry(std::string_view name) {
 bool contains(const std::vector<std::string_view> &v, std::string_view s) {
     return std::find(v.begin(), v.end(), s) != v.end();
 }
-
-// Owns the descriptor libdw reads; dwarf_begin does not take ownership of it.
-class UniqueFd {
-public:
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    UniqueFd(const UniqueFd &) = delete;
-    UniqueFd &operator=(const UniqueFd &) = delete;
-    ~UniqueFd() {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    [[nodiscard]] int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 struct DwarfEnd {
     void operator()(Dwarf *d) const { dwarf_end(d); }

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "binary/address.h"
-#include "process/unique_fd.h"
+#include "binary/unique_fd.h"
 
 #include <array>
 #include <cstdint>
