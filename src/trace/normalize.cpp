@@ -256,10 +256,11 @@ json normalize_trace(const json &trace) {
     uint64_t number = 0;
     std::map<uint64_t, uint64_t> renumber;
     for (const auto &grp : groups) {
-        renumber[grp.id] = ++number;
+        // Goroutine 0 is no goroutine (a fatal error thrown by the scheduler): it stays 0.
+        const uint64_t id = renumber[grp.id] = grp.id == 0 ? 0 : ++number;
         for (auto &e : by_goroutine[grp.id]) {
             json n;
-            n["goroutine"] = number;
+            n["goroutine"] = id;
             for (auto it = e.begin(); it != e.end(); ++it)
                 n[it.key()] = it.value();
             events.push_back(std::move(n));

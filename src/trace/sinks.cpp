@@ -77,7 +77,7 @@ std::string leaks_text(const nlohmann::ordered_json &leaks) {
 
 std::string TextSink::format(const Event &e, bool color) {
     const auto &f = e.fields;
-    std::string body;
+    std::string body, tail;
     switch (e.kind) {
     case EventKind::Defer: body = "defer " + str(f, "defer_kind") + " " + str(f, "fn"); break;
     case EventKind::DeferCall: body = "call  " + str(f, "fn") + " [" + str(f, "cause") + "]"; break;
@@ -94,16 +94,22 @@ std::string TextSink::format(const Event &e, bool color) {
     case EventKind::Recovery: body = "resume in " + str(f, "resume"); break;
     case EventKind::Goexit: body = "runtime.Goexit"; break;
     case EventKind::Fatal: {
-        body = "unrecovered panic:";
+        // A fatal error (runtime.throw / fatal) names the panics it interrupted, if any.
+        if (f.contains("error"))
+            body = "fatal error: " + str(f, "error") + (f["panics"].empty() ? "" : " during panic:");
+        else
+            body = "unrecovered panic:";
         for (const auto &p : f["panics"]) {
             body += " " + value_text(p);
             if (p.contains("printed") && p["printed"] != p["value"])
                 body += " printed as \"" + p["printed"].get<std::string>() + "\"";
             body += p.value("recovered", false) ? " [recovered]" : "";
         }
-        body += "; pending defers: " + std::to_string(f["pending"].size());
+        if (e.goroutine != 0) // a fatal error thrown by no goroutine (a deadlock) has no defers of its own
+            body += "; pending defers: " + std::to_string(f["pending"].size());
+        // After the site (a fatal error's), which belongs to the first line.
         for (const auto &d : f["pending"])
-            body += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
+            tail += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
         break;
     }
     case EventKind::NeverRun: {
@@ -146,7 +152,7 @@ std::string TextSink::format(const Event &e, bool color) {
         line += "\x1b[0m";
     if (!e.site.function.empty() && e.kind != EventKind::Recovery)
         line += "  at " + e.site.short_form();
-    return line;
+    return line + tail;
 }
 
 void TextSink::emit(const Event &e) {

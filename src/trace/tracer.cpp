@@ -31,6 +31,7 @@ enum class ProbeKind {
     Fatal,           // runtime.preprintpanics entry: RAX = the panic chain about to be printed
     FatalPrinted,    // a ret of runtime.preprintpanics: errors and Stringers are now their text
     OsExit,          // os.Exit entry: every goroutine's pending defers will never run
+    Throw,           // runtime.throw / runtime.fatal entry: RAX:RBX = the message; the process dies
     ResourceAcquire, // a probed acquire function's ret (result handle) or entry (argument handle)
     ResourceRelease, // a probed release function's entry: the handle in an argument register
                      // (both also at the atomic instruction of an inlined call, for lock probes)
@@ -208,8 +209,22 @@ void Tracer::insert_all(Tracee &tracee) {
         Probe p;
         p.kind = ProbeKind::OsExit;
         add_probe(after_stack_check(bin_.pclntab().func(*f), dis), p);
-        allgs_ = locate_allgs(dis);
     }
+    // Every fatal error the runtime raises goes through throw(s string) (its own faults: stack
+    // overflow, ...) or fatal(s string) (the program's: deadlock, concurrent map writes, main
+    // calling Goexit with no goroutine left), both nosplit, both ending in fatalthrow, which runs
+    // no deferred call (panic.go, 1.17-1.27). An unrecovered panic ends through fatalpanic
+    // instead, which calls neither.
+    bool throws = false;
+    for (const char *fn : {"runtime.throw", "runtime.fatal"})
+        if (auto f = bin_.pclntab().find_by_name(fn)) {
+            Probe p;
+            p.kind = ProbeKind::Throw;
+            add_probe(after_stack_check(bin_.pclntab().func(*f), dis), p);
+            throws = true;
+        }
+    if (throws || bin_.pclntab().find_by_name("os.Exit"))
+        allgs_ = locate_allgs(dis); // every goroutine's pending defers, when the process dies
     scan("runtime.gorecover", [&](const Instruction &in) {
         if (in.op == Op::Ret) {
             Probe p;
@@ -564,6 +579,10 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
             on_recovery(stop);
             continue;
         }
+        if (p.kind == ProbeKind::Throw) { // may run on g0 with no goroutine (the deadlock check)
+            on_throw(stop, g);
+            continue;
+        }
         // goid and g.stack in one read; the validator measures frame depths from g.stack.hi.
         auto header = state_->header(g);
         if (!header)
@@ -636,7 +655,8 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
         case ProbeKind::ResourceAcquire:
         case ProbeKind::ResourceRelease: on_resource(stop, p, g, *goid); break;
         case ProbeKind::OsExit: on_os_exit(stop, g); break;
-        case ProbeKind::Recovery: break;
+        case ProbeKind::Recovery:
+        case ProbeKind::Throw: break;
         }
     }
     emit_divergences();
@@ -1236,26 +1256,36 @@ std::optional<Addr> Tracer::locate_allgs(const Disassembler &dis) const {
     return std::nullopt;
 }
 
-void Tracer::on_os_exit(ThreadStop &stop, Addr current) {
+std::vector<Addr> Tracer::all_goroutines(Addr current) const {
     if (!allgs_)
-        return;
+        return {};
     // runtime.allgs is a []*g: pointer, length, capacity.
     const Addr slice = *allgs_ + bias_;
     auto ptr = tracee_->memory().read_u64(slice);
     auto len = tracee_->memory().read_u64(slice + 8);
     auto cap = tracee_->memory().read_u64(slice + 16);
     if (!ptr || !len || !cap || *len == 0 || *len > *cap || *len > (1u << 22))
-        return;
+        return {};
     std::vector<Addr> gs;
     for (uint64_t i = 0; i < *len; ++i)
         if (auto g = tracee_->memory().read_u64(Addr(*ptr) + i * 8); g && *g)
             gs.emplace_back(*g);
-    if (std::find(gs.begin(), gs.end(), current) == gs.end())
-        return; // not the goroutine list after all (a stripped binary's guess that failed)
+    // A stripped binary's guess is checked against what it must hold: the goroutine running, or,
+    // when none is (a throw on a g0 stack), the main goroutine first, since runtime.newproc adds
+    // runtime.main's goroutine to allgs before any other (proc.go, 1.17-1.27).
+    if (!current.is_null() ? std::find(gs.begin(), gs.end(), current) == gs.end()
+                           : gs.empty() || state_->goid(gs.front()) != std::optional<uint64_t>(1))
+        return {}; // not the goroutine list after all
+    return gs;
+}
+
+void Tracer::report_never_run(const ThreadStop &stop, Addr current, bool current_reported, const char *cause) {
     // runtime2.go's _G* states (1.17-1.27), low bits: the scan bit (0x1000) is masked off.
     static const char *const states[] = {"idle",     "runnable", "running", "syscall",   "waiting",
                                          "moribund", "dead",     "enqueue", "copystack", "preempted"};
-    for (Addr g : gs) {
+    for (Addr g : all_goroutines(current)) {
+        if (g == current && current_reported)
+            continue;
         auto goid = state_->goid(g);
         auto status = tracee_->memory().read_u32(g + off_.g.atomicstatus);
         if (!goid || !status)
@@ -1273,18 +1303,92 @@ void Tracer::on_os_exit(ThreadStop &stop, Addr current) {
             pc = Addr(tracee_->memory().read_u64(g + off_.g.sched_pc).value_or(0));
             sp = Addr(tracee_->memory().read_u64(g + off_.g.sched_sp).value_or(0));
         }
-        auto pending = nlohmann::ordered_json::array();
-        for (auto &d : pending_defers(g, pc, sp))
-            if (!is_runtime_function(d.value("function", "")))
-                pending.push_back(std::move(d));
+        auto pending = program_pending(g, pc, sp);
         if (pending.empty())
             continue;
         Event e = make_event(EventKind::NeverRun, *goid, g);
-        e.fields["cause"] = "os.Exit";
+        e.fields["cause"] = cause;
         e.fields["status"] = st < std::size(states) ? states[st] : std::to_string(st);
         e.fields["pending"] = pending;
         emit(std::move(e));
     }
+}
+
+nlohmann::ordered_json Tracer::program_pending(Addr g, Addr pc, Addr sp) const {
+    // runtime.main's own deferred function (1.17-1.27) is machinery, not the program's.
+    auto pending = nlohmann::ordered_json::array();
+    for (auto &d : pending_defers(g, pc, sp))
+        if (!is_runtime_function(d.value("function", "")))
+            pending.push_back(std::move(d));
+    return pending;
+}
+
+void Tracer::on_os_exit(ThreadStop &stop, Addr current) {
+    report_never_run(stop, current, false, "os.Exit");
+}
+
+void Tracer::on_throw(ThreadStop &stop, Addr g) {
+    // throw/fatal print "fatal error: <s>" and fatalthrow ends the process with exit(2) (or a
+    // crash with GOTRACEBACK=crash): no deferred call of any goroutine runs any more. Only the
+    // first one is the program's story; the runtime reports no other.
+    if (thrown_)
+        return;
+    thrown_ = true;
+    std::string message;
+    if (stop.regs.raw.rbx <= 4096)
+        message = tracee_->memory().read_bytes(Addr(stop.regs.raw.rax), stop.regs.raw.rbx).value_or("");
+    // The goroutine that threw, and where it stands. The checks that run on a g0 stack (newstack's
+    // "stack overflow", called by morestack) throw on behalf of m.curg, whose sched morestack has
+    // just saved; checkdead (the deadlock and "main called runtime.Goexit" reports) runs in the
+    // scheduler with no goroutine at all: the event is then goroutine 0.
+    Addr user, pc, sp;
+    if (auto header = state_->header(g); header && header->goid != 0) {
+        user = g;
+        pc = stop.regs.pc();
+        sp = stop.regs.sp();
+    } else if (auto curg = CurrentG::curg_of_g0(g, *state_)) {
+        user = *curg;
+        pc = Addr(tracee_->memory().read_u64(user + off_.g.sched_pc).value_or(0));
+        sp = Addr(tracee_->memory().read_u64(user + off_.g.sched_sp).value_or(0));
+    }
+    const uint64_t goid = user.is_null() ? 0 : state_->goid(user).value_or(0);
+    if (auto held = fatals_.find(goid); !user.is_null() && held != fatals_.end()) {
+        // preprintpanics called an Error or String method that panicked, and its deferred
+        // function throws "panic while printing panic value" (1.17-1.27): the fatal panic's event,
+        // waiting for preprintpanics to return, is complete now.
+        Event e = std::move(held->second.event);
+        fatals_.erase(held);
+        e.fields["error"] = escape_go_string(message);
+        emit(std::move(e));
+    } else {
+        Event e = make_event(EventKind::Fatal, goid, user);
+        auto chain = nlohmann::ordered_json::array();
+        if (!user.is_null()) {
+            // The innermost frame of the program's: where it called into the runtime, or the
+            // function whose stack check found no room left (morestack's saved pc is inside it).
+            const auto frames = walker_->walk(pc, sp, 64);
+            for (size_t i = 0; i < frames.size(); ++i)
+                if (!is_runtime_function(frames[i].name)) {
+                    e.site = site_at(frames[i].pc, !(i > 0 && frames[i - 1].name == "runtime.sigpanic"));
+                    break;
+                }
+            // A fatal error raised while panics are in progress (Go 1.26's fatal prints them
+            // first, printPreFatalDeferPanic): oldest first, as for a fatal panic.
+            auto panics = state_->panics(user, 64);
+            for (auto it = panics.rbegin(); it != panics.rend(); ++it) {
+                auto v = value_json(it->arg_type, it->arg_data);
+                v["recovered"] = it->recovered;
+                if (it->goexit)
+                    v["goexit"] = true;
+                chain.push_back(v);
+            }
+        }
+        e.fields["panics"] = chain;
+        e.fields["error"] = escape_go_string(message);
+        e.fields["pending"] = user.is_null() ? nlohmann::ordered_json::array() : program_pending(user, pc, sp);
+        emit(std::move(e));
+    }
+    report_never_run(stop, user, true, "fatal error");
 }
 
 Tracer::CallSite Tracer::caller_at_entry(const ThreadStop &stop) const {

@@ -97,6 +97,17 @@ private:
     void on_fatal_printed(uint64_t goid);
     void on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     void on_os_exit(ThreadStop &stop, Addr g);
+    // runtime.throw / runtime.fatal: a fatal event for the goroutine that threw (0: none, the
+    // scheduler's deadlock check), never_run events for every other goroutine's pending defers.
+    void on_throw(ThreadStop &stop, Addr g);
+    // Every goroutine of runtime.allgs; empty when the list cannot be read or is not what it
+    // must be (`current`: a goroutine it must hold, null for none).
+    [[nodiscard]] std::vector<Addr> all_goroutines(Addr current) const;
+    // One never_run event per goroutine with deferred calls still pending (`current`, the
+    // goroutine stopped, from the stop's registers; left out if `current_reported`).
+    void report_never_run(const ThreadStop &stop, Addr current, bool current_reported, const char *cause);
+    // pending_defers without the runtime's own (runtime.main's deferred function).
+    [[nodiscard]] nlohmann::ordered_json program_pending(Addr g, Addr pc, Addr sp) const;
     // runtime.allgs (link-time address of the []*g): the symbol, or found in runtime.forEachG's
     // code for stripped binaries.
     [[nodiscard]] std::optional<Addr> locate_allgs(const Disassembler &dis) const;
@@ -160,6 +171,7 @@ private:
     };
     std::unordered_map<uint64_t, PendingFatal> fatals_; // by goroutine
     bool fatal_printed_probe_ = false;
+    bool thrown_ = false; // a fatal error (runtime.throw / fatal) was reported
     // Every observation is checked against the runtime model (trace/validator.h).
     std::unique_ptr<Validator> validator_;
     void emit_divergences();
