@@ -201,6 +201,7 @@ int run_trace(const TraceCommandOptions &opts) {
     TraceOptions topts;
     topts.panics_only = opts.panics_only;
     topts.resources = resource_probes(opts); // before the run: a bad probe is a usage error
+    topts.offsets_for = [](const GoBinary &b) { return RuntimeOffsets::from(layouts_for(b)); }; // exec
     Tracer tracer(bin, std::move(sites), offsets, sinks, topts);
     Tracee tracee = Tracee::launch(opts.argv);
     tracer.attach(tracee);

@@ -20,6 +20,7 @@ const char *color_of(EventKind k) {
     case EventKind::Recovery: return "\x1b[32m";
     case EventKind::Goexit:
     case EventKind::NeverRun:
+    case EventKind::Exec:
     case EventKind::Exit: return "\x1b[35m";
     case EventKind::Defer:
     case EventKind::DeferCall: return "\x1b[36m";
@@ -119,6 +120,10 @@ std::string TextSink::format(const Event &e, bool color) {
             body += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
         break;
     }
+    case EventKind::Exec:
+        body = "exec " + str(f, "program") +
+               (f.value("traced", false) ? ": traced from here" : ": no longer traced (" + str(f, "note") + ")");
+        break;
     case EventKind::Acquire: body = "acquire " + str(f, "resource") + " " + str(f, "handle"); break;
     case EventKind::Release: body = "release " + str(f, "resource") + " " + str(f, "handle"); break;
     case EventKind::Leaks:

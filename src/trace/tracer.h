@@ -28,6 +28,7 @@
 #include "process/tracee.h"
 #include "trace/event.h"
 
+#include <functional>
 #include <memory>
 #include <unordered_map>
 
@@ -41,6 +42,9 @@ struct TraceOptions {
     bool panics_only = false;
     // Resource probes (--leaks, --probes): acquire/release events and the leak report.
     std::vector<ResourceProbe> resources;
+    // The runtime's struct offsets for a binary the program execs (DWARF or the shipped tables;
+    // throws Error when there are none). Unset: tracing ends at an exec.
+    std::function<RuntimeOffsets(const GoBinary &)> offsets_for;
 };
 
 class Tracer : public StopHandler {
@@ -97,15 +101,19 @@ private:
     void on_fatal_printed(uint64_t goid);
     void on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     void on_os_exit(ThreadStop &stop, Addr g);
+    void on_exec_call(ThreadStop &stop, Addr g, uint64_t goid);
+    // The per-program state, forgotten when an exec replaces the program.
+    void forget_program();
     // runtime.throw / runtime.fatal: a fatal event for the goroutine that threw (0: none, the
     // scheduler's deadlock check), never_run events for every other goroutine's pending defers.
     void on_throw(ThreadStop &stop, Addr g);
     // Every goroutine of runtime.allgs; empty when the list cannot be read or is not what it
     // must be (`current`: a goroutine it must hold, null for none).
     [[nodiscard]] std::vector<Addr> all_goroutines(Addr current) const;
-    // One never_run event per goroutine with deferred calls still pending (`current`, the
+    // One never_run event (`cause`) per goroutine with deferred calls still pending (`current`, the
     // goroutine stopped, from the stop's registers; left out if `current_reported`).
-    void report_never_run(const ThreadStop &stop, Addr current, bool current_reported, const char *cause);
+    [[nodiscard]] std::vector<Event> never_run_events(const ThreadStop &stop, Addr current, bool current_reported,
+                                                      const char *cause);
     // pending_defers without the runtime's own (runtime.main's deferred function).
     [[nodiscard]] nlohmann::ordered_json program_pending(Addr g, Addr pc, Addr sp) const;
     // runtime.allgs (link-time address of the []*g): the symbol, or found in runtime.forEachG's
@@ -128,7 +136,8 @@ private:
     [[nodiscard]] std::optional<uint64_t> depth_of(Addr g, Addr sp) const;
     [[nodiscard]] FrameList frames_of(Addr g, Addr pc, Addr sp) const;
 
-    const GoBinary &bin_;
+    const GoBinary *bin_; // the program's binary; after an exec, the new one's (owned_bins_)
+    std::vector<std::unique_ptr<GoBinary>> owned_bins_;
     std::vector<FunctionDefers> sites_;
     RuntimeOffsets off_;
     EventSink &sink_;
@@ -172,6 +181,11 @@ private:
     std::unordered_map<uint64_t, PendingFatal> fatals_; // by goroutine
     bool fatal_printed_probe_ = false;
     bool thrown_ = false; // a fatal error (runtime.throw / fatal) was reported
+    // never_run events (cause exec) made at syscall.Exec's entry, emitted if the exec succeeds.
+    std::vector<Event> exec_held_;
+    uint64_t exec_goid_ = 0; // the goroutine in syscall.Exec
+    // Observations and divergences of the validators of programs replaced by exec.
+    uint64_t retired_observations_ = 0, retired_divergences_ = 0;
     // Every observation is checked against the runtime model (trace/validator.h).
     std::unique_ptr<Validator> validator_;
     void emit_divergences();
