@@ -1473,14 +1473,30 @@ void Tracer::on_throw(ThreadStop &stop, Addr g) {
         Event e = make_event(EventKind::Fatal, goid, user);
         auto chain = nlohmann::ordered_json::array();
         if (!user.is_null()) {
-            // The innermost frame of the program's: where it called into the runtime, or the
+            // The innermost frame of the program's: where it called into the runtime or the
+            // standard library (sync's "unlock of unlocked mutex" is raised inside Unlock), or the
             // function whose stack check found no room left (morestack's saved pc is inside it).
+            // Failing that, the innermost frame outside the runtime.
             const auto frames = walker_->walk(pc, sp, 64);
+            std::optional<size_t> at;
             for (size_t i = 0; i < frames.size(); ++i)
                 if (!is_runtime_function(frames[i].name)) {
-                    e.site = site_at(frames[i].pc, !(i > 0 && frames[i - 1].name == "runtime.sigpanic"));
-                    break;
+                    if (!at)
+                        at = i;
+                    if (!is_std_function(frames[i].name, "")) {
+                        at = i;
+                        break;
+                    }
                 }
+            if (at) {
+                // Calls the compiler inlined into that frame (mu.Unlock in the program's function)
+                // expanded, the program's own line.
+                const Frame &f = frames[*at];
+                const bool return_address = !(*at > 0 && frames[*at - 1].name == "runtime.sigpanic");
+                const Site inlined =
+                    program_site(call_stack({f.pc, f.sp, walker_->to_link(f.pc) - (return_address ? 1 : 0)}));
+                e.site = inlined.function.empty() ? site_at(f.pc, return_address) : inlined;
+            }
             // A fatal error raised while panics are in progress (Go 1.26's fatal prints them
             // first, printPreFatalDeferPanic): oldest first, as for a fatal panic.
             auto panics = state_->panics(user, 64);
