@@ -49,6 +49,12 @@ std::string value_text(const nlohmann::ordered_json &f) {
     return v + " (" + t + ")";
 }
 
+// A pending list that misses the open-coded defers of frames too deep to walk.
+const char *truncated_note(const nlohmann::ordered_json &f) {
+    return f.value("pending_truncated", false) ? " (stack too deep to walk: open-coded ones further down not listed)"
+                                               : "";
+}
+
 std::string leaks_text(const nlohmann::ordered_json &leaks) {
     if (leaks.empty())
         return "leaks: none (every probed resource acquired was released)";
@@ -107,7 +113,7 @@ std::string TextSink::format(const Event &e, bool color) {
             body += p.value("recovered", false) ? " [recovered]" : "";
         }
         if (e.goroutine != 0) // a fatal error thrown by no goroutine (a deadlock) has no defers of its own
-            body += "; pending defers: " + std::to_string(f["pending"].size());
+            body += "; pending defers: " + std::to_string(f["pending"].size()) + truncated_note(f);
         // After the site (a fatal error's), which belongs to the first line.
         for (const auto &d : f["pending"])
             tail += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
@@ -115,7 +121,8 @@ std::string TextSink::format(const Event &e, bool color) {
     }
     case EventKind::NeverRun: {
         body = str(f, "cause") + ": " + std::to_string(f["pending"].size()) + " deferred call" +
-               (f["pending"].size() == 1 ? "" : "s") + " will never run (goroutine " + str(f, "status") + ")";
+               (f["pending"].size() == 1 ? "" : "s") + " will never run (goroutine " + str(f, "status") + ")" +
+               truncated_note(f);
         for (const auto &d : f["pending"])
             body += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
         break;

@@ -949,11 +949,14 @@ void Tracer::on_recovery(ThreadStop &stop) {
     }
 }
 
-nlohmann::ordered_json Tracer::pending_defers(Addr g, Addr pc, Addr sp) const {
+nlohmann::ordered_json Tracer::pending_defers(Addr g, Addr pc, Addr sp, bool *complete) const {
     auto out = nlohmann::ordered_json::array();
     // Linked records, newest first, interleaved with open-coded frames by stack position.
     auto records = state_->defers(g, 4096);
-    auto frames = walker_->walk(pc, sp, 512);
+    constexpr size_t kFrames = 512; // a runaway recursion (stack overflow) has millions
+    auto frames = walker_->walk(pc, sp, kFrames);
+    if (complete)
+        *complete = frames.size() < kFrames || frames.back().name == "runtime.goexit";
     size_t r = 0;
     auto emit_record = [&](const DeferRecord &d) {
         if (d.open_defer)
@@ -1024,7 +1027,10 @@ void Tracer::on_fatal(ThreadStop &stop, Addr g, uint64_t goid) {
         chain.push_back(v);
     }
     e.fields["panics"] = chain;
-    e.fields["pending"] = pending_defers(g, stop.regs.pc(), stop.regs.sp());
+    bool complete = true;
+    e.fields["pending"] = pending_defers(g, stop.regs.pc(), stop.regs.sp(), &complete);
+    if (!complete)
+        e.fields["pending_truncated"] = true;
     if (validator_)
         validator_->fatal(goid);
     if (!fatal_printed_probe_) {
@@ -1336,22 +1342,25 @@ std::vector<Event> Tracer::never_run_events(const ThreadStop &stop, Addr current
             pc = Addr(tracee_->memory().read_u64(g + off_.g.sched_pc).value_or(0));
             sp = Addr(tracee_->memory().read_u64(g + off_.g.sched_sp).value_or(0));
         }
-        auto pending = program_pending(g, pc, sp);
-        if (pending.empty())
+        bool complete = true;
+        auto pending = program_pending(g, pc, sp, &complete);
+        if (pending.empty() && complete)
             continue;
         Event e = make_event(EventKind::NeverRun, *goid, g);
         e.fields["cause"] = cause;
         e.fields["status"] = st < std::size(states) ? states[st] : std::to_string(st);
         e.fields["pending"] = pending;
+        if (!complete)
+            e.fields["pending_truncated"] = true;
         out.push_back(std::move(e));
     }
     return out;
 }
 
-nlohmann::ordered_json Tracer::program_pending(Addr g, Addr pc, Addr sp) const {
+nlohmann::ordered_json Tracer::program_pending(Addr g, Addr pc, Addr sp, bool *complete) const {
     // runtime.main's own deferred function (1.17-1.27) is machinery, not the program's.
     auto pending = nlohmann::ordered_json::array();
-    for (auto &d : pending_defers(g, pc, sp))
+    for (auto &d : pending_defers(g, pc, sp, complete))
         if (!is_runtime_function(d.value("function", "")))
             pending.push_back(std::move(d));
     return pending;
@@ -1510,7 +1519,11 @@ void Tracer::on_throw(ThreadStop &stop, Addr g) {
         }
         e.fields["panics"] = chain;
         e.fields["error"] = escape_go_string(message);
-        e.fields["pending"] = user.is_null() ? nlohmann::ordered_json::array() : program_pending(user, pc, sp);
+        bool complete = true;
+        e.fields["pending"] =
+            user.is_null() ? nlohmann::ordered_json::array() : program_pending(user, pc, sp, &complete);
+        if (!complete)
+            e.fields["pending_truncated"] = true;
         emit(std::move(e));
     }
     for (auto &e : never_run_events(stop, user, true, "fatal error"))

@@ -89,7 +89,9 @@ private:
     void set_fn(nlohmann::ordered_json &fields, Addr code, Addr closure) const;
     [[nodiscard]] Site user_site(const ThreadStop &stop) const;
     [[nodiscard]] nlohmann::ordered_json value_json(Addr type, Addr data) const;
-    [[nodiscard]] nlohmann::ordered_json pending_defers(Addr g, Addr pc, Addr sp) const;
+    // `complete` (if given): false when the stack is deeper than the frames walked, so that
+    // open-coded defers further down are missing (linked records are all there).
+    [[nodiscard]] nlohmann::ordered_json pending_defers(Addr g, Addr pc, Addr sp, bool *complete = nullptr) const;
 
     void on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     void on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
@@ -115,7 +117,7 @@ private:
     [[nodiscard]] std::vector<Event> never_run_events(const ThreadStop &stop, Addr current, bool current_reported,
                                                       const char *cause);
     // pending_defers without the runtime's own (runtime.main's deferred function).
-    [[nodiscard]] nlohmann::ordered_json program_pending(Addr g, Addr pc, Addr sp) const;
+    [[nodiscard]] nlohmann::ordered_json program_pending(Addr g, Addr pc, Addr sp, bool *complete = nullptr) const;
     // runtime.allgs (link-time address of the []*g): the symbol, or found in runtime.forEachG's
     // code for stripped binaries.
     [[nodiscard]] std::optional<Addr> locate_allgs(const Disassembler &dis) const;
