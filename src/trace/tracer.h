@@ -12,6 +12,11 @@
 //   recovery entry (RAX = the goroutine)              recovery, where execution resumes
 //   Goexit entry, preprintpanics entry and returns    goexit, fatal (panics, the text printed
 //                                                     for each, pending defers)
+//   throw / fatal entry (RAX:RBX = the message)       fatal (a fatal error), never_run for the
+//                                                     other goroutines
+//   os.Exit entry; syscall.Exec entry and returns     never_run per goroutine (for an exec: held
+//                                                     until the exec stop, dropped if it returns)
+//   the exec stop (StopHandler::on_exec)              exec; a Go program is then traced afresh
 //   deferrangefunc / goexit1 / os.Exit entry,         no event: observations for the runtime model
 //     main.main's rets                                (trace/validator.h), which checks them all
 #pragma once
