@@ -199,6 +199,7 @@ int run_trace(const TraceCommandOptions &opts) {
     TraceOptions topts;
     topts.panics_only = opts.panics_only;
     topts.resources = resource_probes(opts);
+    topts.offsets_for = [](const GoBinary &b) { return RuntimeOffsets::from(layouts_for(b)); }; // exec
     OutputStream text_out = opts.output ? OutputStream::open(*opts.output, OutputStream::Buffering::Line)
                                         : OutputStream::borrow(stderr, "stderr");
     std::optional<OutputStream> json_out, jsonl_out;

@@ -17,6 +17,17 @@ ProcessMemory::ProcessMemory(pid_t pid) : pid_(pid) {
         throw Error(ErrorKind::Process, "cannot open " + path + ": " + std::strerror(errno));
 }
 
+void ProcessMemory::reopen() {
+    // A /proc/PID/mem descriptor stays bound to the address space it was opened on
+    // (fs/proc/base.c mem_open takes the mm), which execve replaces.
+    blocks_.clear();
+    *this = ProcessMemory(pid_, syscalls_);
+}
+
+ProcessMemory::ProcessMemory(pid_t pid, uint64_t syscalls) : ProcessMemory(pid) {
+    syscalls_ = syscalls;
+}
+
 const ProcessMemory::Block *ProcessMemory::cached(uint64_t base) const {
     for (const auto &b : blocks_)
         if (b.base == base)

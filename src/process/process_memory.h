@@ -33,6 +33,8 @@ public:
     // Writes `data` at `addr` (also into read-only mappings). Throws Error(Process) on failure.
     // Forgets every cached block.
     void write(Addr addr, std::span<const uint8_t> data) const;
+    // After an exec: /proc/PID/mem, opened on the old address space, writes nowhere any more.
+    void reopen();
 
     // Read caching while one thread is stopped (see StopCache). A read of at most a block then
     // fetches the whole aligned block it lies in and later reads within it cost no syscall;
@@ -66,6 +68,7 @@ public:
 
 private:
     bool read_uncached(Addr addr, std::span<uint8_t> out) const;
+    ProcessMemory(pid_t pid, uint64_t syscalls);
     pid_t pid_ = 0;
     UniqueFd mem_;
 };

@@ -356,8 +356,21 @@ ExitStatus Tracee::run(StopHandler &handler) {
                     if (threads_.insert(static_cast<pid_t>(child)).second)
                         ++stats_.threads;
                 } else if (event == PTRACE_EVENT_EXEC) {
+                    // A new program in the same process (ptrace(2), execve under ptrace): one
+                    // thread is left, with the leader's id; the others have gone without their
+                    // exits necessarily reported, stops collected from them mean nothing now.
+                    // The address space is new: no breakpoint, no scratch page, and the
+                    // /proc/PID/mem descriptor is the old one's. Stopped here, the program is
+                    // as at launch (one stopped thread): the handler may set it up again.
                     breakpoints_.forget_all();
+                    memory_.reopen();
+                    threads_ = {pid_};
+                    last_hit_.clear();
+                    pending_.clear();
+                    exit_reported_ = false;
+                    started_ = false;
                     handler.on_exec();
+                    started_ = true;
                 } else if (event == PTRACE_EVENT_EXIT) {
                     if (auto regs = registers_of(tid)) {
                         // A thread killed (another thread's exit_group) just after it hit a

@@ -47,7 +47,9 @@ public:
     // The process is about to exit (first PTRACE_EVENT_EXIT of the thread group leader or of an
     // exit_group); memory is still readable. `status` is the pending exit status.
     virtual void on_exiting(ThreadStop &, int /*status*/) {}
-    // The program replaced itself with exec; every breakpoint is gone.
+    // The program replaced itself with exec; every breakpoint is gone. Called at the exec stop,
+    // the new program stopped at its first instruction as after launch: map_scratch and
+    // insert_breakpoint work as before run().
     virtual void on_exec() {}
 };
 

@@ -14,6 +14,7 @@ const char *to_string(EventKind k) {
     case EventKind::Goexit: return "goexit";
     case EventKind::Fatal: return "fatal";
     case EventKind::NeverRun: return "never_run";
+    case EventKind::Exec: return "exec";
     case EventKind::Acquire: return "acquire";
     case EventKind::Release: return "release";
     case EventKind::Leaks: return "leaks";

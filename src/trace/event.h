@@ -19,7 +19,8 @@ enum class EventKind {
     Recovery,  // the runtime resumed a goroutine after a recovered panic
     Goexit,    // runtime.Goexit called
     Fatal,     // an unrecovered panic is about to kill the program
-    NeverRun,  // os.Exit: a goroutine's deferred calls that will never run
+    NeverRun,  // os.Exit, a fatal error, exec: a goroutine's deferred calls that will never run
+    Exec,      // the program replaced itself (execve); the new one is traced if it is a Go program
     Acquire,   // a probed resource was acquired (--leaks / --probes)
     Release,   // a probed resource was released
     Leaks,     // at the end: the probed resources still open (JSON: the top-level "leaks")

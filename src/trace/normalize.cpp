@@ -320,8 +320,10 @@ const Normalizer::Layout &Normalizer::layout() const {
     });
     uint64_t number = 0;
     for (uint64_t g : l.order) {
-        l.renumber[g] = ++number;
-        l.id_of[number] = g;
+        // Goroutine 0 is no goroutine (a fatal error thrown by the scheduler): it stays 0.
+        const uint64_t n = g == 0 ? 0 : ++number;
+        l.renumber[g] = n;
+        l.id_of[n] = g;
     }
     layout_ = std::make_unique<Layout>(std::move(l));
     return *layout_;

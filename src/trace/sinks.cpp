@@ -16,6 +16,7 @@ const char *color_of(EventKind k) {
     case EventKind::Recovery: return "\x1b[32m";
     case EventKind::Goexit:
     case EventKind::NeverRun:
+    case EventKind::Exec:
     case EventKind::Exit: return "\x1b[35m";
     case EventKind::Defer:
     case EventKind::DeferCall: return "\x1b[36m";
@@ -55,6 +56,12 @@ std::string value_text(const json &f) {
     return v + " (" + t + ")";
 }
 
+// A pending list that misses the open-coded defers of frames too deep to walk.
+const char *truncated_note(const nlohmann::ordered_json &f) {
+    return f.value("pending_truncated", false) ? " (stack too deep to walk: open-coded ones further down not listed)"
+                                               : "";
+}
+
 std::string leaks_text(const nlohmann::ordered_json &leaks) {
     if (leaks.empty())
         return "leaks: none (every probed resource acquired was released)";
@@ -84,7 +91,7 @@ std::string leaks_text(const nlohmann::ordered_json &leaks) {
 
 std::string TextSink::format(const Event &e, bool color) {
     const auto &f = e.fields;
-    std::string body;
+    std::string body, tail;
     switch (e.kind) {
     case EventKind::Defer: body = "defer " + str(f, "defer_kind") + " " + str(f, "fn"); break;
     case EventKind::DeferCall: body = "call  " + str(f, "fn") + " [" + str(f, "cause") + "]"; break;
@@ -101,25 +108,36 @@ std::string TextSink::format(const Event &e, bool color) {
     case EventKind::Recovery: body = "resume in " + str(f, "resume"); break;
     case EventKind::Goexit: body = "runtime.Goexit"; break;
     case EventKind::Fatal: {
-        body = "unrecovered panic:";
+        // A fatal error (runtime.throw / fatal) names the panics it interrupted, if any.
+        if (f.contains("error"))
+            body = "fatal error: " + str(f, "error") + (f["panics"].empty() ? "" : " during panic:");
+        else
+            body = "unrecovered panic:";
         for (const auto &p : f["panics"]) {
             body += " " + value_text(p);
             if (p.contains("printed") && p["printed"] != p["value"])
                 body += " printed as \"" + str(p, "printed") + "\"";
             body += p.value("recovered", false) ? " [recovered]" : "";
         }
-        body += "; pending defers: " + std::to_string(f["pending"].size());
+        if (e.goroutine != 0) // a fatal error thrown by no goroutine (a deadlock) has no defers of its own
+            body += "; pending defers: " + std::to_string(f["pending"].size()) + truncated_note(f);
+        // After the site (a fatal error's), which belongs to the first line.
         for (const auto &d : f["pending"])
-            body += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
+            tail += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
         break;
     }
     case EventKind::NeverRun: {
         body = str(f, "cause") + ": " + std::to_string(f["pending"].size()) + " deferred call" +
-               (f["pending"].size() == 1 ? "" : "s") + " will never run (goroutine " + str(f, "status") + ")";
+               (f["pending"].size() == 1 ? "" : "s") + " will never run (goroutine " + str(f, "status") + ")" +
+               truncated_note(f);
         for (const auto &d : f["pending"])
             body += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
         break;
     }
+    case EventKind::Exec:
+        body = "exec " + str(f, "program") +
+               (f.value("traced", false) ? ": traced from here" : ": no longer traced (" + str(f, "note") + ")");
+        break;
     case EventKind::Acquire: body = "acquire " + str(f, "resource") + " " + str(f, "handle"); break;
     case EventKind::Release: body = "release " + str(f, "resource") + " " + str(f, "handle"); break;
     case EventKind::Leaks:
@@ -153,7 +171,7 @@ std::string TextSink::format(const Event &e, bool color) {
         line += "\x1b[0m";
     if (!e.site.function.empty() && e.kind != EventKind::Recovery)
         line += "  at " + site_text(e.site);
-    return line;
+    return line + tail;
 }
 
 void TextSink::emit(const Event &e) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <elf.h>
+#include <filesystem>
 
 namespace deftrace {
 
@@ -31,6 +32,9 @@ enum class ProbeKind {
     Fatal,           // runtime.preprintpanics entry: RAX = the panic chain about to be printed
     FatalPrinted,    // a ret of runtime.preprintpanics: errors and Stringers are now their text
     OsExit,          // os.Exit entry: every goroutine's pending defers will never run
+    ExecCall,        // syscall.Exec entry: every goroutine's pending defers, if the exec succeeds
+    ExecFailed,      // a ret of syscall.Exec: the exec failed, the program goes on
+    Throw,           // runtime.throw / runtime.fatal entry: RAX:RBX = the message; the process dies
     ResourceAcquire, // a probed acquire function's ret (result handle) or entry (argument handle)
     ResourceRelease, // a probed release function's entry: the handle in an argument register
                      // (both also at the atomic instruction of an inlined call, for lock probes)
@@ -89,7 +93,7 @@ bool is_runtime_function(std::string_view name) {
 
 Tracer::Tracer(const GoBinary &bin, std::vector<FunctionDefers> sites, RuntimeOffsets offsets, EventSink &sink,
                TraceOptions options)
-    : bin_(bin), sites_(std::move(sites)), off_(offsets), sink_(sink), options_(options) {}
+    : bin_(&bin), sites_(std::move(sites)), off_(offsets), sink_(sink), options_(options) {}
 
 Tracer::~Tracer() = default;
 
@@ -99,17 +103,19 @@ void Tracer::add_probe(Addr link_addr, Probe p) {
 
 void Tracer::attach(Tracee &tracee) {
     tracee_ = &tracee;
-    const auto &elf = bin_.elf();
+    const auto &elf = bin_->elf();
+    bias_ = 0;
+    validator_.reset();
     if (elf.is_pie()) {
         auto entry = tracee.auxv(AT_ENTRY);
         if (!entry)
             throw Error(ErrorKind::Process, "cannot read the program's entry point (AT_ENTRY)");
         bias_ = *entry - elf.entry().value();
     }
-    walker_ = std::make_unique<StackWalker>(bin_, tracee.memory(), bias_);
+    walker_ = std::make_unique<StackWalker>(*bin_, tracee.memory(), bias_);
     state_ = std::make_unique<RuntimeState>(tracee.memory(), off_);
-    current_g_ = CurrentG::locate(bin_, tracee.disassembler());
-    types_ = std::make_unique<TypeReader>(tracee.memory(), bin_.moduledata().types + bias_);
+    current_g_ = CurrentG::locate(*bin_, tracee.disassembler());
+    types_ = std::make_unique<TypeReader>(tracee.memory(), bin_->moduledata().types + bias_);
     // Read-only data whose words are the same in the file and in memory: not in a PIE, whose
     // pointers are relocated at load time.
     if (!elf.is_pie())
@@ -133,14 +139,14 @@ void Tracer::attach(Tracee &tracee) {
             hints.push_back(page(lo.value() + bias_ - down - scratch));
     hints.push_back(page(hi.value() + bias_ + 0x1000000));
     tracee.map_scratch(scratch, hints);
-    if (auto traits = model::traits_for(bin_.version().major, bin_.version().minor))
-        validator_ = std::make_unique<Validator>(bin_, *walker_, *state_, *traits, !options_.panics_only,
+    if (auto traits = model::traits_for(bin_->version().major, bin_->version().minor))
+        validator_ = std::make_unique<Validator>(*bin_, *walker_, *state_, *traits, !options_.panics_only,
                                                  Perturbation::from_environment());
     insert_all(tracee);
 }
 
 void Tracer::insert_all(Tracee &tracee) {
-    const auto &rt = bin_.runtime();
+    const auto &rt = bin_->runtime();
     const Disassembler &dis = tracee.disassembler();
     auto entry_probe = [&](std::string_view fn, ProbeKind k) {
         if (auto f = rt.get(fn)) {
@@ -154,7 +160,7 @@ void Tracer::insert_all(Tracee &tracee) {
         auto f = rt.get(fn);
         if (!f)
             return;
-        for (const auto &in : dis.decode(bin_.code(*f), f->entry))
+        for (const auto &in : dis.decode(bin_->code(*f), f->entry))
             each(in);
     };
 
@@ -175,19 +181,19 @@ void Tracer::insert_all(Tracee &tracee) {
         entry_probe("runtime.goexit1", ProbeKind::GoroutineEnd);
         // The main goroutine does not end through goexit1 (runtime.main calls exit): its chains
         // are checked when main.main returns, or when os.Exit ends the program.
-        if (auto f = bin_.pclntab().find_by_name("main.main")) {
-            const FuncInfo fi = bin_.pclntab().func(*f);
-            for (const auto &in : dis.decode(bin_.code(fi), fi.entry))
+        if (auto f = bin_->pclntab().find_by_name("main.main")) {
+            const FuncInfo fi = bin_->pclntab().func(*f);
+            for (const auto &in : dis.decode(bin_->code(fi), fi.entry))
                 if (in.op == Op::Ret) {
                     Probe p;
                     p.kind = ProbeKind::MainReturn;
                     add_probe(in.address, p);
                 }
         }
-        if (auto f = bin_.pclntab().find_by_name("os.Exit")) {
+        if (auto f = bin_->pclntab().find_by_name("os.Exit")) {
             Probe p;
             p.kind = ProbeKind::ProgramExit;
-            add_probe(after_stack_check(bin_.pclntab().func(*f), dis), p);
+            add_probe(after_stack_check(bin_->pclntab().func(*f), dis), p);
         }
     }
     // gopanic calls preprintpanics(p) then fatalpanic(p) with the same chain (1.17-1.27).
@@ -204,12 +210,44 @@ void Tracer::insert_all(Tracee &tracee) {
         }
     });
     insert_resource_probes(dis);
-    if (auto f = bin_.pclntab().find_by_name("os.Exit")) {
+    if (auto f = bin_->pclntab().find_by_name("os.Exit")) {
         Probe p;
         p.kind = ProbeKind::OsExit;
-        add_probe(after_stack_check(bin_.pclntab().func(*f), dis), p);
-        allgs_ = locate_allgs(dis);
+        add_probe(after_stack_check(bin_->pclntab().func(*f), dis), p);
     }
+    // Every fatal error the runtime raises goes through throw(s string) (its own faults: stack
+    // overflow, ...) or fatal(s string) (the program's: deadlock, concurrent map writes, main
+    // calling Goexit with no goroutine left), both nosplit, both ending in fatalthrow, which runs
+    // no deferred call (panic.go, 1.17-1.27). An unrecovered panic ends through fatalpanic
+    // instead, which calls neither.
+    bool throws = false;
+    for (const char *fn : {"runtime.throw", "runtime.fatal"})
+        if (auto f = bin_->pclntab().find_by_name(fn)) {
+            Probe p;
+            p.kind = ProbeKind::Throw;
+            add_probe(after_stack_check(bin_->pclntab().func(*f), dis), p);
+            throws = true;
+        }
+    // syscall.Exec (syscall/exec_unix.go, 1.17-1.27; golang.org/x/sys/unix.Exec calls it): if
+    // execve succeeds, no deferred call of the program runs. Whether it does is known only at
+    // the exec stop, when the old memory is gone: the pending defers are read at the entry and
+    // reported then, or dropped at a ret (the exec failed and syscall.Exec returns the error).
+    bool execs = false;
+    if (auto f = bin_->pclntab().find_by_name("syscall.Exec")) {
+        const FuncInfo fi = bin_->pclntab().func(*f);
+        Probe p;
+        p.kind = ProbeKind::ExecCall;
+        add_probe(after_stack_check(fi, dis), p);
+        for (const auto &in : dis.decode(bin_->code(fi), fi.entry))
+            if (in.op == Op::Ret) {
+                Probe r;
+                r.kind = ProbeKind::ExecFailed;
+                add_probe(in.address, r);
+            }
+        execs = true;
+    }
+    if (throws || execs || bin_->pclntab().find_by_name("os.Exit"))
+        allgs_ = locate_allgs(dis); // every goroutine's pending defers, when the process dies
     scan("runtime.gorecover", [&](const Instruction &in) {
         if (in.op == Op::Ret) {
             Probe p;
@@ -248,7 +286,7 @@ void Tracer::insert_all(Tracee &tracee) {
             for (const auto &s : f.sites) {
                 if (s.kind != DeferKind::OpenCoded)
                     continue;
-                auto in = dis.decode_one(bin_.code(*bin_.pclntab().find_func(s.pc)).subspan(s.pc - f.entry), s.pc);
+                auto in = dis.decode_one(bin_->code(*bin_->pclntab().find_func(s.pc)).subspan(s.pc - f.entry), s.pc);
                 if (!in || in->operands.size() != 2)
                     continue;
                 Probe p;
@@ -266,7 +304,7 @@ void Tracer::insert_all(Tracee &tracee) {
             for (const auto &e : f.open_coded->exits) {
                 if (e.call_pc.is_null())
                     continue;
-                auto in = dis.decode_one(bin_.code(*bin_.pclntab().find_func(e.call_pc)).subspan(e.call_pc - f.entry),
+                auto in = dis.decode_one(bin_->code(*bin_->pclntab().find_func(e.call_pc)).subspan(e.call_pc - f.entry),
                                          e.call_pc);
                 if (!in)
                     continue;
@@ -304,7 +342,7 @@ void Tracer::insert_breakpoints(Tracee &tracee) {
     // next probe, and the function's end; a function that jumps through a register (a jump
     // table) gets none. (Return addresses need no care: a patch holds a call only as its last
     // instruction.)
-    const Pclntab &tab = bin_.pclntab();
+    const Pclntab &tab = bin_->pclntab();
     const Disassembler &dis = tracee.disassembler();
     std::vector<Addr> sites;
     for (const auto &[addr, _] : probes_)
@@ -322,7 +360,7 @@ void Tracer::insert_breakpoints(Tracee &tracee) {
             auto [it, fresh] = by_function.try_emplace(f->index);
             Entries &e = it->second;
             if (fresh) {
-                for (const auto &in : dis.decode(bin_.code(*f), f->entry)) {
+                for (const auto &in : dis.decode(bin_->code(*f), f->entry)) {
                     if (in.op == Op::Jmp && !in.branch_target)
                         e.indirect = true;
                     if ((in.op == Op::Jmp || in.op == Op::Jcc) && in.branch_target)
@@ -349,7 +387,7 @@ void Tracer::insert_breakpoints(Tracee &tracee) {
 // runtime.morestack restarts the function from its entry, and an entry breakpoint would fire
 // twice. Registers and SP are still as at entry there (the frame is not built yet).
 Addr Tracer::after_stack_check(const FuncInfo &f, const Disassembler &dis) const {
-    auto code = bin_.code(f);
+    auto code = bin_->code(f);
     auto insns = dis.decode(code.first(std::min<size_t>(code.size(), 48)), f.entry);
     for (size_t i = 0; i + 1 < insns.size() && i < 4; ++i) {
         const auto &ops = insns[i].operands;
@@ -396,7 +434,7 @@ std::string Tracer::func_name_at(Addr runtime_pc) const {
     if (auto it = name_cache_.find(runtime_pc); it != name_cache_.end())
         return it->second;
     auto f = walker_->func_at(runtime_pc);
-    std::string name = f ? std::string(bin_.pclntab().func_name(*f)) : std::string();
+    std::string name = f ? std::string(bin_->pclntab().func_name(*f)) : std::string();
     name_cache_.emplace(runtime_pc, name);
     return name;
 }
@@ -409,13 +447,13 @@ Site Tracer::site_at(Addr runtime_pc, bool return_address) const {
     Addr link = walker_->to_link(runtime_pc);
     if (return_address)
         link = link - 1; // the call instruction, not the one after it
-    auto f = bin_.pclntab().find_func(link);
+    auto f = bin_->pclntab().find_func(link);
     if (!f)
         return s;
-    s.function = std::string(bin_.pclntab().func_name(*f));
-    if (f->funcid == bin_.facts().funcid_wrapper)
+    s.function = std::string(bin_->pclntab().func_name(*f));
+    if (f->funcid == bin_->facts().funcid_wrapper)
         s.function = enclosing_of_wrapper(s.function);
-    if (auto pos = bin_.pclntab().source_at(*f, link)) {
+    if (auto pos = bin_->pclntab().source_at(*f, link)) {
         s.file = std::string(pos->file);
         s.line = pos->line;
     }
@@ -439,7 +477,7 @@ Addr Tracer::funcval_code(Addr funcval) const {
     // pointer comes from the file, without a read of the tracee.
     for (const auto &[lo, hi] : file_words_)
         if (funcval >= lo && funcval.value() + 8 <= hi.value()) {
-            if (auto b = bin_.elf().bytes_at(funcval, 8)) {
+            if (auto b = bin_->elf().bytes_at(funcval, 8)) {
                 uint64_t code;
                 std::memcpy(&code, b->data(), 8);
                 return Addr(code);
@@ -456,8 +494,8 @@ void Tracer::set_fn(nlohmann::ordered_json &fields, Addr code, Addr closure) con
         std::string callee;
         bool indirect = false;
         if (auto f = walker_->func_at(code);
-            f && f->entry == walker_->to_link(code) && f->funcid == bin_.facts().funcid_wrapper) {
-            callee = wrapped_callee(bin_, tracee_->disassembler(), *f).value_or("");
+            f && f->entry == walker_->to_link(code) && f->funcid == bin_->facts().funcid_wrapper) {
+            callee = wrapped_callee(*bin_, tracee_->disassembler(), *f).value_or("");
             indirect = callee.empty();
         }
         it = callee_cache_.emplace(code, CalleeNames{raw, callee, indirect}).first;
@@ -468,11 +506,11 @@ void Tracer::set_fn(nlohmann::ordered_json &fields, Addr code, Addr closure) con
         // Which function the wrapper will call depends on what it captured: evaluate its loads.
         auto f = walker_->func_at(code);
         auto read = [this](uint64_t a) { return tracee_->memory().read_u64(Addr(a)); };
-        if (auto target = wrapper_call_target(bin_, tracee_->disassembler(), *f, closure.value(), read)) {
+        if (auto target = wrapper_call_target(*bin_, tracee_->disassembler(), *f, closure.value(), read)) {
             callee = func_name_at(Addr(*target));
             // A method value's own wrapper (T.m-fm) calls the method.
-            if (auto g = walker_->func_at(Addr(*target)); g && g->funcid == bin_.facts().funcid_wrapper)
-                if (auto inner = wrapped_callee(bin_, tracee_->disassembler(), *g))
+            if (auto g = walker_->func_at(Addr(*target)); g && g->funcid == bin_->facts().funcid_wrapper)
+                if (auto inner = wrapped_callee(*bin_, tracee_->disassembler(), *g))
                     callee = *inner;
         }
     }
@@ -567,6 +605,10 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
             on_recovery(stop);
             continue;
         }
+        if (p.kind == ProbeKind::Throw) { // may run on g0 with no goroutine (the deadlock check)
+            on_throw(stop, g);
+            continue;
+        }
         // goid and g.stack in one read; the validator measures frame depths from g.stack.hi.
         auto header = state_->header(g);
         if (!header)
@@ -639,7 +681,13 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
         case ProbeKind::ResourceAcquire:
         case ProbeKind::ResourceRelease: on_resource(stop, p, g, *goid); break;
         case ProbeKind::OsExit: on_os_exit(stop, g); break;
-        case ProbeKind::Recovery: break;
+        case ProbeKind::ExecCall: on_exec_call(stop, g, *goid); break;
+        case ProbeKind::ExecFailed:
+            exec_held_.clear();
+            exec_goid_ = 0;
+            break;
+        case ProbeKind::Recovery:
+        case ProbeKind::Throw: break;
         }
     }
     emit_divergences();
@@ -757,7 +805,7 @@ void Tracer::on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid) {
         // The faulting frame: sigpanic was entered as if called from the faulting pc.
         const Frame &f = frames[i];
         const Addr fault = walker_->to_link(f.pc);
-        const Bytes code = bin_.code(f.func);
+        const Bytes code = bin_->code(f.func);
         if (fault < f.func.entry || fault - f.func.entry >= code.size())
             return;
         const Disassembler &dis = tracee_->disassembler();
@@ -963,11 +1011,14 @@ void Tracer::on_recovery(ThreadStop &stop) {
     }
 }
 
-nlohmann::ordered_json Tracer::pending_defers(Addr g, Addr pc, Addr sp) const {
+nlohmann::ordered_json Tracer::pending_defers(Addr g, Addr pc, Addr sp, bool *complete) const {
     auto out = nlohmann::ordered_json::array();
     // Linked records, newest first, interleaved with open-coded frames by stack position.
     auto records = state_->defers(g, 4096);
-    auto frames = walker_->walk(pc, sp, 512);
+    constexpr size_t kFrames = 512; // a runaway recursion (stack overflow) has millions
+    auto frames = walker_->walk(pc, sp, kFrames);
+    if (complete)
+        *complete = frames.size() < kFrames || frames.back().name == "runtime.goexit";
     size_t r = 0;
     auto emit_record = [&](const DeferRecord &d) {
         if (d.open_defer)
@@ -981,7 +1032,7 @@ nlohmann::ordered_json Tracer::pending_defers(Addr g, Addr pc, Addr sp) const {
     for (const auto &f : frames) {
         while (r < records.size() && records[r].sp < f.fp)
             emit_record(records[r++]);
-        auto info = bin_.open_defer_info(f.func);
+        auto info = bin_->open_defer_info(f.func);
         if (!info)
             continue;
         auto bits = tracee_->memory().read_u8(f.varp - info->deferbits_offset);
@@ -1038,7 +1089,10 @@ void Tracer::on_fatal(ThreadStop &stop, Addr g, uint64_t goid) {
         chain.push_back(v);
     }
     e.fields["panics"] = chain;
-    e.fields["pending"] = pending_defers(g, stop.regs.pc(), stop.regs.sp());
+    bool complete = true;
+    e.fields["pending"] = pending_defers(g, stop.regs.pc(), stop.regs.sp(), &complete);
+    if (!complete)
+        e.fields["pending_truncated"] = true;
     if (validator_)
         validator_->fatal(goid);
     if (!fatal_printed_probe_) {
@@ -1078,10 +1132,6 @@ void Tracer::on_fatal_printed(uint64_t goid) {
 
 void Tracer::on_exiting(ThreadStop &, int) {}
 
-void Tracer::on_exec() {
-    active_ = false;
-}
-
 void Tracer::finish(const ExitStatus &status) {
     // A fatal panic whose values the runtime never finished converting to text.
     for (auto &[goid, pending] : fatals_)
@@ -1109,12 +1159,15 @@ void Tracer::finish(const ExitStatus &status) {
     emit(std::move(e));
     if (validator_) { // last: the text trace ends with the validation line
         emit_divergences();
-        sink_.emit(validator_->summary());
+        Event summary = validator_->summary(); // with those of the programs exec replaced
+        summary.fields["observations"] = summary.fields["observations"].get<uint64_t>() + retired_observations_;
+        summary.fields["divergences"] = summary.fields["divergences"].get<uint64_t>() + retired_divergences_;
+        sink_.emit(summary);
     }
 }
 
 uint64_t Tracer::divergences() const {
-    return validator_ ? validator_->divergences() : 0;
+    return retired_divergences_ + (validator_ ? validator_->divergences() : 0);
 }
 
 void Tracer::emit_divergences() {
@@ -1131,7 +1184,7 @@ static Gpr abi_register(int index) {
 }
 
 void Tracer::insert_resource_probes(const Disassembler &dis) {
-    const Pclntab &tab = bin_.pclntab();
+    const Pclntab &tab = bin_->pclntab();
     if (options_.resources.empty())
         return;
     std::vector<std::string> names;
@@ -1141,7 +1194,7 @@ void Tracer::insert_resource_probes(const Disassembler &dis) {
         for (const auto &pf : rp.release)
             names.push_back(pf.function);
     }
-    const auto copies = bin_.inlined_copies(names);
+    const auto copies = bin_->inlined_copies(names);
     for (const ResourceProbe &rp : options_.resources) {
         auto each_function = [&](const std::vector<ProbedFunction> &list, bool acquire) {
             for (const ProbedFunction &pf : list) {
@@ -1154,7 +1207,7 @@ void Tracer::insert_resource_probes(const Disassembler &dis) {
                     const FuncInfo f = tab.func(*index);
                     if (acquire && pf.handle.from == HandleSlot::From::Result) {
                         // The result is in its register at every ret; nothing to remember from entry.
-                        for (const auto &in : dis.decode(bin_.code(f), f.entry))
+                        for (const auto &in : dis.decode(bin_->code(f), f.entry))
                             if (in.op == Op::Ret)
                                 add_probe(in.address, p);
                     } else {
@@ -1181,8 +1234,8 @@ void Tracer::insert_inlined_copies(const Disassembler &dis, const ResourceProbe 
     for (const auto &c : copies) {
         if (rp.program_callers_only && is_std_function(c.caller, ""))
             continue;
-        const FuncInfo f = bin_.pclntab().func(c.func_index);
-        std::string host(bin_.pclntab().func_name(f));
+        const FuncInfo f = bin_->pclntab().func(c.func_index);
+        std::string host(bin_->pclntab().func_name(f));
         if (!pf.inlined) {
             note_unseen(std::move(host));
             continue;
@@ -1191,7 +1244,7 @@ void Tracer::insert_inlined_copies(const Disassembler &dis, const ResourceProbe 
         // the compiler lays the inlined fast path out in line (sync.(*Mutex).Lock's
         // CompareAndSwapInt32, Unlock's AddInt32), and may schedule it just before the site's
         // own pc record (Go 1.19 gives the CAS the caller's line).
-        auto code = bin_.code(f);
+        auto code = bin_->code(f);
         const uint64_t from = c.call_pc >= f.entry ? c.call_pc - f.entry : code.size();
         std::optional<Instruction> found;
         if (from < code.size()) {
@@ -1216,10 +1269,14 @@ void Tracer::insert_inlined_copies(const Disassembler &dis, const ResourceProbe 
         q.inline_call = c.call_pc;
         add_probe(found->address, q);
     }
-    if (!unseen.empty())
-        probe_notes_.push_back(pf.function + " is inlined into " + std::to_string(unseen.size()) + " function" +
-                               (unseen.size() == 1 ? "" : "s") + " (" + unseen.front() +
-                               (unseen.size() > 1 ? ", ..." : "") + "): calls made there are not seen");
+    if (unseen.empty())
+        return;
+    std::string note = pf.function + " is inlined into " + std::to_string(unseen.size()) + " function" +
+                       (unseen.size() == 1 ? "" : "s") + " (" + unseen.front() + (unseen.size() > 1 ? ", ..." : "") +
+                       "): calls made there are not seen";
+    // Once: a program that execs itself is analysed again.
+    if (std::find(probe_notes_.begin(), probe_notes_.end(), note) == probe_notes_.end())
+        probe_notes_.push_back(std::move(note));
 }
 
 FrameList Tracer::frames_of(Addr g, Addr pc, Addr sp) const {
@@ -1251,9 +1308,9 @@ std::vector<Site> Tracer::call_stack(const CallSite &at) const {
         innermost = false;
         Site outer = site_at(walker_->to_runtime(call), false);
         Addr pc = call;
-        for (const auto &in : bin_.inlined_calls(f.func, call)) {
+        for (const auto &in : bin_->inlined_calls(f.func, call)) {
             Site s{std::string(in.name), {}, 0};
-            if (auto pos = bin_.pclntab().source_at(f.func, pc)) {
+            if (auto pos = bin_->pclntab().source_at(f.func, pc)) {
                 s.file = std::string(pos->file);
                 s.line = pos->line;
             }
@@ -1261,7 +1318,7 @@ std::vector<Site> Tracer::call_stack(const CallSite &at) const {
             pc = in.call_pc;
         }
         if (pc != call)
-            if (auto pos = bin_.pclntab().source_at(f.func, pc)) {
+            if (auto pos = bin_->pclntab().source_at(f.func, pc)) {
                 outer.file = std::string(pos->file);
                 outer.line = pos->line;
             }
@@ -1279,16 +1336,16 @@ Site Tracer::program_site(const std::vector<Site> &stack) {
 }
 
 std::optional<Addr> Tracer::locate_allgs(const Disassembler &dis) const {
-    if (auto sym = bin_.elf().symbol("runtime.allgs"))
+    if (auto sym = bin_->elf().symbol("runtime.allgs"))
         return sym->value;
     // Stripped: forEachG (1.17+) ranges over allgs, loading the slice's pointer and length, two
     // adjacent words, RIP-relative. The candidate is checked against live memory when used.
-    auto index = bin_.pclntab().find_by_name("runtime.forEachG");
+    auto index = bin_->pclntab().find_by_name("runtime.forEachG");
     if (!index)
         return std::nullopt;
-    const FuncInfo f = bin_.pclntab().func(*index);
+    const FuncInfo f = bin_->pclntab().func(*index);
     std::vector<uint64_t> loads;
-    for (const auto &in : dis.decode(bin_.code(f), f.entry))
+    for (const auto &in : dis.decode(bin_->code(f), f.entry))
         if (in.op == Op::Mov && in.operands.size() == 2 && in.operands[1].kind == Operand::Kind::Mem &&
             in.operands[1].mem.base == Gpr::Rip && in.operands[1].size == 8)
             loads.push_back(in.next().value() + static_cast<uint64_t>(in.operands[1].mem.disp));
@@ -1298,26 +1355,38 @@ std::optional<Addr> Tracer::locate_allgs(const Disassembler &dis) const {
     return std::nullopt;
 }
 
-void Tracer::on_os_exit(ThreadStop &stop, Addr current) {
+std::vector<Addr> Tracer::all_goroutines(Addr current) const {
     if (!allgs_)
-        return;
+        return {};
     // runtime.allgs is a []*g: pointer, length, capacity.
     const Addr slice = *allgs_ + bias_;
     auto ptr = tracee_->memory().read_u64(slice);
     auto len = tracee_->memory().read_u64(slice + 8);
     auto cap = tracee_->memory().read_u64(slice + 16);
     if (!ptr || !len || !cap || *len == 0 || *len > *cap || *len > (1u << 22))
-        return;
+        return {};
     std::vector<Addr> gs;
     for (uint64_t i = 0; i < *len; ++i)
         if (auto g = tracee_->memory().read_u64(Addr(*ptr) + i * 8); g && *g)
             gs.emplace_back(*g);
-    if (std::find(gs.begin(), gs.end(), current) == gs.end())
-        return; // not the goroutine list after all (a stripped binary's guess that failed)
+    // A stripped binary's guess is checked against what it must hold: the goroutine running, or,
+    // when none is (a throw on a g0 stack), the main goroutine first, since runtime.newproc adds
+    // runtime.main's goroutine to allgs before any other (proc.go, 1.17-1.27).
+    if (!current.is_null() ? std::find(gs.begin(), gs.end(), current) == gs.end()
+                           : gs.empty() || state_->goid(gs.front()) != std::optional<uint64_t>(1))
+        return {}; // not the goroutine list after all
+    return gs;
+}
+
+std::vector<Event> Tracer::never_run_events(const ThreadStop &stop, Addr current, bool current_reported,
+                                            const char *cause) {
+    std::vector<Event> out;
     // runtime2.go's _G* states (1.17-1.27), low bits: the scan bit (0x1000) is masked off.
     static const char *const states[] = {"idle",     "runnable", "running", "syscall",   "waiting",
                                          "moribund", "dead",     "enqueue", "copystack", "preempted"};
-    for (Addr g : gs) {
+    for (Addr g : all_goroutines(current)) {
+        if (g == current && current_reported)
+            continue;
         auto goid = state_->goid(g);
         auto status = tracee_->memory().read_u32(g + off_.g.atomicstatus);
         if (!goid || !status)
@@ -1335,18 +1404,192 @@ void Tracer::on_os_exit(ThreadStop &stop, Addr current) {
             pc = Addr(tracee_->memory().read_u64(g + off_.g.sched_pc).value_or(0));
             sp = Addr(tracee_->memory().read_u64(g + off_.g.sched_sp).value_or(0));
         }
-        auto pending = nlohmann::ordered_json::array();
-        for (auto &d : pending_defers(g, pc, sp))
-            if (!is_runtime_function(d.value("function", "")))
-                pending.push_back(std::move(d));
-        if (pending.empty())
+        bool complete = true;
+        auto pending = program_pending(g, pc, sp, &complete);
+        if (pending.empty() && complete)
             continue;
         Event e = make_event(EventKind::NeverRun, *goid, g);
-        e.fields["cause"] = "os.Exit";
+        e.fields["cause"] = cause;
         e.fields["status"] = st < std::size(states) ? states[st] : std::to_string(st);
         e.fields["pending"] = pending;
+        if (!complete)
+            e.fields["pending_truncated"] = true;
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+nlohmann::ordered_json Tracer::program_pending(Addr g, Addr pc, Addr sp, bool *complete) const {
+    // runtime.main's own deferred function (1.17-1.27) is machinery, not the program's.
+    auto pending = nlohmann::ordered_json::array();
+    for (auto &d : pending_defers(g, pc, sp, complete))
+        if (!is_runtime_function(d.value("function", "")))
+            pending.push_back(std::move(d));
+    return pending;
+}
+
+void Tracer::on_os_exit(ThreadStop &stop, Addr current) {
+    for (auto &e : never_run_events(stop, current, false, "os.Exit"))
+        emit(std::move(e));
+}
+
+void Tracer::on_exec_call(ThreadStop &stop, Addr g, uint64_t goid) {
+    exec_held_ = never_run_events(stop, g, false, "exec");
+    exec_goid_ = goid;
+}
+
+void Tracer::forget_program() {
+    // The goroutines, panics and probes of a program that exec replaced: none of it exists in the
+    // new one (whose goroutine ids start again from 1).
+    probes_.clear();
+    registered_.clear();
+    recovers_.clear();
+    in_progress_.clear();
+    last_panic_.clear();
+    fatals_.clear();
+    exec_held_.clear();
+    file_words_.clear();
+    allgs_.reset();
+    fatal_printed_probe_ = false;
+    thrown_ = false;
+    site_cache_.clear();
+    name_cache_.clear();
+    callee_cache_.clear();
+    if (validator_) {
+        retired_observations_ += validator_->observations();
+        retired_divergences_ += validator_->divergences();
+        validator_.reset();
+    }
+}
+
+void Tracer::on_exec() {
+    // syscall.Exec succeeded: what was pending at its call will never run.
+    for (auto &e : exec_held_)
+        emit(std::move(e));
+    exec_held_.clear();
+    for (auto &[goid, pending] : fatals_)
+        emit(std::move(pending.event));
+    fatals_.clear();
+    emit_divergences();
+    Event x;
+    x.kind = EventKind::Exec;
+    x.goroutine = std::exchange(exec_goid_, 0); // the goroutine that called syscall.Exec (0: unknown)
+    std::error_code ec;
+    const std::string path =
+        std::filesystem::read_symlink("/proc/" + std::to_string(tracee_->pid()) + "/exe", ec).string();
+    x.fields["program"] = path.substr(path.rfind('/') + 1);
+    // Follow the new program, as strace does, when it is a Go program deftrace can read: from its
+    // first instruction (it is stopped there, as at launch), with its own analysis.
+    try {
+        if (!options_.offsets_for)
+            throw Error(ErrorKind::Usage, "following an exec is not set up");
+        auto bin = std::make_unique<GoBinary>(GoBinary::open(path));
+        RuntimeOffsets offsets = options_.offsets_for(*bin);
+        auto sites = analyze_defer_sites(*bin);
+        forget_program();
+        owned_bins_.push_back(std::move(bin));
+        bin_ = owned_bins_.back().get();
+        sites_ = std::move(sites);
+        off_ = offsets;
+        active_ = true;
+        attach(*tracee_);
+        x.fields["traced"] = true;
+    } catch (const Error &err) {
+        // Not a Go program, or one deftrace cannot read: it runs on untraced. (Breakpoints
+        // already inserted stay and are stepped over, reporting nothing.)
+        active_ = false;
+        std::string why = err.what();
+        if (!path.empty() && why.starts_with(path + ": "))
+            why = why.substr(path.size() + 2); // the program is named by the event
+        x.fields["traced"] = false;
+        x.fields["note"] = why;
+    }
+    emit(std::move(x));
+}
+
+void Tracer::on_throw(ThreadStop &stop, Addr g) {
+    // throw/fatal print "fatal error: <s>" and fatalthrow ends the process with exit(2) (or a
+    // crash with GOTRACEBACK=crash): no deferred call of any goroutine runs any more. Only the
+    // first one is the program's story; the runtime reports no other.
+    if (thrown_)
+        return;
+    thrown_ = true;
+    std::string message;
+    if (stop.regs.raw.rbx <= 4096)
+        message = tracee_->memory().read_bytes(Addr(stop.regs.raw.rax), stop.regs.raw.rbx).value_or("");
+    // The goroutine that threw, and where it stands. The checks that run on a g0 stack (newstack's
+    // "stack overflow", called by morestack) throw on behalf of m.curg, whose sched morestack has
+    // just saved; checkdead (the deadlock and "main called runtime.Goexit" reports) runs in the
+    // scheduler with no goroutine at all: the event is then goroutine 0.
+    Addr user, pc, sp;
+    if (auto header = state_->header(g); header && header->goid != 0) {
+        user = g;
+        pc = stop.regs.pc();
+        sp = stop.regs.sp();
+    } else if (auto curg = CurrentG::curg_of_g0(g, *state_)) {
+        user = *curg;
+        pc = Addr(tracee_->memory().read_u64(user + off_.g.sched_pc).value_or(0));
+        sp = Addr(tracee_->memory().read_u64(user + off_.g.sched_sp).value_or(0));
+    }
+    const uint64_t goid = user.is_null() ? 0 : state_->goid(user).value_or(0);
+    if (auto held = fatals_.find(goid); !user.is_null() && held != fatals_.end()) {
+        // preprintpanics called an Error or String method that panicked, and its deferred
+        // function throws "panic while printing panic value" (1.17-1.27): the fatal panic's event,
+        // waiting for preprintpanics to return, is complete now.
+        Event e = std::move(held->second.event);
+        fatals_.erase(held);
+        e.fields["error"] = message; // raw: the sinks escape for their output
+        emit(std::move(e));
+    } else {
+        Event e = make_event(EventKind::Fatal, goid, user);
+        auto chain = nlohmann::ordered_json::array();
+        if (!user.is_null()) {
+            // The innermost frame of the program's: where it called into the runtime or the
+            // standard library (sync's "unlock of unlocked mutex" is raised inside Unlock), or the
+            // function whose stack check found no room left (morestack's saved pc is inside it).
+            // Failing that, the innermost frame outside the runtime.
+            const auto frames = walker_->walk(pc, sp, 64);
+            std::optional<size_t> at;
+            for (size_t i = 0; i < frames.size(); ++i)
+                if (!is_runtime_function(frames[i].name)) {
+                    if (!at)
+                        at = i;
+                    if (!is_std_function(frames[i].name, "")) {
+                        at = i;
+                        break;
+                    }
+                }
+            if (at) {
+                // Calls the compiler inlined into that frame (mu.Unlock in the program's function)
+                // expanded, the program's own line.
+                const Frame &f = frames[*at];
+                const bool return_address = !(*at > 0 && frames[*at - 1].name == "runtime.sigpanic");
+                const Site inlined =
+                    program_site(call_stack({f.pc, f.sp, walker_->to_link(f.pc) - (return_address ? 1 : 0)}));
+                e.site = inlined.function.empty() ? site_at(f.pc, return_address) : inlined;
+            }
+            // A fatal error raised while panics are in progress (Go 1.26's fatal prints them
+            // first, printPreFatalDeferPanic): oldest first, as for a fatal panic.
+            auto panics = state_->panics(user, 64);
+            for (auto it = panics.rbegin(); it != panics.rend(); ++it) {
+                auto v = value_json(it->arg_type, it->arg_data);
+                v["recovered"] = it->recovered;
+                if (it->goexit)
+                    v["goexit"] = true;
+                chain.push_back(v);
+            }
+        }
+        e.fields["panics"] = chain;
+        e.fields["error"] = message; // raw: the sinks escape for their output
+        bool complete = true;
+        e.fields["pending"] =
+            user.is_null() ? nlohmann::ordered_json::array() : program_pending(user, pc, sp, &complete);
+        if (!complete)
+            e.fields["pending_truncated"] = true;
         emit(std::move(e));
     }
+    for (auto &e : never_run_events(stop, user, true, "fatal error"))
+        emit(std::move(e));
 }
 
 Tracer::CallSite Tracer::caller_at_entry(const ThreadStop &stop) const {
@@ -1383,11 +1626,11 @@ void Tracer::on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid
     if (p.resource->program_callers_only && p.inline_call.is_null()) {
         // The standard library's own use (inlined copies were chosen at attach): decided from the
         // caller's code alone, before any stack walk.
-        auto f = bin_.pclntab().find_func(at.call);
+        auto f = bin_->pclntab().find_func(at.call);
         if (!f)
             return;
-        const auto inlined = bin_.inlined_calls(*f, at.call);
-        if (is_std_function(inlined.empty() ? bin_.pclntab().func_name(*f) : inlined.front().name, ""))
+        const auto inlined = bin_->inlined_calls(*f, at.call);
+        if (is_std_function(inlined.empty() ? bin_->pclntab().func_name(*f) : inlined.front().name, ""))
             return;
     }
     std::vector<Site> stack = call_stack(at);

@@ -12,6 +12,11 @@
 //   recovery entry (RAX = the goroutine)              recovery, where execution resumes
 //   Goexit entry, preprintpanics entry and returns    goexit, fatal (panics, the text printed
 //                                                     for each, pending defers)
+//   throw / fatal entry (RAX:RBX = the message)       fatal (a fatal error), never_run for the
+//                                                     other goroutines
+//   os.Exit entry; syscall.Exec entry and returns     never_run per goroutine (for an exec: held
+//                                                     until the exec stop, dropped if it returns)
+//   the exec stop (StopHandler::on_exec)              exec; a Go program is then traced afresh
 //   deferrangefunc / goexit1 / os.Exit entry,         no event: observations for the runtime model
 //     main.main's rets                                (trace/validator.h), which checks them all
 #pragma once
@@ -28,6 +33,7 @@
 #include "process/tracee.h"
 #include "trace/event.h"
 
+#include <functional>
 #include <memory>
 #include <unordered_map>
 
@@ -41,6 +47,9 @@ struct TraceOptions {
     bool panics_only = false;
     // Resource probes (--leaks, --probes): acquire/release events and the leak report.
     std::vector<ResourceProbe> resources;
+    // The runtime's struct offsets for a binary the program execs (DWARF or the shipped tables;
+    // throws Error when there are none). Unset: tracing ends at an exec.
+    std::function<RuntimeOffsets(const GoBinary &)> offsets_for;
 };
 
 class Tracer : public StopHandler {
@@ -85,7 +94,9 @@ private:
     void set_fn(nlohmann::ordered_json &fields, Addr code, Addr closure) const;
     [[nodiscard]] Site user_site(const ThreadStop &stop) const;
     [[nodiscard]] nlohmann::ordered_json value_json(Addr type, Addr data) const;
-    [[nodiscard]] nlohmann::ordered_json pending_defers(Addr g, Addr pc, Addr sp) const;
+    // `complete` (if given): false when the stack is deeper than the frames walked, so that
+    // open-coded defers further down are missing (linked records are all there).
+    [[nodiscard]] nlohmann::ordered_json pending_defers(Addr g, Addr pc, Addr sp, bool *complete = nullptr) const;
 
     void on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     void on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
@@ -99,6 +110,21 @@ private:
     void on_fatal_printed(uint64_t goid);
     void on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     void on_os_exit(ThreadStop &stop, Addr g);
+    void on_exec_call(ThreadStop &stop, Addr g, uint64_t goid);
+    // The per-program state, forgotten when an exec replaces the program.
+    void forget_program();
+    // runtime.throw / runtime.fatal: a fatal event for the goroutine that threw (0: none, the
+    // scheduler's deadlock check), never_run events for every other goroutine's pending defers.
+    void on_throw(ThreadStop &stop, Addr g);
+    // Every goroutine of runtime.allgs; empty when the list cannot be read or is not what it
+    // must be (`current`: a goroutine it must hold, null for none).
+    [[nodiscard]] std::vector<Addr> all_goroutines(Addr current) const;
+    // One never_run event (`cause`) per goroutine with deferred calls still pending (`current`, the
+    // goroutine stopped, from the stop's registers; left out if `current_reported`).
+    [[nodiscard]] std::vector<Event> never_run_events(const ThreadStop &stop, Addr current, bool current_reported,
+                                                      const char *cause);
+    // pending_defers without the runtime's own (runtime.main's deferred function).
+    [[nodiscard]] nlohmann::ordered_json program_pending(Addr g, Addr pc, Addr sp, bool *complete = nullptr) const;
     // runtime.allgs (link-time address of the []*g): the symbol, or found in runtime.forEachG's
     // code for stripped binaries.
     [[nodiscard]] std::optional<Addr> locate_allgs(const Disassembler &dis) const;
@@ -119,7 +145,8 @@ private:
     [[nodiscard]] std::optional<uint64_t> depth_of(Addr g, Addr sp) const;
     [[nodiscard]] FrameList frames_of(Addr g, Addr pc, Addr sp) const;
 
-    const GoBinary &bin_;
+    const GoBinary *bin_; // the program's binary; after an exec, the new one's (owned_bins_)
+    std::vector<std::unique_ptr<GoBinary>> owned_bins_;
     std::vector<FunctionDefers> sites_;
     RuntimeOffsets off_;
     EventSink &sink_;
@@ -162,6 +189,12 @@ private:
     };
     std::unordered_map<uint64_t, PendingFatal> fatals_; // by goroutine
     bool fatal_printed_probe_ = false;
+    bool thrown_ = false; // a fatal error (runtime.throw / fatal) was reported
+    // never_run events (cause exec) made at syscall.Exec's entry, emitted if the exec succeeds.
+    std::vector<Event> exec_held_;
+    uint64_t exec_goid_ = 0; // the goroutine in syscall.Exec
+    // Observations and divergences of the validators of programs replaced by exec.
+    uint64_t retired_observations_ = 0, retired_divergences_ = 0;
     // Every observation is checked against the runtime model (trace/validator.h).
     std::unique_ptr<Validator> validator_;
     void emit_divergences();

@@ -10,6 +10,7 @@
 #include "scratch_dir.h"
 #include "trace/trace_diff.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -264,6 +265,52 @@ TEST(TraceSignals, KillingDeftraceKillsTheProgram) {
     EXPECT_TRUE(gone) << "program " << s.program << " survived deftrace";
     if (!gone)
         kill(s.program, SIGKILL);
+}
+
+// The text trace of a fatal error and of an exec, on every release: what a person reads.
+TEST(TraceText, FatalErrorsAndExecsAreTold) {
+    struct Case {
+        std::string program;
+        std::vector<std::string> lines; // each must appear in the text trace, in this order
+    };
+    const std::vector<Case> cases = {
+        {"goexit_deadlock",
+         {"fatal error: all goroutines are asleep - deadlock!\n",
+          "] fatal error: 1 deferred call will never run (goroutine waiting)\n"
+          "            pending open-coded fmt.Println in main.parked\n"}},
+        {"stack_overflow",
+         {"] fatal error: stack overflow; pending defers: 3  at main.recurse (main.go:",
+          "            pending open-coded fmt.Println in main.main\n"}},
+        {"stack_overflow_deep",
+         {"pending defers: 2 (stack too deep to walk: open-coded ones further down not listed)"}},
+        {"exec_self",
+         {"] exec: 1 deferred call will never run (goroutine running)\n"
+          "            pending open-coded fmt.Println in main.execSelf\n",
+          "] exec prog: traced from here\n", "] panic \"in the exec'd image\"",
+          "] exec false: no longer traced (not a Go program"}},
+    };
+    int tried = 0;
+    for (const auto &b : load_manifest()) {
+        const auto c = std::find_if(cases.begin(), cases.end(), [&](const Case &k) { return k.program == b.program; });
+        if (c == cases.end() || b.variant != "default")
+            continue;
+        if (const char *minor = std::getenv("DEFTRACE_GO_MINOR"); minor != nullptr && b.minor != minor)
+            continue;
+        SCOPED_TRACE(b.label());
+        ++tried;
+        const fs::path text = fs::temp_directory_path() / ("deftrace-text-" + std::to_string(getpid()) + ".txt");
+        run_program({DEFTRACE_EXE, "--no-color", "-o", text.string(), b.binary()}, kEnv);
+        const std::string trace = slurp(text);
+        fs::remove(text);
+        size_t at = 0;
+        for (const auto &line : c->lines) {
+            const size_t found = trace.find(line, at);
+            EXPECT_NE(found, std::string::npos) << "no \"" << line << "\" (in order) in:\n" << trace;
+            if (found != std::string::npos)
+                at = found + line.size();
+        }
+    }
+    EXPECT_GT(tried, 0) << "none of the programs is built (scripts/build-testdata.sh)";
 }
 
 } // namespace

@@ -80,6 +80,33 @@ TEST(NormalizeTrace, RacingGoroutinesGetTheSameNumbersWhateverTheirOrder) {
     EXPECT_TRUE(diff_traces(a, b).same);
 }
 
+TEST(NormalizeTrace, GoroutineZeroStaysZero) {
+    // A fatal error the scheduler raises (a deadlock) belongs to no goroutine: 0 keeps meaning
+    // that, and the goroutines are numbered without it.
+    auto t = raw_trace({
+        event(1, 9, "defer", "main.worker", kMain, 10, {{"defer_kind", "open-coded"}, {"fn", "main.done"}}),
+        event(2, 0, "fatal", "", "", 0,
+              {{"panics", json::array()},
+               {"error", "all goroutines are asleep - deadlock!"},
+               {"pending", json::array()}}),
+        event(3, 9, "never_run", "", "", 0,
+              {{"cause", "fatal error"},
+               {"status", "waiting"},
+               {"pending",
+                json::array({{{"defer_kind", "open-coded"}, {"fn", "main.done"}, {"function", "main.worker"}}})}}),
+    });
+    t["events"][1].erase("site");
+    t["events"][2].erase("site");
+    json n = normalize_trace(t);
+    ASSERT_EQ(n["events"].size(), 3u);
+    for (const auto &e : n["events"]) {
+        if (e["kind"] == "fatal")
+            EXPECT_EQ(e["goroutine"], 0);
+        else
+            EXPECT_EQ(e["goroutine"], 1) << e.dump();
+    }
+}
+
 TEST(NormalizeTrace, StandardLibraryDefersAndPathsAreNormalized) {
     auto t = raw_trace({
         event(1, 1, "defer", "sync.(*Pool).pinSlow", "/usr/lib/go-1.22/src/sync/pool.go", 229,

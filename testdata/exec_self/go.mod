@@ -1,0 +1,3 @@
+module exec_self
+
+go 1.19

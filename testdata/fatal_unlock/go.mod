@@ -1,0 +1,3 @@
+module fatal_unlock
+
+go 1.19

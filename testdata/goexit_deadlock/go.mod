@@ -1,0 +1,3 @@
+module goexit_deadlock
+
+go 1.19

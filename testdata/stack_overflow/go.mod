@@ -1,0 +1,3 @@
+module stack_overflow
+
+go 1.19

@@ -1,0 +1,3 @@
+module stack_overflow_deep
+
+go 1.19
