@@ -53,6 +53,9 @@ fi
 echo "seeds: synthetic + ${#go_bins[@]} real Go binaries"
 
 mapfile -t manifest < "$build/fuzz-targets.txt"
+for t in "${targets[@]}"; do
+  printf '%s\n' "${manifest[@]}" | grep -q "^$t " || { echo "fuzz.sh: no target $t (see fuzz/CMakeLists.txt)" >&2; exit 64; }
+done
 summary=()
 failed=0
 for line in "${manifest[@]}"; do
