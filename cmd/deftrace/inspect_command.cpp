@@ -21,7 +21,7 @@ int run_inspect(const InspectOptions &opts) {
     GoBinary bin = GoBinary::open(opts.binary);
     auto funcs = analyze_defer_sites(bin, aopts);
     if (opts.json)
-        std::cout << inspect_json(bin, funcs).dump(2) << "\n";
+        std::cout << inspect_json_text(bin, funcs) << "\n";
     else
         inspect_text(std::cout, bin, funcs);
     std::cout.flush();

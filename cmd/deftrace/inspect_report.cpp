@@ -109,6 +109,10 @@ nlohmann::ordered_json inspect_json(const GoBinary &bin, const std::vector<Funct
     return j;
 }
 
+std::string inspect_json_text(const GoBinary &bin, const std::vector<FunctionDefers> &funcs) {
+    return inspect_json(bin, funcs).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 void inspect_text(std::ostream &os, const GoBinary &bin, const std::vector<FunctionDefers> &funcs) {
     const auto &tab = bin.pclntab();
     os << "binary       " << bin.path() << "\n";

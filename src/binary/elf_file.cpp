@@ -35,6 +35,7 @@ ElfFile &ElfFile::operator=(ElfFile &&o) noexcept {
         release();
         path_ = std::move(o.path_);
         fd_ = std::exchange(o.fd_, -1);
+        owned_ = std::move(o.owned_); // the heap buffer moves, so elf_ and image_ stay valid
         elf_ = std::exchange(o.elf_, nullptr);
         image_ = std::exchange(o.image_, {});
         is_dyn_ = o.is_dyn_;
@@ -58,8 +59,26 @@ void ElfFile::release() noexcept {
         ::close(fd_);
     elf_ = nullptr;
     fd_ = -1;
+    owned_ = {};
     image_ = {};
 }
+
+namespace {
+
+// Identifies the file ourselves before libelf sees it: libelf's verdicts on short or foreign
+// files are vague. `ident` holds the first min(size, EI_NIDENT) bytes of a `size`-byte file.
+void check_ident(const unsigned char *ident, uint64_t size, const std::string &path) {
+    if (size < EI_NIDENT)
+        throw Error(ErrorKind::NotElf, path + ": not an ELF file (only " + std::to_string(size) + " bytes)");
+    if (std::memcmp(ident, ELFMAG, SELFMAG) != 0)
+        throw Error(ErrorKind::NotElf, path + ": not an ELF file");
+    if (ident[EI_CLASS] == ELFCLASS64 && size < sizeof(Elf64_Ehdr))
+        throw Error(ErrorKind::Truncated, path + ": ELF header is truncated (" + std::to_string(size) + " bytes)");
+    if (elf_version(EV_CURRENT) == EV_NONE)
+        throw Error(ErrorKind::Io, "libelf initialisation failed: " + libelf_message());
+}
+
+} // namespace
 
 ElfFile ElfFile::open(const std::string &path) {
     ElfFile f;
@@ -81,34 +100,46 @@ ElfFile ElfFile::open(const std::string &path) {
         throw Error(ErrorKind::NotElf, path + ": is a directory, not an ELF file");
     if (!S_ISREG(st.st_mode))
         throw Error(ErrorKind::NotElf, path + ": not a regular file");
-    if (st.st_size < static_cast<off_t>(EI_NIDENT))
-        throw Error(ErrorKind::NotElf, path + ": not an ELF file (only " + std::to_string(st.st_size) + " bytes)");
 
-    // Identify the file ourselves first: libelf's verdicts on short or foreign files are vague.
-    unsigned char ident[EI_NIDENT];
-    if (pread(f.fd_, ident, sizeof ident, 0) != static_cast<ssize_t>(sizeof ident))
+    unsigned char ident[EI_NIDENT] = {};
+    if (st.st_size >= static_cast<off_t>(EI_NIDENT) &&
+        pread(f.fd_, ident, sizeof ident, 0) != static_cast<ssize_t>(sizeof ident))
         throw Error(ErrorKind::Io, path + ": " + std::strerror(errno));
-    if (std::memcmp(ident, ELFMAG, SELFMAG) != 0)
-        throw Error(ErrorKind::NotElf, path + ": not an ELF file");
-    if (ident[EI_CLASS] == ELFCLASS64 && st.st_size < static_cast<off_t>(sizeof(Elf64_Ehdr)))
-        throw Error(ErrorKind::Truncated,
-                    path + ": ELF header is truncated (" + std::to_string(st.st_size) + " bytes)");
+    check_ident(ident, static_cast<uint64_t>(st.st_size), path);
 
-    if (elf_version(EV_CURRENT) == EV_NONE)
-        throw Error(ErrorKind::Io, "libelf initialisation failed: " + libelf_message());
     f.elf_ = elf_begin(f.fd_, ELF_C_READ_MMAP, nullptr);
     if (f.elf_ == nullptr)
         throw Error(ErrorKind::Io, path + ": " + libelf_message());
-    if (elf_kind(f.elf_) != ELF_K_ELF)
+    f.validate_and_load();
+    return f;
+}
+
+ElfFile ElfFile::from_bytes(Bytes image, const std::string &name) {
+    ElfFile f;
+    f.path_ = name;
+    check_ident(image.data(), image.size(), name);
+    f.owned_.assign(image.begin(), image.end());
+    // elf_memory takes a mutable pointer but only reads an image of the host's byte order;
+    // the copy keeps the caller's buffer out of it either way.
+    f.elf_ = elf_memory(reinterpret_cast<char *>(f.owned_.data()), f.owned_.size());
+    if (f.elf_ == nullptr)
+        throw Error(ErrorKind::Io, name + ": " + libelf_message());
+    f.validate_and_load();
+    return f;
+}
+
+void ElfFile::validate_and_load() {
+    const std::string &path = path_;
+    if (elf_kind(elf_) != ELF_K_ELF)
         throw Error(ErrorKind::NotElf, path + ": not an ELF file");
 
     size_t raw_size = 0;
-    char *raw = elf_rawfile(f.elf_, &raw_size);
+    char *raw = elf_rawfile(elf_, &raw_size);
     if (raw == nullptr)
         throw Error(ErrorKind::Io, path + ": " + libelf_message());
-    f.image_ = Bytes(reinterpret_cast<const uint8_t *>(raw), raw_size);
+    image_ = Bytes(reinterpret_cast<const uint8_t *>(raw), raw_size);
 
-    int cls = gelf_getclass(f.elf_);
+    int cls = gelf_getclass(elf_);
     if (cls == ELFCLASS32)
         throw Error(ErrorKind::UnsupportedElf, path + ": 32-bit ELF; deftrace supports x86-64 binaries only");
     if (cls != ELFCLASS64)
@@ -117,7 +148,7 @@ ElfFile ElfFile::open(const std::string &path) {
         throw Error(ErrorKind::UnsupportedElf, path + ": big-endian ELF; deftrace supports x86-64 binaries only");
 
     GElf_Ehdr eh;
-    if (gelf_getehdr(f.elf_, &eh) == nullptr)
+    if (gelf_getehdr(elf_, &eh) == nullptr)
         throw Error(ErrorKind::Truncated, path + ": ELF header is truncated (" + libelf_message() + ")");
     if (eh.e_machine != EM_X86_64)
         throw Error(ErrorKind::UnsupportedElf,
@@ -125,10 +156,9 @@ ElfFile ElfFile::open(const std::string &path) {
     if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
         throw Error(ErrorKind::UnsupportedElf,
                     path + ": not an executable (ELF type " + std::to_string(eh.e_type) + ")");
-    f.is_dyn_ = eh.e_type == ET_DYN;
-    f.entry_ = Addr(eh.e_entry);
-    f.load_tables();
-    return f;
+    is_dyn_ = eh.e_type == ET_DYN;
+    entry_ = Addr(eh.e_entry);
+    load_tables();
 }
 
 void ElfFile::load_tables() {

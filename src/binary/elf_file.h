@@ -49,6 +49,9 @@ public:
     // Opens and validates `path`: it must exist, be readable, be a 64-bit x86-64 ELF whose
     // headers lie inside the file. Throws Error with the matching kind otherwise.
     static ElfFile open(const std::string &path);
+    // The same checks on an image already in memory; `name` stands for the path in messages.
+    // The bytes are copied, so the result does not depend on `image` staying alive.
+    static ElfFile from_bytes(Bytes image, const std::string &name);
 
     ElfFile(ElfFile &&) noexcept;
     ElfFile &operator=(ElfFile &&) noexcept;
@@ -79,11 +82,14 @@ public:
 
 private:
     ElfFile() = default;
+    // Everything after libelf has a handle (elf_): class, machine, type, then load_tables().
+    void validate_and_load();
     void load_tables();
     void release() noexcept;
 
     std::string path_;
     int fd_ = -1;
+    std::vector<uint8_t> owned_; // the image, for from_bytes (libelf reads it in place)
     ::Elf *elf_ = nullptr;
     Bytes image_;
     bool is_dyn_ = false;

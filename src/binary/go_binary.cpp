@@ -21,7 +21,16 @@ std::optional<Bytes> region_from(const ElfFile &elf, Addr addr) {
 } // namespace
 
 GoBinary GoBinary::open(const std::string &path) {
-    GoBinary b(ElfFile::open(path));
+    return load(ElfFile::open(path));
+}
+
+GoBinary GoBinary::from_bytes(Bytes image, const std::string &name) {
+    return load(ElfFile::from_bytes(image, name));
+}
+
+GoBinary GoBinary::load(ElfFile elf) {
+    GoBinary b(std::move(elf));
+    const std::string path = b.path();
     b.buildinfo_ = read_buildinfo(b.elf_);
     try {
         b.locate_pclntab();
@@ -44,8 +53,7 @@ GoBinary GoBinary::open(const std::string &path) {
     // moduledata.text. Earlier releases must agree with it.
     const Addr text = b.moduledata_.text;
     if (b.pclntab_->header_text_start().is_null()) {
-        b.pclntab_ = Pclntab::parse(Bytes(b.elf_.bytes_from(b.pclntab_->address()).value()).first(b.pclntab_->size()),
-                                    b.pclntab_->address(), text);
+        b.pclntab_ = Pclntab::parse(b.pclntab_->bytes(), b.pclntab_->address(), text);
     } else if (b.pclntab_->header_text_start() != text) {
         b.warnings_.push_back("pcHeader.textStart " + b.pclntab_->header_text_start().hex() +
                               " differs from moduledata.text " + text.hex());
@@ -57,7 +65,14 @@ GoBinary GoBinary::open(const std::string &path) {
 void GoBinary::locate_pclntab() {
     for (const char *name : {".gopclntab", ".data.rel.ro.gopclntab"}) {
         if (const auto *s = elf_.section(name); s != nullptr && s->has_file_bytes()) {
-            pclntab_ = Pclntab::parse(elf_.section_bytes(*s), s->addr);
+            // Everything the pclntab points at (moduledata, funcdata, code) is read by address
+            // through the program headers; a table they do not load where its section header
+            // says is a damaged file, whichever of the two headers is wrong.
+            const Bytes bytes = elf_.section_bytes(*s);
+            if (auto mapped = elf_.bytes_at(s->addr, s->size); !mapped || mapped->data() != bytes.data())
+                throw_corrupt(std::string("section ") + name + " at " + s->addr.hex() +
+                              " is not where the program headers load it");
+            pclntab_ = Pclntab::parse(bytes, s->addr);
             pclntab_source_ = name;
             return;
         }

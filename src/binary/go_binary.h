@@ -23,6 +23,8 @@ class GoBinary {
 public:
     // Loads and validates everything; throws Error with a user-facing one-line message.
     static GoBinary open(const std::string &path);
+    // The same from an image in memory (copied); `name` stands for the path in messages.
+    static GoBinary from_bytes(Bytes image, const std::string &name);
 
     [[nodiscard]] const ElfFile &elf() const { return elf_; }
     [[nodiscard]] const std::string &path() const { return elf_.path(); }
@@ -76,6 +78,7 @@ public:
 private:
     class InlineTree;
     explicit GoBinary(ElfFile elf) : elf_(std::move(elf)) {}
+    static GoBinary load(ElfFile elf);
     void locate_pclntab();
     void determine_version();
 

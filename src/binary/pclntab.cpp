@@ -179,6 +179,11 @@ PcValueTable Pclntab::pc_table(const FuncInfo &f, uint32_t table_off) const {
         int64_t delta = (uv & 1) ? ~static_cast<int64_t>(uv >> 1) : static_cast<int64_t>(uv >> 1);
         uint64_t pcdelta = pctab_.uvarint(&off);
         first = false;
+        // The value stays an int32; a larger step is corruption, and rejecting it before the
+        // addition keeps a 10-byte varint from overflowing `value`.
+        if (delta < -(int64_t{1} << 32) || delta > (int64_t{1} << 32))
+            throw_corrupt("pc-value table at " + to_hex(table_off) + " of " + std::string(func_name(f)) +
+                          " steps its value by " + std::to_string(delta));
         value += delta;
         pc += pcdelta;
         if (value < INT32_MIN || value > INT32_MAX || pc > f.end.value() + 1 || runs.size() > (1u << 22))

@@ -87,6 +87,7 @@ public:
     [[nodiscard]] uint64_t funcname_offset() const { return funcname_off_; }
     [[nodiscard]] uint64_t pcln_offset() const { return pcln_off_; }
     [[nodiscard]] uint64_t size() const { return table_.size(); }
+    [[nodiscard]] Bytes bytes() const { return table_.data(); }
 
     [[nodiscard]] size_t num_funcs() const { return nfunc_; }
     [[nodiscard]] FuncInfo func(size_t index) const;
