@@ -1,8 +1,8 @@
-// Reading a saved trace as `deftrace diff` and `--expect` do: parse_trace (JSON or JSON Lines),
-// normalize_trace, diff_traces against itself and against a fixed trace, and the report. The
-// only acceptable failure is a deftrace::Error (the file is not a deftrace trace); a
-// nlohmann::json exception escaping the normalizer or the diff means check_trace_shape let a
-// malformed member through.
+// Reading a saved trace as `deftrace diff` and `--expect` do: load_trace (JSON document or JSON
+// Lines, checked and normalized as it is parsed), the normalized document written and read back,
+// diff_traces against itself and against a fixed trace. The only acceptable failure is a
+// deftrace::Error (the input is not a deftrace trace); a nlohmann::json exception escaping the
+// normalizer or the diff means the shape check let a malformed member through.
 #include "fuzz_common.h"
 #include "trace/normalize.h"
 #include "trace/trace_diff.h"
@@ -20,14 +20,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             {"seq":2,"goroutine":0,"kind":"exit","status":2}],"exit":{"status":2}})");
     const std::string_view text(reinterpret_cast<const char *>(data), size);
     fuzz::run_reader([&] {
-        const nlohmann::ordered_json trace = parse_trace(text, "fuzz");
-        const nlohmann::ordered_json normalized = normalize_trace(trace);
-        (void)normalize_trace(normalized);
-        const TraceDiff self = diff_traces(trace, trace);
+        const LoadedTrace trace = load_trace(text, "fuzz");
+        const TraceDiff self = diff_traces(*trace.events, trace.members, *trace.events, trace.members);
         if (!self.same)
             __builtin_trap(); // a trace always equals itself
-        (void)diff_traces(reference, trace);
-        (void)diff_traces(trace, reference);
+        const nlohmann::ordered_json normalized = trace.events->document(trace.members);
+        const LoadedTrace again = load_trace(normalized.dump(), "fuzz (normalized)");
+        (void)diff_traces(*trace.events, trace.members, *again.events, again.members);
+        (void)diff_traces(reference, normalized);
+        (void)diff_traces(normalized, reference);
     });
     return 0;
 }

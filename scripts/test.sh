@@ -14,6 +14,9 @@ scripts/setup-go-libs.sh
 scripts/setup-postgres.sh
 scripts/check-format.sh
 
+echo "== fuzz targets (clang, ASan + UBSan): build and a short run of each"
+scripts/fuzz.sh
+
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"

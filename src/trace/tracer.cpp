@@ -261,7 +261,8 @@ void Tracer::insert_all(Tracee &tracee) {
         {"runtime.deferreturn", "return"},
         {"runtime.deferCallSave", ""}, // ≤1.21: open-coded defers and Goexit; cause from the chain
     };
-    for (auto [fn, cause] : callers) {
+    for (const auto &caller : callers) {
+        const char *fn = caller.first, *cause = caller.second; // named: lambdas capture them (clang 14)
         if (options_.panics_only && std::string_view(fn) == "runtime.deferreturn")
             continue;
         scan(fn, [&](const Instruction &in) {
