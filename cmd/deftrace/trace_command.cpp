@@ -303,7 +303,9 @@ int run_diff(const std::string &expected, const std::string &actual) {
     if (d.same)
         return kExitOk;
     const std::string report = "--- " + expected + "\n+++ " + actual + "\n" + d.report;
-    std::fputs(terminal_lines(report).c_str(), stdout);
+    // SIGPIPE is ignored (main.cpp): a reader gone away is a write error, said as such.
+    if (std::fputs(terminal_lines(report).c_str(), stdout) < 0 || std::fflush(stdout) != 0)
+        throw Error(ErrorKind::Io, std::string("writing the report to standard output: ") + std::strerror(errno));
     return kExitTraceMismatch;
 }
 

@@ -168,6 +168,49 @@ TEST(HostileInput, AClosedPipeKillsNeitherDeftraceNorTheProgram) {
     EXPECT_EQ(slurp(out_file), plain.out) << "the program must run to its end, unchanged";
 }
 
+// `deftrace inspect prog | head -1`, `deftrace diff a b | head -1`: a report nobody reads is an
+// I/O error (74) said on stderr, not a death by SIGPIPE.
+TEST(HostileInput, AReportToAClosedPipeIsAnIoError) {
+    ScratchDir tmp("hostile");
+    const auto builds = oldest_and_newest({"basic"});
+    ASSERT_FALSE(builds.empty());
+    const auto &b = newest(builds);
+    auto rec = run_deftrace({"-o", "/dev/null", "--normalize", "--json", tmp / "a.json", b.binary()});
+    ASSERT_EQ(exit_code(rec), 0) << rec.err;
+    json other = json::parse(slurp(tmp / "a.json"));
+    other["exit"] = {{"status", 9}};
+    std::ofstream(tmp / "b.json") << other.dump();
+    for (const std::vector<std::string> &args : {std::vector<std::string>{"inspect", b.binary()},
+                                                 {"inspect", "--json", b.binary()},
+                                                 {"diff", tmp / "a.json", tmp / "b.json"}}) {
+        SCOPED_TRACE(args.front() + " " + args[1]);
+        int fds[2];
+        ASSERT_EQ(pipe(fds), 0);
+        close(fds[0]);
+        const std::string err_file = tmp / "err.txt";
+        pid_t pid = fork();
+        if (pid == 0) {
+            int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            dup2(fds[1], 1);
+            dup2(err, 2);
+            std::vector<char *> argv{const_cast<char *>(DEFTRACE_EXE)};
+            for (const auto &a : args)
+                argv.push_back(const_cast<char *>(a.c_str()));
+            argv.push_back(nullptr);
+            execv(argv[0], argv.data());
+            _exit(127);
+        }
+        close(fds[1]);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        ASSERT_TRUE(WIFEXITED(st)) << describe_status(st);
+        EXPECT_EQ(WEXITSTATUS(st), kIo);
+        RunResult r;
+        r.err = slurp(err_file);
+        expect_one_line(r, "standard output");
+    }
+}
+
 TEST(HostileInput, TheProgramInheritsNoDescriptorOfDeftrace) {
     ScratchDir tmp("hostile");
     const auto builds = oldest_and_newest({"hostile_values"});
