@@ -1,6 +1,7 @@
 #include "process/tracee.h"
 
 #include "binary/error.h"
+#include "binary/unique_fd.h"
 #include "process/signals.h"
 
 #include <algorithm>
@@ -94,9 +95,12 @@ Tracee::~Tracee() {
 Tracee Tracee::launch(const std::vector<std::string> &argv) {
     if (argv.empty())
         throw Error(ErrorKind::Usage, "no program to run");
+    // exec's error, if any, comes back through this pipe (close-on-exec: a successful exec
+    // closes the child's end). Owned, so that no failure below leaks either end.
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0)
         throw Error(ErrorKind::Process, std::string("pipe: ") + std::strerror(errno));
+    UniqueFd exec_errors(pipefd[0]), exec_errors_child(pipefd[1]);
     std::vector<char *> args;
     for (const auto &a : argv)
         args.push_back(const_cast<char *>(a.c_str()));
@@ -107,15 +111,14 @@ Tracee Tracee::launch(const std::vector<std::string> &argv) {
         throw Error(ErrorKind::Process, std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
         // Wait, stopped, until the parent has seized us; then become the program.
-        close(pipefd[0]);
         restore_inherited_signal_dispositions();
         raise(SIGSTOP);
         execvp(args[0], args.data());
         int e = errno;
-        (void)!write(pipefd[1], &e, sizeof e);
+        (void)!write(exec_errors_child.get(), &e, sizeof e);
         _exit(127);
     }
-    close(pipefd[1]);
+    exec_errors_child.reset(); // the child's end: EOF here once exec succeeds
     auto fail = [&](const std::string &what) {
         int e = errno;
         ::kill(pid, SIGKILL);
@@ -137,8 +140,7 @@ Tracee Tracee::launch(const std::vector<std::string> &argv) {
             fail("waitpid");
         if (WIFEXITED(st) || WIFSIGNALED(st)) {
             int child_errno = 0;
-            ssize_t n = read(pipefd[0], &child_errno, sizeof child_errno);
-            close(pipefd[0]);
+            ssize_t n = read(exec_errors.get(), &child_errno, sizeof child_errno);
             if (n == sizeof child_errno) {
                 ErrorKind k = child_errno == ENOENT                             ? ErrorKind::NotFound
                               : (child_errno == EACCES || child_errno == EPERM) ? ErrorKind::Permission
@@ -156,7 +158,6 @@ Tracee Tracee::launch(const std::vector<std::string> &argv) {
         if (ptrace(PTRACE_CONT, pid, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(deliver))) != 0)
             fail("PTRACE_CONT");
     }
-    close(pipefd[0]);
     return Tracee(pid);
 }
 
