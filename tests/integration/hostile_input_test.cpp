@@ -47,6 +47,32 @@ const BuiltProgram &newest(const std::vector<BuiltProgram> &builds) {
     return builds.back();
 }
 
+// Runs deftrace with one of its standard outputs (1 or 2) a pipe nobody reads — every write to
+// it fails with EPIPE and raises SIGPIPE — and the other one the file `other_file`. Returns the
+// wait status.
+int run_into_closed_pipe(const std::vector<std::string> &args, int broken_fd, const std::string &other_file) {
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    close(fds[0]);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int other = open(other_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fds[1], broken_fd);
+        dup2(other, broken_fd == 1 ? 2 : 1);
+        std::vector<char *> argv{const_cast<char *>(DEFTRACE_EXE)};
+        for (const auto &a : args)
+            argv.push_back(const_cast<char *>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    close(fds[1]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return st;
+}
+
 TEST(HostileInput, InvalidUtf8KeepsEveryJsonOutputValidAndTheRawBytes) {
     ScratchDir tmp("hostile");
     for (const auto &b : oldest_and_newest({"hostile_values"})) {
@@ -148,21 +174,8 @@ TEST(HostileInput, AClosedPipeKillsNeitherDeftraceNorTheProgram) {
     ASSERT_FALSE(builds.empty());
     const auto &b = newest(builds);
     const auto plain = run_program({b.binary()});
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    close(fds[0]); // no reader: every write to the pipe fails with EPIPE (and raises SIGPIPE)
     const std::string out_file = tmp / "out.txt";
-    pid_t pid = fork();
-    if (pid == 0) {
-        int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(out, 1);
-        dup2(fds[1], 2);
-        execl(DEFTRACE_EXE, DEFTRACE_EXE, b.binary().c_str(), static_cast<char *>(nullptr));
-        _exit(127);
-    }
-    close(fds[1]);
-    int st = 0;
-    waitpid(pid, &st, 0);
+    const int st = run_into_closed_pipe({b.binary()}, 2, out_file);
     ASSERT_TRUE(WIFEXITED(st)) << describe_status(st);
     EXPECT_EQ(WEXITSTATUS(st), kIo);
     EXPECT_EQ(slurp(out_file), plain.out) << "the program must run to its end, unchanged";
@@ -184,25 +197,8 @@ TEST(HostileInput, AReportToAClosedPipeIsAnIoError) {
                                                  {"inspect", "--json", b.binary()},
                                                  {"diff", tmp / "a.json", tmp / "b.json"}}) {
         SCOPED_TRACE(args.front() + " " + args[1]);
-        int fds[2];
-        ASSERT_EQ(pipe(fds), 0);
-        close(fds[0]);
         const std::string err_file = tmp / "err.txt";
-        pid_t pid = fork();
-        if (pid == 0) {
-            int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            dup2(fds[1], 1);
-            dup2(err, 2);
-            std::vector<char *> argv{const_cast<char *>(DEFTRACE_EXE)};
-            for (const auto &a : args)
-                argv.push_back(const_cast<char *>(a.c_str()));
-            argv.push_back(nullptr);
-            execv(argv[0], argv.data());
-            _exit(127);
-        }
-        close(fds[1]);
-        int st = 0;
-        waitpid(pid, &st, 0);
+        const int st = run_into_closed_pipe(args, 1, err_file);
         ASSERT_TRUE(WIFEXITED(st)) << describe_status(st);
         EXPECT_EQ(WEXITSTATUS(st), kIo);
         RunResult r;
