@@ -50,6 +50,14 @@ if [[ -f scripts/go-env.sh ]]; then
   done
 fi
 "$build/fuzz/deftrace_fuzz_seeds" "$seeds" "${go_bins[@]}"
+# Saved traces: the normalized expectations of the test programs (those within max_len), besides
+# the raw and JSON Lines traces in fuzz/corpus/fuzz_trace_json.
+mkdir -p "$seeds/fuzz_trace_json"
+for f in testdata/*/expected*.json; do
+  if (($(stat -c %s "$f") < 65536)); then
+    cp "$f" "$seeds/fuzz_trace_json/$(basename "$(dirname "$f")")-$(basename "$f")"
+  fi
+done
 echo "seeds: synthetic + ${#go_bins[@]} real Go binaries"
 
 mapfile -t manifest < "$build/fuzz-targets.txt"

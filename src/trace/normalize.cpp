@@ -426,21 +426,23 @@ void Normalizer::write(OutputStream &out, const json &closing) const {
     out.flush();
 }
 
+std::unique_ptr<Normalizer> normalizer_of(const json &trace, json &members) {
+    members = json::object();
+    for (auto it = trace.begin(); it != trace.end(); ++it)
+        if (it.key() != "events")
+            members[it.key()] = it.value();
+    auto n = std::make_unique<Normalizer>(members);
+    if (trace.contains("events") && trace["events"].is_array())
+        for (const auto &e : trace["events"])
+            n->add(e);
+    return n;
+}
+
 json normalize_trace(const json &trace) {
     if (trace.value("normalized", false))
         return trace;
-    json header = json::object(), closing = json::object();
-    for (auto it = trace.begin(); it != trace.end(); ++it) {
-        if (it.key() == "validation" || it.key() == "leaks" || it.key() == "exit")
-            closing[it.key()] = it.value();
-        else if (it.key() != "events")
-            header[it.key()] = it.value();
-    }
-    Normalizer n(header);
-    if (trace.contains("events") && trace["events"].is_array())
-        for (const auto &e : trace["events"])
-            n.add(e);
-    return n.document(closing);
+    json members;
+    return normalizer_of(trace, members)->document(members);
 }
 
 } // namespace deftrace

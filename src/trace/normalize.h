@@ -82,6 +82,10 @@ private:
     mutable std::unique_ptr<Layout> layout_; // computed once all events are in
 };
 
+// A trace document in memory as a Normalizer: `members` gets every member but "events", and
+// the events go through the returned Normalizer.
+std::unique_ptr<Normalizer> normalizer_of(const nlohmann::ordered_json &trace, nlohmann::ordered_json &members);
+
 // Normalizes a raw trace; a trace that is already normalized is returned unchanged.
 nlohmann::ordered_json normalize_trace(const nlohmann::ordered_json &trace);
 

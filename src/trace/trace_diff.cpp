@@ -77,19 +77,6 @@ void diff_events(uint64_t g, const Normalizer &want, const Normalizer &got, std:
         report += header + body;
 }
 
-// A document's members other than its events, and a Normalizer holding the events.
-std::unique_ptr<Normalizer> events_of(const json &trace, json &members) {
-    members = json::object();
-    for (auto it = trace.begin(); it != trace.end(); ++it)
-        if (it.key() != "events")
-            members[it.key()] = it.value();
-    auto n = std::make_unique<Normalizer>(members);
-    if (trace.contains("events") && trace["events"].is_array())
-        for (const auto &e : trace["events"])
-            n->add(e);
-    return n;
-}
-
 } // namespace
 
 std::string describe_event(const json &e) {
@@ -110,8 +97,8 @@ std::string describe_event(const json &e) {
 
 TraceDiff diff_traces(const json &expected_raw, const json &actual_raw) {
     json want_members, got_members;
-    const auto want = events_of(expected_raw, want_members);
-    const auto got = events_of(actual_raw, got_members);
+    const auto want = normalizer_of(expected_raw, want_members);
+    const auto got = normalizer_of(actual_raw, got_members);
     return diff_traces(*want, want_members, *got, got_members);
 }
 

@@ -271,17 +271,6 @@ bool is_jsonl_header(std::string_view first_line) {
 
 } // namespace
 
-void check_trace_shape(const json &trace, const std::string &name) {
-    try {
-        check_members(trace);
-        const json &events = trace["events"];
-        for (size_t i = 0; i < events.size(); ++i)
-            check_event(events[i], i);
-    } catch (const ShapeError &e) {
-        not_a_trace(name, e.what());
-    }
-}
-
 LoadedTrace load_trace(std::string_view text, const std::string &name) {
     const size_t first_nl = text.find('\n');
     if (first_nl != std::string_view::npos && is_jsonl_header(text.substr(0, first_nl))) {

@@ -37,7 +37,4 @@ LoadedTrace load_trace(std::string_view text, const std::string &name);
 // The same from a file, never holding the file (see read_input_file for the file checks).
 LoadedTrace load_trace_file(const std::string &path);
 
-// Throws Error(Usage) unless `trace`, a whole document, has the shape of a deftrace trace.
-void check_trace_shape(const nlohmann::ordered_json &trace, const std::string &name);
-
 } // namespace deftrace

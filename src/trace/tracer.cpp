@@ -1060,9 +1060,23 @@ nlohmann::ordered_json Tracer::pending_defers(Addr g, Addr pc, Addr sp, bool *co
     return out;
 }
 
+nlohmann::ordered_json Tracer::panic_chain_json(const std::vector<PanicRecord> &newest_first) const {
+    // Oldest first, as printpanics prints them.
+    auto chain = nlohmann::ordered_json::array();
+    for (auto it = newest_first.rbegin(); it != newest_first.rend(); ++it) {
+        auto v = value_json(it->arg_type, it->arg_data);
+        v["recovered"] = it->recovered;
+        if (it->goexit)
+            v["goexit"] = true;
+        if (it->repanicked)
+            v["repanicked"] = true;
+        chain.push_back(v);
+    }
+    return chain;
+}
+
 void Tracer::on_fatal(ThreadStop &stop, Addr g, uint64_t goid) {
     Event e = make_event(EventKind::Fatal, goid, g);
-    auto chain = nlohmann::ordered_json::array();
     // preprintpanics(p): ≤1.21 the whole g._panic chain; 1.22+ the current gopanic's panic, linked
     // to the older ones. Print oldest first, as printpanics does.
     std::vector<PanicRecord> panics;
@@ -1080,16 +1094,7 @@ void Tracer::on_fatal(ThreadStop &stop, Addr g, uint64_t goid) {
         for (size_t i = 0; i + 1 < panics.size(); ++i)
             if (panics[i].arg_type == panics[i + 1].arg_type && panics[i].arg_data == panics[i + 1].arg_data)
                 panics[i + 1].repanicked = true;
-    for (auto it = panics.rbegin(); it != panics.rend(); ++it) {
-        auto v = value_json(it->arg_type, it->arg_data);
-        v["recovered"] = it->recovered;
-        if (it->goexit)
-            v["goexit"] = true;
-        if (it->repanicked)
-            v["repanicked"] = true;
-        chain.push_back(v);
-    }
-    e.fields["panics"] = chain;
+    e.fields["panics"] = panic_chain_json(panics);
     bool complete = true;
     e.fields["pending"] = pending_defers(g, stop.regs.pc(), stop.regs.sp(), &complete);
     if (!complete)
@@ -1571,14 +1576,7 @@ void Tracer::on_throw(ThreadStop &stop, Addr g) {
             }
             // A fatal error raised while panics are in progress (Go 1.26's fatal prints them
             // first, printPreFatalDeferPanic): oldest first, as for a fatal panic.
-            auto panics = state_->panics(user, 64);
-            for (auto it = panics.rbegin(); it != panics.rend(); ++it) {
-                auto v = value_json(it->arg_type, it->arg_data);
-                v["recovered"] = it->recovered;
-                if (it->goexit)
-                    v["goexit"] = true;
-                chain.push_back(v);
-            }
+            chain = panic_chain_json(state_->panics(user, 64));
         }
         e.fields["panics"] = chain;
         e.fields["error"] = message; // raw: the sinks escape for their output

@@ -106,6 +106,8 @@ private:
     void on_recover_entry(ThreadStop &stop, Addr g);
     void on_recover_return(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recovery(ThreadStop &stop);
+    // A panic chain (newest first, as the runtime links it) as the JSON `panics` list, oldest first.
+    nlohmann::ordered_json panic_chain_json(const std::vector<PanicRecord> &newest_first) const;
     void on_fatal(ThreadStop &stop, Addr g, uint64_t goid);
     void on_fatal_printed(uint64_t goid);
     void on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
