@@ -33,6 +33,7 @@ public:
     // Execution resumes in the frame at `depth`: the panics started below it are over.
     Resumed resumed(uint64_t goid, uint64_t depth);
     void clear() { by_goroutine_.clear(); }
+    [[nodiscard]] bool empty() const { return by_goroutine_.empty(); }
 
 private:
     std::unordered_map<uint64_t, std::vector<Panic>> by_goroutine_;

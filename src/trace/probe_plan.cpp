@@ -29,12 +29,82 @@ Probe probe_of(ProbeKind kind) {
 ProbePlan ProbePlan::build(const GoBinary &bin, const std::vector<FunctionDefers> &sites, const Disassembler &dis,
                            const PlanOptions &opts) {
     ProbePlan plan(bin, dis);
+    const bool scoped = opts.scope && !opts.scope->is_all();
     plan.add_runtime_probes(opts);
     plan.add_runtime_calls(opts.panics_only);
     if (!opts.panics_only)
-        plan.add_open_coded(sites);
+        plan.add_open_coded(sites, scoped ? opts.scope : nullptr);
+    if (!opts.panics_only && scoped)
+        plan.add_scoped_defer_paths(sites, *opts.scope);
+    plan.set_arming(opts);
     plan.plan_breakpoints();
     return plan;
+}
+
+namespace {
+
+bool on_demand_only(const std::vector<Probe> &probes) {
+    return std::all_of(probes.begin(), probes.end(), [](const Probe &p) { return p.arming != Arming::Always; });
+}
+
+} // namespace
+
+std::vector<Addr> ProbePlan::on_demand(Arming when) const {
+    std::vector<Addr> out;
+    for (const auto &[addr, probes] : probes_)
+        if (on_demand_only(probes) && probes.front().arming == when)
+            out.push_back(addr);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+void ProbePlan::set_arming(const PlanOptions &opts) {
+    const bool scoped = opts.scope && !opts.scope->is_all();
+    // Every recover() costs two stops; the program's own are shown in every scope, so only
+    // --panics-only arms gorecover on demand.
+    const bool recovers_on_demand = opts.panics_only && !opts.all_recovers;
+    for (auto &[addr, probes] : probes_)
+        for (auto &p : probes) {
+            if (recovers_on_demand && (p.kind == ProbeKind::GorecoverEntry || p.kind == ProbeKind::GorecoverReturn))
+                p.arming = Arming::DuringPanics;
+            if (scoped && p.kind == ProbeKind::RuntimeCall && p.cause == "return")
+                p.arming = Arming::InScopeDeferreturn;
+        }
+}
+
+// Out of the whole-program scope, a linked defer is seen at its in-scope CALL of
+// runtime.deferproc* (not at the runtime's entry, which every package's defers go through), and
+// the calls deferreturn makes are armed while an in-scope frame is in deferreturn: from its CALL
+// runtime.deferreturn (every return of a function with linked defers, and where a recovery
+// resumes it) to the instruction after.
+void ProbePlan::add_scoped_defer_paths(const std::vector<FunctionDefers> &sites, const Scope &scope) {
+    const auto deferreturn = function("runtime.deferreturn");
+    for (const auto &f : sites) {
+        if (!scope.contains(f.name))
+            continue;
+        for (const auto &s : f.sites) {
+            if (s.kind == DeferKind::OpenCoded)
+                continue;
+            Probe p = probe_of(ProbeKind::DeferprocCall);
+            p.defer_kind = s.kind;
+            p.rangefunc = s.runtime_call == "runtime.deferprocat";
+            add(s.pc, p);
+        }
+    }
+    // The functions that call deferreturn say so in their _func (the call a recovery resumes
+    // at): those with linked or open-coded defers, and those whose range-over-func loop bodies
+    // defer onto their frame (1.23+), which have no defer statement of their own.
+    const Pclntab &tab = bin_->pclntab();
+    for (size_t i = 0; deferreturn && i < tab.num_funcs(); ++i) {
+        const FuncInfo f = tab.func(i);
+        if (f.deferreturn == 0 || !scope.contains(tab.func_name(f)))
+            continue;
+        for (const auto &in : dis_->decode(bin_->code(f), f.entry))
+            if (in.op == Op::Call && in.branch_target == deferreturn->entry) {
+                add(in.address, probe_of(ProbeKind::DeferreturnEnter));
+                add(in.next(), probe_of(ProbeKind::DeferreturnLeave));
+            }
+    }
 }
 
 const std::vector<Probe> *ProbePlan::at(Addr link_addr) const {
@@ -72,7 +142,7 @@ size_t ProbePlan::add_rets(std::string_view fn, ProbeKind kind) {
 }
 
 void ProbePlan::add_runtime_probes(const PlanOptions &opts) {
-    if (!opts.panics_only) {
+    if (!opts.panics_only && (!opts.scope || opts.scope->is_all())) {
         add_entry("runtime.deferproc", ProbeKind::DeferProc);
         add_entry("runtime.deferprocStack", ProbeKind::DeferProcStack);
         add_entry("runtime.deferprocat", ProbeKind::DeferProcAt);
@@ -146,12 +216,9 @@ void ProbePlan::add_runtime_calls(bool panics_only) {
     }
 }
 
-// The runtime's and the standard library's open-coded defers too: the model needs every frame a
-// panic can unwind (runtime.main's deferred function runs before a fatal panic ends the
-// program). The tracer leaves them out of the trace.
-void ProbePlan::add_open_coded(const std::vector<FunctionDefers> &sites) {
+void ProbePlan::add_open_coded(const std::vector<FunctionDefers> &sites, const Scope *scope) {
     for (const auto &f : sites) {
-        if (!f.open_coded)
+        if (!f.open_coded || (scope && !scope->contains(f.name)))
             continue;
         for (const auto &s : f.sites) {
             if (s.kind != DeferKind::OpenCoded)
@@ -303,6 +370,7 @@ void ProbePlan::add_inlined_copies(const ResourceProbe &rp, const ProbedFunction
 // none. (Return addresses need no care: a patch holds a call only as its last instruction.)
 void ProbePlan::plan_breakpoints() {
     const Pclntab &tab = bin_->pclntab();
+    // Probes armed on demand bound the patches too: their int3 must not land inside one.
     std::vector<Addr> sites;
     for (const auto &[addr, _] : probes_)
         sites.push_back(addr);
@@ -342,7 +410,8 @@ void ProbePlan::plan_breakpoints() {
                 patchable = limit > addr ? limit - addr : 0;
             }
         }
-        breakpoints_.push_back({addr, patchable});
+        if (!on_demand_only(probes_.at(addr)))
+            breakpoints_.push_back({addr, patchable});
     }
 }
 

@@ -26,6 +26,7 @@
 #include "analysis/disassembler.h"
 #include "binary/go_binary.h"
 #include "leaks/resource_probe.h"
+#include "trace/scope.h"
 
 #include <optional>
 #include <string>
@@ -35,36 +36,51 @@
 namespace deftrace {
 
 enum class ProbeKind {
-    DeferProc,       // runtime.deferproc entry: RAX = *funcval
-    DeferProcStack,  // runtime.deferprocStack entry: RAX = *_defer with fn set
-    DeferProcAt,     // runtime.deferprocat entry: RAX = *funcval (range-over-func body)
-    DeferRangefunc,  // runtime.deferrangefunc entry: a rangefunc head record (model only)
-    GoroutineEnd,    // runtime.goexit1 entry: the goroutine is done (model only)
-    MainReturn,      // a ret of main.main: the program's defers have all run (model only)
-    ProgramExit,     // os.Exit entry: the defers still registered are skipped (model only)
-    OpenBitsStore,   // store into deferBits that sets a defer's bit
-    OpenSlotStore,   // store of a defer's closure into its slot (bits store was eliminated)
-    OpenExitCall,    // inline call of an open-coded defer at a return
-    RuntimeCall,     // the runtime calling a deferred function (call *reg)
-    Gopanic,         // runtime.gopanic entry: RAX:RBX = the value
-    GorecoverEntry,  // runtime.gorecover entry
-    GorecoverReturn, // a ret of runtime.gorecover: RAX:RBX = result
-    Recovery,        // runtime.recovery entry (on g0): RAX = the goroutine
-    Goexit,          // runtime.Goexit entry
-    Fatal,           // runtime.preprintpanics entry: RAX = the panic chain about to be printed
-    FatalPrinted,    // a ret of runtime.preprintpanics: errors and Stringers are now their text
-    OsExit,          // os.Exit entry: every goroutine's pending defers will never run
-    ExecCall,        // syscall.Exec entry: every goroutine's pending defers, if the exec succeeds
-    ExecFailed,      // a ret of syscall.Exec: the exec failed, the program goes on
-    Throw,           // runtime.throw / runtime.fatal entry: RAX:RBX = the message; the process dies
-    ResourceAcquire, // a probed acquire function's ret (result handle) or entry (argument handle)
-    ResourceRelease, // a probed release function's entry: the handle in an argument register
-                     // (both also at the atomic instruction of an inlined call, for lock probes)
+    DeferProc,        // runtime.deferproc entry: RAX = *funcval
+    DeferProcStack,   // runtime.deferprocStack entry: RAX = *_defer with fn set
+    DeferProcAt,      // runtime.deferprocat entry: RAX = *funcval (range-over-func body)
+    DeferRangefunc,   // runtime.deferrangefunc entry: a rangefunc head record (model only)
+    GoroutineEnd,     // runtime.goexit1 entry: the goroutine is done (model only)
+    MainReturn,       // a ret of main.main: the program's defers have all run (model only)
+    ProgramExit,      // os.Exit entry: the defers still registered are skipped (model only)
+    OpenBitsStore,    // store into deferBits that sets a defer's bit
+    OpenSlotStore,    // store of a defer's closure into its slot (bits store was eliminated)
+    OpenExitCall,     // inline call of an open-coded defer at a return
+    RuntimeCall,      // the runtime calling a deferred function (call *reg)
+    Gopanic,          // runtime.gopanic entry: RAX:RBX = the value
+    GorecoverEntry,   // runtime.gorecover entry
+    GorecoverReturn,  // a ret of runtime.gorecover: RAX:RBX = result
+    Recovery,         // runtime.recovery entry (on g0): RAX = the goroutine
+    Goexit,           // runtime.Goexit entry
+    Fatal,            // runtime.preprintpanics entry: RAX = the panic chain about to be printed
+    FatalPrinted,     // a ret of runtime.preprintpanics: errors and Stringers are now their text
+    OsExit,           // os.Exit entry: every goroutine's pending defers will never run
+    ExecCall,         // syscall.Exec entry: every goroutine's pending defers, if the exec succeeds
+    ExecFailed,       // a ret of syscall.Exec: the exec failed, the program goes on
+    Throw,            // runtime.throw / runtime.fatal entry: RAX:RBX = the message; the process dies
+    DeferprocCall,    // --scope: a CALL runtime.deferproc / deferprocStack / deferprocat in an in-scope
+                      // function; RAX as at the callee's entry
+    DeferreturnEnter, // --scope: a CALL runtime.deferreturn in an in-scope function
+    DeferreturnLeave, // --scope: the instruction after it
+    ResourceAcquire,  // a probed acquire function's ret (result handle) or entry (argument handle)
+    ResourceRelease,  // a probed release function's entry: the handle in an argument register
+                      // (both also at the atomic instruction of an inlined call, for lock probes)
+};
+
+// When a probe's breakpoint is in place. Out of the whole-program scope, the runtime entry points
+// that every goroutine's defers go through are armed only while something in scope needs them.
+enum class Arming {
+    Always,
+    DuringPanics,       // gorecover: while a panic or Goexit is in progress on some goroutine
+    InScopeDeferreturn, // deferreturn's calls: while an in-scope frame is in runtime.deferreturn
 };
 
 struct Probe {
     ProbeKind kind;
-    const FunctionDefers *func = nullptr; // open-coded probes
+    Arming arming = Arming::Always;
+    DeferKind defer_kind = DeferKind::Heap; // DeferprocCall: stack or heap
+    bool rangefunc = false;                 // DeferprocCall: runtime.deferprocat
+    const FunctionDefers *func = nullptr;   // open-coded probes
     int bit = -1;
     Operand source;             // the stored value (open-coded stores)
     Gpr call_reg = Gpr::None;   // register holding the call target (indirect calls)
@@ -87,6 +103,10 @@ struct PlanOptions {
     // deferreturn's calls).
     bool panics_only = false;
     const std::vector<ResourceProbe> *resources = nullptr; // --leaks / --probes; may be null
+    const Scope *scope = nullptr;                          // null: all
+    // recover() calls made while no panic is in progress are probed too (otherwise, in
+    // --panics-only mode, gorecover is armed during panics only).
+    bool all_recovers = false;
 };
 
 // One breakpoint: where (link-time), and how many bytes a jump patch may replace there
@@ -105,8 +125,10 @@ public:
     // The probes at a link-time address; null if none.
     [[nodiscard]] const std::vector<Probe> *at(Addr link_addr) const;
     [[nodiscard]] const std::unordered_map<Addr, std::vector<Probe>> &probes() const { return probes_; }
-    // Sorted by address.
+    // The breakpoints in place from the start, sorted by address.
     [[nodiscard]] const std::vector<PlannedBreakpoint> &breakpoints() const { return breakpoints_; }
+    // The addresses (link-time) armed on demand, by when.
+    [[nodiscard]] std::vector<Addr> on_demand(Arming when) const;
     // Link-time addresses right after an open-coded exit's call (the model tells an inline exit's
     // deferred call from deferreturn's by its return address).
     [[nodiscard]] const std::vector<Addr> &exit_returns() const { return exit_returns_; }
@@ -127,7 +149,9 @@ private:
     void add_runtime_probes(const PlanOptions &opts);
     void add_program_end_probes();
     void add_runtime_calls(bool panics_only);
-    void add_open_coded(const std::vector<FunctionDefers> &sites);
+    void add_open_coded(const std::vector<FunctionDefers> &sites, const Scope *scope);
+    void add_scoped_defer_paths(const std::vector<FunctionDefers> &sites, const Scope &scope);
+    void set_arming(const PlanOptions &opts);
     void add_open_exit(const FunctionDefers &f, const OpenCodedExit &e);
     void add_resources(const std::vector<ResourceProbe> &resources);
     void add_inlined_copies(const ResourceProbe &rp, const ProbedFunction &pf, const Probe &p,

@@ -40,14 +40,16 @@ void Tracer::attach(Tracee &tracee) {
     funcvals_ = std::make_unique<FuncvalReader>(*bin_, tracee.memory());
     names_ = std::make_unique<Symbolizer>(*bin_, *walker_, tracee.memory(), tracee.disassembler());
     map_scratch();
+    scope_ = Scope::parse(options_.scope, *bin_);
+    whole_program_ = !options_.panics_only && scope_.is_all();
     if (validator_) { // the program an exec replaced: its counts go on into the summary
         retired_observations_ += validator_->observations();
         retired_divergences_ += validator_->divergences();
     }
-    validator_ = std::make_unique<Validator>(*bin_, *walker_, *state_, traits_, !options_.panics_only,
+    validator_ = std::make_unique<Validator>(*bin_, *walker_, *state_, traits_, whole_program_,
                                              Perturbation::from_environment());
-    plan_ = std::make_unique<ProbePlan>(
-        ProbePlan::build(*bin_, sites_, tracee.disassembler(), PlanOptions{options_.panics_only, &options_.resources}));
+    const PlanOptions plan{options_.panics_only, &options_.resources, &scope_, options_.all_recovers};
+    plan_ = std::make_unique<ProbePlan>(ProbePlan::build(*bin_, sites_, tracee.disassembler(), plan));
     for (Addr a : plan_->exit_returns())
         validator_->note_exit_return(a);
     // Once: a program that execs itself is analysed again.
@@ -56,6 +58,26 @@ void Tracer::attach(Tracee &tracee) {
             probe_notes_.push_back(note);
     for (const auto &b : plan_->breakpoints())
         tracee.insert_breakpoint(b.link_addr + bias_, b.patchable);
+    // Int3s (a jump patch cannot be switched while threads run), off until needed.
+    recovers_armed_ = deferreturns_armed_ = false;
+    for (Arming when : {Arming::DuringPanics, Arming::InScopeDeferreturn})
+        for (Addr a : plan_->on_demand(when)) {
+            tracee.insert_breakpoint(a + bias_, 0);
+            tracee.set_breakpoint_enabled(a + bias_, false);
+        }
+}
+
+void Tracer::arm(Arming when, bool on) {
+    bool &armed = when == Arming::DuringPanics ? recovers_armed_ : deferreturns_armed_;
+    if (armed == on)
+        return;
+    armed = on;
+    for (Addr a : plan_->on_demand(when))
+        tracee_->set_breakpoint_enabled(a + bias_, on);
+}
+
+void Tracer::update_recover_arming() {
+    arm(Arming::DuringPanics, !panics_.empty() || !goexiting_.empty());
 }
 
 // The scratch page for breakpoint stubs must be within ±2 GiB of the code: try just below the
@@ -104,15 +126,30 @@ Event Tracer::make_event(EventKind kind, uint64_t goid, Addr g) {
     return e;
 }
 
-void Tracer::emit(Event e) {
+bool Tracer::shown(const Event &e) const {
     // The runtime's own defers and recovers (runtime.main's deferred unlock, preprintpanics
     // recovering from a failing Error method) are machinery, not the program's story.
-    const bool machinery = e.kind == EventKind::Defer || e.kind == EventKind::DeferCall || e.kind == EventKind::Recover;
-    if (machinery && is_runtime_function(e.site.function))
-        return;
+    const bool defers = e.kind == EventKind::Defer || e.kind == EventKind::DeferCall;
+    if ((defers || e.kind == EventKind::Recover) && is_runtime_function(e.site.function))
+        return false;
     // A deferred runtime function (not a wrapper around one: `defer close(ch)` is the program's).
     if (e.kind == EventKind::DeferCall && e.fields.contains("fn") && !e.fields.contains("wrapper") &&
         is_runtime_function(e.fields["fn"].get<std::string>()))
+        return false;
+    if (defers && !scope_.contains(e.site.function))
+        return false;
+    if (e.kind == EventKind::Recover && !e.fields.value("recovered", false)) {
+        // Where gorecover is armed during panics only, a recover() with no panic is seen only
+        // when some other goroutine panics: never shown, so that the trace does not depend on it.
+        const bool on_demand = options_.panics_only && !options_.all_recovers;
+        if (!scope_.contains(e.site.function) || (on_demand && e.fields.value("reason", "") == "no panic"))
+            return false;
+    }
+    return true;
+}
+
+void Tracer::emit(Event e) {
+    if (!shown(e))
         return;
     e.seq = ++seq_;
     sink_.emit(e);
@@ -185,7 +222,10 @@ void Tracer::dispatch(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
     switch (p.kind) {
     case ProbeKind::DeferProc:
     case ProbeKind::DeferProcAt:
-    case ProbeKind::DeferProcStack: on_deferproc(stop, p, g, goid); break;
+    case ProbeKind::DeferProcStack:
+    case ProbeKind::DeferprocCall: on_deferproc(stop, p, g, goid); break;
+    case ProbeKind::DeferreturnEnter:
+    case ProbeKind::DeferreturnLeave: on_deferreturn(stop, p, g, goid); break;
     case ProbeKind::OpenBitsStore:
     case ProbeKind::OpenSlotStore: on_open_register(stop, p, g, goid); break;
     case ProbeKind::OpenExitCall:
@@ -195,7 +235,12 @@ void Tracer::dispatch(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
     case ProbeKind::GorecoverReturn: on_recover_return(stop, g, goid); break;
     case ProbeKind::Goexit: on_goexit(stop, g, goid); break;
     case ProbeKind::DeferRangefunc: validator_->rangefunc_head(goid, g, stop.regs.sp() + 8); break;
-    case ProbeKind::GoroutineEnd: validator_->goroutine_end(goid, g); break;
+    case ProbeKind::GoroutineEnd:
+        validator_->goroutine_end(goid, g);
+        drop_deferreturn_frames(goid, std::nullopt);
+        goexiting_.erase(goid);
+        update_recover_arming();
+        break;
     case ProbeKind::MainReturn:
     case ProbeKind::ProgramExit:
         validator_->program_ending(goid, g, stop.regs.pc(), stop.regs.sp(), p.kind == ProbeKind::ProgramExit);

@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace deftrace {
 
@@ -41,6 +42,11 @@ struct TraceOptions {
     // The runtime's struct offsets for a binary the program execs (DWARF or the shipped tables;
     // throws Error when there are none). Unset: tracing ends at an exec.
     std::function<RuntimeOffsets(const GoBinary &)> offsets_for;
+    // Whose defers are traced (trace/scope.h): "all", "main" or a regular expression.
+    std::string scope = "all";
+    // Report recover() calls made while no panic is in progress (recover() = nil, no panic) in
+    // --panics-only mode, where they would cost stops.
+    bool all_recovers = false;
 };
 
 class Tracer : public StopHandler {
@@ -113,6 +119,15 @@ private:
     void on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid);
     void remember(uint64_t goid, Addr funcval, const Site &site);
     std::optional<Site> take(uint64_t goid, Addr code);
+    void on_deferreturn(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
+    // Forgets a goroutine's in-scope deferreturn frames (those deeper than `deeper_than`, or all).
+    void drop_deferreturn_frames(uint64_t goid, std::optional<uint64_t> deeper_than);
+    // Puts the breakpoints armed on demand (ProbePlan::on_demand) in place or takes them away.
+    void arm(Arming when, bool on);
+    // gorecover is armed while a panic or Goexit is in progress on some goroutine.
+    void update_recover_arming();
+    // Whether an event belongs in the trace: not the runtime's machinery, and in scope.
+    [[nodiscard]] bool shown(const Event &e) const;
 
     // tracer_panics.cpp
     void on_panic(ThreadStop &stop, Addr g, uint64_t goid);
@@ -164,6 +179,11 @@ private:
     std::unique_ptr<FuncvalReader> funcvals_;
     std::unique_ptr<Symbolizer> names_;
     std::unique_ptr<ProbePlan> plan_;
+    Scope scope_ = Scope::all();
+    bool whole_program_ = true; // every defer is observed: no --panics-only, scope all
+    bool recovers_armed_ = false, deferreturns_armed_ = false;
+    std::unordered_map<uint64_t, std::vector<uint64_t>> deferreturn_frames_; // by goroutine: depths
+    std::unordered_set<uint64_t> goexiting_;                                 // goroutines in Goexit
     // Every observation is checked against the runtime model; set by attach.
     std::unique_ptr<Validator> validator_;
     std::unordered_map<Addr, PendingRecover> recovers_; // by g

@@ -3,25 +3,36 @@
 
 #include "trace/validator.h"
 
+#include <algorithm>
+
 namespace deftrace {
 
 void Tracer::on_deferproc(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
+    // At the runtime's entry, or (--scope) at the program's CALL with the same registers.
+    const bool at_call = p.kind == ProbeKind::DeferprocCall;
+    const bool stack = at_call ? p.defer_kind == DeferKind::Stack : p.kind == ProbeKind::DeferProcStack;
     Addr fn(stop.regs.raw.rax);
-    if (p.kind == ProbeKind::DeferProcStack)
+    if (stack)
         fn = state_->defer_fn(fn);
-    auto ret = tracee_->memory().read_u64(stop.regs.sp());
     Event e = make_event(EventKind::Defer, goid, g);
-    e.site = names_->site_at(Addr(ret.value_or(0)), true);
-    e.fields["defer_kind"] = p.kind == ProbeKind::DeferProcStack ? "stack" : "heap";
+    if (at_call) {
+        e.site = names_->site_at(stop.regs.pc(), false);
+    } else {
+        auto ret = tracee_->memory().read_u64(stop.regs.sp());
+        e.site = names_->site_at(Addr(ret.value_or(0)), true);
+    }
+    e.fields["defer_kind"] = stack ? "stack" : "heap";
     const Addr code = funcvals_->code(fn);
     put_fn(e.fields, code, fn);
     remember(goid, fn, e.site);
-    if (p.kind == ProbeKind::DeferProcAt) // deferprocat(fn, frame any): RCX = frame's data
+    if (at_call) {
+        // Out of the whole-program scope the model sees no registration (registrations_observed).
+    } else if (p.kind == ProbeKind::DeferProcAt) { // deferprocat(fn, frame any): RCX = frame's data
         validator_->rangefunc_defer(goid, g, Addr(stop.regs.raw.rcx), code, e.site);
-    else // d.sp = getcallersp(): the caller's SP at this entry probe
-        validator_->defer_registered(
-            goid, g, p.kind == ProbeKind::DeferProcStack ? model::DeferKind::Stack : model::DeferKind::Heap,
-            stop.regs.sp() + 8, code, -1, e.site);
+    } else { // d.sp = getcallersp(): the caller's SP at this entry probe
+        validator_->defer_registered(goid, g, stack ? model::DeferKind::Stack : model::DeferKind::Heap,
+                                     stop.regs.sp() + 8, code, -1, e.site);
+    }
     emit(std::move(e));
 }
 
@@ -57,7 +68,8 @@ void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t
     e.fields["bit"] = p.bit;
     remember(goid, funcval, e.site);
     // The store runs in the function's body: its SP is the frame's.
-    validator_->defer_registered(goid, g, model::DeferKind::OpenCoded, stop.regs.sp(), code, p.bit, e.site);
+    if (whole_program_)
+        validator_->defer_registered(goid, g, model::DeferKind::OpenCoded, stop.regs.sp(), code, p.bit, e.site);
     emit(std::move(e));
 }
 
@@ -74,13 +86,16 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
     if (registered && p.kind == ProbeKind::OpenExitCall)
         e.site = *registered;
     e.fields["cause"] = cause;
-    // An inline exit runs its own frame's defers; the runtime's loops say theirs.
-    validator_->deferred_call(goid, g, target,
-                              cause == "panic"    ? model::CallCause::Panic
-                              : cause == "goexit" ? model::CallCause::Goexit
-                                                  : model::CallCause::Return,
-                              p.kind == ProbeKind::OpenExitCall ? std::optional(stop.regs.sp()) : std::nullopt,
-                              stop.regs.pc(), stop.regs.sp(), e.site);
+    // An inline exit runs its own frame's defers; the runtime's loops say theirs. Out of the
+    // whole-program scope the model follows the panic paths only, as in --panics-only mode.
+    const bool normal_path = p.kind == ProbeKind::OpenExitCall || p.arming == Arming::InScopeDeferreturn;
+    if (whole_program_ || !normal_path)
+        validator_->deferred_call(goid, g, target,
+                                  cause == "panic"    ? model::CallCause::Panic
+                                  : cause == "goexit" ? model::CallCause::Goexit
+                                                      : model::CallCause::Return,
+                                  p.kind == ProbeKind::OpenExitCall ? std::optional(stop.regs.sp()) : std::nullopt,
+                                  stop.regs.pc(), stop.regs.sp(), e.site);
     emit(std::move(e));
 }
 
@@ -180,6 +195,32 @@ void Tracer::on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid) {
         }
         return;
     }
+}
+
+// --scope: runtime.deferreturn's calls are armed while an in-scope frame is in deferreturn.
+// Frames are kept by depth per goroutine; a panic that unwinds one drops it at the recovery
+// (drop_deferreturn_frames) or at the goroutine's end.
+void Tracer::on_deferreturn(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
+    const uint64_t depth = depth_of(g, stop.regs.sp()).value_or(0);
+    auto &frames = deferreturn_frames_[goid];
+    if (p.kind == ProbeKind::DeferreturnEnter) {
+        frames.push_back(depth);
+    } else {
+        if (auto it = std::find(frames.rbegin(), frames.rend(), depth); it != frames.rend())
+            frames.erase(std::next(it).base());
+        if (frames.empty())
+            deferreturn_frames_.erase(goid);
+    }
+    arm(Arming::InScopeDeferreturn, !deferreturn_frames_.empty());
+}
+
+void Tracer::drop_deferreturn_frames(uint64_t goid, std::optional<uint64_t> deeper_than) {
+    if (auto it = deferreturn_frames_.find(goid); it != deferreturn_frames_.end()) {
+        std::erase_if(it->second, [&](uint64_t d) { return !deeper_than || d > *deeper_than; });
+        if (it->second.empty())
+            deferreturn_frames_.erase(it);
+    }
+    arm(Arming::InScopeDeferreturn, !deferreturn_frames_.empty());
 }
 
 void Tracer::remember(uint64_t goid, Addr funcval, const Site &site) {

@@ -141,6 +141,8 @@ void Tracer::forget_program() {
     // new one (whose goroutine ids start again from 1). The validator is replaced by attach.
     registered_.clear();
     recovers_.clear();
+    deferreturn_frames_.clear();
+    goexiting_.clear();
     panics_.clear();
     last_panic_.clear();
     fatals_.clear();

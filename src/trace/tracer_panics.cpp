@@ -19,6 +19,7 @@ void Tracer::on_panic(ThreadStop &stop, Addr g, uint64_t goid) {
         e.fields[it.key()] = it.value();
     if (auto depth = depth_of(g, stop.regs.sp()))
         panics_.started(goid, {*depth, v, e.site, false});
+    arm(Arming::DuringPanics, true); // before any deferred call of this panic can recover
     if (!options_.resources.empty())
         last_panic_[goid] =
             PanicSummary{v["value"].is_string() ? v["value"].get<std::string>() : "nil", v["type"].get<std::string>(),
@@ -35,6 +36,8 @@ void Tracer::on_goexit(ThreadStop &stop, Addr g, uint64_t goid) {
     auto ret = tracee_->memory().read_u64(stop.regs.sp());
     e.site = names_->site_at(Addr(ret.value_or(0)), true);
     validator_->panic_started(goid, g, stop.regs.pc(), stop.regs.sp(), true, 0, 0, e.site);
+    goexiting_.insert(goid);
+    arm(Arming::DuringPanics, true);
     emit(std::move(e));
 }
 
@@ -102,8 +105,11 @@ void Tracer::on_recovery(ThreadStop &stop) {
     const std::optional<uint64_t> resume_depth = at.sp ? depth_of(g, *at.sp) : std::optional<uint64_t>();
     const uint64_t resumed_at = resume_depth.value_or(0);
     PanicBook::Resumed ended;
-    if (resume_depth)
+    if (resume_depth) {
         ended = panics_.resumed(*goid, resumed_at);
+        drop_deferreturn_frames(*goid, resumed_at); // the frames the panic unwound
+    }
+    update_recover_arming();
     // Resources acquired below the frame that resumes were acquired by frames now gone.
     if (!options_.resources.empty()) {
         auto panic = last_panic_.find(*goid);

@@ -67,7 +67,10 @@ void check_modes(const BuiltProgram &b, const GoBinary &bin, const std::vector<F
 // and inside its function.
 void check_breakpoints(const BuiltProgram &b, const GoBinary &bin, const ProbePlan &plan) {
     const auto &bps = plan.breakpoints();
-    ASSERT_EQ(bps.size(), plan.probes().size()) << b.label();
+    ASSERT_EQ(bps.size() + plan.on_demand(Arming::DuringPanics).size() +
+                  plan.on_demand(Arming::InScopeDeferreturn).size(),
+              plan.probes().size())
+        << b.label();
     for (size_t i = 0; i < bps.size(); ++i) {
         EXPECT_NE(plan.at(bps[i].link_addr), nullptr) << b.label();
         if (i + 1 < bps.size()) {
