@@ -6,7 +6,7 @@ RecoveryPoint recovery_point(const RuntimeState &state, Addr g, const std::funct
     RecoveryPoint out;
     const auto &off = state.offsets();
     const auto panics = state.panics(g, 64);
-    if (state.era() == PanicEra::From122) {
+    if (state.era() == Era::B) {
         if (!panics.empty()) {
             out.pc = panics.front().retpc;
             out.sp = panics.front().sp;

@@ -7,6 +7,7 @@
 #include "binary/address.h"
 #include "goruntime/runtime_offsets.h"
 #include "process/process_memory.h"
+#include "release/go_releases.h"
 
 #include <optional>
 #include <string>
@@ -35,11 +36,6 @@ struct PanicRecord {
     std::optional<Addr> argp, start_pc, start_sp, sp, lr, pc, fp, retpc, deferbits_ptr, slots_ptr, gopanic_fp;
 };
 
-// The two runtime generations of defer and panic handling (go-runtime.md §2): up to 1.21,
-// _defer records for open-coded frames and recovery through gp.sigcode0/1; from 1.22,
-// _panic.startSP/sp/retpc and recovery from the panic's own fields.
-enum class PanicEra { UpTo121, From122 };
-
 // The goroutine's g._panic head: its address (null when no panic is in progress) and the
 // record, when it could be read.
 struct PanicHead {
@@ -60,11 +56,13 @@ struct GHeader {
 
 class RuntimeState {
 public:
-    // The era is decided here, once, from the layout: only 1.22+ _panic has startSP.
-    RuntimeState(const ProcessMemory &mem, const RuntimeOffsets &off)
-        : mem_(mem), off_(off), era_(off.panic.start_sp ? PanicEra::From122 : PanicEra::UpTo121) {}
+    // `era`: the one of the release's registry row (GoBinary::facts().era), asked once here for
+    // every reader of the state. Era A (≤1.21): _defer records for open-coded frames, recovery
+    // through gp.sigcode0/1; era B (1.22+): _panic.startSP/sp/retpc, recovery from the panic's
+    // own fields (go-runtime.md §3).
+    RuntimeState(const ProcessMemory &mem, const RuntimeOffsets &off, Era era) : mem_(mem), off_(off), era_(era) {}
 
-    [[nodiscard]] PanicEra era() const { return era_; }
+    [[nodiscard]] Era era() const { return era_; }
 
     [[nodiscard]] std::optional<uint64_t> goid(Addr g) const;
     // goid and g.stack in one read (they are ~150 bytes apart in every release).
@@ -110,7 +108,7 @@ public:
 private:
     const ProcessMemory &mem_;
     const RuntimeOffsets &off_;
-    PanicEra era_;
+    Era era_;
 };
 
 } // namespace deftrace

@@ -101,7 +101,7 @@ std::string render(const ChainSnapshot &c) {
 
 } // namespace
 
-Model::Model(const GenerationTraits &traits) : gen_(make_generation(traits)) {}
+Model::Model(const GoRelease &traits) : gen_(make_generation(traits)) {}
 
 GoroutineState &Model::state(Goid goid) {
     auto [it, inserted] = goroutines_.try_emplace(goid);
@@ -487,7 +487,7 @@ std::optional<Divergence> Model::on(const GoroutineEnded &o) {
 std::optional<Divergence> Model::on(const ChainSnapshot &o) {
     GoroutineState &gs = state(o.goid);
     const bool era_a = gen_->has_open_records();
-    const GenerationTraits &t = traits();
+    const GoRelease &t = traits();
     bool match = true;
 
     // Linked records must agree exactly, in order.

@@ -8,12 +8,10 @@
 
 namespace deftrace {
 
-model::GenerationTraits Tracer::traits_of(const GoBinary &bin) {
-    if (auto t = model::traits_for(bin.version().major, bin.version().minor))
-        return *t;
-    throw Error(ErrorKind::UnsupportedGo, "the runtime model has no generation for Go " +
-                                              std::to_string(bin.version().major) + "." +
-                                              std::to_string(bin.version().minor));
+// GoBinary::open refuses a release without a registry row (UnsupportedGo), and every row has its
+// model adapter (model/runtime_generation.cpp), so the row is the model's generation.
+GoRelease Tracer::traits_of(const GoBinary &bin) {
+    return bin.facts();
 }
 
 Tracer::Tracer(const GoBinary &bin, std::vector<FunctionDefers> sites, RuntimeOffsets offsets, EventSink &sink,
@@ -34,7 +32,7 @@ void Tracer::attach(Tracee &tracee) {
         bias_ = *entry - elf.entry().value();
     }
     walker_ = std::make_unique<StackWalker>(*bin_, tracee.memory(), bias_);
-    state_ = std::make_unique<RuntimeState>(tracee.memory(), off_);
+    state_ = std::make_unique<RuntimeState>(tracee.memory(), off_, bin_->facts().era);
     current_g_ = CurrentG::locate(*bin_, tracee.disassembler());
     types_ = std::make_unique<TypeReader>(tracee.memory(), bin_->moduledata().types + bias_);
     funcvals_ = std::make_unique<FuncvalReader>(*bin_, tracee.memory());

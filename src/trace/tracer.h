@@ -16,7 +16,6 @@
 #include "goruntime/stack_unwind.h"
 #include "leaks/leak_tracker.h"
 #include "leaks/resource_probe.h"
-#include "model/generation.h"
 #include "model/observation.h"
 #include "process/tracee.h"
 #include "trace/event.h"
@@ -79,8 +78,8 @@ private:
         model::RecoverCalled validation; // who called recover(), for the model
     };
 
-    // The runtime model's generation for a binary's release; throws Error(UnsupportedGo) if none.
-    static model::GenerationTraits traits_of(const GoBinary &bin);
+    // The runtime model's generation for a binary's release: its registry row.
+    static GoRelease traits_of(const GoBinary &bin);
     void map_scratch();
     Event make_event(EventKind kind, uint64_t goid, Addr g);
     void emit(Event e);
@@ -167,7 +166,7 @@ private:
     std::vector<std::unique_ptr<GoBinary>> owned_bins_;
     std::vector<FunctionDefers> sites_;
     RuntimeOffsets off_;
-    model::GenerationTraits traits_; // the runtime model's generation for bin_'s release
+    GoRelease traits_; // the runtime model's generation for bin_'s release
     EventSink &sink_;
     TraceOptions options_;
     Tracee *tracee_ = nullptr;

@@ -178,7 +178,7 @@ void Tracer::follow_exec(Event &x, const std::string &path) {
             throw Error(ErrorKind::Usage, "following an exec is not set up");
         auto bin = std::make_unique<GoBinary>(GoBinary::open(path));
         RuntimeOffsets offsets = options_.offsets_for(*bin);
-        model::GenerationTraits traits = traits_of(*bin);
+        GoRelease traits = traits_of(*bin);
         auto sites = analyze_defer_sites(*bin);
         forget_program();
         owned_bins_.push_back(std::move(bin));

@@ -42,10 +42,10 @@ Perturbation Perturbation::from_environment() {
     return p;
 }
 
-Validator::Validator(const GoBinary &bin, const StackWalker &walker, const RuntimeState &state,
-                     const model::GenerationTraits &traits, bool registrations_observed, Perturbation perturb)
+Validator::Validator(const GoBinary &bin, const StackWalker &walker, const RuntimeState &state, const GoRelease &traits,
+                     bool registrations_observed, Perturbation perturb)
     : bin_(bin), walker_(walker), state_(state), model_(traits), registrations_observed_(registrations_observed),
-      era_b_(state.era() == PanicEra::From122), funcvals_(bin, state.memory()), perturb_(perturb),
+      era_b_(state.era() == Era::B), funcvals_(bin, state.memory()), perturb_(perturb),
       deferreturn_(bin.runtime().get("runtime.deferreturn")) {
     if (perturb_.kind == Perturbation::Kind::CallFn) {
         // Another function of the program: what a misread funcval would name.

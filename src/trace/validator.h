@@ -45,8 +45,8 @@ class Validator {
 public:
     // `registrations_observed`: false in --panics-only mode, where no registration or normal
     // return is probed; the chains are then taken from memory at each panic instead of compared.
-    Validator(const GoBinary &bin, const StackWalker &walker, const RuntimeState &state,
-              const model::GenerationTraits &traits, bool registrations_observed, Perturbation perturb);
+    Validator(const GoBinary &bin, const StackWalker &walker, const RuntimeState &state, const GoRelease &traits,
+              bool registrations_observed, Perturbation perturb);
     ~Validator();
 
     // The runtime generation the model reproduces, e.g. "Go 1.22".
