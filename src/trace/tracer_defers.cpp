@@ -12,9 +12,9 @@ void Tracer::on_deferproc(ThreadStop &stop, const Probe &p, Addr g, uint64_t goi
     auto ret = tracee_->memory().read_u64(stop.regs.sp());
     Event e = make_event(EventKind::Defer, goid, g);
     e.site = names_->site_at(Addr(ret.value_or(0)), true);
-    e.fields["defer_kind"] = p.kind == ProbeKind::DeferProcStack ? "stack" : "heap";
     const Addr code = funcvals_->code(fn);
-    put_fn(e.fields, code, fn);
+    e.payload = DeferPayload{p.kind == ProbeKind::DeferProcStack ? DeferForm::Stack : DeferForm::Heap,
+                             deferred_target(code, fn), std::nullopt};
     remember(goid, fn, e.site);
     if (p.kind == ProbeKind::DeferProcAt) // deferprocat(fn, frame any): RCX = frame's data
         validator_->rangefunc_defer(goid, g, Addr(stop.regs.raw.rcx), code, e.site);
@@ -51,10 +51,8 @@ void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t
     }
     Event e = make_event(EventKind::Defer, goid, g);
     set_open_site(e, *p.func, p.bit);
-    e.fields["defer_kind"] = "open-coded";
     const Addr code = funcvals_->code(funcval);
-    put_fn(e.fields, code, funcval);
-    e.fields["bit"] = p.bit;
+    e.payload = DeferPayload{DeferForm::OpenCoded, deferred_target(code, funcval), p.bit};
     remember(goid, funcval, e.site);
     // The store runs in the function's body: its SP is the frame's.
     validator_->defer_registered(goid, g, model::DeferKind::OpenCoded, stop.regs.sp(), code, p.bit, e.site);
@@ -68,12 +66,14 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
     else if (p.call_reg != Gpr::None)
         target = Addr(stop.regs.get(p.call_reg));
     Event e = make_event(EventKind::DeferCall, goid, g);
-    put_fn(e.fields, target, Addr(stop.regs.raw.rdx)); // ABIInternal: the closure context in RDX
+    CallPayload call;
+    call.fn = deferred_target(target, Addr(stop.regs.raw.rdx)); // ABIInternal: the closure context in RDX
+    e.payload = std::move(call);
     const std::optional<Site> registered = take(goid, target);
     const std::string cause = call_cause(stop, p, g, e, registered);
     if (registered && p.kind == ProbeKind::OpenExitCall)
         e.site = *registered;
-    e.fields["cause"] = cause;
+    std::get<CallPayload>(e.payload).cause = cause;
     // An inline exit runs its own frame's defers; the runtime's loops say theirs.
     validator_->deferred_call(goid, g, target,
                               cause == "panic"    ? model::CallCause::Panic
@@ -87,9 +87,10 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
 std::string Tracer::call_cause(const ThreadStop &stop, const Probe &p, Addr g, Event &e,
                                const std::optional<Site> &registered) const {
     if (p.kind == ProbeKind::OpenExitCall) {
-        e.fields["defer_kind"] = "open-coded";
+        auto &call = std::get<CallPayload>(e.payload);
+        call.form = DeferForm::OpenCoded;
         if (p.bit >= 0)
-            e.fields["bit"] = p.bit;
+            call.bit = p.bit;
         set_open_site(e, *p.func, p.bit); // the defer statement this bit belongs to
         return "return";
     }
