@@ -25,19 +25,6 @@ const char *to_string(EventKind k) {
     return "?";
 }
 
-nlohmann::ordered_json Site::to_json() const {
-    return {{"function", function}, {"file", file}, {"line", line}};
-}
-
-std::string Site::short_form() const {
-    std::string base = file;
-    if (auto slash = base.rfind('/'); slash != std::string::npos)
-        base = base.substr(slash + 1);
-    if (base.empty())
-        return function;
-    return function + " (" + base + ":" + std::to_string(line) + ")";
-}
-
 nlohmann::ordered_json Event::to_json() const {
     nlohmann::ordered_json j;
     j["seq"] = seq;
@@ -45,7 +32,8 @@ nlohmann::ordered_json Event::to_json() const {
     j["kind"] = to_string(kind);
     if (!site.function.empty())
         j["site"] = site.to_json();
-    for (auto it = fields.begin(); it != fields.end(); ++it)
+    const nlohmann::ordered_json members = deftrace::to_json(payload);
+    for (auto it = members.begin(); it != members.end(); ++it)
         j[it.key()] = it.value();
     return j;
 }

@@ -1,11 +1,13 @@
 // Trace events: one vocabulary for every sink (text, JSON). An event is a kind, the goroutine
-// it happened on, a site, and kind-specific fields kept as ordered JSON (the JSON sink writes
-// them as they are; the text sink picks what a person needs).
+// it happened on, a site, and the kind's typed payload (event_payloads.h), which says itself how
+// it is written in the JSON trace; the text sink picks what a person needs.
 #pragma once
+
+#include "trace/event_payloads.h"
+#include "trace/site.h"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <string>
 
 namespace deftrace {
 
@@ -32,21 +34,13 @@ enum class EventKind {
 
 const char *to_string(EventKind k);
 
-struct Site {
-    std::string function;
-    std::string file;
-    int line = 0;
-    [[nodiscard]] nlohmann::ordered_json to_json() const;
-    [[nodiscard]] std::string short_form() const; // "main.go:12 main.f"
-};
-
 struct Event {
     uint64_t seq = 0;
     uint64_t goroutine = 0; // 0: not tied to a goroutine (exit)
     EventKind kind = EventKind::Defer;
     Site site;
-    int depth = 0; // panics in progress on the goroutine (for indentation)
-    nlohmann::ordered_json fields = nlohmann::ordered_json::object();
+    int depth = 0;        // panics in progress on the goroutine (for indentation)
+    EventPayload payload; // the one that goes with `kind`
 
     [[nodiscard]] nlohmann::ordered_json to_json() const;
 };
