@@ -6,7 +6,7 @@
 // forwarded; PTRACE_O_EXITKILL ends it if deftrace dies; breakpoint hits cost one stop.
 #pragma once
 
-#include "analysis/disassembler.h"
+#include "arch/disassembler.h"
 #include "process/breakpoint_table.h"
 #include "process/process_memory.h"
 #include "process/registers.h"

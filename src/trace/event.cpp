@@ -25,19 +25,6 @@ const char *to_string(EventKind k) {
     return "?";
 }
 
-nlohmann::ordered_json Site::to_json() const {
-    return {{"function", function}, {"file", file}, {"line", line}};
-}
-
-std::string Site::short_form() const {
-    std::string base = file;
-    if (auto slash = base.rfind('/'); slash != std::string::npos)
-        base = base.substr(slash + 1);
-    if (base.empty())
-        return function;
-    return function + " (" + base + ":" + std::to_string(line) + ")";
-}
-
 nlohmann::ordered_json Event::to_json() const {
     nlohmann::ordered_json j;
     j["seq"] = seq;

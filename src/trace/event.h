@@ -3,6 +3,8 @@
 // them as they are; the text sink picks what a person needs).
 #pragma once
 
+#include "binary/site.h"
+
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -31,14 +33,6 @@ enum class EventKind {
 };
 
 const char *to_string(EventKind k);
-
-struct Site {
-    std::string function;
-    std::string file;
-    int line = 0;
-    [[nodiscard]] nlohmann::ordered_json to_json() const;
-    [[nodiscard]] std::string short_form() const; // "main.go:12 main.f"
-};
 
 struct Event {
     uint64_t seq = 0;
