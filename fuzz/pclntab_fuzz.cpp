@@ -1,7 +1,6 @@
 // Pclntab::parse on arbitrary bytes, then every query GoBinary and the analysis make: function
 // records, names, lookups by pc and name, pc-value tables, files and lines, pcdata/funcdata.
 #include "binary/pclntab.h"
-#include "binary/version_facts.h"
 #include "fuzz_common.h"
 
 using namespace deftrace;

@@ -12,6 +12,7 @@ cd "$root"
 # Layers on one level are independent of each other: neither includes the other (the static
 # analyses and the ptrace layer share only arch/ below them).
 levels=(
+  "release"
   "binary"
   "model"
   "arch"
@@ -21,19 +22,19 @@ levels=(
   "trace"
   "cmd"
 )
-# Layers that include no other layer at all, wherever they sit in the order (the runtime model is
-# pure logic over its own types).
-standalone=(model)
+# Layers held tighter than their level: each includes only the layers listed, wherever it sits
+# (the release registry is data and depends on nothing; the runtime model is pure logic over its
+# own types and the release rows).
+declare -A only=(
+  [release]=""
+  [model]="release"
+)
 
 declare -A rank=()
 for i in "${!levels[@]}"; do
   for l in ${levels[$i]}; do
     rank[$l]=$i
   done
-done
-declare -A alone=()
-for l in "${standalone[@]}"; do
-  alone[$l]=1
 done
 order=$(printf '%s < ' "${levels[@]// /|}")
 order=${order% < }
@@ -81,8 +82,10 @@ for f in "${files[@]}"; do
     if [[ -z $to || -z ${rank[$to]+x} ]]; then
       fail "$f: \"$header\": $target is in no declared layer ($from -> ${to:-?})"
     elif [[ $to != "$from" ]]; then
-      if [[ -n ${alone[$from]+x} ]]; then
-        fail "$f: \"$header\": $from -> $to ($from includes no other layer)"
+      if [[ -n ${only[$from]+x} ]]; then
+        if [[ " ${only[$from]} " != *" $to "* ]]; then
+          fail "$f: \"$header\": $from -> $to ($from includes ${only[$from]:-no other layer}${only[$from]:+ only})"
+        fi
       elif ((rank[$to] > rank[$from])); then
         fail "$f: \"$header\": $from -> $to (upward: $to is above $from)"
       elif ((rank[$to] == rank[$from])); then

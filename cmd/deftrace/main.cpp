@@ -78,6 +78,15 @@ int main(int argc, char **argv) {
         app.add_flag("--panics-only", trace.panics_only,
                      "Trace panics only: no breakpoints on normal defer paths; pending defers are "
                      "reconstructed from memory when a panic starts");
+        app.add_option("--scope", trace.scope,
+                       "Whose defers are traced: main (package main and the main module's packages, the "
+                       "default), all, or a regular expression searched in function names; out of scope a "
+                       "defer costs no stop. Panics, recovers that stop a panic, fatal errors and never_run "
+                       "are traced in every scope")
+            ->default_str("main");
+        app.add_flag("--all-recovers", trace.all_recovers,
+                     "Also report recover() calls made while no panic is in progress (recover() = nil, no "
+                     "panic) in --panics-only mode, which otherwise leaves them out and costs them no stop");
         app.add_flag("--stats", trace.stats,
                      "End the text trace with what tracing cost: stops, breakpoint hits, signals, threads, "
                      "events and memory reads");

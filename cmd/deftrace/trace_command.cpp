@@ -13,6 +13,7 @@
 #include "process/tracee.h"
 #include "trace/normalize.h"
 #include "trace/output_stream.h"
+#include "trace/scope.h"
 #include "trace/sinks.h"
 #include "trace/text_safety.h"
 #include "trace/trace_diff.h"
@@ -141,8 +142,11 @@ int run_trace(const TraceCommandOptions &opts) {
     std::optional<LoadedTrace> expected;
     if (opts.expect)
         expected = on_trace(*opts.expect, [&] { return load_trace_file(*opts.expect); });
+    const Scope scope = Scope::parse(opts.scope, bin); // a bad expression fails here
     TraceOptions topts;
     topts.panics_only = opts.panics_only;
+    topts.scope = opts.scope;
+    topts.all_recovers = opts.all_recovers;
     topts.resources = resource_probes(opts);
     topts.offsets_for = [](const GoBinary &b) { return RuntimeOffsets::from(layouts_for(b)); }; // exec
     OutputStream text_out = opts.output ? OutputStream::open(*opts.output, OutputStream::Buffering::Line)
@@ -162,6 +166,7 @@ int run_trace(const TraceCommandOptions &opts) {
     header["go_version"] = bin.version().text;
     header["program"] = opts.argv;
     header["mode"] = opts.panics_only ? "panics-only" : "full";
+    header["scope"] = scope.describe();
     header["paths"] = source_paths(bin).to_json();
     // --json streams the raw trace as it happens; the normalized form (--normalize, --expect)
     // needs the whole trace: the Normalizer spills it to a temporary file.

@@ -14,6 +14,8 @@ struct TraceCommandOptions {
     std::optional<std::string> jsonl;  // --jsonl: JSON Lines trace to this file, flushed per event
     bool no_color = false;
     bool panics_only = false;
+    std::string scope = "main";        // --scope: main, all, or a regular expression
+    bool all_recovers = false;         // --all-recovers
     bool stats = false;                // --stats: what tracing cost, at the end of the text trace
     bool normalize = false;            // --normalize: the --json trace in normalized form
     std::optional<std::string> expect; // --expect: compare the normalized trace with this file

@@ -135,10 +135,9 @@ void GoBinary::determine_version() {
         warnings_.push_back("Go version estimated from the binary's structure: Go " + fingerprint_.range());
     }
     version_ = *v;
-    facts_ = version_facts(version_);
+    facts_ = go_release(version_.major, version_.minor);
     if (facts_ == nullptr)
-        throw Error(ErrorKind::UnsupportedGo,
-                    path() + ": built by " + version_.text + "; deftrace supports " + supported_go_versions());
+        throw Error(ErrorKind::UnsupportedGo, path() + ": " + unsupported_go_message(version_.text));
 }
 
 std::optional<OpenDeferInfo> GoBinary::open_defer_info(const FuncInfo &f) const {

@@ -10,7 +10,7 @@
 #include "binary/opendefer_info.h"
 #include "binary/pclntab.h"
 #include "binary/runtime_functions.h"
-#include "binary/version_facts.h"
+#include "release/go_releases.h"
 
 #include <map>
 #include <optional>
@@ -33,7 +33,8 @@ public:
     [[nodiscard]] const std::string &version_source() const { return version_source_; }
     [[nodiscard]] const std::optional<BuildInfo> &buildinfo() const { return buildinfo_; }
     [[nodiscard]] const Fingerprint &fingerprint() const { return fingerprint_; }
-    [[nodiscard]] const VersionFacts &facts() const { return *facts_; }
+    // The registry row of the release that built it (every GoBinary has one: open() refuses the rest).
+    [[nodiscard]] const GoRelease &facts() const { return *facts_; }
     [[nodiscard]] const Pclntab &pclntab() const { return *pclntab_; }
     // Where the pclntab was found: a section name, "symbol runtime.pclntab" or "scan".
     [[nodiscard]] const std::string &pclntab_source() const { return pclntab_source_; }
@@ -87,7 +88,7 @@ private:
     GoVersion version_;
     std::string version_source_;
     Fingerprint fingerprint_;
-    const VersionFacts *facts_ = nullptr;
+    const GoRelease *facts_ = nullptr;
     std::optional<Pclntab> pclntab_;
     std::string pclntab_source_;
     ModuleData moduledata_;

@@ -21,7 +21,7 @@ bool consistent(const ByteReader &r, const Pclntab &tab) {
            r.u64(kText) <= r.u64(kEtext);
 }
 
-ModuleData decode(const ByteReader &r, Addr at, const VersionFacts &facts) {
+ModuleData decode(const ByteReader &r, Addr at, const GoRelease &facts) {
     ModuleData m;
     m.address = at;
     m.text = Addr(r.u64(kText));
@@ -34,7 +34,7 @@ ModuleData decode(const ByteReader &r, Addr at, const VersionFacts &facts) {
 
 } // namespace
 
-ModuleData locate_moduledata(const ElfFile &elf, const Pclntab &tab, const VersionFacts &facts) {
+ModuleData locate_moduledata(const ElfFile &elf, const Pclntab &tab, const GoRelease &facts) {
     if (auto sym = elf.symbol("runtime.firstmoduledata")) {
         if (auto b = elf.bytes_at(sym->value, kReadSize)) {
             ByteReader r(*b, "runtime.firstmoduledata");

@@ -6,7 +6,7 @@
 #include "binary/address.h"
 #include "binary/elf_file.h"
 #include "binary/pclntab.h"
-#include "binary/version_facts.h"
+#include "release/go_releases.h"
 
 #include <optional>
 
@@ -24,6 +24,6 @@ struct ModuleData {
 // file-backed data segments for the word pair {pcHeader address, funcnametab address} that opens
 // the structure (go-runtime.md §5.4). `facts` gives the version-dependent field offsets.
 // Throws Error(Corrupt) when no candidate is consistent with the pclntab.
-ModuleData locate_moduledata(const ElfFile &elf, const Pclntab &tab, const VersionFacts &facts);
+ModuleData locate_moduledata(const ElfFile &elf, const Pclntab &tab, const GoRelease &facts);
 
 } // namespace deftrace

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "binary/byte_reader.h"
-#include "binary/version_facts.h"
+#include "release/go_releases.h"
 
 #include <cstdint>
 #include <optional>

@@ -1,6 +1,7 @@
 #include "binary/pclntab.h"
 
 #include "binary/error.h"
+#include "release/go_releases.h"
 
 #include <algorithm>
 #include <array>
@@ -9,16 +10,17 @@ namespace deftrace {
 
 namespace {
 
-// One row per pcHeader magic (runtime/symtab.go, internal/abi/symtab.go). The Go 1.2–1.17 rows
-// are known but not read yet: their function table holds absolute uintptr entries and their
-// funcdata are absolute pointers, which is one more adapter when those releases are needed.
+// One row per pcHeader magic (runtime/symtab.go, internal/abi/symtab.go). A format is read when a
+// supported release writes it (release/go_releases.h). The Go 1.2–1.17 rows are known but not
+// read: their function table holds absolute uintptr entries and their funcdata are absolute
+// pointers, which is one more adapter when those releases are needed.
 constexpr std::array kLayouts = {
-    //             magic     versions        ok     name args defr pcsp pcfi pcln npcd cu  start fid flag nfd size
-    PclntabLayout{0xfffffff1, "Go 1.20+", true, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 41, 43, 44},
-    PclntabLayout{0xfffffff0, "Go 1.18-1.19", true, 4, 8, 12, 16, 20, 24, 28, 32, -1, 36, 37, 39, 40},
-    PclntabLayout{0xfffffffa, "Go 1.16-1.17", false, 8, 12, 16, 20, 24, 28, 32, 36, -1, 40, 41, 43, 44},
+    //             magic     versions        name args defr pcsp pcfi pcln npcd cu  start fid flag nfd size
+    PclntabLayout{0xfffffff1, "Go 1.20+", 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 41, 43, 44},
+    PclntabLayout{0xfffffff0, "Go 1.18-1.19", 4, 8, 12, 16, 20, 24, 28, 32, -1, 36, 37, 39, 40},
+    PclntabLayout{0xfffffffa, "Go 1.16-1.17", 8, 12, 16, 20, 24, 28, 32, 36, -1, 40, 41, 43, 44},
     // Go 1.2-1.15: a different header (inline functab); the _func fields are not listed until read.
-    PclntabLayout{0xfffffffb, "Go 1.2-1.15", false, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0},
+    PclntabLayout{0xfffffffb, "Go 1.2-1.15", 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0},
 };
 
 constexpr uint64_t kHeaderSize = 72; // magic..pclnOffset for the 1.18+ header
@@ -51,9 +53,10 @@ Pclntab Pclntab::parse(Bytes table, Addr table_addr, std::optional<Addr> text_st
         throw Error(ErrorKind::NotGo, "pclntab has unknown magic " + to_hex(magic));
     if (!looks_like_header(table))
         throw_corrupt(".gopclntab: header fields (pad, minLC, ptrSize) are not those of an x86-64 Go binary");
-    if (!layout->supported)
+    const auto releases = go_releases();
+    if (std::none_of(releases.begin(), releases.end(), [&](const GoRelease &g) { return g.pclntab_magic == magic; }))
         throw Error(ErrorKind::UnsupportedGo, "pclntab format " + to_hex(magic) + " (" + layout->go_versions +
-                                                  ") is not supported yet; deftrace reads Go 1.18 and later");
+                                                  ") is not supported; " + supported_go_sentence());
 
     Pclntab p(table, table_addr, layout);
     p.nfunc_ = r.u64(8);

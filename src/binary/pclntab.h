@@ -18,7 +18,6 @@ namespace deftrace {
 struct PclntabLayout {
     uint32_t magic;
     const char *go_versions; // the releases that write this magic, for messages
-    bool supported;
     // _func fields (offsets inside the record)
     uint32_t nameoff, args, deferreturn, pcsp, pcfile, pcln, npcdata, cu_offset;
     int32_t start_line; // -1: the field does not exist
@@ -27,6 +26,11 @@ struct PclntabLayout {
 
 // Looks up the layout for a header magic; nullptr for an unknown magic.
 const PclntabLayout *pclntab_layout(uint32_t magic);
+
+// FUNCDATA and PCDATA indices deftrace reads (stable 1.17–1.27, go-runtime.md §4.1).
+inline constexpr uint32_t kFuncdataOpenCodedDeferInfo = 4;
+inline constexpr uint32_t kFuncdataInlTree = 3;
+inline constexpr uint32_t kPcdataInlTreeIndex = 2;
 
 // One decoded `_func` record.
 struct FuncInfo {

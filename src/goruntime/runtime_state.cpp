@@ -114,6 +114,10 @@ std::optional<DeferRecord> RuntimeState::defer_at(Addr d) const {
     return std::nullopt;
 }
 
+Addr RuntimeState::defer_fn(Addr d) const {
+    return Addr(mem_.read_u64(d + off_.defer.fn).value_or(0));
+}
+
 std::optional<PanicRecord> RuntimeState::panic_at(Addr p) const {
     const auto &o = off_.panic;
     PanicRecord r;
@@ -161,17 +165,99 @@ std::vector<DeferRecord> RuntimeState::defers(Addr g, size_t limit) const {
 }
 
 std::vector<PanicRecord> RuntimeState::panics(Addr g, size_t limit) const {
+    auto p = panic_head(g);
+    if (!p)
+        return {};
+    return panic_chain(*p, limit);
+}
+
+std::vector<PanicRecord> RuntimeState::panic_chain(Addr first, size_t limit) const {
     std::vector<PanicRecord> out;
     std::unordered_set<Addr> seen;
-    auto p = panic_head(g);
-    while (p && !p->is_null() && out.size() < limit && seen.insert(*p).second) {
-        auto r = panic_at(*p);
+    Addr p = first;
+    while (!p.is_null() && out.size() < limit && seen.insert(p).second) {
+        auto r = panic_at(p);
         if (!r)
             break;
         out.push_back(*r);
         p = r->link;
     }
     return out;
+}
+
+PanicHead RuntimeState::top_panic(Addr g) const {
+    PanicHead h;
+    if (auto head = panic_head(g); head && !head->is_null()) {
+        h.addr = *head;
+        h.record = panic_at(*head);
+    }
+    return h;
+}
+
+bool RuntimeState::is_repanic(Addr g, uint64_t type_word, uint64_t data_word) const {
+    // The new _panic is not linked yet at gopanic's entry (every release): the head is the
+    // panic in progress.
+    const PanicHead h = top_panic(g);
+    return h.record && h.record->recovered && !h.record->goexit && h.record->arg_type.value() == type_word &&
+           h.record->arg_data.value() == data_word;
+}
+
+std::optional<uint32_t> RuntimeState::status(Addr g) const {
+    auto st = mem_.read_u32(g + off_.g.atomicstatus);
+    if (!st)
+        return std::nullopt;
+    return *st & ~0x1000u; // _Gscan
+}
+
+std::string RuntimeState::status_name(uint32_t status) {
+    // runtime2.go's _G* states, 1.17-1.27.
+    static const char *const names[] = {"idle",     "runnable", "running", "syscall",   "waiting",
+                                        "moribund", "dead",     "enqueue", "copystack", "preempted"};
+    return status < std::size(names) ? names[status] : std::to_string(status);
+}
+
+SavedContext RuntimeState::saved_context(Addr g) const {
+    return {Addr(mem_.read_u64(g + off_.g.sched_pc).value_or(0)), Addr(mem_.read_u64(g + off_.g.sched_sp).value_or(0))};
+}
+
+std::vector<Addr> RuntimeState::all_goroutines(Addr allgs, Addr current) const {
+    // runtime.allgs is a []*g: pointer, length, capacity.
+    auto ptr = mem_.read_u64(allgs);
+    auto len = mem_.read_u64(allgs + 8);
+    auto cap = mem_.read_u64(allgs + 16);
+    if (!ptr || !len || !cap || *len == 0 || *len > *cap || *len > (1u << 22))
+        return {};
+    std::vector<Addr> gs;
+    for (uint64_t i = 0; i < *len; ++i)
+        if (auto g = mem_.read_u64(Addr(*ptr) + i * 8); g && *g)
+            gs.emplace_back(*g);
+    // The goroutine running must be there; when none is (a throw on a g0 stack), the main
+    // goroutine comes first, since runtime.newproc adds runtime.main's goroutine to allgs before
+    // any other (proc.go, 1.17-1.27).
+    if (!current.is_null() ? std::find(gs.begin(), gs.end(), current) == gs.end()
+                           : gs.empty() || goid(gs.front()) != std::optional<uint64_t>(1))
+        return {};
+    return gs;
+}
+
+std::vector<DeferRecord> RuntimeState::rangefunc_list(const DeferRecord &head, size_t limit) const {
+    std::vector<DeferRecord> out;
+    if (!off_.defer.head)
+        return out;
+    // deferprocat pushes onto *d.head; deferconvert poisons it with badDefer() (1).
+    Addr at(mem_.read_u64(Addr(mem_.read_u64(head.addr + *off_.defer.head).value_or(0))).value_or(0));
+    for (size_t n = 0; at.value() > 1 && n < limit; ++n) {
+        auto r = defer_at(at);
+        if (!r)
+            break;
+        out.push_back(*r);
+        at = r->link;
+    }
+    return out;
+}
+
+bool RuntimeState::rangefunc_points_at(const DeferRecord &head, Addr list_head) const {
+    return off_.defer.head && mem_.read_u64(head.addr + *off_.defer.head) == list_head.value();
 }
 
 } // namespace deftrace

@@ -13,14 +13,14 @@ namespace deftrace::model {
 
 class EraA final : public RuntimeGeneration {
 public:
-    explicit EraA(GenerationTraits t) : traits_(t) {}
-    [[nodiscard]] const GenerationTraits &traits() const override { return traits_; }
+    explicit EraA(GoRelease t) : traits_(t) {}
+    [[nodiscard]] const GoRelease &traits() const override { return traits_; }
     void start(GoroutineState &gs, PanicRecord &p) const override;
     RunnerStep advance(GoroutineState &gs, PanicRecord &p) const override;
     [[nodiscard]] bool has_open_records() const override { return true; }
 
 private:
-    GenerationTraits traits_;
+    GoRelease traits_;
 };
 
 // addOneOpenDeferFrame: insert ONE not-yet-recorded open frame record, the innermost known open

@@ -11,8 +11,8 @@ namespace deftrace::model {
 
 class EraB final : public RuntimeGeneration {
 public:
-    explicit EraB(GenerationTraits t) : traits_(t) {}
-    [[nodiscard]] const GenerationTraits &traits() const override { return traits_; }
+    explicit EraB(GoRelease t) : traits_(t) {}
+    [[nodiscard]] const GoRelease &traits() const override { return traits_; }
     void start(GoroutineState &gs, PanicRecord &p) const override;
     RunnerStep advance(GoroutineState &gs, PanicRecord &p) const override;
     [[nodiscard]] bool has_open_records() const override { return false; }
@@ -20,7 +20,7 @@ public:
 private:
     bool next_frame(GoroutineState &gs, PanicRecord &p) const;     // (*_panic).nextFrame
     RunnerStep recovery(GoroutineState &gs, PanicRecord &p) const; // recovery(gp)
-    GenerationTraits traits_;
+    GoRelease traits_;
 };
 
 } // namespace deftrace::model

@@ -151,7 +151,7 @@ bool open_records_present(const GoroutineState &gs, const ChainSnapshot &o) {
     return true;
 }
 
-bool panics_match(const GoroutineState &gs, const ChainSnapshot &o, bool era_a, const GenerationTraits &t) {
+bool panics_match(const GoroutineState &gs, const ChainSnapshot &o, bool era_a, const GoRelease &t) {
     if (gs.panics.size() != o.panics.size()) {
         return false;
     }
@@ -179,7 +179,7 @@ bool open_bits_match(const GoroutineState &gs, const std::vector<SnapshotOpenFra
 }
 
 // Whether the model's chains agree with the snapshot read from memory.
-bool snapshot_matches(const GoroutineState &gs, const ChainSnapshot &o, bool era_a, const GenerationTraits &t) {
+bool snapshot_matches(const GoroutineState &gs, const ChainSnapshot &o, bool era_a, const GoRelease &t) {
     return linked_records_match(gs, o, era_a) && (!era_a || open_records_present(gs, o)) &&
            panics_match(gs, o, era_a, t) && (!o.open_frames || open_bits_match(gs, *o.open_frames));
 }
@@ -267,7 +267,7 @@ void adopt_open_frames(GoroutineState &gs, const std::vector<SnapshotOpenFrame> 
 
 } // namespace
 
-Model::Model(const GenerationTraits &traits) : gen_(make_generation(traits)) {}
+Model::Model(const GoRelease &traits) : gen_(make_generation(traits)) {}
 
 GoroutineState &Model::state(Goid goid) {
     auto [it, inserted] = goroutines_.try_emplace(goid);

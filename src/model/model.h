@@ -1,7 +1,7 @@
 // The defer/panic/recover model of one traced process: per goroutine state, driven by the tracer's
 // observations, checked against the selected runtime generation's predictions.
 //
-// Usage: Model m(*traits_for(1, 22)); for each stop: if (auto d = m.observe(obs)) report(*d);
+// Usage: Model m(*go_release(1, 22)); for each stop: if (auto d = m.observe(obs)) report(*d);
 // Predictions (expect_next, predict_unwind, judge_recover, pending_defers) can be asked at any time.
 #pragma once
 
@@ -29,7 +29,7 @@ struct UnwindPrediction {
 
 class Model {
 public:
-    explicit Model(const GenerationTraits &traits);
+    explicit Model(const GoRelease &traits);
 
     // Checks one observation against the prediction and advances the model. Returns the divergence
     // it produced, if any. While a goroutine is desynchronised (after a divergence) its observations
@@ -49,7 +49,7 @@ public:
     [[nodiscard]] std::vector<PredictedCall> pending_defers(Goid goid) const;
 
     [[nodiscard]] const GoroutineState *goroutine(Goid goid) const;
-    [[nodiscard]] const GenerationTraits &traits() const { return gen_->traits(); }
+    [[nodiscard]] const GoRelease &traits() const { return gen_->traits(); }
     [[nodiscard]] uint64_t observation_count() const { return observations_; }
     [[nodiscard]] uint64_t divergence_count() const { return divergences_.size(); }
     [[nodiscard]] const std::vector<Divergence> &divergences() const { return divergences_; }

@@ -40,7 +40,7 @@ bool frame_count_matches(const RecoverCalled &c) {
 
 } // namespace
 
-RecoverVerdict judge_recover(const GenerationTraits &t, const GoroutineState &gs, const RecoverCalled &call) {
+RecoverVerdict judge_recover(const GoRelease &t, const GoroutineState &gs, const RecoverCalled &call) {
     RecoverVerdict v;
     std::string ver = "gorecover@1." + std::to_string(t.minor);
     const PanicRecord *p = gs.top_panic();

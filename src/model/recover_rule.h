@@ -2,9 +2,9 @@
 // not, which of the runtime's conditions refused it.
 #pragma once
 
-#include "model/generation.h"
 #include "model/goroutine_state.h"
 #include "model/observation.h"
+#include "release/go_releases.h"
 
 #include <string>
 
@@ -26,6 +26,6 @@ struct RecoverVerdict {
     std::string rule;  // e.g. "gorecover@1.22 argp == p.argp"
 };
 
-RecoverVerdict judge_recover(const GenerationTraits &t, const GoroutineState &gs, const RecoverCalled &call);
+RecoverVerdict judge_recover(const GoRelease &t, const GoroutineState &gs, const RecoverCalled &call);
 
 } // namespace deftrace::model

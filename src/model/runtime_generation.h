@@ -3,8 +3,8 @@
 // runtime mutates g._defer / g._panic at the same points.
 #pragma once
 
-#include "model/generation.h"
 #include "model/goroutine_state.h"
+#include "release/go_releases.h"
 
 #include <memory>
 
@@ -13,7 +13,7 @@ namespace deftrace::model {
 class RuntimeGeneration {
 public:
     virtual ~RuntimeGeneration() = default;
-    [[nodiscard]] virtual const GenerationTraits &traits() const = 0;
+    [[nodiscard]] virtual const GoRelease &traits() const = 0;
 
     // gopanic / Goexit entry, after the new _panic was pushed on gs.panics.
     virtual void start(GoroutineState &gs, PanicRecord &p) const = 0;
@@ -26,6 +26,6 @@ public:
     [[nodiscard]] virtual bool has_open_records() const = 0;
 };
 
-std::unique_ptr<RuntimeGeneration> make_generation(const GenerationTraits &t);
+std::unique_ptr<RuntimeGeneration> make_generation(const GoRelease &t);
 
 } // namespace deftrace::model

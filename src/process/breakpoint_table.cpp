@@ -107,6 +107,14 @@ void BreakpointTable::unpatch(const ProcessMemory &mem, const Breakpoint &bp, bo
     removed_trampolines_.insert(bp.trampoline);
 }
 
+void BreakpointTable::set_enabled(const ProcessMemory &mem, Addr addr, bool enabled) {
+    auto it = table_.find(addr);
+    if (it == table_.end() || it->second.patch)
+        return;
+    mem.write(addr, enabled ? std::span<const uint8_t>(&kInt3, 1)
+                            : std::span<const uint8_t>(it->second.plan.original.data(), 1));
+}
+
 void BreakpointTable::remove(const ProcessMemory &mem, Addr addr) {
     auto it = table_.find(addr);
     if (it == table_.end() || --it->second.users > 0)

@@ -37,6 +37,10 @@ public:
     // thread of the tracee runs (at launch): the patch rewrites several bytes at once. Otherwise,
     // or when no patch fits, an int3 as insert() places.
     void insert_patched(const ProcessMemory &mem, const Disassembler &dis, Addr addr, size_t patchable);
+    // Switches an int3 breakpoint off (the original byte back) or on again, keeping its entry and
+    // stub slot: safe while other threads run, one of which may be in the stub of an earlier hit
+    // (a hit reported from before it went off is still a hit). Jump-patched ones stay on.
+    void set_enabled(const ProcessMemory &mem, Addr addr, bool enabled);
     // Drops one user; the last one restores the original byte.
     void remove(const ProcessMemory &mem, Addr addr);
     // Restores every original byte (before detaching, or when deftrace fails). With jump

@@ -77,6 +77,7 @@ public:
             breakpoints_.insert_patched(memory_, dis_, addr, patchable);
     }
     void remove_breakpoint(Addr addr) { breakpoints_.remove(memory_, addr); }
+    void set_breakpoint_enabled(Addr addr, bool enabled) { breakpoints_.set_enabled(memory_, addr, enabled); }
     [[nodiscard]] BreakpointTable &breakpoints() { return breakpoints_; }
 
     // Resumes the program and handles every stop until the whole process is gone; returns how it

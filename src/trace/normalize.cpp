@@ -1,6 +1,7 @@
 #include "trace/normalize.h"
 
 #include "binary/error.h"
+#include "binary/go_names.h"
 #include "trace/output_stream.h"
 
 #include <algorithm>
@@ -24,13 +25,6 @@ std::string str_or(const json &j, const char *key) {
     return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
 
-// The package path of a qualified Go function name: "net/http.(*conn).serve" -> "net/http".
-std::string_view package_of(std::string_view function) {
-    const size_t slash = function.rfind('/');
-    const size_t dot = function.find('.', slash == std::string_view::npos ? 0 : slash);
-    return dot == std::string_view::npos ? function : function.substr(0, dot);
-}
-
 struct Paths {
     std::string module_dir, goroot, main_module;
 
@@ -45,24 +39,6 @@ struct Paths {
         return f;
     }
 };
-
-// Instantiations of generic functions are named by their shape, which releases spell
-// differently (main.f[...] in 1.19, main.f[go.shape.int] later): keep only that it is generic.
-std::string canonical_function(const std::string &name) {
-    std::string out;
-    int depth = 0;
-    for (char c : name) {
-        if (c == '[') {
-            if (depth++ == 0)
-                out += "[...]";
-        } else if (c == ']' && depth > 0) {
-            --depth;
-        } else if (depth == 0) {
-            out += c;
-        }
-    }
-    return out;
-}
 
 void canonical_field(json &j, const char *key) {
     if (j.contains(key) && j[key].is_string())
@@ -193,7 +169,7 @@ bool is_std_function(std::string_view function, std::string_view main_module) {
     const std::string_view pkg = package_of(plain);
     if (pkg.empty() || pkg == "main")
         return false;
-    if (!main_module.empty() && (pkg == main_module || pkg.starts_with(std::string(main_module) + "/")))
+    if (in_package_tree(plain, main_module))
         return false;
     const std::string_view first = pkg.substr(0, pkg.find('/'));
     return first.find('.') == std::string_view::npos;

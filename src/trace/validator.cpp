@@ -42,10 +42,10 @@ Perturbation Perturbation::from_environment() {
     return p;
 }
 
-Validator::Validator(const GoBinary &bin, const StackWalker &walker, const RuntimeState &state,
-                     const model::GenerationTraits &traits, bool registrations_observed, Perturbation perturb)
+Validator::Validator(const GoBinary &bin, const StackWalker &walker, const RuntimeState &state, const GoRelease &traits,
+                     bool registrations_observed, Perturbation perturb)
     : bin_(bin), walker_(walker), state_(state), model_(traits), registrations_observed_(registrations_observed),
-      era_b_(state.offsets().panic.start_sp.has_value()), perturb_(perturb),
+      era_b_(state.era() == Era::B), funcvals_(bin, state.memory()), perturb_(perturb),
       deferreturn_(bin.runtime().get("runtime.deferreturn")) {
     if (perturb_.kind == Perturbation::Kind::CallFn) {
         // Another function of the program: what a misread funcval would name.
@@ -89,9 +89,7 @@ std::optional<Addr> Validator::caller_sp(Addr pc, Addr sp) const {
 }
 
 Addr Validator::code_of(Addr funcval) const {
-    if (funcval.is_null())
-        return {};
-    return Addr(state_.memory().read_u64(funcval).value_or(0));
+    return funcvals_.code(funcval);
 }
 
 bool Validator::is_wrapper(const Frame &f) const {
@@ -120,12 +118,11 @@ void Validator::rangefunc_head(uint64_t goid, Addr g, Addr frame_sp) {
 // made; that record's d.sp is the frame the defer belongs to.
 void Validator::rangefunc_defer(uint64_t goid, Addr g, Addr head, Addr code, const Site &site) {
     model::FrameDepth frame = model::kUnknownDepth;
-    if (auto head_off = state_.offsets().defer.head)
-        for (const auto &d : state_.defers(g, 64))
-            if (d.rangefunc && state_.memory().read_u64(d.addr + *head_off) == head.value()) {
-                frame = depth(g, d.sp);
-                break;
-            }
+    for (const auto &d : state_.defers(g, 64))
+        if (d.rangefunc && state_.rangefunc_points_at(d, head)) {
+            frame = depth(g, d.sp);
+            break;
+        }
     if (perturb(Perturbation::Kind::DropDefer))
         return;
     feed(model::DeferRegistered{goid, model::DeferKind::RangefuncAt, frame, model::Callee{code.value(), {}, {}}, -1},
@@ -171,7 +168,6 @@ model::ChainSnapshot Validator::snapshot(uint64_t goid, Addr g, const std::vecto
     model::ChainSnapshot c;
     c.goid = goid;
     c.compare = registrations_observed_;
-    const auto head_off = state_.offsets().defer.head;
     for (const auto &d : state_.defers(g, 4096)) {
         model::SnapshotDefer s;
         s.kind = d.open_defer  ? model::DeferKind::OpenFrame
@@ -181,18 +177,9 @@ model::ChainSnapshot Validator::snapshot(uint64_t goid, Addr g, const std::vecto
         s.frame = depth(g, d.sp);
         s.fn = code_of(d.fn).value();
         s.started = d.started;
-        if (d.rangefunc && head_off) {
-            // deferprocat pushes onto *d.head; deferconvert poisons it with badDefer() (1).
-            Addr at(
-                state_.memory().read_u64(Addr(state_.memory().read_u64(d.addr + *head_off).value_or(0))).value_or(0));
-            for (int n = 0; at.value() > 1 && n < 4096; ++n) {
-                auto r = state_.defer_at(at);
-                if (!r)
-                    break;
-                s.at_list.push_back(code_of(r->fn).value());
-                at = r->link;
-            }
-        }
+        if (d.rangefunc)
+            for (const auto &r : state_.rangefunc_list(d))
+                s.at_list.push_back(code_of(r.fn).value());
         c.defers.push_back(s);
     }
     for (const auto &p : state_.panics(g, 256)) {
@@ -209,22 +196,16 @@ model::ChainSnapshot Validator::snapshot(uint64_t goid, Addr g, const std::vecto
         // Every frame with open-coded defers, its deferBits byte and the closures of its set bits.
         std::vector<model::SnapshotOpenFrame> open;
         for (const auto &f : *frames) {
-            auto info = bin_.open_defer_info(f.func);
-            if (!info)
-                continue;
-            auto bits = state_.memory().read_u8(f.varp - info->deferbits_offset);
-            if (!bits)
+            auto frame = read_open_frame(bin_, state_.memory(), f);
+            if (!frame)
                 continue;
             model::SnapshotOpenFrame o;
             o.frame = depth(g, f.sp);
-            o.bits = *bits;
+            o.bits = frame->bits;
             o.slots.assign(8, 0);
-            for (int b = 0; b < 8; ++b)
-                if (*bits & (1u << b))
-                    if (auto off = info->closure_offset(b))
-                        o.slots[static_cast<size_t>(b)] =
-                            code_of(Addr(state_.memory().read_u64(f.varp - static_cast<uint64_t>(*off)).value_or(0)))
-                                .value();
+            for (size_t b = 0; b < 8; ++b)
+                if (frame->closures[b])
+                    o.slots[b] = code_of(*frame->closures[b]).value();
             open.push_back(std::move(o));
         }
         c.open_frames = std::move(open);
@@ -267,12 +248,11 @@ void Validator::nil_exit_call(uint64_t goid, Addr g, const std::vector<Frame> &f
             continue;
         const Frame &x = frames[k + 1];
         auto it = gs->open.find(depth(g, x.sp));
-        auto info = bin_.open_defer_info(x.func);
-        if (it == gs->open.end() || !info)
+        if (it == gs->open.end() || !bin_.open_defer_info(x.func))
             return;
         const int top = it->second.top_bit();
-        auto bits = state_.memory().read_u8(x.varp - info->deferbits_offset);
-        if (top >= 0 && bits && !(*bits & (1u << top)) && it->second.slots[static_cast<size_t>(top)].fn == 0)
+        auto frame = read_open_frame(bin_, state_.memory(), x);
+        if (top >= 0 && frame && !(frame->bits & (1u << top)) && it->second.slots[static_cast<size_t>(top)].fn == 0)
             feed(model::DeferredCallStarted{goid, 0, model::CallCause::Return, it->first}, site);
         return;
     }
@@ -349,17 +329,7 @@ void Validator::recover_returned(uint64_t goid, model::RecoverCalled call, bool 
     feed(call, site);
 }
 
-void Validator::resumed(uint64_t goid, Addr g, bool in_goexit, const Site &site) {
-    // The frame recovery continues in: 1.22+ p.sp of the recovered panic (still gp._panic at
-    // recovery's entry); ≤1.21 gopanic left d.sp in gp.sigcode0.
-    std::optional<Addr> sp;
-    if (era_b_) {
-        if (auto head = state_.panic_head(g); head && !head->is_null())
-            if (auto p = state_.panic_at(*head))
-                sp = p->sp;
-    } else if (auto w = state_.word(g, state_.offsets().g.sigcode0)) {
-        sp = Addr(*w);
-    }
+void Validator::resumed(uint64_t goid, Addr g, bool in_goexit, std::optional<Addr> sp, const Site &site) {
     feed(model::Resumed{goid, sp ? depth(g, *sp) : model::kUnknownDepth, 0, in_goexit}, site);
 }
 

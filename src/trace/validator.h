@@ -12,6 +12,8 @@
 #pragma once
 
 #include "binary/go_binary.h"
+#include "goruntime/funcval.h"
+#include "goruntime/pending_defers.h"
 #include "goruntime/runtime_state.h"
 #include "goruntime/stack_unwind.h"
 #include "model/model.h"
@@ -43,8 +45,8 @@ class Validator {
 public:
     // `registrations_observed`: false in --panics-only mode, where no registration or normal
     // return is probed; the chains are then taken from memory at each panic instead of compared.
-    Validator(const GoBinary &bin, const StackWalker &walker, const RuntimeState &state,
-              const model::GenerationTraits &traits, bool registrations_observed, Perturbation perturb);
+    Validator(const GoBinary &bin, const StackWalker &walker, const RuntimeState &state, const GoRelease &traits,
+              bool registrations_observed, Perturbation perturb);
     ~Validator();
 
     // The runtime generation the model reproduces, e.g. "Go 1.22".
@@ -83,7 +85,8 @@ public:
     // gorecover returned with the runtime's answer.
     void recover_returned(uint64_t goid, model::RecoverCalled call, bool recovered, const Site &site);
     // runtime.recovery entry, on g0, for goroutine g.
-    void resumed(uint64_t goid, Addr g, bool in_goexit, const Site &site);
+    // `sp`: the frame recovery continues in (goruntime/recovery_point.h); nullopt if unknown.
+    void resumed(uint64_t goid, Addr g, bool in_goexit, std::optional<Addr> sp, const Site &site);
     // preprintpanics entry: the panic was not recovered.
     void fatal(uint64_t goid);
     // goexit1 entry: the goroutine's function returned, or Goexit ran out of defers.
@@ -123,7 +126,8 @@ private:
     const RuntimeState &state_;
     model::Model model_;
     bool registrations_observed_;
-    bool era_b_; // _panic.startSP exists (1.22+): p.sp is the frame a panic is processing
+    bool era_b_; // 1.22+ (RuntimeState::era): p.sp is the frame a panic is processing
+    FuncvalReader funcvals_;
     Perturbation perturb_;
     uint64_t perturb_count_ = 0;
     Addr perturb_code_;

@@ -36,7 +36,8 @@ struct Traced {
 
 Traced trace(const BuiltProgram &b, const std::string &perturb, bool strict, const ScratchDir &tmp) {
     const fs::path text = tmp / "trace.txt", js = tmp / "trace.json";
-    std::vector<std::string> argv = {DEFTRACE_EXE, "--no-color", "-o", text.string(), "--json", js.string()};
+    std::vector<std::string> argv = {DEFTRACE_EXE, "--scope",     "all",    "--no-color",
+                                     "-o",         text.string(), "--json", js.string()};
     if (strict)
         argv.push_back("--strict");
     argv.push_back(b.binary());
@@ -141,8 +142,9 @@ TEST(TraceStats, TheLastLineCountsWhatTheRunCost) {
         SCOPED_TRACE(b.label());
         const fs::path text = tmp / "trace.txt", js = tmp / "trace.json";
         auto plain = run_program({b.binary()}, {"GOMAXPROCS=2"});
-        auto r = run_program({DEFTRACE_EXE, "--stats", "-o", text.string(), "--json", js.string(), b.binary()},
-                             {"GOMAXPROCS=2"});
+        auto r = run_program(
+            {DEFTRACE_EXE, "--scope", "all", "--stats", "-o", text.string(), "--json", js.string(), b.binary()},
+            {"GOMAXPROCS=2"});
         EXPECT_EQ(exit_code(r), exit_code(plain));
         EXPECT_EQ(r.out, plain.out);
         const std::string line = last_line(slurp(text));

@@ -1,5 +1,4 @@
 #include "binary/go_version.h"
-#include "binary/version_facts.h"
 
 #include <gtest/gtest.h>
 
@@ -18,18 +17,6 @@ TEST(GoVersion, Parses) {
     EXPECT_FALSE(GoVersion::parse("devel +abc"));
     EXPECT_FALSE(GoVersion::parse("go"));
     EXPECT_FALSE(GoVersion::parse("1.22"));
-}
-
-TEST(VersionFacts, CoverTheMatrixAndNothingElse) {
-    for (int minor = 18; minor <= 27; ++minor)
-        EXPECT_NE(version_facts(GoVersion{1, minor, 0, ""}), nullptr) << minor;
-    EXPECT_EQ(version_facts(GoVersion{1, 17, 0, ""}), nullptr);
-    EXPECT_EQ(version_facts(GoVersion{1, 28, 0, ""}), nullptr);
-    EXPECT_EQ(version_facts(GoVersion{1, 21, 0, ""})->opendefer_format, OpenDeferFormat::Go118);
-    EXPECT_EQ(version_facts(GoVersion{1, 22, 0, ""})->opendefer_format, OpenDeferFormat::Go122);
-    EXPECT_EQ(version_facts(GoVersion{1, 27, 0, ""})->moduledata_gofunc, 344u);
-    EXPECT_TRUE(version_facts(GoVersion{1, 24, 0, ""})->deferproc_returns_flag);
-    EXPECT_FALSE(version_facts(GoVersion{1, 25, 0, ""})->deferproc_returns_flag);
 }
 
 } // namespace

@@ -19,7 +19,7 @@ GoroutineState panicking() {
 }
 
 RecoverVerdict judge(int minor, const RecoverCalled &c) {
-    return judge_recover(*traits_for(1, minor), panicking(), c);
+    return judge_recover(*go_release(1, minor), panicking(), c);
 }
 
 RecoverCalled direct() {
@@ -30,7 +30,7 @@ RecoverCalled direct() {
 }
 
 class ModelRecoverRule : public ::testing::TestWithParam<int> {};
-INSTANTIATE_TEST_SUITE_P(Go, ModelRecoverRule, ::testing::Range(17, 28),
+INSTANTIATE_TEST_SUITE_P(Go, ModelRecoverRule, ::testing::Range(first_go_release().minor, last_go_release().minor + 1),
                          [](const auto &param_info) { return "go1_" + std::to_string(param_info.param); });
 
 TEST_P(ModelRecoverRule, DirectlyDeferredFunctionRecovers) {
@@ -87,7 +87,7 @@ TEST_P(ModelRecoverRule, DeferreturnRunDefersDoNotRecoverTheOuterPanic) {
 }
 
 TEST_P(ModelRecoverRule, GoexitAndAlreadyRecoveredAndNoPanic) {
-    const auto t = *traits_for(1, GetParam());
+    const auto t = *go_release(1, GetParam());
     GoroutineState gs = panicking();
     gs.panics.front().goexit = true;
     EXPECT_EQ(judge_recover(t, gs, direct()).reason, RecoverReason::Goexit);
@@ -108,7 +108,7 @@ TEST_P(ModelRecoverRule, OnlyNewestPanicIsConsidered) {
     newer.id = 2;
     newer.recovered = true;
     gs.panics.insert(gs.panics.begin(), newer);
-    RecoverVerdict v = judge_recover(*traits_for(1, GetParam()), gs, direct());
+    RecoverVerdict v = judge_recover(*go_release(1, GetParam()), gs, direct());
     EXPECT_EQ(v.reason, RecoverReason::AlreadyRecovered);
     EXPECT_EQ(v.panic, 2u);
 }

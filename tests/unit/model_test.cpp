@@ -10,7 +10,7 @@ namespace deftrace::model::testing {
 inline constexpr FrameDepth kMain = 100, kOuter = 200, kInner = 300, kDeferred = 400, kDeferred2 = 500;
 
 struct Script {
-    explicit Script(int minor) : m(*traits_for(1, minor)) {}
+    explicit Script(int minor) : m(*go_release(1, minor)) {}
     Model m;
     Goid g = 1;
 
@@ -50,24 +50,18 @@ namespace deftrace::model::testing {
 namespace {
 
 class ModelAllVersions : public ::testing::TestWithParam<int> {};
-INSTANTIATE_TEST_SUITE_P(Go, ModelAllVersions, ::testing::Range(17, 28),
+INSTANTIATE_TEST_SUITE_P(Go, ModelAllVersions, ::testing::Range(first_go_release().minor, last_go_release().minor + 1),
                          [](const auto &param_info) { return "go1_" + std::to_string(param_info.param); });
 
-TEST(ModelGeneration, SelectsGenerationByVersion) {
-    EXPECT_FALSE(traits_for(1, 16));
-    EXPECT_FALSE(traits_for(1, 28));
-    EXPECT_FALSE(traits_for(2, 22));
-    EXPECT_EQ(traits_for(1, 21)->era, Era::A);
-    EXPECT_TRUE(traits_for(1, 21)->panic_has_aborted);
-    EXPECT_EQ(traits_for(1, 22)->era, Era::B);
-    EXPECT_FALSE(traits_for(1, 22)->panic_has_aborted);
-    EXPECT_TRUE(traits_for(1, 24)->deferproc_returns_flag);
-    EXPECT_FALSE(traits_for(1, 25)->deferproc_returns_flag);
-    EXPECT_TRUE(traits_for(1, 25)->panic_has_repanicked);
-    EXPECT_EQ(traits_for(1, 25)->recover_rule, RecoverRule::ArgpMatch);
-    EXPECT_EQ(traits_for(1, 26)->recover_rule, RecoverRule::FrameCountFP);
-    EXPECT_EQ(traits_for(1, 27)->recover_rule, RecoverRule::FrameCountStart);
-    EXPECT_TRUE(traits_for(1, 27)->skips_older_panic_frames);
+// Every release of the registry gets the adapter of its row's era (the facts themselves are
+// checked in go_releases_test.cpp).
+TEST(ModelGeneration, EveryReleaseGetsTheAdapterOfItsEra) {
+    for (const auto &r : go_releases()) {
+        Model m(r);
+        EXPECT_EQ(m.traits().minor, r.minor);
+        EXPECT_EQ(m.traits().era, r.era);
+        EXPECT_EQ(make_generation(r)->has_open_records(), r.era == Era::A) << r.name();
+    }
 }
 
 // Seed 1: defers of one frame run last-in first-out on return.

@@ -1,0 +1,20 @@
+// Go's qualified function names as the pclntab spells them: "net/http.(*conn).serve",
+// "main.f[go.shape.int]", "github.com/x/y.T.m-fm".
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace deftrace {
+
+// The package path of a qualified function name: "net/http.(*conn).serve" -> "net/http".
+std::string_view package_of(std::string_view function);
+
+// Instantiations of generic functions are named by their shape, which releases spell
+// differently (main.f[...] in 1.19, main.f[go.shape.int] later): keep only that it is generic.
+std::string canonical_function(const std::string &name);
+
+// Whether `function` belongs to package `pkg` or to a package below it (pkg "a/b": a/b, a/b/c).
+bool in_package_tree(std::string_view function, std::string_view pkg);
+
+} // namespace deftrace

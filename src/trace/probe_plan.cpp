@@ -1,0 +1,455 @@
+#include "trace/probe_plan.h"
+
+#include "trace/normalize.h"
+#include "trace/symbolizer.h"
+
+#include <algorithm>
+
+namespace deftrace {
+
+namespace {
+
+// Go's register ABI (ABIInternal, amd64, 1.17+): integer arguments and results, receiver first.
+Gpr abi_register(int index) {
+    static constexpr Gpr order[] = {Gpr::Rax, Gpr::Rbx, Gpr::Rcx, Gpr::Rdi, Gpr::Rsi,
+                                    Gpr::R8,  Gpr::R9,  Gpr::R10, Gpr::R11};
+    return index >= 0 && index < 9 ? order[index] : Gpr::None;
+}
+
+Probe probe_of(ProbeKind kind) {
+    Probe p;
+    p.kind = kind;
+    return p;
+}
+
+} // namespace
+
+// The order probes are added in is the order a stop at a shared address handles them (os.Exit:
+// the model's ProgramExit before OsExit's never_run events).
+ProbePlan ProbePlan::build(const GoBinary &bin, const std::vector<FunctionDefers> &sites, const Disassembler &dis,
+                           const PlanOptions &opts) {
+    ProbePlan plan(bin, dis);
+    const bool scoped = opts.scope && !opts.scope->is_all();
+    plan.add_runtime_probes(opts);
+    plan.add_runtime_calls(opts.panics_only);
+    if (!opts.panics_only)
+        plan.add_open_coded(sites, scoped ? opts.scope : nullptr);
+    if (!opts.panics_only && scoped)
+        plan.add_scoped_defer_paths(sites, *opts.scope);
+    plan.set_arming(opts);
+    plan.plan_breakpoints();
+    return plan;
+}
+
+namespace {
+
+bool on_demand_only(const std::vector<Probe> &probes) {
+    return std::all_of(probes.begin(), probes.end(), [](const Probe &p) { return p.arming != Arming::Always; });
+}
+
+} // namespace
+
+std::vector<Addr> ProbePlan::on_demand(Arming when) const {
+    std::vector<Addr> out;
+    for (const auto &[addr, probes] : probes_)
+        if (on_demand_only(probes) && probes.front().arming == when)
+            out.push_back(addr);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+void ProbePlan::set_arming(const PlanOptions &opts) {
+    const bool scoped = opts.scope && !opts.scope->is_all();
+    // Every recover() costs two stops; the program's own are shown in every scope, so only
+    // --panics-only arms gorecover on demand.
+    const bool recovers_on_demand = opts.panics_only && !opts.all_recovers;
+    for (auto &[addr, probes] : probes_)
+        for (auto &p : probes) {
+            if (recovers_on_demand && (p.kind == ProbeKind::GorecoverEntry || p.kind == ProbeKind::GorecoverReturn))
+                p.arming = Arming::DuringPanics;
+            if (scoped && p.kind == ProbeKind::RuntimeCall && p.cause == "return")
+                p.arming = Arming::InScopeDeferreturn;
+        }
+}
+
+// Out of the whole-program scope, a linked defer is seen at its in-scope CALL of
+// runtime.deferproc* (not at the runtime's entry, which every package's defers go through), and
+// the calls deferreturn makes are armed while an in-scope frame is in deferreturn: from its CALL
+// runtime.deferreturn (every return of a function with linked defers, and where a recovery
+// resumes it) to the instruction after.
+void ProbePlan::add_scoped_defer_paths(const std::vector<FunctionDefers> &sites, const Scope &scope) {
+    const auto deferreturn = function("runtime.deferreturn");
+    for (const auto &f : sites) {
+        if (!scope.contains(f.name))
+            continue;
+        for (const auto &s : f.sites) {
+            if (s.kind == DeferKind::OpenCoded)
+                continue;
+            Probe p = probe_of(ProbeKind::DeferprocCall);
+            p.defer_kind = s.kind;
+            p.rangefunc = s.runtime_call == "runtime.deferprocat";
+            add(s.pc, p);
+        }
+    }
+    // The functions that call deferreturn say so in their _func (the call a recovery resumes
+    // at): those with linked or open-coded defers, and those whose range-over-func loop bodies
+    // defer onto their frame (1.23+), which have no defer statement of their own.
+    const Pclntab &tab = bin_->pclntab();
+    for (size_t i = 0; deferreturn && i < tab.num_funcs(); ++i) {
+        const FuncInfo f = tab.func(i);
+        if (f.deferreturn == 0 || !scope.contains(tab.func_name(f)))
+            continue;
+        for (const auto &in : dis_->decode(bin_->code(f), f.entry))
+            if (in.op == Op::Call && in.branch_target == deferreturn->entry) {
+                add(in.address, probe_of(ProbeKind::DeferreturnEnter));
+                add(in.next(), probe_of(ProbeKind::DeferreturnLeave));
+            }
+    }
+}
+
+const std::vector<Probe> *ProbePlan::at(Addr link_addr) const {
+    auto it = probes_.find(link_addr);
+    return it == probes_.end() ? nullptr : &it->second;
+}
+
+void ProbePlan::add(Addr link_addr, Probe p) {
+    probes_[link_addr].push_back(std::move(p));
+}
+
+// The watched runtime functions (binary/runtime_functions.h) are resolved already.
+std::optional<FuncInfo> ProbePlan::function(std::string_view fn) const {
+    if (auto f = bin_->runtime().get(fn))
+        return f;
+    if (auto i = bin_->pclntab().find_by_name(fn))
+        return bin_->pclntab().func(*i);
+    return std::nullopt;
+}
+
+void ProbePlan::add_entry(std::string_view fn, ProbeKind kind) {
+    if (auto f = function(fn))
+        add(after_stack_check(*f), probe_of(kind));
+}
+
+size_t ProbePlan::add_rets(std::string_view fn, ProbeKind kind) {
+    size_t n = 0;
+    if (auto f = function(fn))
+        for (const auto &in : dis_->decode(bin_->code(*f), f->entry))
+            if (in.op == Op::Ret) {
+                add(in.address, probe_of(kind));
+                ++n;
+            }
+    return n;
+}
+
+void ProbePlan::add_runtime_probes(const PlanOptions &opts) {
+    if (!opts.panics_only && (!opts.scope || opts.scope->is_all())) {
+        add_entry("runtime.deferproc", ProbeKind::DeferProc);
+        add_entry("runtime.deferprocStack", ProbeKind::DeferProcStack);
+        add_entry("runtime.deferprocat", ProbeKind::DeferProcAt);
+        add_entry("runtime.deferrangefunc", ProbeKind::DeferRangefunc);
+    }
+    add_entry("runtime.gopanic", ProbeKind::Gopanic);
+    add_entry("runtime.gorecover", ProbeKind::GorecoverEntry);
+    add_entry("runtime.recovery", ProbeKind::Recovery);
+    add_entry("runtime.Goexit", ProbeKind::Goexit);
+    // goexit1: both a goroutine whose function returned (runtime.goexit) and Goexit end there,
+    // still on the goroutine (1.17-1.27); the model checks the chains are empty and forgets it.
+    add_entry("runtime.goexit1", ProbeKind::GoroutineEnd);
+    // The main goroutine does not end through goexit1 (runtime.main calls exit): its chains
+    // are checked when main.main returns, or when os.Exit ends the program.
+    add_rets("main.main", ProbeKind::MainReturn);
+    add_entry("os.Exit", ProbeKind::ProgramExit);
+    // gopanic calls preprintpanics(p) then fatalpanic(p) with the same chain (1.17-1.27).
+    // preprintpanics replaces every error or Stringer value by the string its method returns:
+    // the program's values are read at its entry, the text the runtime is about to print at its
+    // returns.
+    add_entry("runtime.preprintpanics", ProbeKind::Fatal);
+    fatal_printed_ = add_rets("runtime.preprintpanics", ProbeKind::FatalPrinted) > 0;
+    if (opts.resources)
+        add_resources(*opts.resources);
+    add_program_end_probes();
+}
+
+void ProbePlan::add_program_end_probes() {
+    const Pclntab &tab = bin_->pclntab();
+    add_entry("os.Exit", ProbeKind::OsExit);
+    // Every fatal error the runtime raises goes through throw(s string) (its own faults: stack
+    // overflow, ...) or fatal(s string) (the program's: deadlock, concurrent map writes, main
+    // calling Goexit with no goroutine left), both nosplit, both ending in fatalthrow, which runs
+    // no deferred call (panic.go, 1.17-1.27). An unrecovered panic ends through fatalpanic
+    // instead, which calls neither.
+    add_entry("runtime.throw", ProbeKind::Throw);
+    add_entry("runtime.fatal", ProbeKind::Throw);
+    // syscall.Exec (syscall/exec_unix.go, 1.17-1.27; golang.org/x/sys/unix.Exec calls it): if
+    // execve succeeds, no deferred call of the program runs. Whether it does is known only at
+    // the exec stop, when the old memory is gone: the pending defers are read at the entry and
+    // reported then, or dropped at a ret (the exec failed and syscall.Exec returns the error).
+    add_entry("syscall.Exec", ProbeKind::ExecCall);
+    add_rets("syscall.Exec", ProbeKind::ExecFailed);
+    if (tab.find_by_name("runtime.throw") || tab.find_by_name("runtime.fatal") || tab.find_by_name("syscall.Exec") ||
+        tab.find_by_name("os.Exit"))
+        allgs_ = locate_allgs(); // every goroutine's pending defers, when the process dies
+    add_rets("runtime.gorecover", ProbeKind::GorecoverReturn);
+}
+
+void ProbePlan::add_runtime_calls(bool panics_only) {
+    const std::pair<const char *, const char *> callers[] = {
+        {"runtime.gopanic", "panic"},
+        {"runtime.Goexit", "goexit"},
+        {"runtime.deferreturn", "return"},
+        {"runtime.deferCallSave", ""}, // ≤1.21: open-coded defers and Goexit; cause from the chain
+    };
+    for (const auto &[fn, cause] : callers) {
+        if (panics_only && std::string_view(fn) == "runtime.deferreturn")
+            continue;
+        auto f = function(fn);
+        if (!f)
+            continue;
+        for (const auto &in : dis_->decode(bin_->code(*f), f->entry))
+            if (in.op == Op::Call && !in.branch_target && in.operands.size() == 1 &&
+                in.operands[0].kind == Operand::Kind::Reg) {
+                Probe p = probe_of(ProbeKind::RuntimeCall);
+                p.call_reg = in.operands[0].reg;
+                p.cause = cause;
+                add(in.address, p);
+            }
+    }
+}
+
+void ProbePlan::add_open_coded(const std::vector<FunctionDefers> &sites, const Scope *scope) {
+    for (const auto &f : sites) {
+        if (!f.open_coded || (scope && !scope->contains(f.name)))
+            continue;
+        for (const auto &s : f.sites) {
+            if (s.kind != DeferKind::OpenCoded)
+                continue;
+            auto in = dis_->decode_one(bin_->code(*bin_->pclntab().find_func(s.pc)).subspan(s.pc - f.entry), s.pc);
+            if (!in || in->operands.size() != 2)
+                continue;
+            Probe p;
+            p.func = &f;
+            p.bit = s.bit;
+            p.source = in->operands[1];
+            p.kind = in->operands[0].size == 1 ? ProbeKind::OpenBitsStore : ProbeKind::OpenSlotStore;
+            const auto &slots = f.open_coded->slot_sp_offsets;
+            if (static_cast<size_t>(s.bit) < slots.size() && slots[static_cast<size_t>(s.bit)]) {
+                p.slot_sp_offset = *slots[static_cast<size_t>(s.bit)];
+                p.has_slot = true;
+            }
+            add(s.pc, p);
+        }
+        for (const auto &e : f.open_coded->exits)
+            add_open_exit(f, e);
+    }
+}
+
+void ProbePlan::add_open_exit(const FunctionDefers &f, const OpenCodedExit &e) {
+    if (e.call_pc.is_null())
+        return;
+    auto in =
+        dis_->decode_one(bin_->code(*bin_->pclntab().find_func(e.call_pc)).subspan(e.call_pc - f.entry), e.call_pc);
+    if (!in)
+        return;
+    exit_returns_.push_back(in->next());
+    // Exits may share one call instruction (tail merging): one probe per call; which defer it
+    // runs is then found from the registration it matches.
+    bool shared = false;
+    if (auto it = probes_.find(e.call_pc); it != probes_.end())
+        for (auto &q : it->second)
+            if (q.kind == ProbeKind::OpenExitCall) {
+                q.bit = -1;
+                shared = true;
+            }
+    if (shared)
+        return;
+    Probe p = probe_of(ProbeKind::OpenExitCall);
+    p.func = &f;
+    p.bit = e.bit;
+    p.direct = in->branch_target;
+    if (!p.direct && in->operands.size() == 1 && in->operands[0].kind == Operand::Kind::Reg)
+        p.call_reg = in->operands[0].reg;
+    add(e.call_pc, p);
+}
+
+void ProbePlan::add_resources(const std::vector<ResourceProbe> &resources) {
+    const Pclntab &tab = bin_->pclntab();
+    if (resources.empty())
+        return;
+    std::vector<std::string> names;
+    for (const ResourceProbe &rp : resources) {
+        for (const auto &pf : rp.acquire)
+            names.push_back(pf.function);
+        for (const auto &pf : rp.release)
+            names.push_back(pf.function);
+    }
+    const auto copies = bin_->inlined_copies(names);
+    for (const ResourceProbe &rp : resources) {
+        auto each_function = [&](const std::vector<ProbedFunction> &list, bool acquire) {
+            for (const ProbedFunction &pf : list) {
+                Probe p = probe_of(acquire ? ProbeKind::ResourceAcquire : ProbeKind::ResourceRelease);
+                p.resource = &rp;
+                p.handle_reg = abi_register(pf.handle.index);
+                p.handle_deref = pf.handle.deref;
+                if (auto index = tab.find_by_name(pf.function)) {
+                    const FuncInfo f = tab.func(*index);
+                    // A result is in its register at every ret; an argument is taken at entry.
+                    if (acquire && pf.handle.from == HandleSlot::From::Result) {
+                        for (const auto &in : dis_->decode(bin_->code(f), f.entry))
+                            if (in.op == Op::Ret)
+                                add(in.address, p);
+                    } else {
+                        add(after_stack_check(f), p);
+                    }
+                }
+                add_inlined_copies(rp, pf, p, copies.at(pf.function));
+            }
+        };
+        each_function(rp.acquire, true);
+        each_function(rp.release, false);
+    }
+}
+
+void ProbePlan::add_inlined_copies(const ResourceProbe &rp, const ProbedFunction &pf, const Probe &p,
+                                   const std::vector<GoBinary::InlinedCopy> &copies) {
+    // A call the compiler inlined has no entry or ret to stop at: with an "inlined" rule, stop at
+    // the copy's atomic instruction; without one, say that those calls are not seen.
+    std::vector<std::string> unseen;
+    auto note_unseen = [&](std::string host) {
+        if (std::find(unseen.begin(), unseen.end(), host) == unseen.end())
+            unseen.push_back(std::move(host));
+    };
+    for (const auto &c : copies) {
+        if (rp.program_callers_only && is_std_function(c.caller, ""))
+            continue;
+        const FuncInfo f = bin_->pclntab().func(c.func_index);
+        std::string host(bin_->pclntab().func_name(f));
+        if (!pf.inlined) {
+            note_unseen(std::move(host));
+            continue;
+        }
+        // The rule's instruction follows the call site closely, before any call, jump or return:
+        // the compiler lays the inlined fast path out in line (sync.(*Mutex).Lock's
+        // CompareAndSwapInt32, Unlock's AddInt32), and may schedule it just before the site's
+        // own pc record (Go 1.19 gives the CAS the caller's line).
+        auto code = bin_->code(f);
+        const uint64_t from = c.call_pc >= f.entry ? c.call_pc - f.entry : code.size();
+        std::optional<Instruction> found;
+        if (from < code.size()) {
+            const auto insns = dis_->decode(code.subspan(from, std::min<size_t>(code.size() - from, 96)), c.call_pc);
+            for (size_t i = 0; i < insns.size() && i < 16 && !found; ++i) {
+                const Instruction &in = insns[i];
+                if (in.text.starts_with(pf.inlined->instruction + " ") && in.operands.size() >= 1 &&
+                    in.operands[0].kind == Operand::Kind::Mem)
+                    found = in;
+                else if (in.op == Op::Call || in.op == Op::Jmp || in.op == Op::Ret)
+                    break;
+            }
+        }
+        if (!found) {
+            note_unseen(std::move(host));
+            continue;
+        }
+        Probe q = p;
+        q.handle_mem = found->operands[0].mem;
+        q.handle_mem_next = found->next();
+        q.handle_offset = pf.inlined->offset;
+        q.inline_call = c.call_pc;
+        add(found->address, q);
+    }
+    if (unseen.empty())
+        return;
+    notes_.push_back(pf.function + " is inlined into " + std::to_string(unseen.size()) + " function" +
+                     (unseen.size() == 1 ? "" : "s") + " (" + unseen.front() + (unseen.size() > 1 ? ", ..." : "") +
+                     "): calls made there are not seen");
+}
+
+// A jump patch replaces several instructions (process/breakpoint_table.h), so no path may enter
+// between its first and its last byte: it ends before the next direct jump target of the
+// function, the place recovery resumes it (entry + deferreturn, runtime.recovery), the next
+// probe, and the function's end; a function that jumps through a register (a jump table) gets
+// none. (Return addresses need no care: a patch holds a call only as its last instruction.)
+void ProbePlan::plan_breakpoints() {
+    const Pclntab &tab = bin_->pclntab();
+    // Probes armed on demand bound the patches too: their int3 must not land inside one.
+    std::vector<Addr> sites;
+    for (const auto &[addr, _] : probes_)
+        sites.push_back(addr);
+    std::sort(sites.begin(), sites.end());
+    struct Entries {
+        bool indirect = false;
+        std::vector<Addr> targets; // sorted
+    };
+    std::unordered_map<uint32_t, Entries> by_function;
+    auto entries_of = [&](const FuncInfo &f) -> const Entries & {
+        auto [it, fresh] = by_function.try_emplace(f.index);
+        Entries &e = it->second;
+        if (fresh) {
+            for (const auto &in : dis_->decode(bin_->code(f), f.entry)) {
+                if (in.op == Op::Jmp && !in.branch_target)
+                    e.indirect = true;
+                if ((in.op == Op::Jmp || in.op == Op::Jcc) && in.branch_target)
+                    e.targets.push_back(*in.branch_target);
+            }
+            if (f.deferreturn != 0)
+                e.targets.push_back(f.entry + f.deferreturn);
+            std::sort(e.targets.begin(), e.targets.end());
+        }
+        return e;
+    };
+    for (size_t i = 0; i < sites.size(); ++i) {
+        const Addr addr = sites[i];
+        size_t patchable = 0;
+        if (auto f = tab.find_func(addr)) {
+            const Entries &e = entries_of(*f);
+            if (!e.indirect) {
+                Addr limit = f->end;
+                if (auto t = std::upper_bound(e.targets.begin(), e.targets.end(), addr); t != e.targets.end())
+                    limit = std::min(limit, *t);
+                if (i + 1 < sites.size())
+                    limit = std::min(limit, sites[i + 1]);
+                patchable = limit > addr ? limit - addr : 0;
+            }
+        }
+        if (!on_demand_only(probes_.at(addr)))
+            breakpoints_.push_back({addr, patchable});
+    }
+}
+
+// A function entry probe must sit after the stack-bound check: when the stack has to grow,
+// runtime.morestack restarts the function from its entry, and an entry breakpoint would fire
+// twice. Registers and SP are still as at entry there (the frame is not built yet).
+Addr ProbePlan::after_stack_check(const FuncInfo &f) const {
+    auto code = bin_->code(f);
+    auto insns = dis_->decode(code.first(std::min<size_t>(code.size(), 48)), f.entry);
+    for (size_t i = 0; i + 1 < insns.size() && i < 4; ++i) {
+        const auto &ops = insns[i].operands;
+        const bool compares_with_g = insns[i].text.starts_with("cmp") && ops.size() == 2 &&
+                                     ops[0].kind == Operand::Kind::Reg && ops[1].kind == Operand::Kind::Mem &&
+                                     ops[1].mem.base == Gpr::R14;
+        if (compares_with_g && insns[i + 1].op == Op::Jcc)
+            return insns[i + 1].next();
+    }
+    return f.entry;
+}
+
+std::optional<Addr> ProbePlan::locate_allgs() const {
+    if (auto sym = bin_->elf().symbol("runtime.allgs"))
+        return sym->value;
+    // Stripped: forEachG (1.17+) ranges over allgs, loading the slice's pointer and length, two
+    // adjacent words, RIP-relative. The candidate is checked against live memory when used.
+    auto index = bin_->pclntab().find_by_name("runtime.forEachG");
+    if (!index)
+        return std::nullopt;
+    const FuncInfo f = bin_->pclntab().func(*index);
+    std::vector<uint64_t> loads;
+    for (const auto &in : dis_->decode(bin_->code(f), f.entry))
+        if (in.op == Op::Mov && in.operands.size() == 2 && in.operands[1].kind == Operand::Kind::Mem &&
+            in.operands[1].mem.base == Gpr::Rip && in.operands[1].size == 8)
+            loads.push_back(in.next().value() + static_cast<uint64_t>(in.operands[1].mem.disp));
+    for (uint64_t a : loads)
+        if (std::find(loads.begin(), loads.end(), a + 8) != loads.end())
+            return Addr(a);
+    return std::nullopt;
+}
+
+} // namespace deftrace

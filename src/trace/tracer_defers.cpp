@@ -1,0 +1,253 @@
+// Stop handlers for defer statements and deferred calls.
+#include "trace/tracer.h"
+
+#include "trace/validator.h"
+
+#include <algorithm>
+
+namespace deftrace {
+
+void Tracer::on_deferproc(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
+    // At the runtime's entry, or (--scope) at the program's CALL with the same registers.
+    const bool at_call = p.kind == ProbeKind::DeferprocCall;
+    const bool stack = at_call ? p.defer_kind == DeferKind::Stack : p.kind == ProbeKind::DeferProcStack;
+    Addr fn(stop.regs.raw.rax);
+    if (stack)
+        fn = state_->defer_fn(fn);
+    Event e = make_event(EventKind::Defer, goid, g);
+    if (at_call) {
+        e.site = names_->site_at(stop.regs.pc(), false);
+    } else {
+        auto ret = tracee_->memory().read_u64(stop.regs.sp());
+        e.site = names_->site_at(Addr(ret.value_or(0)), true);
+    }
+    e.fields["defer_kind"] = stack ? "stack" : "heap";
+    const Addr code = funcvals_->code(fn);
+    put_fn(e.fields, code, fn);
+    remember(goid, fn, e.site);
+    if (at_call) {
+        // Out of the whole-program scope the model sees no registration (registrations_observed).
+    } else if (p.kind == ProbeKind::DeferProcAt) { // deferprocat(fn, frame any): RCX = frame's data
+        validator_->rangefunc_defer(goid, g, Addr(stop.regs.raw.rcx), code, e.site);
+    } else { // d.sp = getcallersp(): the caller's SP at this entry probe
+        validator_->defer_registered(goid, g, stack ? model::DeferKind::Stack : model::DeferKind::Heap,
+                                     stop.regs.sp() + 8, code, -1, e.site);
+    }
+    emit(std::move(e));
+}
+
+// The defer statement of an open-coded bit.
+static void set_open_site(Event &e, const FunctionDefers &f, int bit) {
+    e.site.function = f.name;
+    for (const auto &s : f.sites)
+        if (s.kind == DeferKind::OpenCoded && s.bit == bit) {
+            e.site.file = s.file;
+            e.site.line = s.line;
+        }
+}
+
+void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
+    uint64_t value = p.source.kind == Operand::Kind::Imm ? static_cast<uint64_t>(p.source.imm)
+                     : p.source.kind == Operand::Kind::Reg && p.source.reg != Gpr::None ? stop.regs.get(p.source.reg)
+                                                                                        : 0;
+    Addr funcval;
+    if (p.kind == ProbeKind::OpenBitsStore) {
+        if (!(value & (1u << p.bit)))
+            return; // a conditional defer whose condition was false
+        if (p.has_slot)
+            funcval =
+                Addr(tracee_->memory().read_u64(stop.regs.sp() + static_cast<uint64_t>(p.slot_sp_offset)).value_or(0));
+    } else {
+        funcval = Addr(value);
+    }
+    Event e = make_event(EventKind::Defer, goid, g);
+    set_open_site(e, *p.func, p.bit);
+    e.fields["defer_kind"] = "open-coded";
+    const Addr code = funcvals_->code(funcval);
+    put_fn(e.fields, code, funcval);
+    e.fields["bit"] = p.bit;
+    remember(goid, funcval, e.site);
+    // The store runs in the function's body: its SP is the frame's.
+    if (whole_program_)
+        validator_->defer_registered(goid, g, model::DeferKind::OpenCoded, stop.regs.sp(), code, p.bit, e.site);
+    emit(std::move(e));
+}
+
+void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
+    Addr target;
+    if (p.direct)
+        target = *p.direct + bias_;
+    else if (p.call_reg != Gpr::None)
+        target = Addr(stop.regs.get(p.call_reg));
+    Event e = make_event(EventKind::DeferCall, goid, g);
+    put_fn(e.fields, target, Addr(stop.regs.raw.rdx)); // ABIInternal: the closure context in RDX
+    const std::optional<Site> registered = take(goid, target);
+    const std::string cause = call_cause(stop, p, g, e, registered);
+    if (registered && p.kind == ProbeKind::OpenExitCall)
+        e.site = *registered;
+    e.fields["cause"] = cause;
+    // An inline exit runs its own frame's defers; the runtime's loops say theirs. Out of the
+    // whole-program scope the model follows the panic paths only, as in --panics-only mode.
+    const bool normal_path = p.kind == ProbeKind::OpenExitCall || p.arming == Arming::InScopeDeferreturn;
+    if (whole_program_ || !normal_path)
+        validator_->deferred_call(goid, g, target,
+                                  cause == "panic"    ? model::CallCause::Panic
+                                  : cause == "goexit" ? model::CallCause::Goexit
+                                                      : model::CallCause::Return,
+                                  p.kind == ProbeKind::OpenExitCall ? std::optional(stop.regs.sp()) : std::nullopt,
+                                  stop.regs.pc(), stop.regs.sp(), e.site);
+    emit(std::move(e));
+}
+
+std::string Tracer::call_cause(const ThreadStop &stop, const Probe &p, Addr g, Event &e,
+                               const std::optional<Site> &registered) const {
+    if (p.kind == ProbeKind::OpenExitCall) {
+        e.fields["defer_kind"] = "open-coded";
+        if (p.bit >= 0)
+            e.fields["bit"] = p.bit;
+        set_open_site(e, *p.func, p.bit); // the defer statement this bit belongs to
+        return "return";
+    }
+    std::string cause = p.cause;
+    auto panics = state_->panics(g, 64);
+    if (cause.empty()) {
+        // deferCallSave (≤1.21) runs open-coded defers for runOpenDeferFrame, which gopanic,
+        // Goexit and deferreturn all call: after a recovery, deferreturn runs the rest of the
+        // recovering frame's defers while the outer panic is still on the chain. The driver on
+        // the stack says which.
+        for (const auto &f : walker_->walk(stop.regs.pc(), stop.regs.sp(), 6)) {
+            if (f.name == "runtime.deferreturn")
+                cause = "return";
+            else if (f.name == "runtime.gopanic")
+                cause = "panic";
+            else if (f.name == "runtime.Goexit")
+                cause = "goexit";
+            if (!cause.empty())
+                break;
+        }
+        if (cause.empty())
+            cause = panics.empty() ? "return" : panics.front().goexit ? "goexit" : "panic";
+    }
+    if (registered) {
+        e.site = *registered;
+    } else if (cause == "return") {
+        auto frames = walker_->walk(stop.regs.pc(), stop.regs.sp(), 3);
+        if (frames.size() > 1)
+            e.site = names_->site_at(frames[1].pc, true);
+    } else if (!panics.empty() && panics.front().retpc) {
+        e.site = names_->site_at(*panics.front().retpc, true);
+    }
+    return cause;
+}
+
+// `defer f()` with f a nil func value registers fine; the panic comes when the deferred call
+// runs (Go's test/defernil.go, issues 8047 and 34926). Every place that calls a deferred
+// function loads the code pointer out of the funcval just before its `call *reg`: the inline
+// exit of an open-coded defer (ssagen.(*state).openDeferExit), runtime.deferreturn, and
+// runtime.gopanic / deferCallSave for a panic (every release of the matrix, 1.19-1.27). For a
+// nil funcval that load faults, so the call's probe is never reached and sigpanic raises the
+// nil-dereference panic instead. Reported here as the call it was, at the probe it skipped, just
+// before the panic it caused.
+void Tracer::on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid) {
+    const auto frames = walker_->walk(stop.regs.pc(), stop.regs.sp(), 8);
+    for (size_t i = 1; i < frames.size(); ++i) {
+        if (frames[i - 1].name != "runtime.sigpanic")
+            continue;
+        // The faulting frame: sigpanic was entered as if called from the faulting pc.
+        const Frame &f = frames[i];
+        const Addr fault = walker_->to_link(f.pc);
+        const Bytes code = bin_->code(f.func);
+        if (fault < f.func.entry || fault - f.func.entry >= code.size())
+            return;
+        const Disassembler &dis = tracee_->disassembler();
+        auto load = dis.decode_one(code.subspan(fault - f.func.entry), fault);
+        // mov (funcval), target: the code word of the funcval, at offset 0.
+        if (!load || load->op != Op::Mov || load->operands.size() != 2 ||
+            load->operands[0].kind != Operand::Kind::Reg || load->operands[1].kind != Operand::Kind::Mem ||
+            load->operands[1].mem.disp != 0 || load->operands[1].mem.index != Gpr::None ||
+            load->operands[1].mem.base == Gpr::Rsp || load->operands[1].mem.base == Gpr::Rip)
+            return;
+        const Gpr target = load->operands[0].reg;
+        // Then at most a register copy or two (the closure context into RDX) and the call.
+        Addr at = load->next();
+        for (int n = 0; n < 4; ++n) {
+            if (const auto *probes = plan_->at(at))
+                for (const Probe &p : *probes) {
+                    if ((p.kind != ProbeKind::OpenExitCall && p.kind != ProbeKind::RuntimeCall) || p.direct ||
+                        p.call_reg != target)
+                        continue;
+                    Registers regs = stop.regs;
+                    regs.set_pc(walker_->to_runtime(at));
+                    regs.set_sp(f.sp);
+                    regs.set(target, 0);
+                    regs.raw.rdx = 0; // the closure context: the nil funcval
+                    ThreadStop skipped{stop.tracee, stop.tid, regs};
+                    on_defer_call(skipped, p, g, goid);
+                    return;
+                }
+            if (at < f.func.entry || at - f.func.entry >= code.size())
+                return;
+            auto in = dis.decode_one(code.subspan(at - f.func.entry), at);
+            if (!in || in->op != Op::Mov || in->operands.size() != 2 || in->operands[1].kind != Operand::Kind::Reg ||
+                in->writes_gpr(target))
+                return;
+            at = in->next();
+        }
+        return;
+    }
+}
+
+// --scope: runtime.deferreturn's calls are armed while an in-scope frame is in deferreturn.
+// Frames are kept by depth per goroutine; a panic that unwinds one drops it at the recovery
+// (drop_deferreturn_frames) or at the goroutine's end.
+void Tracer::on_deferreturn(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
+    const uint64_t depth = depth_of(g, stop.regs.sp()).value_or(0);
+    auto &frames = deferreturn_frames_[goid];
+    if (p.kind == ProbeKind::DeferreturnEnter) {
+        frames.push_back(depth);
+    } else {
+        if (auto it = std::find(frames.rbegin(), frames.rend(), depth); it != frames.rend())
+            frames.erase(std::next(it).base());
+        if (frames.empty())
+            deferreturn_frames_.erase(goid);
+    }
+    arm(Arming::InScopeDeferreturn, !deferreturn_frames_.empty());
+}
+
+void Tracer::drop_deferreturn_frames(uint64_t goid, std::optional<uint64_t> deeper_than) {
+    if (auto it = deferreturn_frames_.find(goid); it != deferreturn_frames_.end()) {
+        std::erase_if(it->second, [&](uint64_t d) { return !deeper_than || d > *deeper_than; });
+        if (it->second.empty())
+            deferreturn_frames_.erase(it);
+    }
+    arm(Arming::InScopeDeferreturn, !deferreturn_frames_.empty());
+}
+
+void Tracer::remember(uint64_t goid, Addr funcval, const Site &site) {
+    // A nil func value is remembered under the null code address: its call (which faults, see
+    // on_nil_deferred_call) has a null target.
+    auto code = funcval.is_null() ? std::optional<uint64_t>(0) : tracee_->memory().read_u64(funcval);
+    if (!code)
+        return;
+    auto &v = registered_[goid];
+    v.emplace_back(Addr(*code), site);
+    if (v.size() > 100000) // defers that never run (os.Exit paths) must not grow without bound
+        v.erase(v.begin(), v.begin() + 50000);
+}
+
+std::optional<Site> Tracer::take(uint64_t goid, Addr code) {
+    auto it = registered_.find(goid);
+    if (it == registered_.end())
+        return std::nullopt;
+    auto &v = it->second;
+    for (auto r = v.rbegin(); r != v.rend(); ++r) {
+        if (r->first == code) {
+            Site s = r->second;
+            v.erase(std::next(r).base());
+            return s;
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace deftrace
