@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git clang-format libelf-dev libdw-dev libcapstone-dev libcli11-dev
       nlohmann-json3-dev libgtest-dev googletest python3 python3-jsonschema ca-certificates time
-      clang-14 libclang-rt-14-dev) # clang: the libFuzzer targets (scripts/fuzz.sh)
+      clang-14 libclang-rt-14-dev  # clang: the libFuzzer targets (scripts/fuzz.sh)
+      groff-base man-db)           # the man_page test renders docs/deftrace.1 with groff and man
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

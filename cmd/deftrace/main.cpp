@@ -1,8 +1,10 @@
 // deftrace command line: parses flags, calls the library, maps errors to exit codes.
 #include "binary/error.h"
+#include "deftrace_version.h" // generated (cmake/version_header.cmake)
 #include "exit_codes.h"
 #include "inspect_command.h"
 #include "process/signals.h"
+#include "release/go_releases.h"
 #include "trace_command.h"
 
 #include <CLI/CLI.hpp>
@@ -24,6 +26,13 @@ public:
     }
 };
 
+// --version: the release, the commit it was built from ("unknown" outside a git checkout) and
+// the Go releases it reads.
+std::string version_text() {
+    return std::string("deftrace ") + DEFTRACE_VERSION + "\ncommit " + DEFTRACE_GIT_COMMIT +
+           "\nreads binaries built by Go " + deftrace::supported_go_range();
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -42,7 +51,7 @@ int main(int argc, char **argv) {
                  "  deftrace [OPTIONS] PROGRAM [ARGS...]\n"
                  "  deftrace inspect [--json] [--func REGEX] BINARY\n"
                  "  deftrace diff EXPECTED.json ACTUAL.json"};
-    app.set_version_flag("--version", "deftrace 0.1.0");
+    app.set_version_flag("--version", version_text());
     app.formatter(std::make_shared<Usage>());
     InspectOptions inspect;
     TraceCommandOptions trace;

@@ -3,14 +3,12 @@
 #include "analysis/defer_sites.h"
 #include "binary/error.h"
 #include "binary/go_binary.h"
-#include "binary/input_file.h"
-#include "binary/json_input.h"
 #include "binary/source_paths.h"
-#include "binary/struct_layouts.h"
 #include "exit_codes.h"
 #include "goruntime/runtime_offsets.h"
 #include "process/program_path.h"
 #include "process/tracee.h"
+#include "shipped/shipped_data.h"
 #include "trace/normalize.h"
 #include "trace/output_stream.h"
 #include "trace/scope.h"
@@ -20,7 +18,6 @@
 #include "trace/trace_file.h"
 #include "trace/tracer.h"
 
-#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -34,63 +31,6 @@ namespace deftrace {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Layout tables shipped in probes/layouts (source tree, or installed next to the binary).
-std::optional<fs::path> layouts_dir() {
-    if (const char *env = std::getenv("DEFTRACE_PROBES_DIR"))
-        return fs::path(env) / "layouts";
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    for (const fs::path &cand :
-         {exe.parent_path() / "../share/deftrace/probes/layouts", fs::path(DEFTRACE_PROBES_DIR) / "layouts"})
-        if (fs::is_directory(cand, ec))
-            return cand;
-    return std::nullopt;
-}
-
-// Resource probes shipped in probes/resources.
-fs::path resource_probes_dir() {
-    if (const char *env = std::getenv("DEFTRACE_PROBES_DIR"))
-        return fs::path(env) / "resources";
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    fs::path installed = exe.parent_path() / "../share/deftrace/probes/resources";
-    return fs::is_directory(installed, ec) ? installed : fs::path(DEFTRACE_PROBES_DIR) / "resources";
-}
-
-std::vector<ResourceProbe> resource_probes(const TraceCommandOptions &opts) {
-    std::vector<ResourceProbe> out;
-    const fs::path dir = resource_probes_dir();
-    // A probe named twice (--probes os-file --probes os-file, or a name and its file) is
-    // followed once: every acquire and release would be reported twice otherwise.
-    auto known = [&](const ResourceProbe &p) {
-        return std::any_of(out.begin(), out.end(), [&](const ResourceProbe &q) { return q.name == p.name; });
-    };
-    for (const auto &p : opts.probes)
-        if (ResourceProbe probe = find_resource_probe(p, dir); !known(probe))
-            out.push_back(std::move(probe));
-    if (opts.leaks || (opts.fail_on_leak && opts.probes.empty()))
-        for (auto &p : shipped_resource_probes(dir))
-            if (!known(p))
-                out.push_back(std::move(p));
-    return out;
-}
-
-StructLayouts layouts_for(const GoBinary &bin) {
-    if (bin.has_dwarf())
-        if (auto l = StructLayouts::from_dwarf(bin.elf()); l && !l->empty())
-            return *l;
-    auto dir = layouts_dir();
-    const std::string file = "go" + bin.version().minor_string() + ".json";
-    if (dir && fs::exists(*dir / file)) {
-        auto j = parse_json_input(read_input_file((*dir / file).string(), "layout table"), 16);
-        if (j)
-            if (auto l = StructLayouts::from_table(*j))
-                return *l;
-    }
-    throw Error(ErrorKind::UnsupportedGo, bin.path() + ": stripped binary built by " + bin.version().text +
-                                              ", and no runtime layout table " + file + " is shipped for it");
-}
 
 [[noreturn]] void die_like(int sig) {
     // As strace does: end the way the program ended. No core file of our own.
@@ -134,7 +74,8 @@ template <typename F> auto on_trace(const std::string &name, F &&f) {
 int run_trace(const TraceCommandOptions &opts) {
     const std::string path = resolve_program(opts.argv.at(0));
     GoBinary bin = GoBinary::open(path);
-    RuntimeOffsets offsets = RuntimeOffsets::from(layouts_for(bin));
+    const ShippedData data = ShippedData::of_this_process();
+    RuntimeOffsets offsets = RuntimeOffsets::from(layouts_for(bin, data));
     auto sites = analyze_defer_sites(bin);
 
     // Everything that can fail on bad input fails before the program starts: the expectation and
@@ -147,8 +88,9 @@ int run_trace(const TraceCommandOptions &opts) {
     topts.panics_only = opts.panics_only;
     topts.scope = opts.scope;
     topts.all_recovers = opts.all_recovers;
-    topts.resources = resource_probes(opts);
-    topts.offsets_for = [](const GoBinary &b) { return RuntimeOffsets::from(layouts_for(b)); }; // exec
+    // --fail-on-leak alone follows the shipped probes, as --leaks does.
+    topts.resources = resource_probes(opts.probes, opts.leaks || (opts.fail_on_leak && opts.probes.empty()), data);
+    topts.offsets_for = [data](const GoBinary &b) { return RuntimeOffsets::from(layouts_for(b, data)); }; // exec
     OutputStream text_out = opts.output ? OutputStream::open(*opts.output, OutputStream::Buffering::Line)
                                         : OutputStream::borrow(stderr, "stderr");
     std::optional<OutputStream> json_out, jsonl_out;

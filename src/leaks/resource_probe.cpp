@@ -100,8 +100,12 @@ ResourceProbe load_resource_probe(const fs::path &file) {
     return p;
 }
 
+bool is_probe_file_name(const std::string &name_or_file) {
+    return name_or_file.find('/') != std::string::npos || name_or_file.ends_with(".json");
+}
+
 ResourceProbe find_resource_probe(const std::string &name_or_file, const fs::path &dir) {
-    if (name_or_file.find('/') != std::string::npos || name_or_file.ends_with(".json"))
+    if (is_probe_file_name(name_or_file))
         return load_resource_probe(name_or_file);
     const fs::path file = dir / (name_or_file + ".json");
     if (!fs::exists(file)) {

@@ -49,7 +49,10 @@ struct ResourceProbe {
 // Parses one probe file; throws Error(Usage) naming the file and the problem.
 ResourceProbe load_resource_probe(const std::filesystem::path &file);
 
-// A probe by name (a file of `dir` named NAME.json) or by path (contains '/' or ends in .json).
+// Whether a --probes argument is a probe file (contains '/' or ends in .json) rather than a name.
+bool is_probe_file_name(const std::string &name_or_file);
+
+// A probe by name (a file of `dir` named NAME.json) or by path (is_probe_file_name).
 ResourceProbe find_resource_probe(const std::string &name_or_file, const std::filesystem::path &dir);
 
 // Every probe shipped in `dir`, by name.
