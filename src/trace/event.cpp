@@ -32,7 +32,8 @@ nlohmann::ordered_json Event::to_json() const {
     j["kind"] = to_string(kind);
     if (!site.function.empty())
         j["site"] = site.to_json();
-    for (auto it = fields.begin(); it != fields.end(); ++it)
+    const nlohmann::ordered_json members = deftrace::to_json(payload);
+    for (auto it = members.begin(); it != members.end(); ++it)
         j[it.key()] = it.value();
     return j;
 }

@@ -1,13 +1,13 @@
 // Trace events: one vocabulary for every sink (text, JSON). An event is a kind, the goroutine
-// it happened on, a site, and kind-specific fields kept as ordered JSON (the JSON sink writes
-// them as they are; the text sink picks what a person needs).
+// it happened on, a site, and the kind's typed payload (event_payloads.h), which says itself how
+// it is written in the JSON trace; the text sink picks what a person needs.
 #pragma once
 
 #include "binary/site.h"
+#include "trace/event_payloads.h"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <string>
 
 namespace deftrace {
 
@@ -39,8 +39,8 @@ struct Event {
     uint64_t goroutine = 0; // 0: not tied to a goroutine (exit)
     EventKind kind = EventKind::Defer;
     Site site;
-    int depth = 0; // panics in progress on the goroutine (for indentation)
-    nlohmann::ordered_json fields = nlohmann::ordered_json::object();
+    int depth = 0;        // panics in progress on the goroutine (for indentation)
+    EventPayload payload; // the one that goes with `kind`
 
     [[nodiscard]] nlohmann::ordered_json to_json() const;
 };

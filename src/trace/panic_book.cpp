@@ -13,7 +13,7 @@ PanicBook::Resumed PanicBook::resumed(uint64_t goid, uint64_t depth) {
     if (it == by_goroutine_.end())
         return out;
     auto &list = it->second;
-    for (auto p = list.rbegin(); p != list.rend() && out.by.is_null(); ++p)
+    for (auto p = list.rbegin(); p != list.rend() && !out.by; ++p)
         if (p->recovered && p->depth > depth)
             out.by = p->value;
     for (auto p = list.begin(); p != list.end();) {

@@ -7,7 +7,7 @@
 
 #include "trace/event.h"
 
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -17,7 +17,7 @@ class PanicBook {
 public:
     struct Panic {
         uint64_t depth = 0; // g.stack.hi - SP at gopanic's entry
-        nlohmann::ordered_json value;
+        PanicValue value;
         Site site;
         bool recovered = false;
     };
@@ -27,7 +27,7 @@ public:
     void recovered(uint64_t goid);
 
     struct Resumed {
-        nlohmann::ordered_json by; // the value of the newest recovered panic that ended; null: none
+        std::optional<PanicValue> by; // the value of the newest recovered panic that ended
         std::vector<Panic> aborted;
     };
     // Execution resumes in the frame at `depth`: the panics started below it are over.

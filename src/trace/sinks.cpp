@@ -31,135 +31,144 @@ const char *color_of(EventKind k) {
 
 using json = nlohmann::ordered_json;
 
-// A field as text for the terminal (text_safety.h): strings escaped, anything else as JSON.
-std::string str(const json &j, const char *key) {
-    if (!j.contains(key) || j[key].is_null())
-        return {};
-    return j[key].is_string() ? terminal_safe(j[key].get_ref<const std::string &>())
-                              : j[key].dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 std::string site_text(const Site &s) {
     return terminal_safe(s.short_form());
 }
 
 // A panic or recovered value as Go would quote it: backslashes doubled as well.
-std::string value_text(const json &f) {
-    std::string v = f.contains("value") && f["value"].is_string()
-                        ? terminal_safe(f["value"].get_ref<const std::string &>(), true)
-                        : "";
-    std::string t = str(f, "type");
-    if (f.contains("value") && f["value"].is_null())
-        return "(" + t + ")";
-    if (t == "string")
-        return "\"" + v + "\"";
-    return v + " (" + t + ")";
+std::string value_text(const PanicValue &v) {
+    if (!v.value)
+        return "(" + terminal_safe(v.type) + ")";
+    const std::string text = terminal_safe(*v.value, true);
+    if (v.type == "string")
+        return "\"" + text + "\"";
+    return text + " (" + terminal_safe(v.type) + ")";
 }
 
 // A pending list that misses the open-coded defers of frames too deep to walk.
-const char *truncated_note(const nlohmann::ordered_json &f) {
-    return f.value("pending_truncated", false) ? " (stack too deep to walk: open-coded ones further down not listed)"
-                                               : "";
+const char *truncated_note(bool truncated) {
+    return truncated ? " (stack too deep to walk: open-coded ones further down not listed)" : "";
 }
 
-std::string leaks_text(const nlohmann::ordered_json &leaks) {
-    if (leaks.empty())
-        return "leaks: none (every probed resource acquired was released)";
-    std::string out =
-        "leaks: " + std::to_string(leaks.size()) + " resource" + (leaks.size() == 1 ? "" : "s") + " still open at exit";
-    for (const auto &l : leaks) {
-        out += "\n  " + str(l, "resource") + " on g" + str(l, "goroutine") + ", ";
-        if (l.contains("panic")) {
-            const auto &p = l["panic"];
-            Site at{str(p["site"], "function"), str(p["site"], "file"), p["site"].value("line", 0)};
-            out += "abandoned by panic " + value_text(p) + " at " + site_text(at) + ", recovered in " +
-                   str(p, "recovered_in");
-        } else {
-            out += "never released";
-        }
-        const char *label = "\n      acquired at ";
-        for (const auto &s : l["acquired"]) {
-            Site at{str(s, "function"), str(s, "file"), s.value("line", 0)};
-            out += label + site_text(at);
-            label = "\n                  ";
-        }
+// One line a pending deferred call, below the event's.
+std::string pending_lines(const std::vector<PendingDeferEntry> &pending) {
+    std::string out;
+    for (const auto &d : pending)
+        out += "\n            pending " + std::string(to_string(d.form)) + " " + terminal_safe(d.fn.fn) + " in " +
+               terminal_safe(d.function);
+    return out;
+}
+
+std::string leak_text(const LeakTracker::Leak &l) {
+    std::string out = "\n  " + terminal_safe(l.resource) + " on g" + std::to_string(l.goid) + ", ";
+    if (l.abandoned_by) {
+        const PanicSummary &p = *l.abandoned_by;
+        out += "abandoned by panic " + value_text(PanicValue{p.type, p.value, false}) + " at " + site_text(p.site) +
+               ", recovered in " + terminal_safe(l.recovered_in);
+    } else {
+        out += "never released";
+    }
+    const char *label = "\n      acquired at ";
+    for (const auto &s : l.stack) {
+        out += label + site_text(s);
+        label = "\n                  ";
     }
     return out;
 }
 
+std::string leaks_text(const LeaksPayload &report) {
+    const auto &leaks = report.leaks;
+    std::string out = leaks.empty() ? "leaks: none (every probed resource acquired was released)"
+                                    : "leaks: " + std::to_string(leaks.size()) + " resource" +
+                                          (leaks.size() == 1 ? "" : "s") + " still open at exit";
+    for (const auto &l : leaks)
+        out += leak_text(l);
+    for (const auto &n : report.probe_notes)
+        out += "\n  note: " + terminal_safe(n);
+    return out;
+}
+
+// A fatal panic, or a fatal error (runtime.throw / fatal) and the panics it interrupted, if any.
+// The pending calls go to `tail`: after the site (a fatal error's), which belongs to the first line.
+std::string fatal_text(const Event &e, const FatalPayload &f, std::string &tail) {
+    std::string body = f.error ? "fatal error: " + terminal_safe(*f.error) + (f.panics.empty() ? "" : " during panic:")
+                               : "unrecovered panic:";
+    for (const auto &p : f.panics) {
+        body += " " + value_text(p.value);
+        if (p.printed && p.printed != p.value.value)
+            body += " printed as \"" + terminal_safe(*p.printed) + "\"";
+        body += p.recovered ? " [recovered]" : "";
+    }
+    if (e.goroutine != 0) // a fatal error thrown by no goroutine (a deadlock) has no defers of its own
+        body += "; pending defers: " + std::to_string(f.pending.size()) + truncated_note(f.pending_truncated);
+    tail = pending_lines(f.pending);
+    return body;
+}
+
+// The text of an event after its goroutine and indentation, one overload a payload; what goes
+// after the site, into `tail`.
+struct BodyText {
+    const Event &e;
+    std::string &tail;
+
+    std::string operator()(std::monostate) const { return e.kind == EventKind::Goexit ? "runtime.Goexit" : ""; }
+    std::string operator()(const DeferPayload &d) const {
+        return "defer " + std::string(to_string(d.form)) + " " + terminal_safe(d.fn.fn);
+    }
+    std::string operator()(const CallPayload &c) const {
+        return "call  " + terminal_safe(c.fn.fn) + " [" + terminal_safe(c.cause) + "]";
+    }
+    std::string operator()(const PanicPayload &p) const {
+        if (e.kind == EventKind::Repanic)
+            return "repanic " + value_text(p.value) + " (the value it recovered, raised again)";
+        return "panic " + value_text(p.value);
+    }
+    std::string operator()(const AbortedPayload &a) const {
+        return "panic " + value_text(a.value) + " aborted: the recovery of " + value_text(a.by) + " resumes in " +
+               terminal_safe(a.resume);
+    }
+    std::string operator()(const RecoverPayload &r) const {
+        return r.recovered ? "recover() = " + value_text(r.value) + ": panic stopped"
+                           : "recover() = nil (" + terminal_safe(r.reason) + ")";
+    }
+    std::string operator()(const RecoveryPayload &r) const {
+        return "resume in " + terminal_safe(r.resume.value_or(""));
+    }
+    std::string operator()(const FatalPayload &f) const { return fatal_text(e, f, tail); }
+    std::string operator()(const NeverRunPayload &n) const {
+        return terminal_safe(n.cause) + ": " + std::to_string(n.pending.size()) + " deferred call" +
+               (n.pending.size() == 1 ? "" : "s") + " will never run (goroutine " + terminal_safe(n.status) + ")" +
+               truncated_note(n.pending_truncated) + pending_lines(n.pending);
+    }
+    std::string operator()(const ExecPayload &x) const {
+        return "exec " + terminal_safe(x.program) +
+               (x.traced ? ": traced from here" : ": no longer traced (" + terminal_safe(x.note) + ")");
+    }
+    std::string operator()(const ResourcePayload &r) const {
+        return (e.kind == EventKind::Release ? "release " : "acquire ") + terminal_safe(r.resource) + " " +
+               terminal_safe(r.handle);
+    }
+    std::string operator()(const LeaksPayload &l) const { return leaks_text(l); }
+    std::string operator()(const ExitPayload &x) const {
+        return x.signal ? "exit: killed by " + terminal_safe(x.signal_name)
+                        : "exit: status " + std::to_string(x.status);
+    }
+    std::string operator()(const DivergencePayload &d) const {
+        return "divergence (" + terminal_safe(d.rule) + "): model expected " + terminal_safe(d.expected) +
+               ", observed " + terminal_safe(d.observed);
+    }
+    std::string operator()(const ValidationPayload &v) const {
+        return "validation: " + std::to_string(v.observations) + " observations checked against the " +
+               terminal_safe(v.model) + " runtime model, " + std::to_string(v.divergences) +
+               (v.divergences == 1 ? " divergence" : " divergences");
+    }
+};
+
 } // namespace
 
 std::string TextSink::format(const Event &e, bool color) {
-    const auto &f = e.fields;
-    std::string body, tail;
-    switch (e.kind) {
-    case EventKind::Defer: body = "defer " + str(f, "defer_kind") + " " + str(f, "fn"); break;
-    case EventKind::DeferCall: body = "call  " + str(f, "fn") + " [" + str(f, "cause") + "]"; break;
-    case EventKind::Panic: body = "panic " + value_text(f); break;
-    case EventKind::Repanic: body = "repanic " + value_text(f) + " (the value it recovered, raised again)"; break;
-    case EventKind::Aborted:
-        body = "panic " + value_text(f) + " aborted: the recovery of " + value_text(f["by"]) + " resumes in " +
-               str(f, "resume");
-        break;
-    case EventKind::Recover:
-        body = f.value("recovered", false) ? "recover() = " + value_text(f) + ": panic stopped"
-                                           : "recover() = nil (" + str(f, "reason") + ")";
-        break;
-    case EventKind::Recovery: body = "resume in " + str(f, "resume"); break;
-    case EventKind::Goexit: body = "runtime.Goexit"; break;
-    case EventKind::Fatal: {
-        // A fatal error (runtime.throw / fatal) names the panics it interrupted, if any.
-        if (f.contains("error"))
-            body = "fatal error: " + str(f, "error") + (f["panics"].empty() ? "" : " during panic:");
-        else
-            body = "unrecovered panic:";
-        for (const auto &p : f["panics"]) {
-            body += " " + value_text(p);
-            if (p.contains("printed") && p["printed"] != p["value"])
-                body += " printed as \"" + str(p, "printed") + "\"";
-            body += p.value("recovered", false) ? " [recovered]" : "";
-        }
-        if (e.goroutine != 0) // a fatal error thrown by no goroutine (a deadlock) has no defers of its own
-            body += "; pending defers: " + std::to_string(f["pending"].size()) + truncated_note(f);
-        // After the site (a fatal error's), which belongs to the first line.
-        for (const auto &d : f["pending"])
-            tail += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
-        break;
-    }
-    case EventKind::NeverRun: {
-        body = str(f, "cause") + ": " + std::to_string(f["pending"].size()) + " deferred call" +
-               (f["pending"].size() == 1 ? "" : "s") + " will never run (goroutine " + str(f, "status") + ")" +
-               truncated_note(f);
-        for (const auto &d : f["pending"])
-            body += "\n            pending " + str(d, "defer_kind") + " " + str(d, "fn") + " in " + str(d, "function");
-        break;
-    }
-    case EventKind::Exec:
-        body = "exec " + str(f, "program") +
-               (f.value("traced", false) ? ": traced from here" : ": no longer traced (" + str(f, "note") + ")");
-        break;
-    case EventKind::Acquire: body = "acquire " + str(f, "resource") + " " + str(f, "handle"); break;
-    case EventKind::Release: body = "release " + str(f, "resource") + " " + str(f, "handle"); break;
-    case EventKind::Leaks:
-        body = leaks_text(f["leaks"]);
-        if (f.contains("probe_notes"))
-            for (const auto &n : f["probe_notes"])
-                body += "\n  note: " + (n.is_string() ? terminal_safe(n.get_ref<const std::string &>()) : n.dump());
-        break;
-    case EventKind::Divergence:
-        body = "divergence (" + str(f, "rule") + "): model expected " + str(f, "expected") + ", observed " +
-               str(f, "observed");
-        break;
-    case EventKind::Validation: {
-        const uint64_t n = f.value("divergences", uint64_t{0});
-        body = "validation: " + str(f, "observations") + " observations checked against the " + str(f, "model") +
-               " runtime model, " + std::to_string(n) + (n == 1 ? " divergence" : " divergences");
-        break;
-    }
-    case EventKind::Exit:
-        body = f.contains("signal") ? "exit: killed by " + str(f, "signal_name") : "exit: status " + str(f, "status");
-        break;
-    }
+    std::string tail;
+    const std::string body = std::visit(BodyText{e, tail}, e.payload);
     std::string line;
     if (e.goroutine != 0)
         line = "[g" + std::to_string(e.goroutine) + "] ";
@@ -194,16 +203,19 @@ json event_json(const Event &e) {
 // What a trace says after its events: the validation summary, the leak report, the exit.
 // Returns whether the event was one of these (and is not an event of the story).
 bool take_closing(const Event &e, json &trailer) {
-    if (e.kind == EventKind::Validation) {
-        trailer["validation"] = {{"observations", e.fields["observations"]}, {"divergences", e.fields["divergences"]}};
+    if (const auto *v = std::get_if<ValidationPayload>(&e.payload)) {
+        trailer["validation"] = {{"observations", v->observations}, {"divergences", v->divergences}};
         return true;
     }
-    if (e.kind == EventKind::Leaks) {
-        json f = e.fields;
-        make_json_safe(f);
-        trailer["leaks"] = f["leaks"];
-        if (f.contains("probe_notes"))
-            trailer["probe_notes"] = f["probe_notes"];
+    if (const auto *l = std::get_if<LeaksPayload>(&e.payload)) {
+        json leaks = l->leaks_json();
+        make_json_safe(leaks);
+        trailer["leaks"] = std::move(leaks);
+        if (!l->probe_notes.empty()) {
+            json notes = l->probe_notes;
+            make_json_safe(notes);
+            trailer["probe_notes"] = std::move(notes);
+        }
         return true;
     }
     if (e.kind == EventKind::Exit) {

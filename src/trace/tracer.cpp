@@ -97,22 +97,15 @@ void Tracer::map_scratch() {
     tracee_->map_scratch(scratch, hints);
 }
 
-void Tracer::put_fn(nlohmann::ordered_json &fields, Addr code, Addr closure) const {
+DeferTarget Tracer::deferred_target(Addr code, Addr closure) const {
     DeferredFn fn = names_->deferred_fn(code, closure);
-    fields["fn"] = std::move(fn.fn);
-    if (!fn.wrapper.empty())
-        fields["wrapper"] = std::move(fn.wrapper);
+    return {std::move(fn.fn), std::move(fn.wrapper)};
 }
 
-nlohmann::ordered_json Tracer::value_json(Addr type, Addr data) const {
+PanicValue Tracer::panic_value(Addr type, Addr data) const {
     auto v = render_any(*types_, type, data);
-    nlohmann::ordered_json j;
-    j["type"] = v.type;
     // The raw bytes: the text sink escapes them for the terminal, the JSON sinks for JSON.
-    j["value"] = v.value ? nlohmann::ordered_json(*v.value) : nlohmann::ordered_json(nullptr);
-    if (v.is_error)
-        j["error"] = true;
-    return j;
+    return {v.type, v.value, v.is_error};
 }
 
 Event Tracer::make_event(EventKind kind, uint64_t goid, Addr g) {
@@ -131,16 +124,16 @@ bool Tracer::shown(const Event &e) const {
     if ((defers || e.kind == EventKind::Recover) && is_runtime_function(e.site.function))
         return false;
     // A deferred runtime function (not a wrapper around one: `defer close(ch)` is the program's).
-    if (e.kind == EventKind::DeferCall && e.fields.contains("fn") && !e.fields.contains("wrapper") &&
-        is_runtime_function(e.fields["fn"].get<std::string>()))
+    if (const auto *call = std::get_if<CallPayload>(&e.payload);
+        call && call->fn.wrapper.empty() && is_runtime_function(call->fn.fn))
         return false;
     if (defers && !scope_.contains(e.site.function))
         return false;
-    if (e.kind == EventKind::Recover && !e.fields.value("recovered", false)) {
+    if (const auto *r = std::get_if<RecoverPayload>(&e.payload); r && !r->recovered) {
         // Where gorecover is armed during panics only, a recover() with no panic is seen only
         // when some other goroutine panics: never shown, so that the trace does not depend on it.
         const bool on_demand = options_.panics_only && !options_.all_recovers;
-        if (!scope_.contains(e.site.function) || (on_demand && e.fields.value("reason", "") == "no panic"))
+        if (!scope_.contains(e.site.function) || (on_demand && r->reason == "no panic"))
             return false;
     }
     return true;
@@ -258,54 +251,45 @@ void Tracer::dispatch(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
     }
 }
 
-nlohmann::ordered_json Tracer::pending_defers(Addr g, Addr pc, Addr sp, bool *complete) const {
+std::vector<PendingDeferEntry> Tracer::pending_defers(Addr g, Addr pc, Addr sp, bool *complete) const {
     const PendingDefers pending = deftrace::pending_defers(*bin_, *state_, *walker_, g, pc, sp);
     if (complete)
         *complete = pending.complete;
-    auto out = nlohmann::ordered_json::array();
+    std::vector<PendingDeferEntry> out;
     for (const PendingDefer &d : pending.defers) {
-        nlohmann::ordered_json j;
+        PendingDeferEntry entry;
         if (d.kind != PendingDefer::Kind::OpenCoded) {
-            j["defer_kind"] = d.kind == PendingDefer::Kind::Rangefunc ? "rangefunc"
-                              : d.kind == PendingDefer::Kind::Heap    ? "heap"
-                                                                      : "stack";
-            put_fn(j, funcvals_->code(*d.funcval), *d.funcval);
-            j["function"] = names_->site_at(d.pc, true).function;
+            entry.form = d.kind == PendingDefer::Kind::Rangefunc ? DeferForm::Rangefunc
+                         : d.kind == PendingDefer::Kind::Heap    ? DeferForm::Heap
+                                                                 : DeferForm::Stack;
+            entry.fn = deferred_target(funcvals_->code(*d.funcval), *d.funcval);
+            entry.function = names_->site_at(d.pc, true).function;
         } else {
-            j["defer_kind"] = "open-coded";
+            entry.form = DeferForm::OpenCoded;
             if (d.funcval)
-                put_fn(j, funcvals_->code(*d.funcval), *d.funcval);
-            else
-                j["fn"] = "";
-            j["function"] = d.frame;
-            j["bit"] = d.bit;
+                entry.fn = deferred_target(funcvals_->code(*d.funcval), *d.funcval);
+            entry.function = d.frame;
+            entry.bit = d.bit;
         }
-        out.push_back(std::move(j));
+        out.push_back(std::move(entry));
     }
     return out;
 }
 
-nlohmann::ordered_json Tracer::program_pending(Addr g, Addr pc, Addr sp, bool *complete) const {
+std::vector<PendingDeferEntry> Tracer::program_pending(Addr g, Addr pc, Addr sp, bool *complete) const {
     // runtime.main's own deferred function (1.17-1.27) is machinery, not the program's.
-    auto pending = nlohmann::ordered_json::array();
+    std::vector<PendingDeferEntry> pending;
     for (auto &d : pending_defers(g, pc, sp, complete))
-        if (!is_runtime_function(d.value("function", "")))
+        if (!is_runtime_function(d.function))
             pending.push_back(std::move(d));
     return pending;
 }
 
-nlohmann::ordered_json Tracer::panic_chain_json(const std::vector<PanicRecord> &newest_first) const {
+std::vector<ChainedPanic> Tracer::panic_chain(const std::vector<PanicRecord> &newest_first) const {
     // Oldest first, as printpanics prints them.
-    auto chain = nlohmann::ordered_json::array();
-    for (auto it = newest_first.rbegin(); it != newest_first.rend(); ++it) {
-        auto v = value_json(it->arg_type, it->arg_data);
-        v["recovered"] = it->recovered;
-        if (it->goexit)
-            v["goexit"] = true;
-        if (it->repanicked)
-            v["repanicked"] = true;
-        chain.push_back(v);
-    }
+    std::vector<ChainedPanic> chain;
+    for (auto it = newest_first.rbegin(); it != newest_first.rend(); ++it)
+        chain.push_back({panic_value(it->arg_type, it->arg_data), it->recovered, it->goexit, it->repanicked, {}});
     return chain;
 }
 
@@ -334,28 +318,26 @@ void Tracer::finish(const ExitStatus &status) {
     if (!options_.resources.empty()) {
         Event report;
         report.kind = EventKind::Leaks;
-        auto list = nlohmann::ordered_json::array();
-        for (const auto &l : leaks_.open())
-            list.push_back(LeakTracker::to_json(l));
-        report.fields["leaks"] = list;
-        if (!probe_notes_.empty())
-            report.fields["probe_notes"] = probe_notes_;
+        report.payload = LeaksPayload{leaks_.open(), probe_notes_};
         emit(std::move(report));
     }
     Event e;
     e.kind = EventKind::Exit;
+    ExitPayload exit;
     if (status.signaled) {
-        e.fields["signal"] = status.signal;
-        e.fields["signal_name"] = sigabbrev_np(status.signal) ? std::string("SIG") + sigabbrev_np(status.signal) : "";
+        exit.signal = status.signal;
+        exit.signal_name = sigabbrev_np(status.signal) ? std::string("SIG") + sigabbrev_np(status.signal) : "";
     } else {
-        e.fields["status"] = status.code;
+        exit.status = status.code;
     }
+    e.payload = std::move(exit);
     emit(std::move(e));
     // Last: the text trace ends with the validation line.
     emit_divergences();
     Event summary = validator_->summary(); // with those of the programs exec replaced
-    summary.fields["observations"] = summary.fields["observations"].get<uint64_t>() + retired_observations_;
-    summary.fields["divergences"] = summary.fields["divergences"].get<uint64_t>() + retired_divergences_;
+    auto &counts = std::get<ValidationPayload>(summary.payload);
+    counts.observations += retired_observations_;
+    counts.divergences += retired_divergences_;
     sink_.emit(summary);
 }
 

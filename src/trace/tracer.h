@@ -94,15 +94,17 @@ private:
     void handle(ThreadStop &stop, const Probe &p, Addr g);
     void dispatch(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
 
-    // Event fields.
-    void put_fn(nlohmann::ordered_json &fields, Addr code, Addr closure) const;
-    [[nodiscard]] nlohmann::ordered_json value_json(Addr type, Addr data) const;
+    // Event payload parts (trace/event_payloads.h).
+    [[nodiscard]] DeferTarget deferred_target(Addr code, Addr closure) const;
+    [[nodiscard]] PanicValue panic_value(Addr type, Addr data) const;
     // `complete` (if given): false when the stack is deeper than the frames walked.
-    [[nodiscard]] nlohmann::ordered_json pending_defers(Addr g, Addr pc, Addr sp, bool *complete = nullptr) const;
+    [[nodiscard]] std::vector<PendingDeferEntry> pending_defers(Addr g, Addr pc, Addr sp,
+                                                                bool *complete = nullptr) const;
     // pending_defers without the runtime's own (runtime.main's deferred function).
-    [[nodiscard]] nlohmann::ordered_json program_pending(Addr g, Addr pc, Addr sp, bool *complete = nullptr) const;
-    // A panic chain (newest first, as the runtime links it) as the JSON `panics` list, oldest first.
-    [[nodiscard]] nlohmann::ordered_json panic_chain_json(const std::vector<PanicRecord> &newest_first) const;
+    [[nodiscard]] std::vector<PendingDeferEntry> program_pending(Addr g, Addr pc, Addr sp,
+                                                                 bool *complete = nullptr) const;
+    // A panic chain (newest first, as the runtime links it) as a fatal event's list, oldest first.
+    [[nodiscard]] std::vector<ChainedPanic> panic_chain(const std::vector<PanicRecord> &newest_first) const;
     // g.stack.hi - sp: a frame's position that survives the runtime moving the stack.
     [[nodiscard]] std::optional<uint64_t> depth_of(Addr g, Addr sp) const;
     [[nodiscard]] FrameList frames_of(Addr g, Addr pc, Addr sp) const;
@@ -111,7 +113,8 @@ private:
     void on_deferproc(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     void on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     void on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
-    // Why the runtime runs a deferred call (panic, goexit, return), and the defer statement's site.
+    // Why the runtime runs a deferred call (panic, goexit, return), and the defer statement's site;
+    // an inline exit's open-coded bit into `e`'s CallPayload.
     std::string call_cause(const ThreadStop &stop, const Probe &p, Addr g, Event &e,
                            const std::optional<Site> &registered) const;
     // A panic raised by sigpanic where a deferred call of a nil func value faulted: that call.
@@ -153,7 +156,7 @@ private:
                                                       const char *cause);
     // The per-program state, forgotten when an exec replaces the program.
     void forget_program();
-    // Follows the program an exec started: sets `x`'s traced / note fields.
+    // Follows the program an exec started: sets `x`'s ExecPayload traced / note.
     void follow_exec(Event &x, const std::string &path);
 
     // tracer_resources.cpp
@@ -197,7 +200,7 @@ private:
     // A fatal event waits for preprintpanics to return, to carry the text the runtime prints.
     struct PendingFatal {
         Event event;
-        std::vector<Addr> panics; // the panic records, in the order of event.fields["panics"]
+        std::vector<Addr> panics; // the panic records, in the order of the FatalPayload's panics
     };
     std::unordered_map<uint64_t, PendingFatal> fatals_; // by goroutine
     bool thrown_ = false;                               // a fatal error (runtime.throw / fatal) was reported

@@ -21,9 +21,8 @@ void Tracer::on_deferproc(ThreadStop &stop, const Probe &p, Addr g, uint64_t goi
         auto ret = tracee_->memory().read_u64(stop.regs.sp());
         e.site = names_->site_at(Addr(ret.value_or(0)), true);
     }
-    e.fields["defer_kind"] = stack ? "stack" : "heap";
     const Addr code = funcvals_->code(fn);
-    put_fn(e.fields, code, fn);
+    e.payload = DeferPayload{stack ? DeferForm::Stack : DeferForm::Heap, deferred_target(code, fn), std::nullopt};
     remember(goid, fn, e.site);
     if (at_call) {
         // Out of the whole-program scope the model sees no registration (registrations_observed).
@@ -62,10 +61,8 @@ void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t
     }
     Event e = make_event(EventKind::Defer, goid, g);
     set_open_site(e, *p.func, p.bit);
-    e.fields["defer_kind"] = "open-coded";
     const Addr code = funcvals_->code(funcval);
-    put_fn(e.fields, code, funcval);
-    e.fields["bit"] = p.bit;
+    e.payload = DeferPayload{DeferForm::OpenCoded, deferred_target(code, funcval), p.bit};
     remember(goid, funcval, e.site);
     // The store runs in the function's body: its SP is the frame's.
     if (whole_program_)
@@ -80,12 +77,14 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
     else if (p.call_reg != Gpr::None)
         target = Addr(stop.regs.get(p.call_reg));
     Event e = make_event(EventKind::DeferCall, goid, g);
-    put_fn(e.fields, target, Addr(stop.regs.raw.rdx)); // ABIInternal: the closure context in RDX
+    CallPayload call;
+    call.fn = deferred_target(target, Addr(stop.regs.raw.rdx)); // ABIInternal: the closure context in RDX
+    e.payload = std::move(call);
     const std::optional<Site> registered = take(goid, target);
     const std::string cause = call_cause(stop, p, g, e, registered);
     if (registered && p.kind == ProbeKind::OpenExitCall)
         e.site = *registered;
-    e.fields["cause"] = cause;
+    std::get<CallPayload>(e.payload).cause = cause;
     // An inline exit runs its own frame's defers; the runtime's loops say theirs. Out of the
     // whole-program scope the model follows the panic paths only, as in --panics-only mode.
     const bool normal_path = p.kind == ProbeKind::OpenExitCall || p.arming == Arming::InScopeDeferreturn;
@@ -102,9 +101,10 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
 std::string Tracer::call_cause(const ThreadStop &stop, const Probe &p, Addr g, Event &e,
                                const std::optional<Site> &registered) const {
     if (p.kind == ProbeKind::OpenExitCall) {
-        e.fields["defer_kind"] = "open-coded";
+        auto &call = std::get<CallPayload>(e.payload);
+        call.form = DeferForm::OpenCoded;
         if (p.bit >= 0)
-            e.fields["bit"] = p.bit;
+            call.bit = p.bit;
         set_open_site(e, *p.func, p.bit); // the defer statement this bit belongs to
         return "return";
     }

@@ -36,11 +36,7 @@ std::vector<Event> Tracer::never_run_events(const ThreadStop &stop, Addr current
         if (pending.empty() && complete)
             continue;
         Event e = make_event(EventKind::NeverRun, *goid, g);
-        e.fields["cause"] = cause;
-        e.fields["status"] = RuntimeState::status_name(*status);
-        e.fields["pending"] = pending;
-        if (!complete)
-            e.fields["pending_truncated"] = true;
+        e.payload = NeverRunPayload{cause, RuntimeState::status_name(*status), std::move(pending), !complete};
         out.push_back(std::move(e));
     }
     return out;
@@ -86,7 +82,9 @@ void Tracer::on_throw(ThreadStop &stop, Addr g) {
         // waiting for preprintpanics to return, is complete now.
         Event e = std::move(held->second.event);
         fatals_.erase(held);
-        e.fields["error"] = message; // raw: the sinks escape for their output
+        auto &fatal = std::get<FatalPayload>(e.payload);
+        fatal.error = message; // raw: the sinks escape for their output
+        fatal.error_while_printing = true;
         emit(std::move(e));
     } else {
         emit(thrown_event(goid, user, at.pc, at.sp, message));
@@ -97,7 +95,8 @@ void Tracer::on_throw(ThreadStop &stop, Addr g) {
 
 Event Tracer::thrown_event(uint64_t goid, Addr user, Addr pc, Addr sp, const std::string &message) {
     Event e = make_event(EventKind::Fatal, goid, user);
-    auto chain = nlohmann::ordered_json::array();
+    FatalPayload fatal;
+    fatal.error = message; // raw: the sinks escape for their output
     if (!user.is_null()) {
         // The innermost frame of the program's: where it called into the runtime or the
         // standard library (sync's "unlock of unlocked mutex" is raised inside Unlock), or the
@@ -125,14 +124,12 @@ Event Tracer::thrown_event(uint64_t goid, Addr user, Addr pc, Addr sp, const std
         }
         // A fatal error raised while panics are in progress (Go 1.26's fatal prints them
         // first, printPreFatalDeferPanic): oldest first, as for a fatal panic.
-        chain = panic_chain_json(state_->panics(user, 64));
+        fatal.panics = panic_chain(state_->panics(user, 64));
+        bool complete = true;
+        fatal.pending = program_pending(user, pc, sp, &complete);
+        fatal.pending_truncated = !complete;
     }
-    e.fields["panics"] = chain;
-    e.fields["error"] = message; // raw: the sinks escape for their output
-    bool complete = true;
-    e.fields["pending"] = user.is_null() ? nlohmann::ordered_json::array() : program_pending(user, pc, sp, &complete);
-    if (!complete)
-        e.fields["pending_truncated"] = true;
+    e.payload = std::move(fatal);
     return e;
 }
 
@@ -165,7 +162,7 @@ void Tracer::on_exec() {
     std::error_code ec;
     const std::string path =
         std::filesystem::read_symlink("/proc/" + std::to_string(tracee_->pid()) + "/exe", ec).string();
-    x.fields["program"] = path.substr(path.rfind('/') + 1);
+    x.payload = ExecPayload{path.substr(path.rfind('/') + 1), false, ""};
     follow_exec(x, path);
     emit(std::move(x));
 }
@@ -188,7 +185,7 @@ void Tracer::follow_exec(Event &x, const std::string &path) {
         traits_ = traits;
         active_ = true;
         attach(*tracee_);
-        x.fields["traced"] = true;
+        std::get<ExecPayload>(x.payload).traced = true;
     } catch (const Error &err) {
         // Not a Go program, or one deftrace cannot read: it runs on untraced. (Breakpoints
         // already inserted stay and are stepped over, reporting nothing.)
@@ -196,8 +193,9 @@ void Tracer::follow_exec(Event &x, const std::string &path) {
         std::string why = err.what();
         if (!path.empty() && why.starts_with(path + ": "))
             why = why.substr(path.size() + 2); // the program is named by the event
-        x.fields["traced"] = false;
-        x.fields["note"] = why;
+        auto &exec = std::get<ExecPayload>(x.payload);
+        exec.traced = false;
+        exec.note = why;
     }
 }
 

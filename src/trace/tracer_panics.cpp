@@ -14,18 +14,18 @@ void Tracer::on_panic(ThreadStop &stop, Addr g, uint64_t goid) {
     const bool repanic = state_->is_repanic(g, stop.regs.raw.rax, stop.regs.raw.rbx);
     Event e = make_event(repanic ? EventKind::Repanic : EventKind::Panic, goid, g);
     e.site = names_->user_site(stop.regs.pc(), stop.regs.sp());
-    auto v = value_json(Addr(stop.regs.raw.rax), Addr(stop.regs.raw.rbx));
-    for (auto it = v.begin(); it != v.end(); ++it)
-        e.fields[it.key()] = it.value();
+    PanicPayload panic;
+    panic.value = panic_value(Addr(stop.regs.raw.rax), Addr(stop.regs.raw.rbx));
+    const PanicValue &v = panic.value;
     if (auto depth = depth_of(g, stop.regs.sp()))
         panics_.started(goid, {*depth, v, e.site, false});
     arm(Arming::DuringPanics, true); // before any deferred call of this panic can recover
     if (!options_.resources.empty())
         last_panic_[goid] =
-            PanicSummary{v["value"].is_string() ? v["value"].get<std::string>() : "nil", v["type"].get<std::string>(),
-                         e.site, frames_of(g, stop.regs.pc(), stop.regs.sp())};
+            PanicSummary{v.value.value_or("nil"), v.type, e.site, frames_of(g, stop.regs.pc(), stop.regs.sp())};
     if (options_.panics_only)
-        e.fields["pending"] = pending_defers(g, stop.regs.pc(), stop.regs.sp());
+        panic.pending = pending_defers(g, stop.regs.pc(), stop.regs.sp());
+    e.payload = std::move(panic);
     validator_->panic_started(goid, g, stop.regs.pc(), stop.regs.sp(), false, stop.regs.raw.rax, stop.regs.raw.rbx,
                               e.site);
     emit(std::move(e));
@@ -65,21 +65,21 @@ void Tracer::on_recover_return(ThreadStop &stop, Addr g, uint64_t goid) {
     if (!r.panic.addr.is_null())
         if (auto p = state_->panic_at(r.panic.addr))
             recovered = p->recovered && !was_recovered;
-    e.fields["recovered"] = recovered;
+    RecoverPayload result;
+    result.recovered = recovered;
     if (recovered)
         panics_.recovered(goid);
     if (recovered) {
-        auto v = value_json(Addr(stop.regs.raw.rax), Addr(stop.regs.raw.rbx));
-        e.fields["value"] = v["value"];
-        e.fields["type"] = v["type"];
+        result.value = panic_value(Addr(stop.regs.raw.rax), Addr(stop.regs.raw.rbx));
     } else {
         // Why not: gorecover's conditions, in its order, named as the model names them.
         const model::RecoverReason reason = r.panic.addr.is_null() ? model::RecoverReason::NoPanic
                                             : goexit               ? model::RecoverReason::Goexit
                                             : was_recovered        ? model::RecoverReason::AlreadyRecovered
                                                                    : model::RecoverReason::NotDirect;
-        e.fields["reason"] = model::to_string(reason);
+        result.reason = model::to_string(reason);
     }
+    e.payload = std::move(result);
     validator_->recover_returned(goid, r.validation, recovered, e.site);
     emit(std::move(e));
 }
@@ -90,17 +90,19 @@ void Tracer::on_recovery(ThreadStop &stop) {
     if (!goid)
         return;
     Event e = make_event(EventKind::Recovery, *goid, g);
+    RecoveryPayload recovery;
     const RecoveryPoint at =
         recovery_point(*state_, g, [this](Addr pc) { return is_runtime_function(names_->func_name_at(pc)); });
     if (at.into_goexit) {
         e.site.function = "runtime.Goexit";
-        e.fields["resume"] = e.site.function;
+        recovery.resume = e.site.function;
     } else if (at.pc && !at.pc->is_null()) {
         // The frame that continues; its pc is runtime bookkeeping (a deferreturn call), not a line
         // of the program's.
         e.site.function = names_->site_at(*at.pc, true).function;
-        e.fields["resume"] = e.site.function;
+        recovery.resume = e.site.function;
     }
+    e.payload = recovery;
     // Everything started below the frame that resumes is over.
     const std::optional<uint64_t> resume_depth = at.sp ? depth_of(g, *at.sp) : std::optional<uint64_t>();
     const uint64_t resumed_at = resume_depth.value_or(0);
@@ -117,18 +119,14 @@ void Tracer::on_recovery(ThreadStop &stop) {
             leaks_.recovered(*goid, resumed_at, panic->second, e.site.function);
     }
     validator_->resumed(*goid, g, at.into_goexit, at.sp, e.site);
-    const nlohmann::ordered_json resumed_in = e.fields.value("resume", nlohmann::ordered_json(""));
+    const std::string resumed_in = recovery.resume.value_or("");
     const int depth = e.depth;
     emit(std::move(e));
     for (auto &p : ended.aborted) {
         Event a = make_event(EventKind::Aborted, *goid, Addr());
         a.depth = depth;
         a.site = p.site;
-        for (auto f = p.value.begin(); f != p.value.end(); ++f)
-            a.fields[f.key()] = f.value();
-        a.fields["by"] =
-            ended.by.is_null() ? nlohmann::ordered_json{{"type", "unknown"}, {"value", nullptr}} : ended.by;
-        a.fields["resume"] = resumed_in;
+        a.payload = AbortedPayload{p.value, ended.by.value_or(PanicValue{"unknown", std::nullopt, false}), resumed_in};
         emit(std::move(a));
     }
 }
@@ -144,11 +142,12 @@ void Tracer::on_fatal(ThreadStop &stop, Addr g, uint64_t goid) {
         for (size_t i = 0; i + 1 < panics.size(); ++i)
             if (panics[i].arg_type == panics[i + 1].arg_type && panics[i].arg_data == panics[i + 1].arg_data)
                 panics[i + 1].repanicked = true;
-    e.fields["panics"] = panic_chain_json(panics);
+    FatalPayload fatal;
+    fatal.panics = panic_chain(panics);
     bool complete = true;
-    e.fields["pending"] = pending_defers(g, stop.regs.pc(), stop.regs.sp(), &complete);
-    if (!complete)
-        e.fields["pending_truncated"] = true;
+    fatal.pending = pending_defers(g, stop.regs.pc(), stop.regs.sp(), &complete);
+    fatal.pending_truncated = !complete;
+    e.payload = std::move(fatal);
     validator_->fatal(goid);
     if (!plan_->fatal_printed_probed()) {
         emit(std::move(e));
@@ -169,18 +168,18 @@ void Tracer::on_fatal_printed(uint64_t goid) {
         return;
     PendingFatal pending = std::move(it->second);
     fatals_.erase(it);
-    auto &chain = pending.event.fields["panics"];
+    auto &chain = std::get<FatalPayload>(pending.event.payload).panics;
     for (size_t i = 0; i < pending.panics.size() && i < chain.size(); ++i) {
-        auto &v = chain[i];
-        if (v["type"] == "string")
+        auto &p = chain[i];
+        if (p.value.type == "string")
             continue; // printed as it is
         auto rec = state_->panic_at(pending.panics[i]);
         if (!rec)
             continue;
-        auto now = value_json(rec->arg_type, rec->arg_data);
+        const PanicValue now = panic_value(rec->arg_type, rec->arg_data);
         // Replaced by preprintpanics: the result of the value's Error or String method.
-        if (now["type"] == "string" && now["value"].is_string())
-            v["printed"] = now["value"];
+        if (now.type == "string" && now.value)
+            p.printed = now.value;
     }
     emit(std::move(pending.event));
 }

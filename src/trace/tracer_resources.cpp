@@ -59,8 +59,7 @@ void Tracer::on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid
             return; // released twice, or acquired before deftrace could see it
         Event e = make_event(EventKind::Release, goid, g);
         e.site = Symbolizer::program_site(stack);
-        e.fields["resource"] = p.resource->resource;
-        e.fields["handle"] = hex;
+        e.payload = ResourcePayload{p.resource->resource, hex};
         emit(std::move(e));
         return;
     }
@@ -68,8 +67,7 @@ void Tracer::on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid
         return;
     Event e = make_event(EventKind::Acquire, goid, g);
     e.site = Symbolizer::program_site(stack);
-    e.fields["resource"] = p.resource->resource;
-    e.fields["handle"] = hex;
+    e.payload = ResourcePayload{p.resource->resource, hex};
     leaks_.acquired(p.resource->resource, handle, goid, frames_of(g, at.pc, at.sp), std::move(stack), seq_ + 1);
     emit(std::move(e));
 }

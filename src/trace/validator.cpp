@@ -404,9 +404,7 @@ std::vector<Event> Validator::take_divergences() {
         e.goroutine = p.d.goid;
         e.site = std::move(p.site);
         e.depth = p.depth;
-        e.fields["rule"] = p.d.rule;
-        e.fields["expected"] = symbolize(p.d.expected);
-        e.fields["observed"] = symbolize(p.d.observed);
+        e.payload = DivergencePayload{p.d.rule, symbolize(p.d.expected), symbolize(p.d.observed)};
         out.push_back(std::move(e));
     }
     pending_.clear();
@@ -416,9 +414,7 @@ std::vector<Event> Validator::take_divergences() {
 Event Validator::summary() const {
     Event e;
     e.kind = EventKind::Validation;
-    e.fields["observations"] = observations();
-    e.fields["divergences"] = divergences();
-    e.fields["model"] = model_name();
+    e.payload = ValidationPayload{observations(), divergences(), model_name()};
     return e;
 }
 

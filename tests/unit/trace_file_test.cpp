@@ -94,18 +94,16 @@ template <typename MakeSink> std::string through_sink(MakeSink make) {
         defer.goroutine = 1;
         defer.kind = EventKind::Panic;
         defer.site = {"main.f", "/m/main.go", 3};
-        defer.fields["type"] = "string";
-        defer.fields["value"] = "bad\xff";
+        defer.payload = PanicPayload{{"string", "bad\xff", false}, std::nullopt};
         sink.emit(defer);
         Event exit;
         exit.seq = 2;
         exit.kind = EventKind::Exit;
-        exit.fields["status"] = 2;
+        exit.payload = ExitPayload{std::nullopt, "", 2};
         sink.emit(exit);
         Event validation;
         validation.kind = EventKind::Validation;
-        validation.fields["observations"] = 5;
-        validation.fields["divergences"] = 0;
+        validation.payload = ValidationPayload{5, 0, "go1.22"};
         sink.emit(validation);
         sink.finish();
     }
@@ -158,7 +156,7 @@ TEST(TraceFile, AWriteErrorIsRememberedNotThrown) {
     TextSink text(out, false);
     Event e;
     e.kind = EventKind::Exit;
-    e.fields["status"] = 0;
+    e.payload = ExitPayload{};
     for (int i = 0; i < 10000; ++i) // more than stdio buffers
         text.emit(e);
     text.finish();
