@@ -4,6 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git clang-format libelf-dev libdw-dev libcapstone-dev libcli11-dev
       nlohmann-json3-dev libgtest-dev googletest python3 python3-jsonschema ca-certificates time
       clang-14 libclang-rt-14-dev  # clang: the libFuzzer targets (scripts/fuzz.sh)
+      clang-tidy                   # scripts/check-function-size.sh (run-clang-tidy)
       groff-base man-db)           # the man_page test renders docs/deftrace.1 with groff and man
 missing=()
 for p in "${pkgs[@]}"; do

@@ -20,6 +20,8 @@ scripts/fuzz.sh
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
+echo "== no function in src/ over 80 lines (clang-tidy)"
+scripts/check-function-size.sh build
 echo "== tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
