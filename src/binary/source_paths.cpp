@@ -39,10 +39,14 @@ nlohmann::ordered_json SourcePaths::to_json() const {
     return p;
 }
 
+std::string main_module_of(const GoBinary &bin) {
+    const auto &bi = bin.buildinfo();
+    return bi ? main_module(*bi) : std::string();
+}
+
 SourcePaths source_paths(const GoBinary &bin) {
     SourcePaths p;
-    if (const auto &bi = bin.buildinfo())
-        p.main_module = main_module(*bi);
+    p.main_module = main_module_of(bin);
     const Pclntab &tab = bin.pclntab();
     const std::string main_file = file_of(tab, "main.main");
     p.module_dir = main_file.substr(0, main_file.rfind('/') == std::string::npos ? 0 : main_file.rfind('/'));

@@ -20,4 +20,8 @@ struct SourcePaths {
 // Empty strings for what the binary does not tell (no build info, no main.main, ...).
 SourcePaths source_paths(const GoBinary &bin);
 
+// The main module's path from the build info ("mod" line; else the main package's path); empty
+// when the binary has no build info.
+std::string main_module_of(const GoBinary &bin);
+
 } // namespace deftrace

@@ -2,25 +2,9 @@
 
 #include "binary/error.h"
 #include "binary/go_names.h"
+#include "binary/source_paths.h"
 
 namespace deftrace {
-
-std::string main_module_of(const GoBinary &bin) {
-    const auto &bi = bin.buildinfo();
-    if (!bi)
-        return {};
-    // "mod\t<path>\t<version>" names the main module; "path\t<pkg>" the main package.
-    for (size_t at = 0; at < bi->mod_info.size();) {
-        const size_t end = bi->mod_info.find('\n', at);
-        const std::string line = bi->mod_info.substr(at, end == std::string::npos ? std::string::npos : end - at);
-        if (line.starts_with("mod\t"))
-            return line.substr(4, line.find('\t', 4) - 4);
-        if (end == std::string::npos)
-            break;
-        at = end + 1;
-    }
-    return bi->main_path;
-}
 
 Scope Scope::parse(const std::string &spec, const GoBinary &bin) {
     if (spec == "all")

@@ -13,10 +13,6 @@
 
 namespace deftrace {
 
-// The main module's path, from the build info ("mod" line; else the main package's path);
-// empty when the binary has none.
-std::string main_module_of(const GoBinary &bin);
-
 class Scope {
 public:
     // `spec`: "all", "main" (package main and the main module's packages), or a regular
