@@ -17,15 +17,6 @@ namespace {
 using Key = std::tuple<std::string, int, std::string>; // file, line, kind
 using Multiset = std::map<Key, int>;
 
-std::vector<BuiltProgram> builds_under_test() {
-    const char *minor = std::getenv("DEFTRACE_GO_MINOR");
-    std::vector<BuiltProgram> out;
-    for (auto &b : load_manifest())
-        if (minor == nullptr || b.minor == minor)
-            out.push_back(std::move(b));
-    return out;
-}
-
 // "./main.go:12:2: open-coded defer" -> (srcdir/main.go, 12, open-coded)
 Multiset compiler_report(const BuiltProgram &b) {
     static const std::regex re(R"(^(.+):(\d+):(\d+): (open-coded|stack-allocated|heap-allocated) defer$)");

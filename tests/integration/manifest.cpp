@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <sstream>
@@ -57,6 +58,15 @@ std::string run_capture(const std::string &command, int *status) {
     while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
         out.append(buf.data(), n);
     *status = pclose(p);
+    return out;
+}
+
+std::vector<BuiltProgram> builds_under_test() {
+    const char *minor = std::getenv("DEFTRACE_GO_MINOR");
+    std::vector<BuiltProgram> out;
+    for (auto &b : load_manifest())
+        if (minor == nullptr || b.minor == minor)
+            out.push_back(std::move(b));
     return out;
 }
 

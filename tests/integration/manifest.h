@@ -18,6 +18,9 @@ struct BuiltProgram {
 
 // All builds; fails the calling test (ADD_FAILURE) if the manifest is missing or empty.
 std::vector<BuiltProgram> load_manifest();
+// Every build by the Go release named in $DEFTRACE_GO_MINOR ("1.22"; all releases when unset):
+// ctest runs the matrix tests once per release.
+std::vector<BuiltProgram> builds_under_test();
 // The default builds of `programs` by the oldest and the newest toolchain of the matrix (one
 // build when only one toolchain built a program), program by program.
 std::vector<BuiltProgram> oldest_and_newest(const std::vector<std::string> &programs);

@@ -13,15 +13,6 @@
 namespace deftrace::testing {
 namespace {
 
-std::vector<BuiltProgram> builds_under_test() {
-    const char *minor = std::getenv("DEFTRACE_GO_MINOR");
-    std::vector<BuiltProgram> out;
-    for (auto &b : load_manifest())
-        if (minor == nullptr || b.minor == minor)
-            out.push_back(std::move(b));
-    return out;
-}
-
 std::multiset<ProbeKind> kinds_in(const ProbePlan &plan, const FuncInfo &f) {
     std::multiset<ProbeKind> out;
     for (const auto &[addr, probes] : plan.probes())
