@@ -44,9 +44,9 @@ best() { # best wall time in ms of a command, over $rounds runs
 }
 echo "== defer_heavy $n rounds (Go $newest)"
 untraced=$(best "$tmp/defer_heavy" $n)
-full=$(best "$deftrace" --no-color -o /dev/null "$tmp/defer_heavy" $n)
+full=$(best "$deftrace" --no-color --scope all -o /dev/null "$tmp/defer_heavy" $n)
 panics=$(best "$deftrace" --no-color --panics-only -o /dev/null "$tmp/defer_heavy" $n)
-"$deftrace" --no-color --stats -o "$tmp/trace.txt" "$tmp/defer_heavy" $n >/dev/null
+"$deftrace" --no-color --scope all --stats -o "$tmp/trace.txt" "$tmp/defer_heavy" $n >/dev/null
 stats=$(tail -1 "$tmp/trace.txt")
 hits=$(sed -E 's/.* ([0-9]+) breakpoint hits.*/\1/' <<<"$stats")
 events=$(sed -E 's/.* ([0-9]+) events.*/\1/' <<<"$stats")

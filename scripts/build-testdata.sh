@@ -3,7 +3,8 @@
 #   default, stripped (-ldflags='-s -w'), pie (-buildmode=pie)
 # or only those a program lists in its testdata/<program>/variants file (the net/http programs,
 # whose builds cost minutes each, keep to the default variant).
-# with -gcflags=-d=defer so the compiler reports the kind of each defer statement.
+# with -gcflags=./...=-d=defer so the compiler reports the kind of each defer statement (of every
+# package of the program's module, not only the main one).
 #
 #   scripts/build-testdata.sh OUTDIR [PROGRAM...]
 #
@@ -48,7 +49,7 @@ build_one() {
     pie) flags=(-buildmode=pie) ;;
   esac
   mkdir -p "$dst"
-  if (cd "$src" && go_for "$minor" build -gcflags=-d=defer "${flags[@]}" -o "$dst/prog" . 2>"$dst/defer.txt"); then
+  if (cd "$src" && go_for "$minor" build -gcflags=./...=-d=defer "${flags[@]}" -o "$dst/prog" . 2>"$dst/defer.txt"); then
     return 0
   fi
   echo "build-testdata: Go $minor $variant $p failed:" >&2

@@ -3,8 +3,10 @@
 #include "analysis/defer_sites.h"
 #include "binary/error.h"
 #include "binary/go_binary.h"
+#include "binary/source_paths.h"
 #include "exit_codes.h"
 #include "goruntime/runtime_offsets.h"
+#include "process/program_path.h"
 #include "process/tracee.h"
 #include "shipped/shipped_data.h"
 #include "trace/normalize.h"
@@ -29,26 +31,6 @@ namespace deftrace {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The program's file, as execvp will find it.
-std::string resolve_program(const std::string &name) {
-    if (name.find('/') != std::string::npos)
-        return name;
-    const char *path = std::getenv("PATH");
-    std::string p = path ? path : "/usr/local/bin:/usr/bin:/bin";
-    size_t start = 0;
-    while (start <= p.size()) {
-        size_t end = p.find(':', start);
-        std::string dir = p.substr(start, end == std::string::npos ? std::string::npos : end - start);
-        fs::path cand = fs::path(dir.empty() ? "." : dir) / name;
-        if (access(cand.c_str(), X_OK) == 0 && fs::is_regular_file(cand))
-            return cand.string();
-        if (end == std::string::npos)
-            break;
-        start = end + 1;
-    }
-    throw Error(ErrorKind::NotFound, name + ": command not found");
-}
 
 [[noreturn]] void die_like(int sig) {
     // As strace does: end the way the program ended. No core file of our own.
@@ -85,43 +67,6 @@ template <typename F> auto on_trace(const std::string &name, F &&f) {
     } catch (const nlohmann::json::exception &e) {
         throw Error(ErrorKind::Usage, name + ": not a deftrace JSON trace: " + e.what());
     }
-}
-
-// What normalization needs to make paths relative and tell the program's functions from the
-// standard library's: the main module (build info) and where its sources and GOROOT's were.
-nlohmann::ordered_json source_paths(const GoBinary &bin) {
-    nlohmann::ordered_json p = nlohmann::ordered_json::object();
-    std::string module;
-    if (const auto &bi = bin.buildinfo()) {
-        // "mod\t<path>\t<version>" names the main module; "path\t<pkg>" the main package.
-        for (size_t at = 0; at < bi->mod_info.size();) {
-            size_t end = bi->mod_info.find('\n', at);
-            std::string line = bi->mod_info.substr(at, end == std::string::npos ? std::string::npos : end - at);
-            if (line.starts_with("mod\t"))
-                module = line.substr(4, line.find('\t', 4) - 4);
-            if (end == std::string::npos)
-                break;
-            at = end + 1;
-        }
-        if (module.empty())
-            module = bi->main_path;
-    }
-    p["main_module"] = module;
-    const Pclntab &tab = bin.pclntab();
-    auto file_of = [&](std::string_view name) -> std::string {
-        auto i = tab.find_by_name(name);
-        if (!i)
-            return {};
-        FuncInfo f = tab.func(*i);
-        auto pos = tab.source_at(f, f.entry);
-        return pos ? std::string(pos->file) : std::string();
-    };
-    std::string main_file = file_of("main.main");
-    p["module_dir"] = main_file.substr(0, main_file.rfind('/') == std::string::npos ? 0 : main_file.rfind('/'));
-    std::string proc = file_of("runtime.main");
-    const std::string tail = "/src/runtime/proc.go";
-    p["goroot"] = proc.ends_with(tail) ? proc.substr(0, proc.size() - tail.size()) : std::string();
-    return p;
 }
 
 } // namespace
@@ -164,7 +109,7 @@ int run_trace(const TraceCommandOptions &opts) {
     header["program"] = opts.argv;
     header["mode"] = opts.panics_only ? "panics-only" : "full";
     header["scope"] = scope.describe();
-    header["paths"] = source_paths(bin);
+    header["paths"] = source_paths(bin).to_json();
     // --json streams the raw trace as it happens; the normalized form (--normalize, --expect)
     // needs the whole trace: the Normalizer spills it to a temporary file.
     const bool whole_trace = opts.normalize || opts.expect;

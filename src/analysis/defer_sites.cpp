@@ -246,6 +246,47 @@ private:
     std::vector<int> before_;
 };
 
+// What the analysis of one function's open-coded defers has found so far, handed from phase to
+// phase (FunctionAnalyzer::find_open_coded).
+struct OpenCodedScan {
+    OpenCodedScan(const std::vector<Instruction> &insns, const PcValueTable &pcsp, const OpenDeferInfo &odi)
+        : info(odi), flow(insns, pcsp), bits_key(-8 - static_cast<int64_t>(odi.deferbits_offset)),
+          is_bits_store(insns.size(), false), constant(insns.size()), stored(insns.size()),
+          max_bit(odi.defer_count ? static_cast<int>(*odi.defer_count) - 1 : 0) {
+        frame.info = odi;
+    }
+
+    // Frame keys are offsets from the entry SP (where the return address is). With frame
+    // pointers on amd64 varp = entry SP - 8 (traceback.go: fp = sp + spdelta + 8, minus the
+    // return address and the saved RBP), so an object at varp - off has key -8 - off.
+    [[nodiscard]] std::optional<int64_t> slot_key(int b) const {
+        auto off = info.closure_offset(b);
+        return off ? std::optional<int64_t>(-8 - *off) : std::nullopt;
+    }
+
+    const OpenDeferInfo &info;
+    const FrameDataflow flow;
+    OpenCodedFrame frame;
+    const int64_t bits_key; // the deferBits byte's frame key
+
+    // The stores to deferBits.
+    std::vector<size_t> bits_stores;
+    std::vector<bool> is_bits_store;                     // per instruction
+    std::vector<std::optional<uint8_t>> constant;        // per instruction: the constant a bits store stores
+    std::vector<Traced> stored;                          // per instruction: what a bits store stores
+    std::optional<int32_t> body_sp;                      // the pcsp delta at the bits stores
+    std::map<int, DeferSite> by_bits;                    // bit -> first store that sets it
+    std::vector<std::pair<size_t, uint8_t>> exit_stores; // store index, bits cleared (0: unknown)
+    std::map<size_t, uint8_t> prev_of;                   // exit store -> value known before it
+    uint8_t merged_bits = 0;                             // bits registered by a store that sets several at once
+    int max_bit;
+
+    // The stores to the closure slots.
+    std::map<int, DeferSite> by_slot;
+    std::map<int, std::string> static_target;       // bit -> function a static funcval points at
+    std::map<int, std::vector<Traced>> slot_values; // bit -> values stored in its slot (all 8)
+};
+
 class FunctionAnalyzer {
 public:
     FunctionAnalyzer(const GoBinary &bin, const Disassembler &dis, const std::vector<RegistrationCall> &calls)
@@ -321,79 +362,69 @@ private:
     }
 
     void find_open_coded(FunctionDefers &out, const OpenDeferInfo &info) {
-        const PcValueTable pcsp = tab_.pcsp(func_);
-        const FrameDataflow flow(insns_, pcsp);
-        OpenCodedFrame frame;
-        frame.info = info;
-        // Frame keys are offsets from the entry SP (where the return address is). With frame
-        // pointers on amd64 varp = entry SP - 8 (traceback.go: fp = sp + spdelta + 8, minus the
-        // return address and the saved RBP), so an object at varp - off has key -8 - off.
-        const int64_t bits_key = -8 - static_cast<int64_t>(info.deferbits_offset);
-        auto slot_key = [&](int b) -> std::optional<int64_t> {
-            auto off = info.closure_offset(b);
-            return off ? std::optional<int64_t>(-8 - *off) : std::nullopt;
-        };
+        OpenCodedScan s(insns_, tab_.pcsp(func_), info);
+        find_bits_stores(s);
+        classify_bits_stores(s, out);
+        if (!s.body_sp) {
+            out.notes.push_back("no store to the deferBits byte found");
+            out.open_coded = std::move(s.frame);
+            return;
+        }
+        collect_slot_values(s);
+        scan_slots(s, s.max_bit);
+        find_exits(s, out);
+        find_forwarded_exits(s);
+        find_folded_exit(s);
+        // A bit seen only at exits was registered by a store that was optimised away.
+        int exit_max = s.max_bit;
+        for (const auto &e : s.frame.exits)
+            exit_max = std::max(exit_max, e.bit);
+        if (exit_max > s.max_bit) {
+            s.max_bit = exit_max;
+            scan_slots(s, s.max_bit);
+        }
+        add_open_coded_sites(s, out);
+        finish_frame(s, out);
+    }
 
-        std::map<int, DeferSite> by_bits;                    // bit -> first store that sets it
-        std::vector<std::pair<size_t, uint8_t>> exit_stores; // store index, bits cleared (0: unknown)
-        std::map<size_t, uint8_t> prev_of;                   // exit store -> value known before it
-        std::vector<size_t> bits_stores;
-        uint8_t merged_bits = 0; // bits registered by a store that sets several at once
-        int max_bit = info.defer_count ? static_cast<int>(*info.defer_count) - 1 : 0;
-        std::optional<int32_t> body_sp;
-
-        std::vector<bool> is_bits_store(insns_.size(), false);
-        std::vector<std::optional<uint8_t>> constant(insns_.size());
-        std::vector<Traced> stored(insns_.size());
+    // Every byte-sized store to the deferBits frame location.
+    void find_bits_stores(OpenCodedScan &s) const {
         for (size_t k = 0; k < insns_.size(); ++k) {
             const Instruction &in = insns_[k];
             if (in.operands.size() != 2 || in.operands[0].size != 1)
                 continue;
-            auto key = flow.frame_key(k, in.operands[0]);
-            if (!key || *key != bits_key)
+            auto key = s.flow.frame_key(k, in.operands[0]);
+            if (!key || *key != s.bits_key)
                 continue;
-            is_bits_store[k] = true;
-            stored[k] = flow.stored(k);
-            constant[k] = stored[k].constant;
-            bits_stores.push_back(k);
-            body_sp = flow.spdelta(k);
+            s.is_bits_store[k] = true;
+            s.stored[k] = s.flow.stored(k);
+            s.constant[k] = s.stored[k].constant;
+            s.bits_stores.push_back(k);
+            s.body_sp = s.flow.spdelta(k);
         }
-        const BitsValueFlow values(insns_, is_bits_store, constant);
+    }
 
-        for (size_t k : bits_stores) {
+    // Each bits store, but the prologue's zeroing, either registers defers (sets bits) or is an
+    // exit (clears them).
+    void classify_bits_stores(OpenCodedScan &s, FunctionDefers &out) const {
+        const BitsValueFlow values(insns_, s.is_bits_store, s.constant);
+        for (size_t k : s.bits_stores) {
             const Instruction &in = insns_[k];
-            const bool prologue = k == bits_stores.front();
-            Traced t = stored[k];
-            const int before = values.before(k);
-            if (!prologue && t.constant && before >= 0) {
-                // Against the value every path brings: a superset adds bits (a registration); an
-                // equal or smaller value clears bits (an exit). Equal happens when dead-store
-                // elimination dropped the registration just before the first exit.
-                const uint8_t c = *t.constant, p = static_cast<uint8_t>(before);
-                if ((c & p) == p && c != p) {
-                    t = Traced::set(static_cast<uint8_t>(c & ~p));
-                } else if ((c & p) == c) {
-                    t = Traced::clear(static_cast<uint8_t>(p & ~c));
-                    if (c == p)
-                        prev_of[k] = p;
-                }
-            } else if (!prologue && t.what == Traced::What::Zero) {
-                t = Traced::clear(0); // an exit; which bit is found from its call
-            }
+            const Traced t = refine_bits_store(s, values, k);
             switch (t.what) {
             case Traced::What::Zero: break; // the prologue's zeroing
             case Traced::What::Set:
                 if (std::popcount(t.bits) > 1)
-                    merged_bits |= t.bits;
+                    s.merged_bits |= t.bits;
                 for (int b = 0; b < 8; ++b) {
                     if (!(t.bits & (1u << b)))
                         continue;
-                    max_bit = std::max(max_bit, b);
-                    if (!by_bits.contains(b))
-                        by_bits.emplace(b, open_site(in.address, b));
+                    s.max_bit = std::max(s.max_bit, b);
+                    if (!s.by_bits.contains(b))
+                        s.by_bits.emplace(b, open_site(in.address, b));
                 }
                 break;
-            case Traced::What::Clear: exit_stores.emplace_back(k, t.bits); break;
+            case Traced::What::Clear: s.exit_stores.emplace_back(k, t.bits); break;
             case Traced::What::Unknown:
             case Traced::What::Address:
             case Traced::What::FrameAddress:
@@ -401,143 +432,166 @@ private:
                 break;
             }
         }
-        if (!body_sp) {
-            out.notes.push_back("no store to the deferBits byte found");
-            out.open_coded = std::move(frame);
-            return;
-        }
+    }
 
-        // Closure slot stores. When the compiler can see that a defer's bit is cleared again before
-        // anything could observe it (no call in between), dead-store elimination drops the store
-        // that set the bit; the slot store then marks the defer statement.
-        //
-        // A slot is zeroed twice when its statement defers a nil func value (`var f func(); defer
-        // f()`, Go's test/defernil.go): the slot is needzero (ssagen.(*state).openDeferSave, Go
-        // 1.14+), so defframe zeroes it before the function's first SSA instruction, which is the
-        // prologue's zeroing of deferBits; openDeferSave's own store of the nil closure comes
-        // after that (an immediate zero: movq $0). When the store setting the bit is dead, as it is
-        // when nothing between the statement and the exit can panic, that zero store is all that
-        // is left of the statement.
-        const size_t prologue_store = bits_stores.front();
-        std::map<int, DeferSite> by_slot;
-        std::map<int, std::string> static_target;       // bit -> function a static funcval points at
-        std::map<int, std::vector<Traced>> slot_values; // bit -> values stored in its slot (all 8)
+    // What bits store k does, its constant weighed against the value every path brings to it.
+    Traced refine_bits_store(OpenCodedScan &s, const BitsValueFlow &values, size_t k) const {
+        const bool prologue = k == s.bits_stores.front();
+        Traced t = s.stored[k];
+        const int before = values.before(k);
+        if (!prologue && t.constant && before >= 0) {
+            // Against the value every path brings: a superset adds bits (a registration); an
+            // equal or smaller value clears bits (an exit). Equal happens when dead-store
+            // elimination dropped the registration just before the first exit.
+            const uint8_t c = *t.constant, p = static_cast<uint8_t>(before);
+            if ((c & p) == p && c != p) {
+                t = Traced::set(static_cast<uint8_t>(c & ~p));
+            } else if ((c & p) == c) {
+                t = Traced::clear(static_cast<uint8_t>(p & ~c));
+                if (c == p)
+                    s.prev_of[k] = p;
+            }
+        } else if (!prologue && t.what == Traced::What::Zero) {
+            t = Traced::clear(0); // an exit; which bit is found from its call
+        }
+        return t;
+    }
+
+    // Closure slot stores. When the compiler can see that a defer's bit is cleared again before
+    // anything could observe it (no call in between), dead-store elimination drops the store
+    // that set the bit; the slot store then marks the defer statement.
+    //
+    // A slot is zeroed twice when its statement defers a nil func value (`var f func(); defer
+    // f()`, Go's test/defernil.go): the slot is needzero (ssagen.(*state).openDeferSave, Go
+    // 1.14+), so defframe zeroes it before the function's first SSA instruction, which is the
+    // prologue's zeroing of deferBits; openDeferSave's own store of the nil closure comes
+    // after that (an immediate zero: movq $0). When the store setting the bit is dead, as it is
+    // when nothing between the statement and the exit can panic, that zero store is all that
+    // is left of the statement.
+    void collect_slot_values(OpenCodedScan &s) const {
+        const size_t prologue_store = s.bits_stores.front();
         for (size_t k = 0; k < insns_.size(); ++k) {
             const Instruction &in = insns_[k];
             if ((in.op != Op::Mov && in.op != Op::MovImm) || in.operands.size() != 2 || in.operands[0].size != 8)
                 continue;
-            if (auto key = flow.frame_key(k, in.operands[0]))
+            if (auto key = s.flow.frame_key(k, in.operands[0]))
                 for (int b = 0; b < kMaxOpenDefers; ++b)
-                    if (slot_key(b) == key) {
-                        Traced t = flow.stored(k);
+                    if (s.slot_key(b) == key) {
+                        Traced t = s.flow.stored(k);
                         if (t.what != Traced::What::Zero || k > prologue_store)
-                            slot_values[b].push_back(t);
+                            s.slot_values[b].push_back(t);
                     }
         }
-        auto scan_slots = [&](int upto) {
-            for (size_t k = 0; k < insns_.size(); ++k) {
-                const Instruction &in = insns_[k];
-                if ((in.op != Op::Mov && in.op != Op::MovImm) || in.operands.size() != 2 || in.operands[0].size != 8)
-                    continue;
-                auto key = flow.frame_key(k, in.operands[0]);
-                if (!key)
-                    continue;
-                for (int b = 0; b <= upto; ++b) {
-                    if (slot_key(b) != key)
-                        continue;
-                    Traced t = flow.stored(k);
-                    if (t.what == Traced::What::Zero && k < prologue_store)
-                        break; // defframe's zeroing, not a nil func value
-                    if (!by_slot.contains(b))
-                        by_slot.emplace(b, open_site(in.address, b));
-                    if (t.what == Traced::What::Address && !static_target.contains(b))
-                        static_target[b] = funcval_target(t.address);
-                }
-            }
-        };
-        scan_slots(max_bit);
+    }
 
-        // Exits: the store that clears a defer's bit, then the call of its function. When the
-        // stored value does not say which bit, the call does: the slot its closure is loaded
-        // from, or the static function it calls.
-        for (auto [k, cleared] : exit_stores) {
+    // The first store to each slot of the bits up to `upto` (a registration when the bit's own
+    // store was dead), and the function each static funcval stored there points at.
+    void scan_slots(OpenCodedScan &s, int upto) const {
+        const size_t prologue_store = s.bits_stores.front();
+        for (size_t k = 0; k < insns_.size(); ++k) {
+            const Instruction &in = insns_[k];
+            if ((in.op != Op::Mov && in.op != Op::MovImm) || in.operands.size() != 2 || in.operands[0].size != 8)
+                continue;
+            auto key = s.flow.frame_key(k, in.operands[0]);
+            if (!key)
+                continue;
+            for (int b = 0; b <= upto; ++b) {
+                if (s.slot_key(b) != key)
+                    continue;
+                Traced t = s.flow.stored(k);
+                if (t.what == Traced::What::Zero && k < prologue_store)
+                    break; // defframe's zeroing, not a nil func value
+                if (!s.by_slot.contains(b))
+                    s.by_slot.emplace(b, open_site(in.address, b));
+                if (t.what == Traced::What::Address && !s.static_target.contains(b))
+                    s.static_target[b] = funcval_target(t.address);
+            }
+        }
+    }
+
+    // Exits: the store that clears a defer's bit, then the call of its function. When the
+    // stored value does not say which bit, the call does: the slot its closure is loaded
+    // from, or the static function it calls.
+    void find_exits(OpenCodedScan &s, FunctionDefers &out) const {
+        for (auto [k, cleared] : s.exit_stores) {
             if (std::popcount(cleared) > 1) {
                 for (int b = 0; b < 8; ++b)
                     if (cleared & (1u << b))
-                        frame.exits.push_back(exit_at(k, b));
+                        s.frame.exits.push_back(exit_at(k, b));
                 continue;
             }
             OpenCodedExit e = exit_at(k, cleared ? std::countr_zero(cleared) : -1);
             if (e.bit < 0) {
                 if (e.call_pc.is_null())
                     continue;
-                e.bit = exit_bit(e, flow, slot_key, slot_values, static_target);
-                if (e.bit < 0 && prev_of.contains(k) && prev_of.at(k) < 0x80) {
+                e.bit = exit_bit(e, s);
+                if (e.bit < 0 && s.prev_of.contains(k) && s.prev_of.at(k) < 0x80) {
                     // The bit just above the last one set: the last defer statement's.
-                    e.bit = 8 - std::countl_zero(prev_of.at(k));
+                    e.bit = 8 - std::countl_zero(s.prev_of.at(k));
                 }
                 if (e.bit < 0) {
                     out.notes.push_back("cannot tell which defer the exit at " + e.clear_pc.hex() + " runs");
                     continue;
                 }
             }
-            frame.exits.push_back(e);
+            s.frame.exits.push_back(e);
         }
-        find_forwarded_exits(frame, by_bits, flow, slot_key, slot_values, static_target, bits_stores);
+    }
 
-        // Go 1.26+ folds the last registrations into the first exit when no call lies between
-        // them: the stores of the new bits and the exit's clear of the highest one become a single
-        // store, which reads as a registration of the lower bits, and the highest defer's call
-        // follows it unconditionally. Its slot holds a static funcval of that very function.
-        if (by_bits.contains(max_bit) && max_bit + 1 < kMaxOpenDefers) {
-            const DeferSite &last = by_bits.at(max_bit);
-            auto k = std::find_if(bits_stores.begin(), bits_stores.end(),
-                                  [&](size_t i) { return insns_[i].address == last.pc; });
-            if (k != bits_stores.end()) {
-                OpenCodedExit e = exit_at(*k, max_bit + 1);
-                const int folded = max_bit + 1;
-                if (e.target && !e.call_pc.is_null() &&
-                    std::none_of(frame.exits.begin(), frame.exits.end(),
-                                 [&](const OpenCodedExit &x) { return x.call_pc == e.call_pc; })) {
-                    scan_slots(folded);
-                    if (static_target.contains(folded) && static_target.at(folded) == e.target_name &&
-                        by_slot.contains(folded)) {
-                        frame.exits.push_back(e);
-                        for (int b = 0; b <= max_bit; ++b)
-                            if (by_bits.contains(b) && by_bits.at(b).pc == last.pc)
-                                merged_bits |= static_cast<uint8_t>(1u << b);
-                        max_bit = folded;
-                    }
-                }
-            }
+    // Go 1.26+ folds the last registrations into the first exit when no call lies between
+    // them: the stores of the new bits and the exit's clear of the highest one become a single
+    // store, which reads as a registration of the lower bits, and the highest defer's call
+    // follows it unconditionally. Its slot holds a static funcval of that very function.
+    void find_folded_exit(OpenCodedScan &s) const {
+        if (!s.by_bits.contains(s.max_bit) || s.max_bit + 1 >= kMaxOpenDefers)
+            return;
+        const DeferSite &last = s.by_bits.at(s.max_bit);
+        auto k = std::find_if(s.bits_stores.begin(), s.bits_stores.end(),
+                              [&](size_t i) { return insns_[i].address == last.pc; });
+        if (k == s.bits_stores.end())
+            return;
+        OpenCodedExit e = exit_at(*k, s.max_bit + 1);
+        const int folded = s.max_bit + 1;
+        if (!e.target || e.call_pc.is_null() ||
+            std::any_of(s.frame.exits.begin(), s.frame.exits.end(),
+                        [&](const OpenCodedExit &x) { return x.call_pc == e.call_pc; }))
+            return;
+        scan_slots(s, folded);
+        if (s.static_target.contains(folded) && s.static_target.at(folded) == e.target_name &&
+            s.by_slot.contains(folded)) {
+            s.frame.exits.push_back(e);
+            for (int b = 0; b <= s.max_bit; ++b)
+                if (s.by_bits.contains(b) && s.by_bits.at(b).pc == last.pc)
+                    s.merged_bits |= static_cast<uint8_t>(1u << b);
+            s.max_bit = folded;
         }
+    }
 
-        // A bit seen only at exits was registered by a store that was optimised away.
-        int exit_max = max_bit;
-        for (const auto &e : frame.exits)
-            exit_max = std::max(exit_max, e.bit);
-        if (exit_max > max_bit) {
-            max_bit = exit_max;
-            scan_slots(max_bit);
-        }
-
-        for (int b = 0; b <= max_bit; ++b) {
-            if (by_bits.contains(b)) {
-                DeferSite s = by_bits.at(b);
+    // One site per defer statement, bit by bit.
+    void add_open_coded_sites(const OpenCodedScan &s, FunctionDefers &out) const {
+        for (int b = 0; b <= s.max_bit; ++b) {
+            if (s.by_bits.contains(b)) {
+                DeferSite site = s.by_bits.at(b);
                 // Consecutive defers without a call between them share one store of the bits
                 // (the earlier stores are dead); each statement registers at its own slot store,
                 // in the order the statements run, with its own line.
-                if ((merged_bits & (1u << b)) && by_slot.contains(b) && by_slot.at(b).pc < s.pc)
-                    s = by_slot.at(b);
-                out.sites.push_back(std::move(s));
-            } else if (by_slot.contains(b)) {
-                out.sites.push_back(by_slot.at(b));
+                if ((s.merged_bits & (1u << b)) && s.by_slot.contains(b) && s.by_slot.at(b).pc < site.pc)
+                    site = s.by_slot.at(b);
+                out.sites.push_back(std::move(site));
+            } else if (s.by_slot.contains(b)) {
+                out.sites.push_back(s.by_slot.at(b));
             } else {
                 out.notes.push_back("open-coded defer bit " + std::to_string(b) + ": no registering store found");
             }
         }
-        frame.defer_count = max_bit + 1;
-        frame.frame_size = *body_sp - 8;
+    }
+
+    // The frame layout as SP offsets in the body, and the exits in code order.
+    static void finish_frame(OpenCodedScan &s, FunctionDefers &out) {
+        OpenCodedFrame &frame = s.frame;
+        const OpenDeferInfo &info = s.info;
+        frame.defer_count = s.max_bit + 1;
+        frame.frame_size = *s.body_sp - 8;
         frame.deferbits_sp_offset = frame.frame_size - static_cast<int64_t>(info.deferbits_offset);
         for (int b = 0; b < frame.defer_count; ++b) {
             auto off = info.closure_offset(b);
@@ -557,11 +611,10 @@ private:
     // registration (the registrations themselves were dead stores), and the exit is found only by
     // its call. Such a store is re-read as the exit's clear and the registrations fall back to the
     // slot stores.
-    template <typename SlotKey>
-    void find_forwarded_exits(OpenCodedFrame &frame, std::map<int, DeferSite> &by_bits, const FrameDataflow &flow,
-                              SlotKey slot_key, const std::map<int, std::vector<Traced>> &slot_values,
-                              const std::map<int, std::string> &static_target,
-                              const std::vector<size_t> &bits_stores) const {
+    void find_forwarded_exits(OpenCodedScan &s) const {
+        OpenCodedFrame &frame = s.frame;
+        std::map<int, DeferSite> &by_bits = s.by_bits;
+        const std::vector<size_t> &bits_stores = s.bits_stores;
         for (size_t j = 0; j < insns_.size(); ++j) {
             const Instruction &call = insns_[j];
             if (call.op != Op::Call || call.branch_target || call.operands.size() != 1 ||
@@ -586,7 +639,7 @@ private:
             OpenCodedExit e;
             e.clear_pc = insns_[*store].address;
             e.call_pc = call.address;
-            e.bit = exit_bit(e, flow, slot_key, slot_values, static_target);
+            e.bit = exit_bit(e, s);
             if (e.bit < 0)
                 continue;
             for (auto it = by_bits.begin(); it != by_bits.end();)
@@ -617,10 +670,11 @@ private:
     // Which defer an exit runs when its store does not say: follow the call's target back to the
     // funcval (openDeferExit calls the closure in the slot, or the static function directly) and
     // find the slot that holds the same value.
-    template <typename SlotKey>
-    int exit_bit(const OpenCodedExit &e, const FrameDataflow &flow, SlotKey slot_key,
-                 const std::map<int, std::vector<Traced>> &slot_values,
-                 const std::map<int, std::string> &static_target) const {
+    int exit_bit(const OpenCodedExit &e, const OpenCodedScan &s) const {
+        const FrameDataflow &flow = s.flow;
+        auto slot_key = [&s](int b) { return s.slot_key(b); };
+        const std::map<int, std::vector<Traced>> &slot_values = s.slot_values;
+        const std::map<int, std::string> &static_target = s.static_target;
         if (e.target) {
             for (const auto &[b, name] : static_target)
                 if (name == e.target_name)

@@ -8,7 +8,7 @@
 // CALL runtime.deferreturn that a recovered panic resumes at.
 #pragma once
 
-#include "analysis/disassembler.h"
+#include "arch/disassembler.h"
 #include "binary/go_binary.h"
 
 #include <optional>

@@ -5,7 +5,7 @@
 // of f is stable across releases where the wrapper's name is not.
 #pragma once
 
-#include "analysis/disassembler.h"
+#include "arch/disassembler.h"
 #include "binary/go_binary.h"
 
 #include <functional>

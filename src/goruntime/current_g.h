@@ -5,7 +5,7 @@
 // current g in R14; at every probe, all in Go code, the two must agree, and the tracer checks it.
 #pragma once
 
-#include "analysis/disassembler.h"
+#include "arch/disassembler.h"
 #include "binary/go_binary.h"
 #include "goruntime/runtime_state.h"
 #include "process/registers.h"

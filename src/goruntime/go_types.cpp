@@ -80,6 +80,97 @@ std::optional<std::string> bounds_error(const ProcessMemory &mem, Addr data) {
     return out;
 }
 
+// Errors the runtime and the standard library create, by their concrete type: fills in `r`'s
+// message (when readable) and returns true, or false for any other type.
+bool render_known_error(RenderedValue &r, const std::string &type, const ProcessMemory &mem, Addr at) {
+    auto message = [&](const std::string &prefix) {
+        if (auto s = read_go_string(mem, at)) {
+            r.value = prefix + *s;
+            r.is_error = true;
+        }
+        return true;
+    };
+    if (type == "*errors.errorString" || type == "*fmt.wrapError" || type == "*fmt.wrapErrors" ||
+        type == "runtime.plainError")
+        return message("");
+    if (type == "runtime.errorString" || type == "runtime.errorAddressString")
+        return message("runtime error: ");
+    if (type == "runtime.boundsError") {
+        r.value = bounds_error(mem, at);
+        r.is_error = r.value.has_value();
+        return true;
+    }
+    if (type == "*runtime.PanicNilError") {
+        r.value = "panic called with nil argument";
+        r.is_error = true;
+        return true;
+    }
+    return false;
+}
+
+// A value of a basic kind (string, bool, number) as Go prints it; nullopt for other kinds
+// (pointers, structs, ...: the type name says what it is) or when it cannot be read.
+std::optional<std::string> render_basic(uint8_t kind, const ProcessMemory &mem, Addr at) {
+    switch (kind) {
+    case kString: return read_go_string(mem, at);
+    case kBool:
+        if (auto b = mem.read_u8(at))
+            return *b ? "true" : "false";
+        break;
+    case kInt:
+    case kInt64:
+        if (auto v = mem.read_u64(at))
+            return format_int(static_cast<int64_t>(*v));
+        break;
+    case kInt32:
+        if (auto v = mem.read_u32(at))
+            return format_int(static_cast<int32_t>(*v));
+        break;
+    case kInt16:
+        if (auto v = mem.read_u32(at))
+            return format_int(static_cast<int16_t>(*v & 0xffff));
+        break;
+    case kInt8:
+        if (auto v = mem.read_u8(at))
+            return format_int(static_cast<int8_t>(*v));
+        break;
+    case kUint:
+    case kUint64:
+    case kUintptr:
+        if (auto v = mem.read_u64(at))
+            return format_uint(*v);
+        break;
+    case kUint32:
+        if (auto v = mem.read_u32(at))
+            return format_uint(*v);
+        break;
+    case kUint16:
+        if (auto v = mem.read_u32(at))
+            return format_uint(*v & 0xffff);
+        break;
+    case kUint8:
+        if (auto v = mem.read_u8(at))
+            return format_uint(*v);
+        break;
+    case kFloat64:
+        if (auto v = mem.read_u64(at)) {
+            double d;
+            std::memcpy(&d, &*v, 8);
+            return format_float(d);
+        }
+        break;
+    case kFloat32:
+        if (auto v = mem.read_u32(at)) {
+            float f;
+            std::memcpy(&f, &*v, 4);
+            return format_float(f);
+        }
+        break;
+    default: break;
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 std::optional<GoType> TypeReader::type_at(Addr type) const {
@@ -135,101 +226,10 @@ RenderedValue render_any(const TypeReader &types, Addr type, Addr data) {
         return r;
     }
     r.type = t->name;
-    const ProcessMemory &mem = types.memory();
     // The value's address: the data word itself for pointer-shaped types.
     const Addr at = data;
-    auto word = [&](uint64_t off) { return mem.read_u64(at + off); };
-
-    // Errors the runtime and the standard library create, by their concrete type.
-    if (t->name == "*errors.errorString" || t->name == "*fmt.wrapError" || t->name == "*fmt.wrapErrors") {
-        if (auto s = read_go_string(mem, at)) {
-            r.value = *s;
-            r.is_error = true;
-        }
-        return r;
-    }
-    if (t->name == "runtime.errorString" || t->name == "runtime.errorAddressString") {
-        if (auto s = read_go_string(mem, at)) {
-            r.value = "runtime error: " + *s;
-            r.is_error = true;
-        }
-        return r;
-    }
-    if (t->name == "runtime.plainError") {
-        if (auto s = read_go_string(mem, at)) {
-            r.value = *s;
-            r.is_error = true;
-        }
-        return r;
-    }
-    if (t->name == "runtime.boundsError") {
-        r.value = bounds_error(mem, at);
-        r.is_error = r.value.has_value();
-        return r;
-    }
-    if (t->name == "*runtime.PanicNilError") {
-        r.value = "panic called with nil argument";
-        r.is_error = true;
-        return r;
-    }
-
-    switch (t->kind) {
-    case kString: r.value = read_go_string(mem, at); break;
-    case kBool:
-        if (auto b = mem.read_u8(at))
-            r.value = *b ? "true" : "false";
-        break;
-    case kInt:
-    case kInt64:
-        if (auto v = word(0))
-            r.value = format_int(static_cast<int64_t>(*v));
-        break;
-    case kInt32:
-        if (auto v = mem.read_u32(at))
-            r.value = format_int(static_cast<int32_t>(*v));
-        break;
-    case kInt16:
-        if (auto v = mem.read_u32(at))
-            r.value = format_int(static_cast<int16_t>(*v & 0xffff));
-        break;
-    case kInt8:
-        if (auto v = mem.read_u8(at))
-            r.value = format_int(static_cast<int8_t>(*v));
-        break;
-    case kUint:
-    case kUint64:
-    case kUintptr:
-        if (auto v = word(0))
-            r.value = format_uint(*v);
-        break;
-    case kUint32:
-        if (auto v = mem.read_u32(at))
-            r.value = format_uint(*v);
-        break;
-    case kUint16:
-        if (auto v = mem.read_u32(at))
-            r.value = format_uint(*v & 0xffff);
-        break;
-    case kUint8:
-        if (auto v = mem.read_u8(at))
-            r.value = format_uint(*v);
-        break;
-    case kFloat64:
-        if (auto v = word(0)) {
-            double d;
-            std::memcpy(&d, &*v, 8);
-            r.value = format_float(d);
-        }
-        break;
-    case kFloat32:
-        if (auto v = mem.read_u32(at)) {
-            float f;
-            std::memcpy(&f, &*v, 4);
-            r.value = format_float(f);
-        }
-        break;
-    default: break; // pointers, structs, ...: the type name says what it is
-    }
+    if (!render_known_error(r, t->name, types.memory(), at))
+        r.value = render_basic(t->kind, types.memory(), at);
     return r;
 }
 

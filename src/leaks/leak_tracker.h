@@ -9,7 +9,7 @@
 // valid when the runtime moves a goroutine's stack.
 #pragma once
 
-#include "trace/site.h"
+#include "binary/site.h"
 
 #include <cstdint>
 #include <map>

@@ -78,6 +78,134 @@ void add_one_open_defer_frame(GoroutineState &gs, FrameDepth bound, FrameDepth s
     }
 }
 
+namespace {
+
+// Back in runOpenDeferFrame after deferCallSave returned: the next bit's call, or nullopt when
+// the frame is finished (`done`: runOpenDeferFrame's result).
+std::optional<RunnerStep> resume_open_frame(GoroutineState &gs, PanicRecord &p, bool &done) {
+    DeferRecord *d = running_record(gs, p);
+    if (p.aborted) {
+        done = true; // `if p != nil && p.aborted { break }`: done stays true
+    } else if (d && d->panic == p.id && p.recovered) {
+        done = open_bits(gs, *p.current) == 0;
+    } else if (auto step = next_open_bit(gs, p)) {
+        return step;
+    }
+    // runOpenDeferFrame returned `done`.
+    if (p.goexit) {
+        if (p.aborted) { // rescan from Goexit's caller
+            add_one_open_defer_frame(gs, bound_of(p), kUnknownDepth);
+        } else {
+            add_one_open_defer_frame(gs, p.current.value_or(bound_of(p)), p.current.value_or(kUnknownDepth));
+        }
+    } else if (done && !p.recovered) {
+        add_one_open_defer_frame(gs, p.current.value_or(bound_of(p)), p.current.value_or(kUnknownDepth));
+    }
+    return std::nullopt;
+}
+
+// gopanic after a recovering call: where execution resumes, with the chains as recovery leaves
+// them.
+RunnerStep recover_step(GoroutineState &gs, PanicRecord &p, bool done, FrameDepth dframe, bool open) {
+    RunnerStep s;
+    s.kind = RunnerStep::Kind::Recover;
+    s.resume = ResumePoint{dframe, open ? ResumeVia::Deferreturn : ResumeVia::AfterDeferproc};
+    PanicId self = p.id;
+    std::erase_if(gs.panics, [&](const PanicRecord &q) { return q.id == self; }); // gp._panic = p.link
+    if (!gs.panics.empty() && gs.panics.front().goexit && gs.panics.front().aborted) {
+        // Back into Goexit's deferCallSave (sigcode = Goexit's p.sp/p.pc), no purge.
+        PanicRecord &g = gs.panics.front();
+        g.in_call = false;
+        g.pending.reset();
+        s.resume = ResumePoint{g.frame, ResumeVia::GoexitLoop};
+        discard_frames_deeper_than(gs, g.frame);
+        gs.last_resume = s.resume;
+        return s;
+    }
+    // Purge not-started open records: those frames run their bits inline on return.
+    size_t i = done ? 0 : 1;
+    while (i < gs.defers.size() && !gs.defers[i].started) {
+        if (gs.defers[i].kind == DeferKind::OpenFrame) {
+            gs.defers.erase(gs.defers.begin() + static_cast<std::ptrdiff_t>(i));
+        } else {
+            ++i;
+        }
+    }
+    while (!gs.panics.empty() && gs.panics.front().aborted) {
+        gs.panics.erase(gs.panics.begin());
+    }
+    discard_frames_deeper_than(gs, dframe);
+    gs.last_resume = s.resume;
+    return s;
+}
+
+// gopanic / Goexit once a deferred call (or runOpenDeferFrame) returned: the record is done
+// with, and a recovery resumes; nullopt when the loop goes on.
+std::optional<RunnerStep> after_deferred_call(GoroutineState &gs, PanicRecord &p, bool &done) {
+    p.astate = PanicRecord::AState::Idle;
+    if (p.goexit && p.aborted) {
+        p.aborted = false; // Goexit: a recover further down bypassed us; d is already gone
+        return std::nullopt;
+    }
+    DeferRecord *d = running_record(gs, p);
+    FrameDepth dframe = p.current.value_or(kUnknownDepth);
+    bool open = d && d->kind == DeferKind::OpenFrame;
+    if (d) {
+        d->panic.reset();
+        if (done) {
+            gs.defers.erase(gs.defers.begin());
+        }
+    }
+    if (p.recovered && !p.goexit) {
+        return recover_step(gs, p, done, dframe, open);
+    }
+    done = true;
+    return std::nullopt;
+}
+
+// The loop top of gopanic / Goexit: the next record's call, or the end of the chain; nullopt
+// when the loop goes on (`have_tail`: an open record without bits returned at once).
+std::optional<RunnerStep> run_next_record(GoroutineState &gs, PanicRecord &p, bool &have_tail) {
+    if (gs.defers.empty()) {
+        RunnerStep s;
+        s.kind = RunnerStep::Kind::Exhausted;
+        return s;
+    }
+    DeferRecord &d = gs.defers.front();
+    if (d.started) {
+        if (d.panic) {
+            if (PanicRecord *old = gs.find_panic(*d.panic)) {
+                old->aborted = true;
+            }
+        }
+        d.panic.reset();
+        if (d.kind != DeferKind::OpenFrame) {
+            gs.defers.erase(gs.defers.begin());
+            return std::nullopt;
+        }
+        // An open record: run whatever bits remain with this panic.
+    }
+    d.started = true;
+    d.panic = p.id;
+    p.current = d.frame;
+    if (d.kind == DeferKind::OpenFrame) {
+        p.astate = PanicRecord::AState::InOpenFrame;
+        if (auto step = next_open_bit(gs, p)) {
+            return step;
+        }
+        // No bits: runOpenDeferFrame returns done = true at once.
+        if (p.goexit || !p.recovered) {
+            add_one_open_defer_frame(gs, d.frame, d.frame);
+        }
+        have_tail = true;
+        return std::nullopt;
+    }
+    p.astate = PanicRecord::AState::InLinkedCall;
+    return call_step(d.callee, d.frame, d.kind, p.goexit);
+}
+
+} // namespace
+
 // gopanic / Goexit entry: addOneOpenDeferFrame(gp, getcallerpc(), getcallersp()).
 void EraA::start(GoroutineState &gs, PanicRecord &p) const {
     add_one_open_defer_frame(gs, bound_of(p), kUnknownDepth);
@@ -86,123 +214,26 @@ void EraA::start(GoroutineState &gs, PanicRecord &p) const {
 
 RunnerStep EraA::advance(GoroutineState &gs, PanicRecord &p) const {
     using AState = PanicRecord::AState;
-    bool done = true;
-    bool have_tail = false;
+    bool done = true;       // what runOpenDeferFrame returned (a linked record is always done)
+    bool have_tail = false; // a deferred call returned: gopanic's code after the call runs first
     if (p.astate == AState::InOpenFrame) {
-        // Back in runOpenDeferFrame after deferCallSave returned.
-        DeferRecord *d = running_record(gs, p);
-        if (p.aborted) {
-            done = true; // `if p != nil && p.aborted { break }`: done stays true
-        } else if (d && d->panic == p.id && p.recovered) {
-            done = open_bits(gs, *p.current) == 0;
-        } else if (auto step = next_open_bit(gs, p)) {
+        if (auto step = resume_open_frame(gs, p, done)) {
             return *step;
-        }
-        // runOpenDeferFrame returned `done`.
-        if (p.goexit) {
-            if (p.aborted) { // rescan from Goexit's caller
-                add_one_open_defer_frame(gs, bound_of(p), kUnknownDepth);
-            } else {
-                add_one_open_defer_frame(gs, p.current.value_or(bound_of(p)), p.current.value_or(kUnknownDepth));
-            }
-        } else if (done && !p.recovered) {
-            add_one_open_defer_frame(gs, p.current.value_or(bound_of(p)), p.current.value_or(kUnknownDepth));
         }
         have_tail = true;
     } else if (p.astate == AState::InLinkedCall) {
         have_tail = true;
     }
-
     for (;;) {
         if (have_tail) {
             have_tail = false;
-            p.astate = AState::Idle;
-            if (p.goexit && p.aborted) {
-                p.aborted = false; // Goexit: a recover further down bypassed us; d is already gone
-                continue;
-            }
-            DeferRecord *d = running_record(gs, p);
-            FrameDepth dframe = p.current.value_or(kUnknownDepth);
-            bool open = d && d->kind == DeferKind::OpenFrame;
-            if (d) {
-                d->panic.reset();
-                if (done) {
-                    gs.defers.erase(gs.defers.begin());
-                }
-            }
-            if (p.recovered && !p.goexit) {
-                // gopanic after a recovering call.
-                RunnerStep s;
-                s.kind = RunnerStep::Kind::Recover;
-                s.resume = ResumePoint{dframe, open ? ResumeVia::Deferreturn : ResumeVia::AfterDeferproc};
-                PanicId self = p.id;
-                std::erase_if(gs.panics, [&](const PanicRecord &q) { return q.id == self; }); // gp._panic = p.link
-                if (!gs.panics.empty() && gs.panics.front().goexit && gs.panics.front().aborted) {
-                    // Back into Goexit's deferCallSave (sigcode = Goexit's p.sp/p.pc), no purge.
-                    PanicRecord &g = gs.panics.front();
-                    g.in_call = false;
-                    g.pending.reset();
-                    s.resume = ResumePoint{g.frame, ResumeVia::GoexitLoop};
-                    discard_frames_deeper_than(gs, g.frame);
-                    gs.last_resume = s.resume;
-                    return s;
-                }
-                // Purge not-started open records: those frames run their bits inline on return.
-                size_t i = done ? 0 : 1;
-                while (i < gs.defers.size() && !gs.defers[i].started) {
-                    if (gs.defers[i].kind == DeferKind::OpenFrame) {
-                        gs.defers.erase(gs.defers.begin() + static_cast<std::ptrdiff_t>(i));
-                    } else {
-                        ++i;
-                    }
-                }
-                while (!gs.panics.empty() && gs.panics.front().aborted) {
-                    gs.panics.erase(gs.panics.begin());
-                }
-                discard_frames_deeper_than(gs, dframe);
-                gs.last_resume = s.resume;
-                return s;
-            }
-            done = true;
-        }
-
-        // Loop top of gopanic / Goexit.
-        if (gs.defers.empty()) {
-            RunnerStep s;
-            s.kind = RunnerStep::Kind::Exhausted;
-            return s;
-        }
-        DeferRecord &d = gs.defers.front();
-        if (d.started) {
-            if (d.panic) {
-                if (PanicRecord *old = gs.find_panic(*d.panic)) {
-                    old->aborted = true;
-                }
-            }
-            d.panic.reset();
-            if (d.kind != DeferKind::OpenFrame) {
-                gs.defers.erase(gs.defers.begin());
-                continue;
-            }
-            // An open record: run whatever bits remain with this panic.
-        }
-        d.started = true;
-        d.panic = p.id;
-        p.current = d.frame;
-        if (d.kind == DeferKind::OpenFrame) {
-            p.astate = AState::InOpenFrame;
-            if (auto step = next_open_bit(gs, p)) {
+            if (auto step = after_deferred_call(gs, p, done)) {
                 return *step;
             }
-            // No bits: runOpenDeferFrame returns done = true at once.
-            if (p.goexit || !p.recovered) {
-                add_one_open_defer_frame(gs, d.frame, d.frame);
-            }
-            have_tail = true;
-            continue;
         }
-        p.astate = AState::InLinkedCall;
-        return call_step(d.callee, d.frame, d.kind, p.goexit);
+        if (auto step = run_next_record(gs, p, have_tail)) {
+            return *step;
+        }
     }
 }
 

@@ -99,6 +99,172 @@ std::string render(const ChainSnapshot &c) {
     return s;
 }
 
+// Linked records must agree exactly, in order.
+bool linked_records_match(const GoroutineState &gs, const ChainSnapshot &o, bool era_a) {
+    std::vector<const DeferRecord *> mine;
+    for (const auto &d : gs.defers) {
+        if (linked(d.kind)) {
+            mine.push_back(&d);
+        }
+    }
+    std::vector<const SnapshotDefer *> theirs;
+    for (const auto &d : o.defers) {
+        if (linked(d.kind)) {
+            theirs.push_back(&d);
+        }
+    }
+    if (mine.size() != theirs.size()) {
+        return false;
+    }
+    bool match = true;
+    for (size_t i = 0; i < mine.size(); ++i) {
+        const DeferRecord &a = *mine[i];
+        const SnapshotDefer &b = *theirs[i];
+        bool kind_ok = a.kind == b.kind || (a.kind == DeferKind::RangefuncAt && b.kind == DeferKind::Heap);
+        if (!kind_ok || a.frame != b.frame || !same_fn(a.callee.fn, b.fn) || (era_a && a.started != b.started)) {
+            match = false;
+        }
+        if (a.kind == DeferKind::RangefuncHead) {
+            match = match && a.at_list.size() == b.at_list.size();
+            for (size_t k = 0; match && k < a.at_list.size(); ++k) {
+                match = same_fn(a.at_list[k].callee.fn, b.at_list[k]);
+            }
+        }
+    }
+    return match;
+}
+
+// ≤1.21 open records: the runtime also records frames the model cannot know about (any function
+// with open-coded funcdata, e.g. runtime.main), so only the model's own must be present.
+bool open_records_present(const GoroutineState &gs, const ChainSnapshot &o) {
+    for (const auto &d : gs.defers) {
+        if (d.kind != DeferKind::OpenFrame) {
+            continue;
+        }
+        auto it = std::find_if(o.defers.begin(), o.defers.end(), [&](const SnapshotDefer &s) {
+            return s.kind == DeferKind::OpenFrame && s.frame == d.frame;
+        });
+        if (it == o.defers.end() || it->started != d.started) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool panics_match(const GoroutineState &gs, const ChainSnapshot &o, bool era_a, const GoRelease &t) {
+    if (gs.panics.size() != o.panics.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < gs.panics.size(); ++i) {
+        const PanicRecord &a = gs.panics[i];
+        const SnapshotPanic &b = o.panics[i];
+        if (a.recovered != b.recovered || a.goexit != b.goexit || (t.panic_has_aborted && a.aborted != b.aborted) ||
+            (t.panic_has_repanicked && a.repanicked != b.repanicked) ||
+            (!era_a && a.current && !same_frame(*a.current, b.current_frame))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool open_bits_match(const GoroutineState &gs, const std::vector<SnapshotOpenFrame> &frames) {
+    for (const auto &f : frames) {
+        auto it = gs.open.find(f.frame);
+        uint8_t mine_bits = it == gs.open.end() ? 0 : it->second.bits;
+        if (mine_bits != f.bits) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Whether the model's chains agree with the snapshot read from memory.
+bool snapshot_matches(const GoroutineState &gs, const ChainSnapshot &o, bool era_a, const GoRelease &t) {
+    return linked_records_match(gs, o, era_a) && (!era_a || open_records_present(gs, o)) &&
+           panics_match(gs, o, era_a, t) && (!o.open_frames || open_bits_match(gs, *o.open_frames));
+}
+
+// The snapshot's records, each keeping what the model knew of it beyond the snapshot (names,
+// deferprocat lists).
+void adopt_defers(GoroutineState &gs, const ChainSnapshot &o) {
+    std::vector<DeferRecord> defers;
+    for (const auto &s : o.defers) {
+        auto it = std::find_if(gs.defers.begin(), gs.defers.end(), [&](const DeferRecord &d) {
+            return d.frame == s.frame && (d.kind == s.kind || linked(d.kind) == linked(s.kind)) &&
+                   same_fn(d.callee.fn, s.fn);
+        });
+        DeferRecord r;
+        if (it != gs.defers.end()) {
+            r = *it;
+            gs.defers.erase(it);
+        } else {
+            r.callee.fn = s.fn;
+        }
+        if (r.at_list.size() != s.at_list.size()) {
+            r.at_list.clear();
+            for (CodeAddr fn : s.at_list) {
+                DeferRecord a;
+                a.kind = DeferKind::RangefuncAt;
+                a.callee.fn = fn;
+                r.at_list.push_back(std::move(a));
+            }
+        }
+        r.kind = s.kind;
+        r.frame = s.frame;
+        r.started = s.started;
+        defers.push_back(std::move(r));
+    }
+    gs.defers = std::move(defers);
+}
+
+// The snapshot's panics, matched with the model's from the oldest end; a panic the model did not
+// see start gets the next id.
+void adopt_panics(GoroutineState &gs, const ChainSnapshot &o, PanicId &next_panic) {
+    std::vector<PanicRecord> panics(o.panics.size());
+    for (size_t k = 0; k < o.panics.size(); ++k) { // align from the oldest end
+        size_t si = o.panics.size() - 1 - k;
+        PanicRecord r;
+        if (k < gs.panics.size()) {
+            r = gs.panics[gs.panics.size() - 1 - k];
+        } else {
+            r.id = next_panic++;
+            r.in_call = true; // a runner we did not see start is somewhere inside a deferred call
+        }
+        const SnapshotPanic &s = o.panics[si];
+        r.recovered = s.recovered;
+        r.aborted = s.aborted;
+        r.goexit = s.goexit;
+        r.repanicked = s.repanicked;
+        if (s.current_frame != kUnknownDepth && (!r.current || *r.current != s.current_frame)) {
+            r.current = s.current_frame;
+            r.walk_from = s.current_frame - 1;
+            r.open_active = gs.open.count(s.current_frame) != 0;
+        }
+        panics[si] = std::move(r);
+    }
+    gs.panics = std::move(panics);
+}
+
+void adopt_open_frames(GoroutineState &gs, const std::vector<SnapshotOpenFrame> &frames) {
+    std::map<FrameDepth, OpenFrame> open;
+    for (const auto &s : frames) {
+        OpenFrame f;
+        auto it = gs.open.find(s.frame);
+        if (it != gs.open.end()) {
+            f = it->second;
+        }
+        f.frame = s.frame;
+        f.bits = s.bits;
+        for (size_t i = 0; i < s.slots.size() && i < 8; ++i) {
+            if (s.slots[i] != 0 && s.slots[i] != f.slots[i].fn) {
+                f.slots[i] = Callee{s.slots[i], {}, {}};
+            }
+        }
+        open[s.frame] = f;
+    }
+    gs.open = std::move(open);
+}
+
 } // namespace
 
 Model::Model(const GoRelease &traits) : gen_(make_generation(traits)) {}
@@ -486,156 +652,15 @@ std::optional<Divergence> Model::on(const GoroutineEnded &o) {
 
 std::optional<Divergence> Model::on(const ChainSnapshot &o) {
     GoroutineState &gs = state(o.goid);
-    const bool era_a = gen_->has_open_records();
-    const GoRelease &t = traits();
-    bool match = true;
-
-    // Linked records must agree exactly, in order.
-    std::vector<const DeferRecord *> mine;
-    for (const auto &d : gs.defers) {
-        if (linked(d.kind)) {
-            mine.push_back(&d);
-        }
-    }
-    std::vector<const SnapshotDefer *> theirs;
-    for (const auto &d : o.defers) {
-        if (linked(d.kind)) {
-            theirs.push_back(&d);
-        }
-    }
-    if (mine.size() != theirs.size()) {
-        match = false;
-    } else {
-        for (size_t i = 0; i < mine.size(); ++i) {
-            const DeferRecord &a = *mine[i];
-            const SnapshotDefer &b = *theirs[i];
-            bool kind_ok = a.kind == b.kind || (a.kind == DeferKind::RangefuncAt && b.kind == DeferKind::Heap);
-            if (!kind_ok || a.frame != b.frame || !same_fn(a.callee.fn, b.fn) || (era_a && a.started != b.started)) {
-                match = false;
-            }
-            if (a.kind == DeferKind::RangefuncHead) {
-                match = match && a.at_list.size() == b.at_list.size();
-                for (size_t k = 0; match && k < a.at_list.size(); ++k) {
-                    match = same_fn(a.at_list[k].callee.fn, b.at_list[k]);
-                }
-            }
-        }
-    }
-    // ≤1.21 open records: the runtime also records frames the model cannot know about (any function
-    // with open-coded funcdata, e.g. runtime.main), so only the model's own must be present.
-    if (era_a) {
-        for (const auto &d : gs.defers) {
-            if (d.kind != DeferKind::OpenFrame) {
-                continue;
-            }
-            auto it = std::find_if(o.defers.begin(), o.defers.end(), [&](const SnapshotDefer &s) {
-                return s.kind == DeferKind::OpenFrame && s.frame == d.frame;
-            });
-            if (it == o.defers.end() || it->started != d.started) {
-                match = false;
-            }
-        }
-    }
-    if (gs.panics.size() != o.panics.size()) {
-        match = false;
-    } else {
-        for (size_t i = 0; i < gs.panics.size(); ++i) {
-            const PanicRecord &a = gs.panics[i];
-            const SnapshotPanic &b = o.panics[i];
-            if (a.recovered != b.recovered || a.goexit != b.goexit || (t.panic_has_aborted && a.aborted != b.aborted) ||
-                (t.panic_has_repanicked && a.repanicked != b.repanicked) ||
-                (!era_a && a.current && !same_frame(*a.current, b.current_frame))) {
-                match = false;
-            }
-        }
-    }
-    if (o.open_frames) {
-        for (const auto &f : *o.open_frames) {
-            auto it = gs.open.find(f.frame);
-            uint8_t mine_bits = it == gs.open.end() ? 0 : it->second.bits;
-            if (mine_bits != f.bits) {
-                match = false;
-            }
-        }
-    }
-
     std::optional<Divergence> div;
-    if (!match && o.compare) {
+    if (!snapshot_matches(gs, o, gen_->has_open_records(), traits()) && o.compare) {
         div = diverge(gs, "chain snapshot", render(gs, o.open_frames.has_value()), render(o));
     }
-
     // Adopt the snapshot (resynchronise), keeping what the model knows beyond it (names, lists).
-    std::vector<DeferRecord> defers;
-    for (const auto &s : o.defers) {
-        auto it = std::find_if(gs.defers.begin(), gs.defers.end(), [&](const DeferRecord &d) {
-            return d.frame == s.frame && (d.kind == s.kind || linked(d.kind) == linked(s.kind)) &&
-                   same_fn(d.callee.fn, s.fn);
-        });
-        DeferRecord r;
-        if (it != gs.defers.end()) {
-            r = *it;
-            gs.defers.erase(it);
-        } else {
-            r.callee.fn = s.fn;
-        }
-        if (r.at_list.size() != s.at_list.size()) {
-            r.at_list.clear();
-            for (CodeAddr fn : s.at_list) {
-                DeferRecord a;
-                a.kind = DeferKind::RangefuncAt;
-                a.callee.fn = fn;
-                r.at_list.push_back(std::move(a));
-            }
-        }
-        r.kind = s.kind;
-        r.frame = s.frame;
-        r.started = s.started;
-        defers.push_back(std::move(r));
-    }
-    gs.defers = std::move(defers);
-
-    std::vector<PanicRecord> panics(o.panics.size());
-    for (size_t k = 0; k < o.panics.size(); ++k) { // align from the oldest end
-        size_t si = o.panics.size() - 1 - k;
-        PanicRecord r;
-        if (k < gs.panics.size()) {
-            r = gs.panics[gs.panics.size() - 1 - k];
-        } else {
-            r.id = next_panic_++;
-            r.in_call = true; // a runner we did not see start is somewhere inside a deferred call
-        }
-        const SnapshotPanic &s = o.panics[si];
-        r.recovered = s.recovered;
-        r.aborted = s.aborted;
-        r.goexit = s.goexit;
-        r.repanicked = s.repanicked;
-        if (s.current_frame != kUnknownDepth && (!r.current || *r.current != s.current_frame)) {
-            r.current = s.current_frame;
-            r.walk_from = s.current_frame - 1;
-            r.open_active = gs.open.count(s.current_frame) != 0;
-        }
-        panics[si] = std::move(r);
-    }
-    gs.panics = std::move(panics);
-
+    adopt_defers(gs, o);
+    adopt_panics(gs, o, next_panic_);
     if (o.open_frames) {
-        std::map<FrameDepth, OpenFrame> open;
-        for (const auto &s : *o.open_frames) {
-            OpenFrame f;
-            auto it = gs.open.find(s.frame);
-            if (it != gs.open.end()) {
-                f = it->second;
-            }
-            f.frame = s.frame;
-            f.bits = s.bits;
-            for (size_t i = 0; i < s.slots.size() && i < 8; ++i) {
-                if (s.slots[i] != 0 && s.slots[i] != f.slots[i].fn) {
-                    f.slots[i] = Callee{s.slots[i], {}, {}};
-                }
-            }
-            open[s.frame] = f;
-        }
-        gs.open = std::move(open);
+        adopt_open_frames(gs, *o.open_frames);
     }
     gs.desynchronised = false;
     return div;

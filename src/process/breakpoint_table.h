@@ -1,9 +1,9 @@
 // Software breakpoints that stay inserted. Each owns a stub slot in a scratch page of the tracee
-// where its displaced instruction runs (see analysis/displacement.h), so a hit never needs the
+// where its displaced instruction runs (see arch/displacement.h), so a hit never needs the
 // int3 to be removed, single-stepped over and put back while other threads run past it.
 #pragma once
 
-#include "analysis/displacement.h"
+#include "arch/displacement.h"
 #include "process/process_memory.h"
 
 #include <optional>

@@ -1,7 +1,7 @@
 // One thread's general registers (PTRACE_GETREGS layout), addressed by register family.
 #pragma once
 
-#include "analysis/disassembler.h"
+#include "arch/gpr.h"
 #include "binary/address.h"
 
 #include <sys/user.h>

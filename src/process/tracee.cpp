@@ -41,13 +41,6 @@ void cont(pid_t tid, int sig) {
 
 } // namespace
 
-std::string ExitStatus::describe() const {
-    if (signaled)
-        return std::string("killed by signal ") + std::to_string(signal) + " (" + strsignal(signal) + ")" +
-               (core_dumped ? ", core dumped" : "");
-    return "exited with status " + std::to_string(code);
-}
-
 Registers get_registers(pid_t tid) {
     Registers r;
     if (ptrace(PTRACE_GETREGS, tid, nullptr, &r.raw) != 0)
@@ -288,187 +281,24 @@ ExitStatus Tracee::run(StopHandler &handler) {
     started_ = true;
     SignalForwarding forwarding(pid_);
     cont(pid_, 0);
-    // Stops are handled a batch at a time: every stop waitpid has to report, before waiting for
-    // more. waitpid(-1) on its own always reports the thread group leader first, then the most
-    // recently attached threads: a thread stopped at a breakpoint could wait there while others
-    // stop again and again, and the program may exit meanwhile (exit_group kills it out of that
-    // stop). A batch is at most one stop per thread. Collecting one costs a waitpid more, so it
-    // is done every kFairness rounds: no stopped thread waits longer than that many stops.
-    constexpr unsigned kFairness = 8;
+    pending_.clear();
     unsigned round = 0;
-    auto &batch = pending_;
-    batch.clear();
     for (;;) {
-        if (batch.empty()) {
-            int st = 0;
-            pid_t tid = waitpid(-1, &st, __WALL);
-            if (tid < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno == ECHILD)
-                    break;
-                throw Error(ErrorKind::Process, std::string("waitpid: ") + std::strerror(errno));
-            }
-            batch.emplace_back(tid, st);
-            if (++round % kFairness == 0)
-                while ((tid = waitpid(-1, &st, __WALL | WNOHANG)) > 0)
-                    batch.emplace_back(tid, st);
-        }
-        const auto [tid, st] = batch.front();
-        batch.pop_front();
+        if (pending_.empty() && !collect_stops(round))
+            break;
+        const auto [tid, status] = pending_.front();
+        pending_.pop_front();
         ++stats_.stops;
-        if (WIFEXITED(st) || WIFSIGNALED(st)) {
-            threads_.erase(tid);
-            last_hit_.erase(tid);
-            if (tid == pid_) {
-                ExitStatus e;
-                e.signaled = WIFSIGNALED(st);
-                e.code = e.signaled ? 0 : WEXITSTATUS(st);
-                e.signal = e.signaled ? WTERMSIG(st) : 0;
-                e.core_dumped = e.signaled && WCOREDUMP(st);
-                exit_ = e;
-            }
-            if (exit_ && threads_.empty())
+        const WaitStop stop = decode_wait_status(status);
+        if (stop.kind == WaitStop::Kind::Ended) {
+            if (thread_ended(tid, stop.exit))
                 break;
             continue;
         }
-        if (!WIFSTOPPED(st))
+        if (stop.kind == WaitStop::Kind::NotStopped)
             continue;
-        const int sig = WSTOPSIG(st);
-        const int event = st >> 16;
         try {
-            if (event == PTRACE_EVENT_STOP) {
-                // Group-stop (SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU): stay stopped until SIGCONT, as
-                // untraced. Otherwise a new thread's first stop or our interrupt: resume.
-                if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
-                    if (ptrace(PTRACE_LISTEN, tid, nullptr, nullptr) != 0 && errno != ESRCH)
-                        ptrace_failed("PTRACE_LISTEN", tid);
-                } else {
-                    if (threads_.insert(tid).second)
-                        ++stats_.threads;
-                    cont(tid, 0);
-                }
-                continue;
-            }
-            if (sig == SIGTRAP && event != 0) {
-                if (event == PTRACE_EVENT_CLONE) {
-                    unsigned long child = 0;
-                    ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child);
-                    if (threads_.insert(static_cast<pid_t>(child)).second)
-                        ++stats_.threads;
-                } else if (event == PTRACE_EVENT_EXEC) {
-                    // A new program in the same process (ptrace(2), execve under ptrace): one
-                    // thread is left, with the leader's id; the others have gone without their
-                    // exits necessarily reported, stops collected from them mean nothing now.
-                    // The address space is new: no breakpoint, no scratch page, and the
-                    // /proc/PID/mem descriptor is the old one's. Stopped here, the program is
-                    // as at launch (one stopped thread): the handler may set it up again.
-                    breakpoints_.forget_all();
-                    memory_.reopen();
-                    threads_ = {pid_};
-                    last_hit_.clear();
-                    pending_.clear();
-                    exit_reported_ = false;
-                    started_ = false;
-                    handler.on_exec();
-                    started_ = true;
-                } else if (event == PTRACE_EVENT_EXIT) {
-                    if (auto regs = registers_of(tid)) {
-                        // A thread killed (another thread's exit_group) just after it hit a
-                        // breakpoint, before that stop was handled: the hit happened, and the
-                        // thread, exiting, will never run again. Handled here, where its
-                        // registers and the address space still are; there is nothing to resume.
-                        // Only where the pc says so unambiguously: inside the breakpoint's
-                        // instruction, which nothing but the trap leads to; or just after a
-                        // one-byte instruction that falls through (push %rbp) and was not the
-                        // last hit handled on this thread, whose stub would come back there. A
-                        // one-byte ret is followed by code that other paths jump to.
-                        // A trampoline's int3 is only reached by its jump, what follows it only
-                        // through the trap, or after the hit was handled.
-                        Addr addr = regs->pc() - 1;
-                        const Breakpoint *bp = breakpoints_.find(addr);
-                        auto last = last_hit_.find(tid);
-                        bool trapped = bp != nullptr &&
-                                       (bp->plan.length > 1 || (bp->plan.kind == Displacement::Kind::OutOfLine &&
-                                                                (last == last_hit_.end() || last->second != addr)));
-                        if (const Breakpoint *tb = breakpoints_.find_trampoline(addr)) {
-                            // After a handled hit the thread resumes right there, so the same pc
-                            // may be a hit already handled, killed before its next instruction.
-                            addr = tb->plan.address;
-                            trapped = last == last_hit_.end() || last->second != addr;
-                        }
-                        if (trapped) {
-                            ++stats_.breakpoint_hits;
-                            Registers at = *regs;
-                            at.set_pc(addr);
-                            ThreadStop stop{*this, tid, at};
-                            StopCache cache(memory_);
-                            handler.on_breakpoint(stop, addr);
-                        }
-                        // The leader stops here early in do_exit, before the address space goes
-                        // away; with exit_group (how Go programs end) the whole process is ending.
-                        if (tid == pid_ && !exit_reported_) {
-                            unsigned long status = 0;
-                            ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &status);
-                            ThreadStop stop{*this, tid, *regs};
-                            exit_reported_ = true;
-                            handler.on_exiting(stop, static_cast<int>(status));
-                        }
-                    }
-                }
-                cont(tid, 0);
-                continue;
-            }
-            if (sig == SIGTRAP) {
-                auto live = registers_of(tid);
-                if (!live)
-                    continue; // killed since it stopped: a hit is handled at its exit stop
-                Registers regs = *live;
-                const Addr addr = regs.pc() - 1;
-                if (breakpoints_.find(addr) != nullptr) {
-                    ++stats_.breakpoint_hits;
-                    last_hit_[tid] = addr;
-                    regs.set_pc(addr);
-                    ThreadStop stop{*this, tid, regs};
-                    StopCache cache(memory_);
-                    handler.on_breakpoint(stop, addr);
-                    resume_after_breakpoint(tid, regs, addr);
-                    continue;
-                }
-                if (const Breakpoint *bp = breakpoints_.find_trampoline(addr)) {
-                    // A jump-patched breakpoint: the thread is past the trampoline's int3, on the
-                    // relocated instructions, and continues from there: no register to write.
-                    const Addr site = bp->plan.address;
-                    ++stats_.breakpoint_hits;
-                    ++stats_.jump_patched_hits;
-                    last_hit_[tid] = site;
-                    Registers at = regs;
-                    at.set_pc(site);
-                    ThreadStop stop{*this, tid, at};
-                    {
-                        StopCache cache(memory_);
-                        handler.on_breakpoint(stop, site);
-                    }
-                    at.set_pc(regs.pc());
-                    if (std::memcmp(&at.raw, &regs.raw, sizeof regs.raw) != 0)
-                        set_registers(tid, at); // the handler changed a register
-                    cont(tid, 0);
-                    continue;
-                }
-                if (breakpoints_.was_removed(addr)) {
-                    regs.set_pc(addr); // hit just before the breakpoint was removed: re-execute
-                    set_registers(tid, regs);
-                    cont(tid, 0);
-                    continue;
-                }
-                if (breakpoints_.was_removed_trampoline(addr)) {
-                    cont(tid, 0); // trapped just before the int3 became a nop: go on from here
-                    continue;
-                }
-            }
-            // Any other signal belongs to the program: deliver it unchanged.
-            ++stats_.signals_forwarded;
-            cont(tid, sig);
+            dispatch(handler, tid, stop);
         } catch (...) {
             detach_all_and_wait(tid);
             throw;
@@ -477,6 +307,207 @@ ExitStatus Tracee::run(StopHandler &handler) {
     if (!exit_)
         throw Error(ErrorKind::Process, "lost track of the traced process");
     return *exit_;
+}
+
+bool Tracee::collect_stops(unsigned &round) {
+    // Stops are handled a batch at a time: every stop waitpid has to report, before waiting for
+    // more. waitpid(-1) on its own always reports the thread group leader first, then the most
+    // recently attached threads: a thread stopped at a breakpoint could wait there while others
+    // stop again and again, and the program may exit meanwhile (exit_group kills it out of that
+    // stop). A batch is at most one stop per thread. Collecting one costs a waitpid more, so it
+    // is done every kFairness rounds: no stopped thread waits longer than that many stops.
+    constexpr unsigned kFairness = 8;
+    int st = 0;
+    pid_t tid;
+    while ((tid = waitpid(-1, &st, __WALL)) < 0) {
+        if (errno == ECHILD)
+            return false;
+        if (errno != EINTR)
+            throw Error(ErrorKind::Process, std::string("waitpid: ") + std::strerror(errno));
+    }
+    pending_.emplace_back(tid, st);
+    if (++round % kFairness == 0)
+        while ((tid = waitpid(-1, &st, __WALL | WNOHANG)) > 0)
+            pending_.emplace_back(tid, st);
+    return true;
+}
+
+bool Tracee::thread_ended(pid_t tid, const ExitStatus &status) {
+    threads_.erase(tid);
+    last_hit_.erase(tid);
+    if (tid == pid_)
+        exit_ = status;
+    return exit_ && threads_.empty();
+}
+
+void Tracee::add_thread(pid_t tid) {
+    if (threads_.insert(tid).second)
+        ++stats_.threads;
+}
+
+void Tracee::dispatch(StopHandler &handler, pid_t tid, const WaitStop &stop) {
+    using Kind = WaitStop::Kind;
+    switch (stop.kind) {
+    case Kind::GroupStop:
+        // Stay stopped until SIGCONT, as untraced.
+        if (ptrace(PTRACE_LISTEN, tid, nullptr, nullptr) != 0 && errno != ESRCH)
+            ptrace_failed("PTRACE_LISTEN", tid);
+        return;
+    case Kind::EventStop: // a new thread's first stop, or our interrupt: resume
+        add_thread(tid);
+        cont(tid, 0);
+        return;
+    case Kind::Clone: {
+        unsigned long child = 0;
+        ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child);
+        add_thread(static_cast<pid_t>(child));
+        cont(tid, 0);
+        return;
+    }
+    case Kind::Exec:
+        on_exec_stop(handler);
+        cont(tid, 0);
+        return;
+    case Kind::Exit:
+        on_exit_stop(handler, tid);
+        cont(tid, 0);
+        return;
+    case Kind::OtherEvent: cont(tid, 0); return;
+    case Kind::Trap:
+        if (on_trap(handler, tid))
+            return;
+        break;
+    case Kind::Signal: break;
+    case Kind::Ended:
+    case Kind::NotStopped: return;
+    }
+    // Any other signal belongs to the program: deliver it unchanged.
+    ++stats_.signals_forwarded;
+    cont(tid, stop.signal);
+}
+
+void Tracee::on_exec_stop(StopHandler &handler) {
+    // A new program in the same process (ptrace(2), execve under ptrace): one thread is left,
+    // with the leader's id; the others have gone without their exits necessarily reported, stops
+    // collected from them mean nothing now. The address space is new: no breakpoint, no scratch
+    // page, and the /proc/PID/mem descriptor is the old one's. Stopped here, the program is as at
+    // launch (one stopped thread): the handler may set it up again.
+    breakpoints_.forget_all();
+    memory_.reopen();
+    threads_ = {pid_};
+    last_hit_.clear();
+    pending_.clear();
+    exit_reported_ = false;
+    started_ = false;
+    handler.on_exec();
+    started_ = true;
+}
+
+void Tracee::on_exit_stop(StopHandler &handler, pid_t tid) {
+    auto regs = registers_of(tid);
+    if (!regs)
+        return;
+    // A thread killed (another thread's exit_group) just after it hit a breakpoint, before that
+    // stop was handled: the hit happened, and the thread, exiting, will never run again. Handled
+    // here, where its registers and the address space still are; there is nothing to resume.
+    if (const Hit hit = classify_hit(tid, regs->pc(), true);
+        hit.kind == Hit::Kind::Int3 || hit.kind == Hit::Kind::Trampoline) {
+        ++stats_.breakpoint_hits;
+        Registers at = *regs;
+        at.set_pc(hit.site);
+        ThreadStop stop{*this, tid, at};
+        StopCache cache(memory_);
+        handler.on_breakpoint(stop, hit.site);
+    }
+    // The leader stops here early in do_exit, before the address space goes away; with
+    // exit_group (how Go programs end) the whole process is ending.
+    if (tid == pid_ && !exit_reported_) {
+        unsigned long status = 0;
+        ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &status);
+        ThreadStop stop{*this, tid, *regs};
+        exit_reported_ = true;
+        handler.on_exiting(stop, static_cast<int>(status));
+    }
+}
+
+Tracee::Hit Tracee::classify_hit(pid_t tid, Addr pc, bool exiting) const {
+    const Addr addr = pc - 1;
+    auto handled_last = [&](Addr site) {
+        auto last = last_hit_.find(tid);
+        return last != last_hit_.end() && last->second == site;
+    };
+    // At an exit stop the thread may have been killed before its trap was handled, or after: a
+    // hit counts only where the pc says so unambiguously. Inside the breakpoint's instruction,
+    // which nothing but the trap leads to; or just after a one-byte instruction that falls
+    // through (push %rbp) and was not the last hit handled on this thread, whose stub would come
+    // back there. A one-byte ret is followed by code that other paths jump to.
+    if (const Breakpoint *bp = breakpoints_.find(addr)) {
+        if (!exiting || bp->plan.length > 1 || (bp->plan.kind == Displacement::Kind::OutOfLine && !handled_last(addr)))
+            return {Hit::Kind::Int3, addr};
+        return {};
+    }
+    // A trampoline's int3 is only reached by its jump, what follows it only through the trap,
+    // or after the hit was handled: the thread resumes right there, so at an exit stop the same
+    // pc may be a hit already handled, killed before its next instruction.
+    if (const Breakpoint *bp = breakpoints_.find_trampoline(addr)) {
+        if (!exiting || !handled_last(bp->plan.address))
+            return {Hit::Kind::Trampoline, bp->plan.address};
+        return {};
+    }
+    if (breakpoints_.was_removed(addr))
+        return {Hit::Kind::RemovedInt3, addr};
+    if (breakpoints_.was_removed_trampoline(addr))
+        return {Hit::Kind::RemovedTrampoline, addr};
+    return {};
+}
+
+bool Tracee::on_trap(StopHandler &handler, pid_t tid) {
+    auto live = registers_of(tid);
+    if (!live)
+        return true; // killed since it stopped: a hit is handled at its exit stop
+    Registers regs = *live;
+    const Hit hit = classify_hit(tid, regs.pc(), false);
+    switch (hit.kind) {
+    case Hit::Kind::Int3: {
+        ++stats_.breakpoint_hits;
+        last_hit_[tid] = hit.site;
+        regs.set_pc(hit.site);
+        ThreadStop stop{*this, tid, regs};
+        StopCache cache(memory_); // up to the resume, which may read the stack (ret, indirect call)
+        handler.on_breakpoint(stop, hit.site);
+        resume_after_breakpoint(tid, regs, hit.site);
+        return true;
+    }
+    case Hit::Kind::Trampoline: {
+        // The thread is past the trampoline's int3, on the relocated instructions, and continues
+        // from there: no register to write.
+        ++stats_.breakpoint_hits;
+        ++stats_.jump_patched_hits;
+        last_hit_[tid] = hit.site;
+        Registers at = regs;
+        at.set_pc(hit.site);
+        ThreadStop stop{*this, tid, at};
+        {
+            StopCache cache(memory_);
+            handler.on_breakpoint(stop, hit.site);
+        }
+        at.set_pc(regs.pc());
+        if (std::memcmp(&at.raw, &regs.raw, sizeof regs.raw) != 0)
+            set_registers(tid, at); // the handler changed a register
+        cont(tid, 0);
+        return true;
+    }
+    case Hit::Kind::RemovedInt3:
+        regs.set_pc(hit.site); // hit just before the breakpoint was removed: re-execute
+        set_registers(tid, regs);
+        cont(tid, 0);
+        return true;
+    case Hit::Kind::RemovedTrampoline:
+        cont(tid, 0); // trapped just before the int3 became a nop: go on from here
+        return true;
+    case Hit::Kind::None: break;
+    }
+    return false;
 }
 
 void Tracee::detach_all_and_wait(std::optional<pid_t> stopped) {

@@ -6,10 +6,11 @@
 // forwarded; PTRACE_O_EXITKILL ends it if deftrace dies; breakpoint hits cost one stop.
 #pragma once
 
-#include "analysis/disassembler.h"
+#include "arch/disassembler.h"
 #include "process/breakpoint_table.h"
 #include "process/process_memory.h"
 #include "process/registers.h"
+#include "process/wait_status.h"
 
 #include <deque>
 #include <initializer_list>
@@ -21,14 +22,6 @@
 #include <vector>
 
 namespace deftrace {
-
-struct ExitStatus {
-    bool signaled = false;
-    int code = 0;   // exit code when !signaled
-    int signal = 0; // terminating signal when signaled
-    bool core_dumped = false;
-    [[nodiscard]] std::string describe() const;
-};
 
 class Tracee;
 
@@ -101,7 +94,31 @@ public:
     [[nodiscard]] const Stats &stats() const { return stats_; }
 
 private:
+    // What the trap of a thread stopped with its pc at `pc` was (its int3 at pc - 1).
+    struct Hit {
+        enum class Kind {
+            None,              // no breakpoint's: a SIGTRAP of the program's own
+            Int3,              // the int3 of the breakpoint at `site`
+            Trampoline,        // the trampoline int3 of the jump-patched breakpoint at `site`
+            RemovedInt3,       // an int3 at `site` removed since the thread trapped on it
+            RemovedTrampoline, // a trampoline int3 at `site`, a nop since the thread trapped on it
+        };
+        Kind kind = Kind::None;
+        Addr site;
+    };
+
     explicit Tracee(pid_t pid);
+    [[nodiscard]] Hit classify_hit(pid_t tid, Addr pc, bool exiting) const;
+    // Waits for the next stops into pending_; false when no traced thread is left.
+    bool collect_stops(unsigned &round);
+    // A thread is gone; true when the whole process is.
+    bool thread_ended(pid_t tid, const ExitStatus &status);
+    void add_thread(pid_t tid);
+    void dispatch(StopHandler &handler, pid_t tid, const WaitStop &stop);
+    void on_exec_stop(StopHandler &handler);
+    void on_exit_stop(StopHandler &handler, pid_t tid);
+    // A SIGTRAP; false when it was not a breakpoint's (the program's own, to be delivered).
+    bool on_trap(StopHandler &handler, pid_t tid);
     void resume_after_breakpoint(pid_t tid, Registers &regs, Addr addr);
     int64_t inject_syscall(long nr, std::initializer_list<uint64_t> args);
     // `stopped`: a thread already in a ptrace-stop (the one being handled), if any.

@@ -3,8 +3,8 @@
 // it is written in the JSON trace; the text sink picks what a person needs.
 #pragma once
 
+#include "binary/site.h"
 #include "trace/event_payloads.h"
-#include "trace/site.h"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>

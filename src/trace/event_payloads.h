@@ -7,8 +7,8 @@
 // the sinks make them safe for their output (text_safety.h).
 #pragma once
 
+#include "binary/site.h"
 #include "leaks/leak_tracker.h"
-#include "trace/site.h"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>

@@ -23,7 +23,7 @@
 #pragma once
 
 #include "analysis/defer_sites.h"
-#include "analysis/disassembler.h"
+#include "arch/disassembler.h"
 #include "binary/go_binary.h"
 #include "leaks/resource_probe.h"
 #include "trace/scope.h"

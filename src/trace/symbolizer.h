@@ -4,7 +4,7 @@
 // back at every event.
 #pragma once
 
-#include "analysis/disassembler.h"
+#include "arch/disassembler.h"
 #include "binary/go_binary.h"
 #include "goruntime/stack_unwind.h"
 #include "process/process_memory.h"

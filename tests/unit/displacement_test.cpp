@@ -1,4 +1,4 @@
-#include "analysis/displacement.h"
+#include "arch/displacement.h"
 #include "binary/error.h"
 
 #include <cstring>

@@ -1,9 +1,8 @@
-#include "analysis/displacement.h"
+#include "arch/displacement.h"
 
 #include "binary/error.h"
 
 #include <algorithm>
-#include <capstone/capstone.h>
 #include <cstring>
 #include <string_view>
 

@@ -6,7 +6,7 @@
 // instruction in the tracer. Either way the hit costs one ptrace stop.
 #pragma once
 
-#include "analysis/disassembler.h"
+#include "arch/disassembler.h"
 
 #include <cstdint>
 #include <optional>

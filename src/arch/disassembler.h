@@ -1,6 +1,7 @@
 // x86-64 instruction decoding (Capstone), reduced to what deftrace's analyses need.
 #pragma once
 
+#include "arch/gpr.h"
 #include "binary/address.h"
 #include "binary/byte_reader.h"
 
@@ -10,9 +11,6 @@
 #include <vector>
 
 namespace deftrace {
-
-// General-purpose registers by family (al/ax/eax/rax are all Rax).
-enum class Gpr : uint8_t { None, Rax, Rbx, Rcx, Rdx, Rsi, Rdi, Rbp, Rsp, R8, R9, R10, R11, R12, R13, R14, R15, Rip };
 
 struct MemOperand {
     Gpr base = Gpr::None;

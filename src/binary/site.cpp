@@ -1,4 +1,4 @@
-#include "trace/site.h"
+#include "binary/site.h"
 
 namespace deftrace {
 

@@ -1,8 +1,9 @@
-#include "analysis/disassembler.h"
+#include "arch/disassembler.h"
 
 #include "binary/error.h"
 
 #include <capstone/capstone.h>
+#include <memory>
 
 namespace deftrace {
 
@@ -123,6 +124,61 @@ Op classify(const cs_insn &insn, const cs_x86 &x86) {
     return Op::Other;
 }
 
+Operand to_operand(const cs_x86_op &o) {
+    Operand op;
+    op.size = o.size;
+    switch (o.type) {
+    case X86_OP_REG:
+        op.kind = Operand::Kind::Reg;
+        op.reg = gpr_of(o.reg);
+        break;
+    case X86_OP_IMM:
+        op.kind = Operand::Kind::Imm;
+        op.imm = o.imm;
+        break;
+    case X86_OP_MEM:
+        op.kind = Operand::Kind::Mem;
+        op.mem = {gpr_of(o.mem.base), gpr_of(o.mem.index), o.mem.scale, o.mem.disp, o.mem.segment == X86_REG_FS};
+        break;
+    default: break;
+    }
+    return op;
+}
+
+Instruction to_instruction(csh h, const cs_insn &insn) {
+    const cs_x86 &x86 = insn.detail->x86;
+    Instruction in;
+    in.address = Addr(insn.address);
+    in.size = static_cast<uint8_t>(insn.size);
+    in.op = classify(insn, x86);
+    in.text = std::string(insn.mnemonic) + (insn.op_str[0] ? " " : "") + insn.op_str;
+    for (uint8_t i = 0; i < x86.op_count; ++i) {
+        Operand op = to_operand(x86.operands[i]);
+        if (op.kind == Operand::Kind::Mem && op.mem.base == Gpr::Rip)
+            in.rip_relative = true;
+        in.operands.push_back(op);
+    }
+    in.disp_offset = x86.encoding.disp_offset;
+    in.disp_size = x86.encoding.disp_size;
+    if ((in.op == Op::Call || in.op == Op::Jmp || in.op == Op::Jcc) && x86.op_count == 1 &&
+        x86.operands[0].type == X86_OP_IMM)
+        in.branch_target = Addr(static_cast<uint64_t>(x86.operands[0].imm));
+    cs_regs read{}, written{};
+    uint8_t nread = 0, nwritten = 0;
+    if (cs_regs_access(h, &insn, read, &nread, written, &nwritten) == CS_ERR_OK)
+        for (uint8_t i = 0; i < nwritten; ++i)
+            if (Gpr g = gpr_of(written[i]); g != Gpr::None)
+                in.gpr_writes |= 1u << static_cast<unsigned>(g);
+    return in;
+}
+
+// The buffer cs_disasm_iter decodes into, from cs_malloc: owned, so that an exception while
+// decoding (bad_alloc) does not leak it.
+struct InsnDeleter {
+    void operator()(cs_insn *insn) const { cs_free(insn, 1); }
+};
+using InsnPtr = std::unique_ptr<cs_insn, InsnDeleter>;
+
 } // namespace
 
 Disassembler::Disassembler() {
@@ -142,57 +198,14 @@ std::vector<Instruction> Disassembler::decode(Bytes code, Addr address) const {
     std::vector<Instruction> out;
     out.reserve(code.size() / 4);
     csh h = handle_;
-    cs_insn *insn = cs_malloc(h);
+    InsnPtr insn(cs_malloc(h));
     if (insn == nullptr)
         throw Error(ErrorKind::Io, "Capstone: out of memory");
     const uint8_t *p = code.data();
     size_t left = code.size();
     uint64_t pc = address.value();
-    while (left > 0 && cs_disasm_iter(h, &p, &left, &pc, insn)) {
-        const cs_x86 &x86 = insn->detail->x86;
-        Instruction in;
-        in.address = Addr(insn->address);
-        in.size = static_cast<uint8_t>(insn->size);
-        in.op = classify(*insn, x86);
-        in.text = std::string(insn->mnemonic) + (insn->op_str[0] ? " " : "") + insn->op_str;
-        for (uint8_t i = 0; i < x86.op_count; ++i) {
-            const cs_x86_op &o = x86.operands[i];
-            Operand op;
-            op.size = o.size;
-            switch (o.type) {
-            case X86_OP_REG:
-                op.kind = Operand::Kind::Reg;
-                op.reg = gpr_of(o.reg);
-                break;
-            case X86_OP_IMM:
-                op.kind = Operand::Kind::Imm;
-                op.imm = o.imm;
-                break;
-            case X86_OP_MEM:
-                op.kind = Operand::Kind::Mem;
-                op.mem = {gpr_of(o.mem.base), gpr_of(o.mem.index), o.mem.scale, o.mem.disp,
-                          o.mem.segment == X86_REG_FS};
-                if (op.mem.base == Gpr::Rip)
-                    in.rip_relative = true;
-                break;
-            default: break;
-            }
-            in.operands.push_back(op);
-        }
-        in.disp_offset = x86.encoding.disp_offset;
-        in.disp_size = x86.encoding.disp_size;
-        if ((in.op == Op::Call || in.op == Op::Jmp || in.op == Op::Jcc) && x86.op_count == 1 &&
-            x86.operands[0].type == X86_OP_IMM)
-            in.branch_target = Addr(static_cast<uint64_t>(x86.operands[0].imm));
-        cs_regs read{}, written{};
-        uint8_t nread = 0, nwritten = 0;
-        if (cs_regs_access(h, insn, read, &nread, written, &nwritten) == CS_ERR_OK)
-            for (uint8_t i = 0; i < nwritten; ++i)
-                if (Gpr g = gpr_of(written[i]); g != Gpr::None)
-                    in.gpr_writes |= 1u << static_cast<unsigned>(g);
-        out.push_back(std::move(in));
-    }
-    cs_free(insn, 1);
+    while (left > 0 && cs_disasm_iter(h, &p, &left, &pc, insn.get()))
+        out.push_back(to_instruction(h, *insn));
     return out;
 }
 

@@ -1,0 +1,110 @@
+// --scope: out of scope, a defer costs no ptrace stop and is not reported, while panics and the
+// recovers that stop them are traced in every scope; --panics-only reports no recover() that
+// found no panic unless --all-recovers asks for it.
+#include "manifest.h"
+#include "run_program.h"
+#include "scratch_dir.h"
+
+#include <algorithm>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sys/wait.h>
+
+namespace deftrace::testing {
+namespace {
+
+struct Traced {
+    nlohmann::json trace;
+    uint64_t hits = 0;
+};
+
+Traced trace(const BuiltProgram &b, const std::vector<std::string> &flags, const std::string &arg) {
+    ScratchDir tmp("deftrace-scope");
+    std::vector<std::string> argv = {DEFTRACE_EXE, "--stats", "-o", tmp / "t.txt", "--json", tmp / "t.json"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.push_back(b.binary());
+    argv.push_back(arg);
+    auto r = run_program(argv);
+    EXPECT_EQ(r.status, 0) << describe_status(r.status) << r.err;
+    Traced t;
+    t.trace = nlohmann::json::parse(slurp(tmp / "t.json"), nullptr, false);
+    std::smatch m;
+    const std::string text = slurp(tmp / "t.txt");
+    static const std::regex hits(R"(([0-9]+) breakpoint hits)");
+    if (std::regex_search(text, m, hits))
+        t.hits = std::stoull(m[1]);
+    return t;
+}
+
+size_t count(const nlohmann::json &trace, const std::string &kind, const std::string &function_prefix = "") {
+    size_t n = 0;
+    for (const auto &e : trace["events"])
+        if (e["kind"] == kind &&
+            (function_prefix.empty() || e["site"].value("function", "").starts_with(function_prefix)))
+            ++n;
+    return n;
+}
+
+TEST(TraceScope, OutOfScopeDefersCostNoStopAndPanicsStayVisible) {
+    for (const auto &b : oldest_and_newest({"scoped"})) {
+        SCOPED_TRACE(b.label());
+        // lib's defers: 1 open-coded + 2 linked per round, each registered and called.
+        const Traced all10 = trace(b, {"--scope", "all"}, "10"), all100 = trace(b, {"--scope", "all"}, "100");
+        EXPECT_EQ(count(all100.trace, "defer", "scoped/lib."), 300u + 1);
+        EXPECT_GE(all100.hits - all10.hits, 90u * 6);
+
+        const Traced main10 = trace(b, {"--scope", "^main\\."}, "10"),
+                     main100 = trace(b, {"--scope", "^main\\."}, "100");
+        EXPECT_EQ(main100.trace.value("scope", ""), "functions matching ^main\\.");
+        EXPECT_EQ(main10.hits, main100.hits) << "out-of-scope defers cost stops";
+        EXPECT_EQ(count(main100.trace, "defer", "scoped/lib."), 0u);
+        EXPECT_EQ(count(main100.trace, "defer_call", "scoped/lib."), 0u);
+        EXPECT_EQ(count(main100.trace, "defer", "main.report"), 1u);
+        EXPECT_EQ(count(main100.trace, "defer_call", "main.report"), 1u);
+        // lib's panic and the recover that stops it are the program's story in every scope.
+        EXPECT_EQ(count(main100.trace, "panic", "scoped/lib.guarded"), 1u);
+        ASSERT_EQ(count(main100.trace, "recover"), 1u);
+        for (const auto &e : main100.trace["events"])
+            if (e["kind"] == "recover") {
+                EXPECT_TRUE(e.value("recovered", false));
+            }
+        EXPECT_EQ(count(main100.trace, "recovery"), 1u);
+
+        // The default scope is the main module: lib is in it.
+        const Traced module = trace(b, {}, "10");
+        EXPECT_EQ(module.trace.value("scope", ""), "main module scoped");
+        EXPECT_EQ(count(module.trace, "defer", "scoped/lib."), count(all10.trace, "defer", "scoped/lib."));
+        EXPECT_EQ(count(module.trace, "defer_call", "scoped/lib."), count(all10.trace, "defer_call", "scoped/lib."));
+    }
+}
+
+TEST(TraceScope, PanicsOnlyLeavesOutRecoversThatFindNoPanic) {
+    for (const auto &b : oldest_and_newest({"defer_heavy"})) {
+        SCOPED_TRACE(b.label());
+        // defer_heavy: a recover() every round, a recovered panic every 10th.
+        const Traced quiet = trace(b, {"--panics-only"}, "100");
+        EXPECT_EQ(count(quiet.trace, "panic"), 10u);
+        EXPECT_EQ(count(quiet.trace, "recover"), 10u);
+        for (const auto &e : quiet.trace["events"])
+            if (e["kind"] == "recover") {
+                EXPECT_TRUE(e.value("recovered", false));
+            }
+        const Traced asked = trace(b, {"--panics-only", "--all-recovers"}, "100");
+        EXPECT_EQ(count(asked.trace, "recover"), 100u);
+        EXPECT_LT(quiet.hits + 2 * 80, asked.hits) << "a recover() with no panic cost stops";
+    }
+}
+
+TEST(TraceScope, ABadRegularExpressionIsOneLineAndExit64) {
+    for (const auto &b : oldest_and_newest({"basic"})) {
+        auto r = run_program({DEFTRACE_EXE, "--scope", "(", b.binary()});
+        EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 64) << describe_status(r.status);
+        EXPECT_EQ(r.out, "");
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+        EXPECT_NE(r.err.find("--scope"), std::string::npos) << r.err;
+    }
+}
+
+} // namespace
+} // namespace deftrace::testing
