@@ -75,6 +75,9 @@ int main(int argc, char **argv) {
                        "Write the trace as JSON Lines to FILE: a header line, one event a line (each flushed "
                        "at once), a closing \"end\" line");
         app.add_flag("--no-color", trace.no_color, "No colours, even on a terminal");
+        app.add_flag("-t,--timestamps", trace.timestamps,
+                     "Start each line of the text trace with the local time the event was observed "
+                     "(HH:MM:SS.uuuuuu) and the thread id: 22:51:07.123456 [12345] [g1] panic ...");
         app.add_flag("--normalize", trace.normalize,
                      "Write the --json trace normalized: per goroutine, renumbered, relative paths, no "
                      "addresses (identical from run to run)");

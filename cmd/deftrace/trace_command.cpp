@@ -100,7 +100,7 @@ int run_trace(const TraceCommandOptions &opts) {
         jsonl_out.emplace(OutputStream::open(*opts.jsonl, OutputStream::Buffering::Full));
 
     const bool color = !opts.no_color && text_out.is_terminal();
-    TextSink text(text_out, color);
+    TextSink text(text_out, color, opts.timestamps);
     TeeSink sinks;
     sinks.add(&text);
     nlohmann::ordered_json header;

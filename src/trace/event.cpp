@@ -1,5 +1,9 @@
 #include "trace/event.h"
 
+#include <cstdio>
+#include <ctime>
+#include <utility>
+
 namespace deftrace {
 
 const char *to_string(EventKind k) {
@@ -25,10 +29,53 @@ const char *to_string(EventKind k) {
     return "?";
 }
 
+int64_t wall_clock_us() {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_nsec / 1000;
+}
+
+namespace {
+
+// Seconds and microseconds, the microseconds in [0, 1000000) also before the epoch.
+std::pair<time_t, int> split_us(int64_t time_us) {
+    int64_t seconds = time_us / 1000000, micros = time_us % 1000000;
+    if (micros < 0) {
+        micros += 1000000;
+        --seconds;
+    }
+    return {static_cast<time_t>(seconds), static_cast<int>(micros)};
+}
+
+} // namespace
+
+std::string utc_time_text(int64_t time_us) {
+    const auto [seconds, micros] = split_us(time_us);
+    tm t{};
+    gmtime_r(&seconds, &t);
+    char text[64];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+                  t.tm_hour, t.tm_min, t.tm_sec, micros);
+    return text;
+}
+
+std::string local_time_text(int64_t time_us) {
+    const auto [seconds, micros] = split_us(time_us);
+    tm t{};
+    localtime_r(&seconds, &t);
+    char text[32];
+    std::snprintf(text, sizeof text, "%02d:%02d:%02d.%06d", t.tm_hour, t.tm_min, t.tm_sec, micros);
+    return text;
+}
+
 nlohmann::ordered_json Event::to_json() const {
     nlohmann::ordered_json j;
     j["seq"] = seq;
     j["goroutine"] = goroutine;
+    if (time_us != 0)
+        j["time"] = utc_time_text(time_us);
+    if (tid != 0)
+        j["tid"] = tid;
     j["kind"] = to_string(kind);
     if (!site.function.empty())
         j["site"] = site.to_json();

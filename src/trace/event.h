@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace deftrace {
 
@@ -34,9 +35,24 @@ enum class EventKind {
 
 const char *to_string(EventKind k);
 
+// CLOCK_REALTIME now, in microseconds since the epoch.
+int64_t wall_clock_us();
+// A time as the JSON trace writes it: RFC 3339 in UTC, to the microsecond
+// ("2026-12-04T22:51:07.123456Z").
+std::string utc_time_text(int64_t time_us);
+// A time as the text trace writes it with --timestamps: the local time of day, to the
+// microsecond ("22:51:07.123456"), as strace -tt does.
+std::string local_time_text(int64_t time_us);
+
 struct Event {
     uint64_t seq = 0;
     uint64_t goroutine = 0; // 0: not tied to a goroutine (exit)
+    // When and where it was observed, to match it against the program's own logs: the wall-clock
+    // time (CLOCK_REALTIME) of the stop it was made at, in microseconds since the epoch (0: not
+    // stamped, left out of the JSON), and the stopped thread's id (0: made at no stop of a thread,
+    // like the exit and the reports at the end: left out of the JSON).
+    int64_t time_us = 0;
+    int32_t tid = 0;
     EventKind kind = EventKind::Defer;
     Site site;
     int depth = 0;        // panics in progress on the goroutine (for indentation)

@@ -88,6 +88,12 @@ json CallPayload::to_json() const {
 
 json PanicPayload::to_json() const {
     json j = value.to_json();
+    json frames = json::array();
+    for (const Site &s : stack)
+        frames.push_back(s.to_json());
+    j["stack"] = std::move(frames);
+    if (stack_truncated)
+        j["stack_truncated"] = true;
     if (pending)
         j["pending"] = pending_json(*pending);
     return j;

@@ -84,6 +84,11 @@ struct PanicPayload {
     PanicValue value;
     // --panics-only: the deferred calls pending when the panic started (no defer events tell).
     std::optional<std::vector<PendingDeferEntry>> pending;
+    // The goroutine's stack when it panicked, as Go's traceback shows it: the frames outside the
+    // runtime, inlined calls expanded, innermost first (Symbolizer::panic_stack). Always in the
+    // trace ("stack", possibly empty); "stack_truncated" only when true.
+    std::vector<Site> stack;
+    bool stack_truncated = false; // deeper than the frames walked
     [[nodiscard]] nlohmann::ordered_json to_json() const;
 };
 

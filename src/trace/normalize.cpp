@@ -97,8 +97,12 @@ std::optional<json> normalize_event(const json &e, const Paths &paths) {
     for (auto it = e.begin(); it != e.end(); ++it) {
         const std::string &k = it.key();
         // handle: an address; status (never_run): whether a goroutine was still runnable or
-        // already parked when os.Exit came is a matter of scheduling.
-        if (k == "seq" || k == "bit" || k == "wrapper" || k == "handle" || k == "status")
+        // already parked when os.Exit came is a matter of scheduling; time and tid: when and on
+        // which thread, never the same twice. A panic's stack: which calls the compiler inlines,
+        // and so which frames a traceback shows, changes from release to release, and the
+        // library's frames with it; the events' sites and order already tell the story.
+        if (k == "seq" || k == "bit" || k == "wrapper" || k == "handle" || k == "status" || k == "time" || k == "tid" ||
+            k == "stack" || k == "stack_truncated")
             continue;
         n[k] = it.value();
     }
@@ -367,8 +371,14 @@ json Normalizer::summary(const json &closing) const {
     if (closing.contains("leaks"))
         out["leaks"] = normalize_leaks(closing["leaks"], paths, l.renumber);
     out["events"] = json::array();
-    if (closing.contains("exit"))
-        out["exit"] = closing["exit"];
+    if (closing.contains("exit")) {
+        json exit = closing["exit"];
+        if (exit.is_object()) {
+            exit.erase("time");
+            exit.erase("tid");
+        }
+        out["exit"] = std::move(exit);
+    }
     return out;
 }
 

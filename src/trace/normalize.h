@@ -9,7 +9,9 @@
 //     histories (goroutine ids and the order in which racing goroutines first appear are not
 //     stable);
 //   - file paths relative to the main module ($GOROOT/... for the standard library);
-//   - no sequence numbers, open-coded bit numbers, wrapper names or hexadecimal addresses;
+//   - no sequence numbers, times, thread ids, open-coded bit numbers, wrapper names or
+//     hexadecimal addresses;
+//   - no panic stacks (inlining, and so the frames a traceback shows, changes between releases);
 //   - the standard library's own defers and its recover() calls that stop nothing are left out:
 //     they differ between Go releases and some depend on scheduling (sync.Pool's per-P set-up).
 #pragma once

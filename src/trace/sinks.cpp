@@ -59,6 +59,24 @@ std::string pending_lines(const std::vector<PendingDeferEntry> &pending) {
     return out;
 }
 
+// A panic's stack below its line: up to TextSink::kStackLines frames, then how many more.
+std::string stack_lines(const PanicPayload &p) {
+    std::string out;
+    const char *label = "\n            stack: ";
+    const char *const next = "\n                   ";
+    for (size_t i = 0; i < p.stack.size() && i < TextSink::kStackLines; ++i) {
+        out += label + site_text(p.stack[i]);
+        label = next;
+    }
+    const size_t more = p.stack.size() > TextSink::kStackLines ? p.stack.size() - TextSink::kStackLines : 0;
+    if (more > 0)
+        out += label + std::string("... ") + std::to_string(more) + (more == 1 ? " more frame" : " more frames") +
+               (p.stack_truncated ? ", and deeper ones not walked" : "");
+    else if (p.stack_truncated)
+        out += label + std::string("... deeper frames not walked");
+    return out;
+}
+
 std::string leak_text(const LeakTracker::Leak &l) {
     std::string out = "\n  " + terminal_safe(l.resource) + " on g" + std::to_string(l.goid) + ", ";
     if (l.abandoned_by) {
@@ -119,6 +137,7 @@ struct BodyText {
         return "call  " + terminal_safe(c.fn.fn) + " [" + terminal_safe(c.cause) + "]";
     }
     std::string operator()(const PanicPayload &p) const {
+        tail = stack_lines(p);
         if (e.kind == EventKind::Repanic)
             return "repanic " + value_text(p.value) + " (the value it recovered, raised again)";
         return "panic " + value_text(p.value);
@@ -166,12 +185,17 @@ struct BodyText {
 
 } // namespace
 
-std::string TextSink::format(const Event &e, bool color) {
+std::string TextSink::format(const Event &e, bool color, bool timestamps) {
     std::string tail;
     const std::string body = std::visit(BodyText{e, tail}, e.payload);
     std::string line;
+    if (timestamps) {
+        line = local_time_text(e.time_us) + " ";
+        if (e.tid != 0)
+            line += "[" + std::to_string(e.tid) + "] ";
+    }
     if (e.goroutine != 0)
-        line = "[g" + std::to_string(e.goroutine) + "] ";
+        line += "[g" + std::to_string(e.goroutine) + "] ";
     line += std::string(static_cast<size_t>(std::min(e.depth, 8)) * 2, ' ');
     if (color)
         line += color_of(e.kind);
@@ -184,7 +208,7 @@ std::string TextSink::format(const Event &e, bool color) {
 }
 
 void TextSink::emit(const Event &e) {
-    out_.write(format(e, color_) + "\n");
+    out_.write(format(e, color_, timestamps_) + "\n");
 }
 
 void TextSink::finish() {

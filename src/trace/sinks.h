@@ -11,18 +11,26 @@
 
 namespace deftrace {
 
-// One line per event, prefixed by the goroutine, indented by the panics in progress. Every
-// string that came from the program is escaped for the terminal (text_safety.h).
+// One line per event, prefixed by the goroutine, indented by the panics in progress; the lines
+// that continue an event (pending defers, a panic's stack, the leak report) below it, indented.
+// With `timestamps` (--timestamps), each event's first line starts with the local time it was
+// observed and the thread: "22:51:07.123456 [12345] [g1] panic ..." (no "[tid]" for what was
+// made at no stop: the exit, the reports at the end). Every string that came from the program is
+// escaped for the terminal (text_safety.h).
 class TextSink : public EventSink {
 public:
-    TextSink(OutputStream &out, bool color) : out_(out), color_(color) {}
+    TextSink(OutputStream &out, bool color, bool timestamps = false)
+        : out_(out), color_(color), timestamps_(timestamps) {}
     void emit(const Event &e) override;
     void finish() override;
-    static std::string format(const Event &e, bool color);
+    static std::string format(const Event &e, bool color, bool timestamps = false);
+    // The most frames of a panic's stack the text trace lists ("... N more frames" after them).
+    static constexpr size_t kStackLines = 8;
 
 private:
     OutputStream &out_;
     bool color_;
+    bool timestamps_;
 };
 
 // The trace as one JSON document (schema deftrace.trace/1). Written as the events come, when

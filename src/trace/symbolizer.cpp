@@ -2,6 +2,9 @@
 
 #include "analysis/wrapped_callee.h"
 #include "trace/normalize.h"
+#include "trace/scope.h"
+
+#include <algorithm>
 
 namespace deftrace {
 
@@ -27,6 +30,10 @@ std::string enclosing_of_wrapper(const std::string &name) {
 bool is_runtime_function(std::string_view name) {
     return name.starts_with("runtime.") || name.starts_with("internal/") || name.starts_with("runtime/");
 }
+
+Symbolizer::Symbolizer(const GoBinary &bin, const StackWalker &walker, const ProcessMemory &mem,
+                       const Disassembler &dis)
+    : bin_(bin), walker_(walker), mem_(mem), dis_(dis), main_module_(main_module_of(bin)) {}
 
 std::string Symbolizer::func_name_at(Addr runtime_pc) const {
     if (auto it = name_cache_.find(runtime_pc); it != name_cache_.end())
@@ -113,28 +120,64 @@ std::vector<Site> Symbolizer::call_stack(const CallSite &at) const {
     for (const auto &f : walker_.walk(at.pc, at.sp, 16)) {
         if (f.name == "runtime.goexit")
             break;
-        // A call site inside inlined code (db.Begin inlined into the handler) is that many
-        // frames, innermost first, as Go's own tracebacks print them.
         const Addr call = innermost ? at.call : walker_.to_link(f.pc) - 1;
         innermost = false;
-        Site outer = site_at(walker_.to_runtime(call), false);
-        Addr pc = call;
-        for (const auto &in : bin_.inlined_calls(f.func, call)) {
-            Site s{std::string(in.name), {}, 0};
-            if (auto pos = bin_.pclntab().source_at(f.func, pc)) {
-                s.file = std::string(pos->file);
-                s.line = pos->line;
-            }
-            stack.push_back(std::move(s));
-            pc = in.call_pc;
-        }
-        if (pc != call)
-            if (auto pos = bin_.pclntab().source_at(f.func, pc)) {
-                outer.file = std::string(pos->file);
-                outer.line = pos->line;
-            }
-        stack.push_back(std::move(outer));
+        append_frame(f, call, stack);
     }
+    return stack;
+}
+
+void Symbolizer::append_frame(const Frame &f, Addr call, std::vector<Site> &out) const {
+    // A call site inside inlined code (db.Begin inlined into the handler) is that many frames,
+    // innermost first, as Go's own tracebacks print them.
+    Site outer = site_at(walker_.to_runtime(call), false);
+    Addr pc = call;
+    for (const auto &in : bin_.inlined_calls(f.func, call)) {
+        Site s{std::string(in.name), {}, 0};
+        if (auto pos = bin_.pclntab().source_at(f.func, pc)) {
+            s.file = std::string(pos->file);
+            s.line = pos->line;
+        }
+        out.push_back(std::move(s));
+        pc = in.call_pc;
+    }
+    if (pc != call)
+        if (auto pos = bin_.pclntab().source_at(f.func, pc)) {
+            outer.file = std::string(pos->file);
+            outer.line = pos->line;
+        }
+    out.push_back(std::move(outer));
+}
+
+Symbolizer::PanicStack Symbolizer::panic_stack(Addr pc, Addr sp, size_t limit) const {
+    PanicStack stack;
+    const std::vector<Frame> frames = walker_.walk(pc, sp, limit + 1);
+    stack.truncated = frames.size() > limit;
+    for (size_t i = 0; i < frames.size() && i < limit; ++i) {
+        const Frame &f = frames[i];
+        if (is_runtime_function(f.name))
+            continue; // gopanic itself, panicIndex, sigpanic, runtime.main, goexit
+        // A frame entered through sigpanic faulted at its pc: no call instruction precedes it.
+        const bool faulted = i > 0 && frames[i - 1].name == "runtime.sigpanic";
+        std::vector<Site> sites;
+        append_frame(f, walker_.to_link(f.pc) - (faulted ? 0 : 1), sites);
+        // A compiler-generated wrapper (a pointer method's for a value method, a deferwrap) that
+        // called the function it wraps is not shown, as Go's traceback elides it; one that
+        // called into the runtime (panicwrap's nil receiver, `defer panic(v)`) is where it
+        // happened.
+        const bool called_runtime = i > 0 && is_runtime_function(frames[i - 1].name);
+        if (f.func.funcid == bin_.facts().funcid_wrapper && (sites.size() > 1 || !called_runtime))
+            sites.pop_back();
+        for (auto &s : sites)
+            if (!is_runtime_function(s.function)) // the runtime's helpers inlined into the program
+                stack.frames.push_back(std::move(s));
+    }
+    // The program's frames, and the library's frames between them and below them (a panic raised
+    // in regexp.MustCompile); not the library's frames that called into the program.
+    const auto outermost = std::find_if(stack.frames.rbegin(), stack.frames.rend(),
+                                        [this](const Site &s) { return !is_std_function(s.function, main_module_); });
+    if (outermost != stack.frames.rend())
+        stack.frames.erase(outermost.base(), stack.frames.end());
     return stack;
 }
 

@@ -30,8 +30,7 @@ struct DeferredFn {
 
 class Symbolizer {
 public:
-    Symbolizer(const GoBinary &bin, const StackWalker &walker, const ProcessMemory &mem, const Disassembler &dis)
-        : bin_(bin), walker_(walker), mem_(mem), dis_(dis) {}
+    Symbolizer(const GoBinary &bin, const StackWalker &walker, const ProcessMemory &mem, const Disassembler &dis);
 
     [[nodiscard]] std::string func_name_at(Addr runtime_pc) const;
     // The source site of a run-time pc; `return_address`: the pc follows a call, name the call.
@@ -54,11 +53,29 @@ public:
     // The program's own call, below the standard library's (possibly inlined) wrappers.
     [[nodiscard]] static Site program_site(const std::vector<Site> &stack);
 
+    // A panicking goroutine's stack, from a stop at gopanic's entry (pc, sp), as Go's traceback
+    // shows it: the frames outside the runtime (runtime.*, internal/*), inlined calls expanded,
+    // innermost first, a frame that faulted (entered sigpanic) at its faulting line, without the
+    // compiler's wrappers that called what they wrap (as Go's traceback elides them); the standard
+    // library's frames beyond the program's outermost one (the loop of net/http's server that
+    // called a handler) are left out. At most `limit` physical frames are walked; `truncated`:
+    // the stack goes on beyond them.
+    struct PanicStack {
+        std::vector<Site> frames;
+        bool truncated = false;
+    };
+    [[nodiscard]] PanicStack panic_stack(Addr pc, Addr sp, size_t limit) const;
+
 private:
+    // Appends frame `f`'s sites making the call at link-time pc `call`: the calls inlined there,
+    // innermost first, then `f`'s own function.
+    void append_frame(const Frame &f, Addr call, std::vector<Site> &out) const;
+
     const GoBinary &bin_;
     const StackWalker &walker_;
     const ProcessMemory &mem_;
     const Disassembler &dis_;
+    std::string main_module_;                               // what is the program's (is_std_function)
     mutable std::unordered_map<uint64_t, Site> site_cache_; // key: run-time pc * 2 + return_address
     mutable std::unordered_map<Addr, std::string> name_cache_;
     struct CalleeNames {

@@ -70,12 +70,13 @@ void check_site(const json &s, const std::string &where) {
 void check_common(const json &o, const std::string &where) {
     need(o.is_object(), where, "is not an object");
     for (const char *k : {"kind", "fn", "function", "defer_kind", "cause", "type", "printed", "resume", "reason",
-                          "resource", "state", "recovered_in", "signal_name", "handle"})
+                          "resource", "state", "recovered_in", "signal_name", "handle", "time"})
         opt_string(o, k, where);
     if (o.contains("value")) // null: panic(nil) before Go 1.21, a nil error
         need(o["value"].is_string() || o["value"].is_null(), where + ".value", "is not a string or null");
     opt_unsigned(o, "goroutine", where);
     opt_unsigned(o, "seq", where);
+    opt_unsigned(o, "tid", where);
     opt_integer(o, "signal", where);
     opt_bool(o, "recovered", where);
     if (const json *s = opt_object(o, "site", where))
@@ -88,9 +89,10 @@ void check_common(const json &o, const std::string &where) {
         if (const json *a = opt_array(o, list, where))
             for (size_t i = 0; i < a->size(); ++i)
                 check_common((*a)[i], where + "." + list + "[" + std::to_string(i) + "]");
-    if (const json *a = opt_array(o, "acquired", where))
-        for (size_t i = 0; i < a->size(); ++i)
-            check_site((*a)[i], where + ".acquired[" + std::to_string(i) + "]");
+    for (const char *list : {"acquired", "stack"})
+        if (const json *a = opt_array(o, list, where))
+            for (size_t i = 0; i < a->size(); ++i)
+                check_site((*a)[i], where + "." + list + "[" + std::to_string(i) + "]");
 }
 
 void check_event(const json &e, size_t index) {

@@ -112,6 +112,8 @@ Event Tracer::make_event(EventKind kind, uint64_t goid, Addr g) {
     Event e;
     e.kind = kind;
     e.goroutine = goid;
+    e.time_us = stamp_.time_us;
+    e.tid = stamp_.tid;
     if (!g.is_null())
         e.depth = static_cast<int>(state_->panics(g, 64).size());
     return e;
@@ -142,6 +144,10 @@ bool Tracer::shown(const Event &e) const {
 void Tracer::emit(Event e) {
     if (!shown(e))
         return;
+    if (e.time_us == 0) { // not made by make_event: a divergence, the exec, the end of the trace
+        e.time_us = stamp_.time_us != 0 ? stamp_.time_us : wall_clock_us();
+        e.tid = stamp_.tid;
+    }
     e.seq = ++seq_;
     sink_.emit(e);
 }
@@ -173,6 +179,7 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
     const std::vector<Probe> *probes = plan_->at(walker_->to_link(addr));
     if (probes == nullptr)
         return;
+    const Stamped stamped(stamp_, stop.tid);
     prefetch(stop, probes->front().kind);
     // The current g is the thread's TLS word, which Go code also keeps in R14 (ABIInternal;
     // goruntime/current_g.h); recovery runs on g0 and gets the user g in RAX instead.
@@ -338,6 +345,7 @@ void Tracer::finish(const ExitStatus &status) {
     auto &counts = std::get<ValidationPayload>(summary.payload);
     counts.observations += retired_observations_;
     counts.divergences += retired_divergences_;
+    summary.time_us = wall_clock_us();
     sink_.emit(summary);
 }
 

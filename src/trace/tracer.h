@@ -211,6 +211,26 @@ private:
     uint64_t retired_observations_ = 0, retired_divergences_ = 0;
     uint64_t seq_ = 0;
     bool active_ = true;
+    // The stop being handled: the thread that stopped and the wall-clock time its handling began.
+    // Every event made there carries them (make_event), also one held and emitted later (a fatal
+    // panic waiting for its printed values); an event made at no stop gets the time it is emitted
+    // and no thread (emit). Cleared between stops.
+    struct StopStamp {
+        int32_t tid = 0;
+        int64_t time_us = 0;
+    };
+    StopStamp stamp_;
+    // Sets stamp_ for the handling of one stop, and clears it when that ends (a throw included).
+    class Stamped {
+    public:
+        Stamped(StopStamp &stamp, int32_t tid) : stamp_of_(stamp) { stamp_of_ = {tid, wall_clock_us()}; }
+        ~Stamped() { stamp_of_ = {}; }
+        Stamped(const Stamped &) = delete;
+        Stamped &operator=(const Stamped &) = delete;
+
+    private:
+        StopStamp &stamp_of_;
+    };
 };
 
 } // namespace deftrace

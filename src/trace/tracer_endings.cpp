@@ -148,6 +148,9 @@ void Tracer::forget_program() {
 }
 
 void Tracer::on_exec() {
+    // The thread that called execve goes on as the new program's only one, with the process id
+    // as its thread id (the kernel gives it the thread group leader's).
+    const Stamped stamped(stamp_, tracee_->pid());
     // syscall.Exec succeeded: what was pending at its call will never run.
     for (auto &e : exec_held_)
         emit(std::move(e));

@@ -25,6 +25,10 @@ void Tracer::on_panic(ThreadStop &stop, Addr g, uint64_t goid) {
             PanicSummary{v.value.value_or("nil"), v.type, e.site, frames_of(g, stop.regs.pc(), stop.regs.sp())};
     if (options_.panics_only)
         panic.pending = pending_defers(g, stop.regs.pc(), stop.regs.sp());
+    // As many frames as Go's own traceback prints of a goroutine.
+    Symbolizer::PanicStack stack = names_->panic_stack(stop.regs.pc(), stop.regs.sp(), 100);
+    panic.stack = std::move(stack.frames);
+    panic.stack_truncated = stack.truncated;
     e.payload = std::move(panic);
     validator_->panic_started(goid, g, stop.regs.pc(), stop.regs.sp(), false, stop.regs.raw.rax, stop.regs.raw.rbx,
                               e.site);

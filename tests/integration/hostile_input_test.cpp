@@ -129,13 +129,15 @@ TEST(HostileInput, TheTextTraceEscapesWhatATerminalActsOnAndTheJsonKeepsItRaw) {
     for (const std::string shown : {R"("esc\x1b[2Jcleared")", R"("csi\u009b31mred")", R"("\u202eevil\u202c)",
                                     R"("line\u2028separator and\nnewline")", R"("bad\xff")"})
         EXPECT_NE(text.find(shown), std::string::npos) << shown << " not in\n" << text;
-    // Every event is one line: the newline inside a value did not start another.
+    // Every event is one line, and the lines that continue it (pending calls, a panic's stack)
+    // are its own: the newline inside a value did not start another.
     for (std::istringstream lines(text); !lines.eof();) {
         std::string line;
         std::getline(lines, line);
         if (!line.empty()) {
             EXPECT_TRUE(line.starts_with("[g") || line.starts_with("exit:") || line.starts_with("validation:") ||
-                        line.starts_with("            pending"))
+                        line.starts_with("            pending ") || line.starts_with("            stack: ") ||
+                        line.starts_with("                   main."))
                 << line;
         }
     }

@@ -69,6 +69,92 @@ TEST(EventPayloads, TheEventObjectIsItsHeaderThenItsPayload) {
                                           "            pending heap main.g in main.main");
 }
 
+TEST(EventPayloads, TheTimeAndThreadComeRightAfterTheGoroutine) {
+    Event e;
+    e.seq = 4;
+    e.goroutine = 1;
+    e.time_us = 1796424667123456; // 2026-12-04T22:51:07.123456Z
+    e.tid = 12345;
+    e.kind = EventKind::Recovery;
+    e.site = {"main.main", "", 0};
+    e.payload = RecoveryPayload{"main.main"};
+    const json j = e.to_json();
+    EXPECT_EQ(keys(j), "seq,goroutine,time,tid,kind,site,resume");
+    EXPECT_EQ(j["time"], "2026-12-04T22:51:07.123456Z");
+    EXPECT_EQ(j["tid"], 12345);
+    e.tid = 0; // made at no stop of a thread
+    EXPECT_EQ(keys(e.to_json()), "seq,goroutine,time,kind,site,resume");
+}
+
+TEST(EventPayloads, TimesAreWrittenToTheMicrosecond) {
+    EXPECT_EQ(utc_time_text(0), "1970-01-01T00:00:00.000000Z");
+    EXPECT_EQ(utc_time_text(1796424667000001), "2026-12-04T22:51:07.000001Z");
+    EXPECT_EQ(utc_time_text(-1), "1969-12-31T23:59:59.999999Z");
+    const std::string local = local_time_text(1796424667123456);
+    ASSERT_EQ(local.size(), 15u) << local;
+    EXPECT_EQ(local[2], ':') << local;
+    EXPECT_EQ(local[5], ':') << local;
+    EXPECT_EQ(local.substr(8), ".123456") << local;
+    const int64_t now = wall_clock_us();
+    EXPECT_GT(now, int64_t{1700000000} * 1000000) << "CLOCK_REALTIME in microseconds";
+}
+
+TEST(EventPayloads, WithTimestampsTheTextLineStartsWithTheTimeAndThread) {
+    Event e;
+    e.goroutine = 3;
+    e.time_us = 1796424667123456;
+    e.tid = 777;
+    e.kind = EventKind::Goexit;
+    e.site = {"main.w", "/src/main.go", 5};
+    const std::string line = TextSink::format(e, false, true);
+    EXPECT_EQ(line.substr(0, 16), local_time_text(e.time_us) + " ");
+    EXPECT_EQ(line.substr(16), "[777] [g3] runtime.Goexit  at main.w (main.go:5)");
+    EXPECT_EQ(TextSink::format(e, false), "[g3] runtime.Goexit  at main.w (main.go:5)") << "not without -t";
+    Event exit; // made at no stop: the time, no thread
+    exit.kind = EventKind::Exit;
+    exit.time_us = e.time_us;
+    exit.payload = ExitPayload{std::nullopt, "", 2};
+    EXPECT_EQ(TextSink::format(exit, false, true), local_time_text(e.time_us) + " exit: status 2");
+}
+
+TEST(EventPayloads, APanicCarriesItsStack) {
+    PanicPayload p;
+    p.value = {"string", "boom", false};
+    EXPECT_EQ(keys(p.to_json()), "type,value,stack");
+    EXPECT_TRUE(p.to_json()["stack"].is_array());
+    for (int i = 0; i < 10; ++i)
+        p.stack.push_back({"main.f" + std::to_string(i), "/src/main.go", 10 + i});
+    p.stack_truncated = true;
+    p.pending = std::vector<PendingDeferEntry>{};
+    const json j = p.to_json();
+    EXPECT_EQ(keys(j), "type,value,stack,stack_truncated,pending");
+    EXPECT_EQ(j["stack"][0], json({{"function", "main.f0"}, {"file", "/src/main.go"}, {"line", 10}}));
+    Event e;
+    e.goroutine = 1;
+    e.kind = EventKind::Panic;
+    e.site = {"main.f0", "/src/main.go", 10};
+    p.stack.resize(9);
+    p.stack_truncated = false;
+    e.payload = p;
+    // The first 8 frames under the panic's line, then how many more.
+    EXPECT_EQ(TextSink::format(e, false), "[g1] panic \"boom\"  at main.f0 (main.go:10)\n"
+                                          "            stack: main.f0 (main.go:10)\n"
+                                          "                   main.f1 (main.go:11)\n"
+                                          "                   main.f2 (main.go:12)\n"
+                                          "                   main.f3 (main.go:13)\n"
+                                          "                   main.f4 (main.go:14)\n"
+                                          "                   main.f5 (main.go:15)\n"
+                                          "                   main.f6 (main.go:16)\n"
+                                          "                   main.f7 (main.go:17)\n"
+                                          "                   ... 1 more frame");
+    p.stack.resize(1);
+    p.stack_truncated = true;
+    e.payload = p;
+    EXPECT_EQ(TextSink::format(e, false), "[g1] panic \"boom\"  at main.f0 (main.go:10)\n"
+                                          "            stack: main.f0 (main.go:10)\n"
+                                          "                   ... deeper frames not walked");
+}
+
 TEST(EventPayloads, TheTextOfAFatalPanicListsItsPendingCallsAfterTheSite) {
     Event e;
     e.goroutine = 1;

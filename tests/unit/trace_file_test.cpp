@@ -94,7 +94,7 @@ template <typename MakeSink> std::string through_sink(MakeSink make) {
         defer.goroutine = 1;
         defer.kind = EventKind::Panic;
         defer.site = {"main.f", "/m/main.go", 3};
-        defer.payload = PanicPayload{{"string", "bad\xff", false}, std::nullopt};
+        defer.payload = PanicPayload{{"string", "bad\xff", false}, std::nullopt, {}, false};
         sink.emit(defer);
         Event exit;
         exit.seq = 2;
