@@ -1,6 +1,7 @@
 #include "trace/symbolizer.h"
 
 #include "analysis/wrapped_callee.h"
+#include "binary/source_paths.h"
 #include "trace/normalize.h"
 #include "trace/scope.h"
 
