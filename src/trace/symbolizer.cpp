@@ -3,7 +3,6 @@
 #include "analysis/wrapped_callee.h"
 #include "binary/source_paths.h"
 #include "trace/normalize.h"
-#include "trace/scope.h"
 
 #include <algorithm>
 
