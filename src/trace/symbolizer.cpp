@@ -42,7 +42,7 @@ Site Symbolizer::site_at(Addr runtime_pc, bool return_address) const {
     if (auto it = site_cache_.find(key); it != site_cache_.end())
         return it->second;
     Site s;
-    Addr link = walker_.to_link(runtime_pc);
+    LinkAddr link = walker_.to_link(runtime_pc);
     if (return_address)
         link = link - 1; // the call instruction, not the one after it
     auto f = bin_.pclntab().find_func(link);
@@ -115,10 +115,10 @@ std::vector<Site> Symbolizer::call_stack(const CallSite &at) const {
             break;
         // A call site inside inlined code (db.Begin inlined into the handler) is that many
         // frames, innermost first, as Go's own tracebacks print them.
-        const Addr call = innermost ? at.call : walker_.to_link(f.pc) - 1;
+        const LinkAddr call = innermost ? at.call : walker_.to_link(f.pc) - 1;
         innermost = false;
         Site outer = site_at(walker_.to_runtime(call), false);
-        Addr pc = call;
+        LinkAddr pc = call;
         for (const auto &in : bin_.inlined_calls(f.func, call)) {
             Site s{std::string(in.name), {}, 0};
             if (auto pos = bin_.pclntab().source_at(f.func, pc)) {

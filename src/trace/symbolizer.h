@@ -47,7 +47,8 @@ public:
     // A frame making a call: the frame's run-time pc and sp, and the link-time pc of the call (the
     // call instruction, or the site of a call the compiler inlined).
     struct CallSite {
-        Addr pc, sp, call;
+        Addr pc, sp;
+        LinkAddr call;
     };
     // The frames from `at` outward, inlined calls expanded; innermost first.
     [[nodiscard]] std::vector<Site> call_stack(const CallSite &at) const;
