@@ -8,6 +8,7 @@
 // VICTIM is tests/fixtures/victim.c (SYMBOL target) or bench/go_victim (main.target.abi0): the
 // same stops in a Go process, with its threads and signals.
 #include "binary/elf_file.h"
+#include "binary/load_bias.h"
 #include "process/tracee.h"
 
 #include <algorithm>
@@ -89,7 +90,7 @@ double run_deftrace(const std::string &victim, const std::string &symbol, long n
         std::fprintf(stderr, "ptrace_cost: no symbol %s in %s\n", symbol.c_str(), victim.c_str());
         std::exit(1);
     }
-    const Addr target = sym->value;
+    const Addr target = LoadBias().runtime(sym->value); // the victim is not PIE
     auto t0 = Clock::now();
     auto t = Tracee::launch({victim, "calls", std::to_string(n)});
     t.map_scratch(64 * 1024, {Addr(0x300000)});

@@ -16,10 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const Bytes bytes = fuzz::input(data, size);
     (void)Pclntab::looks_like_header(bytes);
     fuzz::run_reader([&] {
-        const Addr table_addr(0x4c0040);
+        const LinkAddr table_addr(0x4c0040);
         Pclntab tab = Pclntab::parse(bytes, table_addr);
         if (tab.header_text_start().is_null()) // Go 1.26+: entries relative to moduledata.text
-            tab = Pclntab::parse(bytes, table_addr, Addr(0x401000));
+            tab = Pclntab::parse(bytes, table_addr, LinkAddr(0x401000));
         (void)tab.find_func(tab.text_start());
         (void)tab.find_func(tab.text_start() + 0x20);
         (void)tab.find_by_name("runtime.gopanic");

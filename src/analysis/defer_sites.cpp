@@ -22,20 +22,20 @@ const char *to_string(DeferKind k) {
 namespace {
 
 struct RegistrationCall {
-    Addr entry;
+    LinkAddr entry;
     std::string_view name;
     DeferKind kind;
 };
 
 // Cheap pre-filter: does the function's code contain a rel32 CALL (E8) to one of `targets`?
 // False positives (E8 inside another instruction) are removed by the real decode.
-bool may_call(Bytes code, Addr entry, const std::vector<RegistrationCall> &targets) {
+bool may_call(Bytes code, LinkAddr entry, const std::vector<RegistrationCall> &targets) {
     for (size_t i = 0; i + 5 <= code.size(); ++i) {
         if (code[i] != 0xe8)
             continue;
         int32_t rel;
         std::memcpy(&rel, code.data() + i + 1, 4);
-        Addr dest = entry + (i + 5 + static_cast<int64_t>(rel));
+        LinkAddr dest = entry + (i + 5 + static_cast<int64_t>(rel));
         for (const auto &t : targets)
             if (t.entry == dest)
                 return true;
@@ -54,7 +54,7 @@ uint8_t highest_bit(uint8_t v) {
 struct Traced {
     enum class What { Unknown, Zero, Set, Clear, Address, FrameAddress } what = What::Unknown;
     uint8_t bits = 0;                // Set: bit(s) added; Clear: bit(s) removed
-    Addr address;                    // Address: the RIP-relative address loaded by LEA
+    LinkAddr address;                // Address: the RIP-relative address loaded by LEA
     int64_t frame_key = 0;           // FrameAddress: the frame location whose address LEA took
     std::optional<uint8_t> constant; // the whole stored byte, when it is a known constant
 
@@ -81,7 +81,7 @@ struct Traced {
         return what == o.what && (what == What::Zero || (what == What::Address && address == o.address) ||
                                   (what == What::FrameAddress && frame_key == o.frame_key));
     }
-    static Traced addr(Addr a) {
+    static Traced addr(LinkAddr a) {
         Traced t = make(What::Address, 0);
         t.address = a;
         return t;
@@ -208,7 +208,7 @@ public:
     BitsValueFlow(const std::vector<Instruction> &insns, const std::vector<bool> &is_bits_store,
                   const std::vector<std::optional<uint8_t>> &stored_constant)
         : before_(insns.size(), kUnreached) {
-        std::unordered_map<Addr, size_t> index;
+        std::unordered_map<LinkAddr, size_t> index;
         for (size_t i = 0; i < insns.size(); ++i)
             index.emplace(insns[i].address, i);
         std::vector<size_t> work;
@@ -334,7 +334,7 @@ private:
             s.line = *line;
     }
 
-    std::string name_at(Addr a) const {
+    std::string name_at(LinkAddr a) const {
         auto f = tab_.find_func(a);
         if (!f)
             return {};
@@ -648,7 +648,7 @@ private:
         }
     }
 
-    DeferSite open_site(Addr pc, int bit) const {
+    DeferSite open_site(LinkAddr pc, int bit) const {
         DeferSite s;
         s.kind = DeferKind::OpenCoded;
         s.pc = pc;
@@ -658,13 +658,13 @@ private:
     }
 
     // The code a static funcval (go:func.* symbol) points at.
-    std::string funcval_target(Addr funcval) const {
+    std::string funcval_target(LinkAddr funcval) const {
         auto word = bin_.elf().bytes_at(funcval, 8);
         if (!word)
             return {};
         uint64_t code;
         std::memcpy(&code, word->data(), 8);
-        return name_at(Addr(code));
+        return name_at(LinkAddr(code));
     }
 
     // Which defer an exit runs when its store does not say: follow the call's target back to the

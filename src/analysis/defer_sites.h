@@ -23,7 +23,7 @@ const char *to_string(DeferKind k); // "open-coded", "stack", "heap"
 
 struct DeferSite {
     DeferKind kind = DeferKind::Heap;
-    Addr pc; // the CALL runtime.deferproc*, or the store that sets the bit
+    LinkAddr pc; // the CALL runtime.deferproc*, or the store that sets the bit
     std::string file;
     int32_t line = 0;
     std::string runtime_call; // stack/heap: the runtime function called
@@ -33,9 +33,9 @@ struct DeferSite {
 // One inline run of an open-coded defer at a function exit: test bit, clear it, call.
 struct OpenCodedExit {
     int bit = -1;
-    Addr clear_pc;              // the store that writes the cleared deferBits
-    Addr call_pc;               // the call of the deferred function
-    std::optional<Addr> target; // direct call target; nullopt for an indirect call via the slot
+    LinkAddr clear_pc;              // the store that writes the cleared deferBits
+    LinkAddr call_pc;               // the call of the deferred function
+    std::optional<LinkAddr> target; // direct call target; nullopt for an indirect call via the slot
     std::string target_name;
 };
 
@@ -50,10 +50,10 @@ struct OpenCodedFrame {
 
 struct FunctionDefers {
     std::string name;
-    Addr entry, end;
+    LinkAddr entry, end;
     std::string file;
     int32_t line = 0;
-    std::optional<Addr> deferreturn_call; // entry + _func.deferreturn
+    std::optional<LinkAddr> deferreturn_call; // entry + _func.deferreturn
     std::vector<DeferSite> sites;
     std::optional<OpenCodedFrame> open_coded;
     std::vector<std::string> notes; // things the analysis could not explain

@@ -145,10 +145,10 @@ Operand to_operand(const cs_x86_op &o) {
     return op;
 }
 
-Instruction to_instruction(csh h, const cs_insn &insn) {
+template <class A> BasicInstruction<A> to_instruction(csh h, const cs_insn &insn) {
     const cs_x86 &x86 = insn.detail->x86;
-    Instruction in;
-    in.address = Addr(insn.address);
+    BasicInstruction<A> in;
+    in.address = A(insn.address);
     in.size = static_cast<uint8_t>(insn.size);
     in.op = classify(insn, x86);
     in.text = std::string(insn.mnemonic) + (insn.op_str[0] ? " " : "") + insn.op_str;
@@ -162,7 +162,7 @@ Instruction to_instruction(csh h, const cs_insn &insn) {
     in.disp_size = x86.encoding.disp_size;
     if ((in.op == Op::Call || in.op == Op::Jmp || in.op == Op::Jcc) && x86.op_count == 1 &&
         x86.operands[0].type == X86_OP_IMM)
-        in.branch_target = Addr(static_cast<uint64_t>(x86.operands[0].imm));
+        in.branch_target = A(static_cast<uint64_t>(x86.operands[0].imm));
     cs_regs read{}, written{};
     uint8_t nread = 0, nwritten = 0;
     if (cs_regs_access(h, &insn, read, &nread, written, &nwritten) == CS_ERR_OK)
@@ -194,8 +194,8 @@ Disassembler::~Disassembler() {
     cs_close(&h);
 }
 
-std::vector<Instruction> Disassembler::decode(Bytes code, Addr address) const {
-    std::vector<Instruction> out;
+template <class A> std::vector<BasicInstruction<A>> Disassembler::decode_in(Bytes code, A address) const {
+    std::vector<BasicInstruction<A>> out;
     out.reserve(code.size() / 4);
     csh h = handle_;
     InsnPtr insn(cs_malloc(h));
@@ -205,15 +205,30 @@ std::vector<Instruction> Disassembler::decode(Bytes code, Addr address) const {
     size_t left = code.size();
     uint64_t pc = address.value();
     while (left > 0 && cs_disasm_iter(h, &p, &left, &pc, insn.get()))
-        out.push_back(to_instruction(h, *insn));
+        out.push_back(to_instruction<A>(h, *insn));
     return out;
 }
 
-std::optional<Instruction> Disassembler::decode_one(Bytes code, Addr address) const {
-    auto v = decode(code.first(std::min<size_t>(code.size(), 16)), address);
+std::vector<Instruction> Disassembler::decode(Bytes code, LinkAddr address) const {
+    return decode_in(code, address);
+}
+std::vector<RuntimeInstruction> Disassembler::decode(Bytes code, Addr address) const {
+    return decode_in(code, address);
+}
+
+namespace {
+template <class A> std::optional<A> first_of(std::vector<A> v) {
     if (v.empty())
         return std::nullopt;
-    return v.front();
+    return std::move(v.front());
+}
+} // namespace
+
+std::optional<Instruction> Disassembler::decode_one(Bytes code, LinkAddr address) const {
+    return first_of(decode(code.first(std::min<size_t>(code.size(), 16)), address));
+}
+std::optional<RuntimeInstruction> Disassembler::decode_one(Bytes code, Addr address) const {
+    return first_of(decode(code.first(std::min<size_t>(code.size(), 16)), address));
 }
 
 } // namespace deftrace

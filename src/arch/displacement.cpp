@@ -14,7 +14,7 @@ bool fits_rel32(int64_t v) {
     return v >= INT32_MIN && v <= INT32_MAX;
 }
 
-[[noreturn]] void cannot(const Instruction &in, const std::string &why) {
+[[noreturn]] void cannot(const RuntimeInstruction &in, const std::string &why) {
     throw Error(ErrorKind::Process,
                 "cannot place a breakpoint on '" + in.text + "' at " + in.address.hex() + ": " + why);
 }
@@ -67,7 +67,7 @@ void push_return_address(std::vector<uint8_t> &s, uint64_t ret) {
 // `call` as a stub: a stop on it then costs no memory write in the tracee (the emulated form
 // pushes the return address through /proc/PID/mem). Empty when it cannot be built: a memory
 // operand (its address may depend on %rsp), or a target out of rel32 reach of the slot.
-std::vector<uint8_t> call_stub(const Instruction &in, Addr slot) {
+std::vector<uint8_t> call_stub(const RuntimeInstruction &in, Addr slot) {
     std::vector<uint8_t> s;
     push_return_address(s, (in.address + in.size).value());
     if (in.branch_target) {
@@ -91,7 +91,7 @@ std::vector<uint8_t> call_stub(const Instruction &in, Addr slot) {
 }
 
 // Re-targets the RIP-relative displacement of `in` (its bytes in `bytes`) for the copy at `to`.
-bool retarget_rip_relative(const Instruction &in, std::vector<uint8_t> &bytes, Addr to) {
+bool retarget_rip_relative(const RuntimeInstruction &in, std::vector<uint8_t> &bytes, Addr to) {
     if (!in.rip_relative)
         return true;
     if (in.disp_offset == 0 || in.disp_size != 4)
@@ -112,7 +112,7 @@ void append_jmp(std::vector<uint8_t> &out, Addr at, Addr target) {
     append32(out, static_cast<uint32_t>(static_cast<int32_t>(rel)));
 }
 
-bool transfers_control(const Instruction &in) {
+bool transfers_control(const RuntimeInstruction &in) {
     switch (in.op) {
     case Op::Call:
     case Op::Jmp:
@@ -130,7 +130,7 @@ bool transfers_control(const Instruction &in) {
 
 // Memory operands on the stack or RIP-relative only: a Go nil check is a load through a register
 // that faults, and in the trampoline that fault would be a crash, not a panic.
-bool cannot_fault(const Instruction &in) {
+bool cannot_fault(const RuntimeInstruction &in) {
     for (const auto &o : in.operands)
         if (o.kind == Operand::Kind::Mem &&
             (o.mem.fs_segment || (o.mem.base != Gpr::Rsp && o.mem.base != Gpr::Rbp && o.mem.base != Gpr::Rip) ||
@@ -153,7 +153,7 @@ std::optional<JumpPatch> plan_jump_patch(const Disassembler &dis, Bytes code, Ad
     size_t covered = 0;
     bool ends_in_call = false;
     for (size_t i = 0; i < insns.size() && covered < 5; ++i) {
-        const Instruction &in = insns[i];
+        const RuntimeInstruction &in = insns[i];
         const Addr at = trampoline + p.trampoline.size();
         std::vector<uint8_t> bytes(code.begin() + static_cast<ptrdiff_t>(covered),
                                    code.begin() + static_cast<ptrdiff_t>(covered + in.size));
@@ -198,7 +198,7 @@ Displacement plan_displacement(const Disassembler &dis, Bytes code, Addr address
     auto decoded = dis.decode_one(code, address);
     if (!decoded)
         throw_corrupt("no valid instruction at " + address.hex() + " for a breakpoint");
-    const Instruction &in = *decoded;
+    const RuntimeInstruction &in = *decoded;
     Displacement d;
     d.address = address;
     d.length = in.size;

@@ -41,14 +41,14 @@ std::string main_path_of(const std::string &mod) {
 }
 
 std::string read_go_string(const ElfFile &elf, uint64_t header_addr, const std::string &what) {
-    auto hdr = elf.bytes_at(Addr(header_addr), 16);
+    auto hdr = elf.bytes_at(LinkAddr(header_addr), 16);
     if (!hdr)
         throw_truncated(what + ": string header at " + to_hex(header_addr) + " is not in the file");
     ByteReader h(*hdr, what);
     uint64_t ptr = h.u64(0), len = h.u64(8);
     if (len > (1u << 20))
         throw_corrupt(what + ": implausible string length " + std::to_string(len));
-    auto body = elf.bytes_at(Addr(ptr), len);
+    auto body = elf.bytes_at(LinkAddr(ptr), len);
     if (!body)
         throw_truncated(what + ": string data at " + to_hex(ptr) + " is not in the file");
     return {reinterpret_cast<const char *>(body->data()), body->size()};

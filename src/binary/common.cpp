@@ -12,10 +12,6 @@ std::string to_hex(uint64_t value) {
     return buf;
 }
 
-std::string Addr::hex() const {
-    return to_hex(value_);
-}
-
 void throw_corrupt(const std::string &what) {
     throw Error(ErrorKind::Corrupt, what);
 }

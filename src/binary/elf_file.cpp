@@ -157,7 +157,7 @@ void ElfFile::validate_and_load() {
         throw Error(ErrorKind::UnsupportedElf,
                     path + ": not an executable (ELF type " + std::to_string(eh.e_type) + ")");
     is_dyn_ = eh.e_type == ET_DYN;
-    entry_ = Addr(eh.e_entry);
+    entry_ = LinkAddr(eh.e_entry);
     load_tables();
 }
 
@@ -175,7 +175,7 @@ void ElfFile::load_tables() {
                                                   " needs " + std::to_string(ph.p_filesz) + " bytes, file has " +
                                                   std::to_string(file_size) + ")");
         segments_.push_back(
-            {ph.p_type, ph.p_flags, Addr(ph.p_vaddr), ph.p_offset, ph.p_filesz, ph.p_memsz, ph.p_align});
+            {ph.p_type, ph.p_flags, LinkAddr(ph.p_vaddr), ph.p_offset, ph.p_filesz, ph.p_memsz, ph.p_align});
     }
 
     size_t shstrndx = 0;
@@ -186,7 +186,8 @@ void ElfFile::load_tables() {
         if (gelf_getshdr(scn, &sh) == nullptr)
             throw Error(ErrorKind::Truncated, path_ + ": section header is unreadable (" + libelf_message() + ")");
         const char *name = have_names ? elf_strptr(elf_, shstrndx, sh.sh_name) : nullptr;
-        ElfSection s{name != nullptr ? name : "", sh.sh_type, sh.sh_flags, Addr(sh.sh_addr), sh.sh_offset, sh.sh_size};
+        ElfSection s{name != nullptr ? name : "", sh.sh_type,   sh.sh_flags,
+                     LinkAddr(sh.sh_addr),        sh.sh_offset, sh.sh_size};
         if (s.has_file_bytes() && (s.offset > file_size || s.size > file_size - s.offset))
             throw Error(ErrorKind::Truncated, path_ + ": file is truncated (section " + s.name + " at offset " +
                                                   to_hex(s.offset) + " extends past the end of the file)");
@@ -209,7 +210,7 @@ void ElfFile::load_tables() {
                 const char *name = elf_strptr(elf_, sh.sh_link, sym.st_name);
                 if (name == nullptr || *name == 0)
                     continue;
-                symbols_.try_emplace(name, ElfSymbol{name, Addr(sym.st_value), sym.st_size,
+                symbols_.try_emplace(name, ElfSymbol{name, LinkAddr(sym.st_value), sym.st_size,
                                                      static_cast<uint8_t>(GELF_ST_TYPE(sym.st_info))});
             }
         }
@@ -230,7 +231,7 @@ std::optional<ElfSymbol> ElfFile::symbol(std::string_view name) const {
     return it->second;
 }
 
-std::optional<Bytes> ElfFile::bytes_from(Addr addr) const {
+std::optional<Bytes> ElfFile::bytes_from(LinkAddr addr) const {
     for (const auto &seg : segments_) {
         if (seg.type != PT_LOAD)
             continue;
@@ -242,7 +243,7 @@ std::optional<Bytes> ElfFile::bytes_from(Addr addr) const {
     return std::nullopt;
 }
 
-std::optional<Bytes> ElfFile::bytes_at(Addr addr, uint64_t len) const {
+std::optional<Bytes> ElfFile::bytes_at(LinkAddr addr, uint64_t len) const {
     auto b = bytes_from(addr);
     if (!b || b->size() < len)
         return std::nullopt;

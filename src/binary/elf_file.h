@@ -21,7 +21,7 @@ struct ElfSection {
     std::string name;
     uint32_t type = 0;
     uint64_t flags = 0;
-    Addr addr;
+    LinkAddr addr;
     uint64_t offset = 0;
     uint64_t size = 0;
     [[nodiscard]] bool has_file_bytes() const; // false for SHT_NOBITS (.bss)
@@ -30,7 +30,7 @@ struct ElfSection {
 struct ElfSegment {
     uint32_t type = 0;
     uint32_t flags = 0; // PF_R | PF_W | PF_X
-    Addr vaddr;
+    LinkAddr vaddr;
     uint64_t offset = 0;
     uint64_t filesz = 0;
     uint64_t memsz = 0;
@@ -39,7 +39,7 @@ struct ElfSegment {
 
 struct ElfSymbol {
     std::string name;
-    Addr value;
+    LinkAddr value;
     uint64_t size = 0;
     uint8_t type = 0; // STT_*
 };
@@ -60,7 +60,7 @@ public:
     [[nodiscard]] const std::string &path() const { return path_; }
     [[nodiscard]] Bytes image() const { return image_; }
     [[nodiscard]] bool is_pie() const { return is_dyn_; } // ET_DYN executable
-    [[nodiscard]] Addr entry() const { return entry_; }
+    [[nodiscard]] LinkAddr entry() const { return entry_; }
 
     [[nodiscard]] const std::vector<ElfSection> &sections() const { return sections_; }
     [[nodiscard]] const std::vector<ElfSegment> &segments() const { return segments_; }
@@ -74,9 +74,9 @@ public:
 
     // The file bytes backing [addr, addr+len) through a PT_LOAD segment, or nullopt when the
     // range is not file-backed (unmapped, or in the zero-filled tail of a segment).
-    [[nodiscard]] std::optional<Bytes> bytes_at(Addr addr, uint64_t len) const;
+    [[nodiscard]] std::optional<Bytes> bytes_at(LinkAddr addr, uint64_t len) const;
     // The file bytes from `addr` to the end of the file-backed part of its segment.
-    [[nodiscard]] std::optional<Bytes> bytes_from(Addr addr) const;
+    [[nodiscard]] std::optional<Bytes> bytes_from(LinkAddr addr) const;
     // The file bytes of a section (empty for NOBITS).
     [[nodiscard]] Bytes section_bytes(const ElfSection &s) const;
 
@@ -93,7 +93,7 @@ private:
     ::Elf *elf_ = nullptr;
     Bytes image_;
     bool is_dyn_ = false;
-    Addr entry_;
+    LinkAddr entry_;
     std::vector<ElfSection> sections_;
     std::vector<ElfSegment> segments_;
     bool has_symtab_ = false;

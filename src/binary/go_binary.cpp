@@ -11,7 +11,7 @@ namespace {
 
 // Bytes from `addr` to the end of its section/segment: a bound for tables whose size is not
 // stored (the pclntab found by scanning).
-std::optional<Bytes> region_from(const ElfFile &elf, Addr addr) {
+std::optional<Bytes> region_from(const ElfFile &elf, LinkAddr addr) {
     for (const auto &s : elf.sections())
         if (s.has_file_bytes() && s.size > 0 && addr >= s.addr && addr - s.addr < s.size)
             return elf.section_bytes(s).subspan(addr - s.addr);
@@ -51,7 +51,7 @@ GoBinary GoBinary::load(ElfFile elf) {
     }
     // Go 1.26+ writes 0 as the header's textStart; function entries are then relative to
     // moduledata.text. Earlier releases must agree with it.
-    const Addr text = b.moduledata_.text;
+    const LinkAddr text = b.moduledata_.text;
     if (b.pclntab_->header_text_start().is_null()) {
         b.pclntab_ = Pclntab::parse(b.pclntab_->bytes(), b.pclntab_->address(), text);
     } else if (b.pclntab_->header_text_start() != text) {
@@ -144,7 +144,7 @@ std::optional<OpenDeferInfo> GoBinary::open_defer_info(const FuncInfo &f) const 
     auto off = pclntab_->funcdata_offset(f, kFuncdataOpenCodedDeferInfo);
     if (!off)
         return std::nullopt;
-    const Addr at = moduledata_.gofunc + *off;
+    const LinkAddr at = moduledata_.gofunc + *off;
     auto bytes = elf_.bytes_from(at);
     if (!bytes)
         throw_truncated("open-coded defer info of " + std::string(pclntab_->func_name(f)) + " at " + at.hex() +
@@ -169,13 +169,13 @@ public:
     [[nodiscard]] bool empty() const { return !index_; }
     [[nodiscard]] const PcValueTable &index() const { return *index_; }
     // The record in force at `pc` of the function (nullopt: the function's own code).
-    [[nodiscard]] std::optional<int32_t> at(Addr pc) const {
+    [[nodiscard]] std::optional<int32_t> at(LinkAddr pc) const {
         auto i = index_ ? index_->at(pc) : std::nullopt;
         return i && *i >= 0 ? i : std::nullopt;
     }
     struct Record {
         std::string_view name;
-        Addr call_pc;                  // the call site, in the function
+        LinkAddr call_pc;              // the call site, in the function
         std::optional<int32_t> parent; // the record of the inlined function that made the call
     };
     [[nodiscard]] std::optional<Record> record(int32_t i) const {
@@ -199,17 +199,17 @@ private:
     const GoBinary &bin_;
     const FuncInfo &f_;
     std::optional<PcValueTable> index_;
-    Addr base_;
+    LinkAddr base_;
 };
 
-std::optional<std::string_view> GoBinary::outermost_inlined(const FuncInfo &f, Addr pc) const {
+std::optional<std::string_view> GoBinary::outermost_inlined(const FuncInfo &f, LinkAddr pc) const {
     std::optional<std::string_view> outer;
     for (const auto &in : inlined_calls(f, pc))
         outer = in.name;
     return outer;
 }
 
-std::vector<GoBinary::InlinedCall> GoBinary::inlined_calls(const FuncInfo &f, Addr pc) const {
+std::vector<GoBinary::InlinedCall> GoBinary::inlined_calls(const FuncInfo &f, LinkAddr pc) const {
     std::vector<InlinedCall> out;
     const InlineTree tree(*this, f);
     auto i = tree.at(pc);

@@ -51,14 +51,14 @@ public:
     [[nodiscard]] std::optional<OpenDeferInfo> open_defer_info(const FuncInfo &f) const;
     // The outermost function inlined at `pc` of `f` (FUNCDATA_InlTree walked up through
     // runtime.inlinedCall parents), or nullopt when the instruction is `f`'s own code.
-    [[nodiscard]] std::optional<std::string_view> outermost_inlined(const FuncInfo &f, Addr pc) const;
+    [[nodiscard]] std::optional<std::string_view> outermost_inlined(const FuncInfo &f, LinkAddr pc) const;
     // The calls inlined at `pc`, innermost first: each inlined function's name and the pc, in `f`,
     // of its call site in the function it was inlined into. Empty when `pc` is not in inlined code.
     struct InlinedCall {
         std::string_view name;
-        Addr call_pc;
+        LinkAddr call_pc;
     };
-    [[nodiscard]] std::vector<InlinedCall> inlined_calls(const FuncInfo &f, Addr pc) const;
+    [[nodiscard]] std::vector<InlinedCall> inlined_calls(const FuncInfo &f, LinkAddr pc) const;
     // For each of `names`, the functions that contain an inlined copy of it (from every
     // function's inline tree). One pass over the binary.
     [[nodiscard]] std::map<std::string, std::vector<std::string>, std::less<>>
@@ -68,7 +68,7 @@ public:
     // or the inlined function the call sits in). Sorted by call_pc. One pass over the binary.
     struct InlinedCopy {
         size_t func_index;
-        Addr call_pc;
+        LinkAddr call_pc;
         std::string_view caller;
     };
     [[nodiscard]] std::map<std::string, std::vector<InlinedCopy>, std::less<>>

@@ -21,14 +21,14 @@ bool consistent(const ByteReader &r, const Pclntab &tab) {
            r.u64(kText) <= r.u64(kEtext);
 }
 
-ModuleData decode(const ByteReader &r, Addr at, const GoRelease &facts) {
+ModuleData decode(const ByteReader &r, LinkAddr at, const GoRelease &facts) {
     ModuleData m;
     m.address = at;
-    m.text = Addr(r.u64(kText));
-    m.etext = Addr(r.u64(kEtext));
-    m.gofunc = Addr(r.u64(facts.moduledata_gofunc));
-    m.types = Addr(r.u64(facts.moduledata_types));
-    m.etypes = Addr(r.u64(facts.moduledata_types + 8));
+    m.text = LinkAddr(r.u64(kText));
+    m.etext = LinkAddr(r.u64(kEtext));
+    m.gofunc = LinkAddr(r.u64(facts.moduledata_gofunc));
+    m.types = LinkAddr(r.u64(facts.moduledata_types));
+    m.etypes = LinkAddr(r.u64(facts.moduledata_types + 8));
     return m;
 }
 

@@ -13,10 +13,10 @@
 namespace deftrace {
 
 struct ModuleData {
-    Addr address;
-    Addr text, etext;
-    Addr gofunc; // base of funcdata offsets (go:func.*)
-    Addr types, etypes;
+    LinkAddr address;
+    LinkAddr text, etext;
+    LinkAddr gofunc; // base of funcdata offsets (go:func.*)
+    LinkAddr types, etypes;
     bool from_symbol = false; // found through runtime.firstmoduledata rather than by scanning
 };
 

@@ -43,7 +43,7 @@ bool Pclntab::looks_like_header(Bytes table) {
     return layout != nullptr && r.u8(4) == 0 && r.u8(5) == 0 && r.u8(6) == 1 && r.u8(7) == 8;
 }
 
-Pclntab Pclntab::parse(Bytes table, Addr table_addr, std::optional<Addr> text_start) {
+Pclntab Pclntab::parse(Bytes table, LinkAddr table_addr, std::optional<LinkAddr> text_start) {
     ByteReader r(table, ".gopclntab");
     if (table.size() < 8)
         throw_truncated(".gopclntab: only " + std::to_string(table.size()) + " bytes");
@@ -60,7 +60,7 @@ Pclntab Pclntab::parse(Bytes table, Addr table_addr, std::optional<Addr> text_st
 
     Pclntab p(table, table_addr, layout);
     p.nfunc_ = r.u64(8);
-    p.header_text_start_ = Addr(r.u64(24));
+    p.header_text_start_ = LinkAddr(r.u64(24));
     p.funcname_off_ = r.u64(32);
     p.cu_off_ = r.u64(40);
     p.filetab_off_ = r.u64(48);
@@ -101,7 +101,7 @@ Pclntab Pclntab::parse(Bytes table, Addr table_addr, std::optional<Addr> text_st
     return p;
 }
 
-Addr Pclntab::entry_at(size_t index) const {
+LinkAddr Pclntab::entry_at(size_t index) const {
     return text_start_ + pclntable_.u32(index * 8);
 }
 
@@ -141,7 +141,7 @@ std::string_view Pclntab::name_at(uint32_t off) const {
     return funcnametab_.cstring(off);
 }
 
-std::optional<FuncInfo> Pclntab::find_func(Addr pc) const {
+std::optional<FuncInfo> Pclntab::find_func(LinkAddr pc) const {
     if (pc < entry_at(0) || pc >= entry_at(nfunc_))
         return std::nullopt;
     // Largest i with entry(i) <= pc.
@@ -192,15 +192,16 @@ PcValueTable Pclntab::pc_table(const FuncInfo &f, uint32_t table_off) const {
         if (value < INT32_MIN || value > INT32_MAX || pc > f.end.value() + 1 || runs.size() > (1u << 22))
             throw_corrupt("pc-value table at " + to_hex(table_off) + " of " + std::string(func_name(f)) +
                           " runs past its function");
-        runs.push_back({Addr(pc), static_cast<int32_t>(value)});
+        runs.push_back({LinkAddr(pc), static_cast<int32_t>(value)});
     }
     return {f.entry, std::move(runs)};
 }
 
-std::optional<int32_t> PcValueTable::at(Addr pc) const {
+std::optional<int32_t> PcValueTable::at(LinkAddr pc) const {
     if (pc < start_)
         return std::nullopt;
-    auto it = std::upper_bound(runs_.begin(), runs_.end(), pc, [](Addr a, const PcValueRun &r) { return a < r.end; });
+    auto it =
+        std::upper_bound(runs_.begin(), runs_.end(), pc, [](LinkAddr a, const PcValueRun &r) { return a < r.end; });
     if (it == runs_.end())
         return std::nullopt;
     return it->value;
@@ -229,7 +230,7 @@ std::string_view Pclntab::file_name(const FuncInfo &f, int32_t file_index) const
     return filetab_.cstring(off);
 }
 
-std::optional<SourcePos> Pclntab::source_at(const FuncInfo &f, Addr pc) const {
+std::optional<SourcePos> Pclntab::source_at(const FuncInfo &f, LinkAddr pc) const {
     auto file = pc_table(f, f.pcfile).at(pc);
     auto line = pc_table(f, f.pcln).at(pc);
     if (!file || !line)

@@ -35,8 +35,8 @@ inline constexpr uint32_t kPcdataInlTreeIndex = 2;
 // One decoded `_func` record.
 struct FuncInfo {
     uint32_t index = 0;
-    Addr entry;
-    Addr end; // entry of the next function (or etext)
+    LinkAddr entry;
+    LinkAddr end; // entry of the next function (or etext)
     uint32_t name_off = 0;
     int32_t args = 0;
     uint32_t deferreturn = 0; // offset from entry of the out-of-line CALL runtime.deferreturn; 0 = none
@@ -50,20 +50,20 @@ struct FuncInfo {
 
 // A pc-value table decoded into runs: value `value` applies to [previous end, end).
 struct PcValueRun {
-    Addr end;
+    LinkAddr end;
     int32_t value;
 };
 
 class PcValueTable {
 public:
     PcValueTable() = default;
-    PcValueTable(Addr start, std::vector<PcValueRun> runs) : start_(start), runs_(std::move(runs)) {}
-    [[nodiscard]] std::optional<int32_t> at(Addr pc) const;
+    PcValueTable(LinkAddr start, std::vector<PcValueRun> runs) : start_(start), runs_(std::move(runs)) {}
+    [[nodiscard]] std::optional<int32_t> at(LinkAddr pc) const;
     [[nodiscard]] const std::vector<PcValueRun> &runs() const { return runs_; }
-    [[nodiscard]] Addr start() const { return start_; }
+    [[nodiscard]] LinkAddr start() const { return start_; }
 
 private:
-    Addr start_;
+    LinkAddr start_;
     std::vector<PcValueRun> runs_;
 };
 
@@ -78,16 +78,16 @@ public:
     // `text_start` overrides the header's textStart (needed from Go 1.26, which writes 0).
     // Throws Error(NotGo) for a bad magic, Truncated/Corrupt for inconsistent offsets,
     // UnsupportedGo for a magic of a format deftrace cannot read yet.
-    static Pclntab parse(Bytes table, Addr table_addr, std::optional<Addr> text_start = std::nullopt);
+    static Pclntab parse(Bytes table, LinkAddr table_addr, std::optional<LinkAddr> text_start = std::nullopt);
 
     // True when `table` starts with something that passes the header's structural checks.
     static bool looks_like_header(Bytes table);
 
     [[nodiscard]] uint32_t magic() const { return layout_->magic; }
     [[nodiscard]] const PclntabLayout &layout() const { return *layout_; }
-    [[nodiscard]] Addr address() const { return addr_; }
-    [[nodiscard]] Addr header_text_start() const { return header_text_start_; }
-    [[nodiscard]] Addr text_start() const { return text_start_; }
+    [[nodiscard]] LinkAddr address() const { return addr_; }
+    [[nodiscard]] LinkAddr header_text_start() const { return header_text_start_; }
+    [[nodiscard]] LinkAddr text_start() const { return text_start_; }
     [[nodiscard]] uint64_t funcname_offset() const { return funcname_off_; }
     [[nodiscard]] uint64_t pcln_offset() const { return pcln_off_; }
     [[nodiscard]] uint64_t size() const { return table_.size(); }
@@ -99,7 +99,7 @@ public:
     // A name in the function-name table by offset (inline trees refer to names this way).
     [[nodiscard]] std::string_view name_at(uint32_t off) const;
     // The function containing `pc`, by binary search of the function table.
-    [[nodiscard]] std::optional<FuncInfo> find_func(Addr pc) const;
+    [[nodiscard]] std::optional<FuncInfo> find_func(LinkAddr pc) const;
     // Index of the first function with exactly this name (linear; callers cache).
     [[nodiscard]] std::optional<size_t> find_by_name(std::string_view name) const;
 
@@ -110,18 +110,18 @@ public:
     [[nodiscard]] std::optional<uint32_t> funcdata_offset(const FuncInfo &f, uint32_t k) const;
 
     [[nodiscard]] std::string_view file_name(const FuncInfo &f, int32_t file_index) const;
-    [[nodiscard]] std::optional<SourcePos> source_at(const FuncInfo &f, Addr pc) const;
+    [[nodiscard]] std::optional<SourcePos> source_at(const FuncInfo &f, LinkAddr pc) const;
 
 private:
-    Pclntab(Bytes table, Addr addr, const PclntabLayout *layout)
+    Pclntab(Bytes table, LinkAddr addr, const PclntabLayout *layout)
         : table_(table, ".gopclntab"), addr_(addr), layout_(layout), funcnametab_({}, "funcnametab"),
           cutab_({}, "cutab"), filetab_({}, "filetab"), pctab_({}, "pctab"), pclntable_({}, "pclntable") {}
-    [[nodiscard]] Addr entry_at(size_t index) const;
+    [[nodiscard]] LinkAddr entry_at(size_t index) const;
 
     ByteReader table_;
-    Addr addr_;
+    LinkAddr addr_;
     const PclntabLayout *layout_;
-    Addr header_text_start_, text_start_;
+    LinkAddr header_text_start_, text_start_;
     uint64_t nfunc_ = 0;
     uint64_t funcname_off_ = 0, cu_off_ = 0, filetab_off_ = 0, pctab_off_ = 0, pcln_off_ = 0;
     ByteReader funcnametab_, cutab_, filetab_, pctab_, pclntable_;

@@ -1,5 +1,7 @@
 #include "goruntime/funcval.h"
 
+#include "binary/load_bias.h"
+
 #include <cstring>
 #include <elf.h>
 
@@ -16,9 +18,11 @@ FuncvalReader::FuncvalReader(const GoBinary &bin, const ProcessMemory &mem) : bi
 Addr FuncvalReader::code(Addr funcval) const {
     if (funcval.is_null())
         return {};
+    // file_words_ is only filled for a non-PIE binary, whose bias is zero.
+    const LinkAddr at = LoadBias().link(funcval);
     for (const auto &[lo, hi] : file_words_)
-        if (funcval >= lo && funcval.value() + 8 <= hi.value()) {
-            if (auto b = bin_.elf().bytes_at(funcval, 8)) {
+        if (at >= lo && at.value() + 8 <= hi.value()) {
+            if (auto b = bin_.elf().bytes_at(at, 8)) {
                 uint64_t code;
                 std::memcpy(&code, b->data(), 8);
                 return Addr(code);

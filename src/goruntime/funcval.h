@@ -21,7 +21,7 @@ public:
 private:
     const GoBinary &bin_;
     const ProcessMemory &mem_;
-    std::vector<std::pair<Addr, Addr>> file_words_; // [lo, hi): read-only words the same in the file
+    std::vector<std::pair<LinkAddr, LinkAddr>> file_words_; // [lo, hi): read-only words the same in the file
 };
 
 } // namespace deftrace

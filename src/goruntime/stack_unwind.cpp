@@ -17,7 +17,7 @@ std::vector<Frame> StackWalker::walk(Addr pc, Addr sp, size_t limit) const {
     while (frames.size() < limit && !pc.is_null()) {
         // A return address may sit just past the function's last instruction (a call that never
         // returns); look the function up at pc-1 for callers.
-        const Addr link = to_link(pc);
+        const LinkAddr link = to_link(pc);
         auto f = tab.find_func(innermost ? link : link - 1);
         if (!f)
             break;

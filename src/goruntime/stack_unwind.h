@@ -3,6 +3,7 @@
 #pragma once
 
 #include "binary/go_binary.h"
+#include "binary/load_bias.h"
 #include "process/process_memory.h"
 
 #include <vector>
@@ -20,22 +21,21 @@ struct Frame {
 
 class StackWalker {
 public:
-    // `bias` is run-time minus link-time address (0 unless PIE).
-    StackWalker(const GoBinary &bin, const ProcessMemory &mem, uint64_t bias) : bin_(bin), mem_(mem), bias_(bias) {}
+    StackWalker(const GoBinary &bin, const ProcessMemory &mem, LoadBias bias) : bin_(bin), mem_(mem), bias_(bias) {}
 
     // Frames from (pc, sp) outward, stopping at the top frame (runtime.goexit etc.), an unknown
     // pc or `limit` frames.
     [[nodiscard]] std::vector<Frame> walk(Addr pc, Addr sp, size_t limit = 512) const;
     // The function containing a run-time pc.
     [[nodiscard]] std::optional<FuncInfo> func_at(Addr pc) const;
-    [[nodiscard]] Addr to_link(Addr runtime_pc) const { return runtime_pc - bias_; }
-    [[nodiscard]] Addr to_runtime(Addr link_pc) const { return link_pc + bias_; }
-    [[nodiscard]] uint64_t bias() const { return bias_; }
+    [[nodiscard]] LinkAddr to_link(Addr runtime_pc) const { return bias_.link(runtime_pc); }
+    [[nodiscard]] Addr to_runtime(LinkAddr link_pc) const { return bias_.runtime(link_pc); }
+    [[nodiscard]] LoadBias bias() const { return bias_; }
 
 private:
     const GoBinary &bin_;
     const ProcessMemory &mem_;
-    uint64_t bias_;
+    LoadBias bias_;
 };
 
 } // namespace deftrace

@@ -49,8 +49,8 @@ bool on_demand_only(const std::vector<Probe> &probes) {
 
 } // namespace
 
-std::vector<Addr> ProbePlan::on_demand(Arming when) const {
-    std::vector<Addr> out;
+std::vector<LinkAddr> ProbePlan::on_demand(Arming when) const {
+    std::vector<LinkAddr> out;
     for (const auto &[addr, probes] : probes_)
         if (on_demand_only(probes) && probes.front().arming == when)
             out.push_back(addr);
@@ -107,12 +107,12 @@ void ProbePlan::add_scoped_defer_paths(const std::vector<FunctionDefers> &sites,
     }
 }
 
-const std::vector<Probe> *ProbePlan::at(Addr link_addr) const {
+const std::vector<Probe> *ProbePlan::at(LinkAddr link_addr) const {
     auto it = probes_.find(link_addr);
     return it == probes_.end() ? nullptr : &it->second;
 }
 
-void ProbePlan::add(Addr link_addr, Probe p) {
+void ProbePlan::add(LinkAddr link_addr, Probe p) {
     probes_[link_addr].push_back(std::move(p));
 }
 
@@ -371,13 +371,13 @@ void ProbePlan::add_inlined_copies(const ResourceProbe &rp, const ProbedFunction
 void ProbePlan::plan_breakpoints() {
     const Pclntab &tab = bin_->pclntab();
     // Probes armed on demand bound the patches too: their int3 must not land inside one.
-    std::vector<Addr> sites;
+    std::vector<LinkAddr> sites;
     for (const auto &[addr, _] : probes_)
         sites.push_back(addr);
     std::sort(sites.begin(), sites.end());
     struct Entries {
         bool indirect = false;
-        std::vector<Addr> targets; // sorted
+        std::vector<LinkAddr> targets; // sorted
     };
     std::unordered_map<uint32_t, Entries> by_function;
     auto entries_of = [&](const FuncInfo &f) -> const Entries & {
@@ -397,12 +397,12 @@ void ProbePlan::plan_breakpoints() {
         return e;
     };
     for (size_t i = 0; i < sites.size(); ++i) {
-        const Addr addr = sites[i];
+        const LinkAddr addr = sites[i];
         size_t patchable = 0;
         if (auto f = tab.find_func(addr)) {
             const Entries &e = entries_of(*f);
             if (!e.indirect) {
-                Addr limit = f->end;
+                LinkAddr limit = f->end;
                 if (auto t = std::upper_bound(e.targets.begin(), e.targets.end(), addr); t != e.targets.end())
                     limit = std::min(limit, *t);
                 if (i + 1 < sites.size())
@@ -418,7 +418,7 @@ void ProbePlan::plan_breakpoints() {
 // A function entry probe must sit after the stack-bound check: when the stack has to grow,
 // runtime.morestack restarts the function from its entry, and an entry breakpoint would fire
 // twice. Registers and SP are still as at entry there (the frame is not built yet).
-Addr ProbePlan::after_stack_check(const FuncInfo &f) const {
+LinkAddr ProbePlan::after_stack_check(const FuncInfo &f) const {
     auto code = bin_->code(f);
     auto insns = dis_->decode(code.first(std::min<size_t>(code.size(), 48)), f.entry);
     for (size_t i = 0; i + 1 < insns.size() && i < 4; ++i) {
@@ -432,7 +432,7 @@ Addr ProbePlan::after_stack_check(const FuncInfo &f) const {
     return f.entry;
 }
 
-std::optional<Addr> ProbePlan::locate_allgs() const {
+std::optional<LinkAddr> ProbePlan::locate_allgs() const {
     if (auto sym = bin_->elf().symbol("runtime.allgs"))
         return sym->value;
     // Stripped: forEachG (1.17+) ranges over allgs, loading the slice's pointer and length, two
@@ -448,7 +448,7 @@ std::optional<Addr> ProbePlan::locate_allgs() const {
             loads.push_back(in.next().value() + static_cast<uint64_t>(in.operands[1].mem.disp));
     for (uint64_t a : loads)
         if (std::find(loads.begin(), loads.end(), a + 8) != loads.end())
-            return Addr(a);
+            return LinkAddr(a);
     return std::nullopt;
 }
 

@@ -82,20 +82,20 @@ struct Probe {
     bool rangefunc = false;                 // DeferprocCall: runtime.deferprocat
     const FunctionDefers *func = nullptr;   // open-coded probes
     int bit = -1;
-    Operand source;             // the stored value (open-coded stores)
-    Gpr call_reg = Gpr::None;   // register holding the call target (indirect calls)
-    std::optional<Addr> direct; // direct call target (link-time)
-    std::string cause;          // RuntimeCall: "panic", "goexit", "return", "" = from the panic chain
-    int64_t slot_sp_offset = 0; // OpenBitsStore: closure slot of `bit`, from SP
+    Operand source;                 // the stored value (open-coded stores)
+    Gpr call_reg = Gpr::None;       // register holding the call target (indirect calls)
+    std::optional<LinkAddr> direct; // direct call target (link-time)
+    std::string cause;              // RuntimeCall: "panic", "goexit", "return", "" = from the panic chain
+    int64_t slot_sp_offset = 0;     // OpenBitsStore: closure slot of `bit`, from SP
     bool has_slot = false;
     const ResourceProbe *resource = nullptr; // ResourceAcquire / ResourceRelease
     Gpr handle_reg = Gpr::None;
     bool handle_deref = false;
     // An inlined call's atomic instruction: the handle is its memory operand's address - offset.
     std::optional<MemOperand> handle_mem;
-    Addr handle_mem_next; // link-time address after the instruction (RIP-relative operands)
+    LinkAddr handle_mem_next; // link-time address after the instruction (RIP-relative operands)
     int64_t handle_offset = 0;
-    Addr inline_call; // the inlined call's site, in the running frame (link-time); null: not inlined
+    LinkAddr inline_call; // the inlined call's site, in the running frame (link-time); null: not inlined
 };
 
 struct PlanOptions {
@@ -112,7 +112,7 @@ struct PlanOptions {
 // One breakpoint: where (link-time), and how many bytes a jump patch may replace there
 // (process/breakpoint_table.h); 0: an int3 only.
 struct PlannedBreakpoint {
-    Addr link_addr;
+    LinkAddr link_addr;
     size_t patchable = 0;
 };
 
@@ -123,25 +123,25 @@ public:
                            const PlanOptions &opts);
 
     // The probes at a link-time address; null if none.
-    [[nodiscard]] const std::vector<Probe> *at(Addr link_addr) const;
-    [[nodiscard]] const std::unordered_map<Addr, std::vector<Probe>> &probes() const { return probes_; }
+    [[nodiscard]] const std::vector<Probe> *at(LinkAddr link_addr) const;
+    [[nodiscard]] const std::unordered_map<LinkAddr, std::vector<Probe>> &probes() const { return probes_; }
     // The breakpoints in place from the start, sorted by address.
     [[nodiscard]] const std::vector<PlannedBreakpoint> &breakpoints() const { return breakpoints_; }
     // The addresses (link-time) armed on demand, by when.
-    [[nodiscard]] std::vector<Addr> on_demand(Arming when) const;
+    [[nodiscard]] std::vector<LinkAddr> on_demand(Arming when) const;
     // Link-time addresses right after an open-coded exit's call (the model tells an inline exit's
     // deferred call from deferreturn's by its return address).
-    [[nodiscard]] const std::vector<Addr> &exit_returns() const { return exit_returns_; }
+    [[nodiscard]] const std::vector<LinkAddr> &exit_returns() const { return exit_returns_; }
     // preprintpanics' rets are probed: a fatal event waits for them to carry the printed text.
     [[nodiscard]] bool fatal_printed_probed() const { return fatal_printed_; }
     // runtime.allgs (link-time address of the []*g), when a stop may need every goroutine.
-    [[nodiscard]] const std::optional<Addr> &allgs() const { return allgs_; }
+    [[nodiscard]] const std::optional<LinkAddr> &allgs() const { return allgs_; }
     // Probed functions deftrace cannot see everywhere (calls inlined without a rule).
     [[nodiscard]] const std::vector<std::string> &notes() const { return notes_; }
 
 private:
     ProbePlan(const GoBinary &bin, const Disassembler &dis) : bin_(&bin), dis_(&dis) {}
-    void add(Addr link_addr, Probe p);
+    void add(LinkAddr link_addr, Probe p);
     [[nodiscard]] std::optional<FuncInfo> function(std::string_view fn) const;
     void add_entry(std::string_view fn, ProbeKind kind);
     size_t add_rets(std::string_view fn, ProbeKind kind); // how many rets
@@ -157,16 +157,16 @@ private:
     void add_inlined_copies(const ResourceProbe &rp, const ProbedFunction &pf, const Probe &p,
                             const std::vector<GoBinary::InlinedCopy> &copies);
     void plan_breakpoints();
-    [[nodiscard]] Addr after_stack_check(const FuncInfo &f) const;
-    [[nodiscard]] std::optional<Addr> locate_allgs() const;
+    [[nodiscard]] LinkAddr after_stack_check(const FuncInfo &f) const;
+    [[nodiscard]] std::optional<LinkAddr> locate_allgs() const;
 
     const GoBinary *bin_;
     const Disassembler *dis_;
-    std::unordered_map<Addr, std::vector<Probe>> probes_;
+    std::unordered_map<LinkAddr, std::vector<Probe>> probes_;
     std::vector<PlannedBreakpoint> breakpoints_;
-    std::vector<Addr> exit_returns_;
+    std::vector<LinkAddr> exit_returns_;
     bool fatal_printed_ = false;
-    std::optional<Addr> allgs_;
+    std::optional<LinkAddr> allgs_;
     std::vector<std::string> notes_;
 };
 

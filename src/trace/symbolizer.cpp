@@ -49,7 +49,7 @@ Site Symbolizer::site_at(Addr runtime_pc, bool return_address) const {
     if (auto it = site_cache_.find(key); it != site_cache_.end())
         return it->second;
     Site s;
-    Addr link = walker_.to_link(runtime_pc);
+    LinkAddr link = walker_.to_link(runtime_pc);
     if (return_address)
         link = link - 1; // the call instruction, not the one after it
     auto f = bin_.pclntab().find_func(link);
@@ -120,18 +120,18 @@ std::vector<Site> Symbolizer::call_stack(const CallSite &at) const {
     for (const auto &f : walker_.walk(at.pc, at.sp, 16)) {
         if (f.name == "runtime.goexit")
             break;
-        const Addr call = innermost ? at.call : walker_.to_link(f.pc) - 1;
+        const LinkAddr call = innermost ? at.call : walker_.to_link(f.pc) - 1;
         innermost = false;
         append_frame(f, call, stack);
     }
     return stack;
 }
 
-void Symbolizer::append_frame(const Frame &f, Addr call, std::vector<Site> &out) const {
+void Symbolizer::append_frame(const Frame &f, LinkAddr call, std::vector<Site> &out) const {
     // A call site inside inlined code (db.Begin inlined into the handler) is that many frames,
     // innermost first, as Go's own tracebacks print them.
     Site outer = site_at(walker_.to_runtime(call), false);
-    Addr pc = call;
+    LinkAddr pc = call;
     for (const auto &in : bin_.inlined_calls(f.func, call)) {
         Site s{std::string(in.name), {}, 0};
         if (auto pos = bin_.pclntab().source_at(f.func, pc)) {

@@ -46,7 +46,8 @@ public:
     // A frame making a call: the frame's run-time pc and sp, and the link-time pc of the call (the
     // call instruction, or the site of a call the compiler inlined).
     struct CallSite {
-        Addr pc, sp, call;
+        Addr pc, sp;
+        LinkAddr call;
     };
     // The frames from `at` outward, inlined calls expanded; innermost first.
     [[nodiscard]] std::vector<Site> call_stack(const CallSite &at) const;
@@ -69,7 +70,7 @@ public:
 private:
     // Appends frame `f`'s sites making the call at link-time pc `call`: the calls inlined there,
     // innermost first, then `f`'s own function.
-    void append_frame(const Frame &f, Addr call, std::vector<Site> &out) const;
+    void append_frame(const Frame &f, LinkAddr call, std::vector<Site> &out) const;
 
     const GoBinary &bin_;
     const StackWalker &walker_;

@@ -24,17 +24,17 @@ Tracer::~Tracer() = default;
 void Tracer::attach(Tracee &tracee) {
     tracee_ = &tracee;
     const auto &elf = bin_->elf();
-    bias_ = 0;
+    bias_ = LoadBias();
     if (elf.is_pie()) {
         auto entry = tracee.auxv(AT_ENTRY);
         if (!entry)
             throw Error(ErrorKind::Process, "cannot read the program's entry point (AT_ENTRY)");
-        bias_ = *entry - elf.entry().value();
+        bias_ = LoadBias::between(elf.entry(), Addr(*entry));
     }
     walker_ = std::make_unique<StackWalker>(*bin_, tracee.memory(), bias_);
     state_ = std::make_unique<RuntimeState>(tracee.memory(), off_, bin_->facts().era);
     current_g_ = CurrentG::locate(*bin_, tracee.disassembler());
-    types_ = std::make_unique<TypeReader>(tracee.memory(), bin_->moduledata().types + bias_);
+    types_ = std::make_unique<TypeReader>(tracee.memory(), bias_.runtime(bin_->moduledata().types));
     funcvals_ = std::make_unique<FuncvalReader>(*bin_, tracee.memory());
     names_ = std::make_unique<Symbolizer>(*bin_, *walker_, tracee.memory(), tracee.disassembler());
     map_scratch();
@@ -48,20 +48,20 @@ void Tracer::attach(Tracee &tracee) {
                                              Perturbation::from_environment());
     const PlanOptions plan{options_.panics_only, &options_.resources, &scope_, options_.all_recovers};
     plan_ = std::make_unique<ProbePlan>(ProbePlan::build(*bin_, sites_, tracee.disassembler(), plan));
-    for (Addr a : plan_->exit_returns())
+    for (LinkAddr a : plan_->exit_returns())
         validator_->note_exit_return(a);
     // Once: a program that execs itself is analysed again.
     for (const auto &note : plan_->notes())
         if (std::find(probe_notes_.begin(), probe_notes_.end(), note) == probe_notes_.end())
             probe_notes_.push_back(note);
     for (const auto &b : plan_->breakpoints())
-        tracee.insert_breakpoint(b.link_addr + bias_, b.patchable);
+        tracee.insert_breakpoint(bias_.runtime(b.link_addr), b.patchable);
     // Int3s (a jump patch cannot be switched while threads run), off until needed.
     recovers_armed_ = deferreturns_armed_ = false;
     for (Arming when : {Arming::DuringPanics, Arming::InScopeDeferreturn})
-        for (Addr a : plan_->on_demand(when)) {
-            tracee.insert_breakpoint(a + bias_, 0);
-            tracee.set_breakpoint_enabled(a + bias_, false);
+        for (LinkAddr a : plan_->on_demand(when)) {
+            tracee.insert_breakpoint(bias_.runtime(a), 0);
+            tracee.set_breakpoint_enabled(bias_.runtime(a), false);
         }
 }
 
@@ -70,8 +70,8 @@ void Tracer::arm(Arming when, bool on) {
     if (armed == on)
         return;
     armed = on;
-    for (Addr a : plan_->on_demand(when))
-        tracee_->set_breakpoint_enabled(a + bias_, on);
+    for (LinkAddr a : plan_->on_demand(when))
+        tracee_->set_breakpoint_enabled(bias_.runtime(a), on);
 }
 
 void Tracer::update_recover_arming() {
@@ -81,7 +81,7 @@ void Tracer::update_recover_arming() {
 // The scratch page for breakpoint stubs must be within ±2 GiB of the code: try just below the
 // lowest segment, then further down, then just above the highest.
 void Tracer::map_scratch() {
-    Addr lo(~uint64_t{0}), hi;
+    LinkAddr lo(~uint64_t{0}), hi;
     for (const auto &seg : bin_->elf().segments())
         if (seg.type == PT_LOAD) {
             lo = std::min(lo, seg.vaddr);
@@ -91,9 +91,9 @@ void Tracer::map_scratch() {
     auto page = [](uint64_t a) { return Addr(a & ~uint64_t{0xfff}); };
     std::vector<Addr> hints;
     for (uint64_t down : {0x100000ull, 0x400000ull, 0x1000000ull})
-        if (lo.value() + bias_ > down + scratch)
-            hints.push_back(page(lo.value() + bias_ - down - scratch));
-    hints.push_back(page(hi.value() + bias_ + 0x1000000));
+        if (bias_.runtime(lo).value() > down + scratch)
+            hints.push_back(page(bias_.runtime(lo).value() - down - scratch));
+    hints.push_back(page(bias_.runtime(hi).value() + 0x1000000));
     tracee_->map_scratch(scratch, hints);
 }
 

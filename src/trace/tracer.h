@@ -8,6 +8,7 @@
 #pragma once
 
 #include "binary/go_binary.h"
+#include "binary/load_bias.h"
 #include "goruntime/current_g.h"
 #include "goruntime/funcval.h"
 #include "goruntime/go_types.h"
@@ -173,7 +174,7 @@ private:
     EventSink &sink_;
     TraceOptions options_;
     Tracee *tracee_ = nullptr;
-    uint64_t bias_ = 0;
+    LoadBias bias_;
     CurrentG current_g_; // where a stopped thread's g is
     std::unique_ptr<StackWalker> walker_;
     std::unique_ptr<RuntimeState> state_;

@@ -73,7 +73,7 @@ void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t
 void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
     Addr target;
     if (p.direct)
-        target = *p.direct + bias_;
+        target = bias_.runtime(*p.direct);
     else if (p.call_reg != Gpr::None)
         target = Addr(stop.regs.get(p.call_reg));
     Event e = make_event(EventKind::DeferCall, goid, g);
@@ -155,7 +155,7 @@ void Tracer::on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid) {
             continue;
         // The faulting frame: sigpanic was entered as if called from the faulting pc.
         const Frame &f = frames[i];
-        const Addr fault = walker_->to_link(f.pc);
+        const LinkAddr fault = walker_->to_link(f.pc);
         const Bytes code = bin_->code(f.func);
         if (fault < f.func.entry || fault - f.func.entry >= code.size())
             return;
@@ -169,7 +169,7 @@ void Tracer::on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid) {
             return;
         const Gpr target = load->operands[0].reg;
         // Then at most a register copy or two (the closure context into RDX) and the call.
-        Addr at = load->next();
+        LinkAddr at = load->next();
         for (int n = 0; n < 4; ++n) {
             if (const auto *probes = plan_->at(at))
                 for (const Probe &p : *probes) {

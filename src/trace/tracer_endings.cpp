@@ -13,7 +13,7 @@ namespace deftrace {
 std::vector<Addr> Tracer::all_goroutines(Addr current) const {
     if (!plan_->allgs())
         return {};
-    return state_->all_goroutines(*plan_->allgs() + bias_, current);
+    return state_->all_goroutines(bias_.runtime(*plan_->allgs()), current);
 }
 
 std::vector<Event> Tracer::never_run_events(const ThreadStop &stop, Addr current, bool current_reported,

@@ -61,7 +61,7 @@ public:
 
     // Link-time address of the instruction after an open-coded exit call: a function whose
     // return address is one was called by an inline deferreturn.
-    void note_exit_return(Addr link_addr) { exit_returns_.insert(link_addr); }
+    void note_exit_return(LinkAddr link_addr) { exit_returns_.insert(link_addr); }
 
     // deferproc / deferprocStack entry (frame_sp = the caller's SP, d.sp) and open-coded deferBits
     // or slot stores (frame_sp = the function's SP). `code`: the deferred funcval's code.
@@ -131,7 +131,7 @@ private:
     Perturbation perturb_;
     uint64_t perturb_count_ = 0;
     Addr perturb_code_;
-    std::unordered_set<Addr> exit_returns_;
+    std::unordered_set<LinkAddr> exit_returns_;
     Addr stop_g_, stop_hi_;               // at_stop
     std::optional<FuncInfo> deferreturn_; // runtime.deferreturn
     struct Pending {

@@ -181,7 +181,7 @@ TEST(CorruptBinary, DamagedOpenCodedDeferInfoIsCorrupt) {
     for (const auto &b : samples()) {
         SCOPED_TRACE(b.label());
         auto bin = GoBinary::open(b.binary());
-        std::optional<Addr> at;
+        std::optional<LinkAddr> at;
         for (size_t i = 0; i < bin.pclntab().num_funcs() && !at; ++i) {
             auto f = bin.pclntab().func(i);
             if (auto off = bin.pclntab().funcdata_offset(f, kFuncdataOpenCodedDeferInfo))

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "binary/elf_file.h"
+#include "binary/load_bias.h"
 
 namespace deftrace::testing {
 namespace {
@@ -25,7 +26,7 @@ Addr target_address() {
     auto sym = elf.symbol("target");
     EXPECT_TRUE(sym.has_value());
     EXPECT_FALSE(elf.is_pie()) << "the victim must be linked -no-pie";
-    return sym ? sym->value : Addr();
+    return sym ? LoadBias().runtime(sym->value) : Addr();
 }
 
 // `target` has no jump inside: the whole function may carry a jump patch.

@@ -104,7 +104,7 @@ TEST(FuzzRegression, PcValueStepThatWouldOverflowIsCorrupt) {
         t.bytes[pcsp + k] = 0xff;
     t.bytes[pcsp + 9] = 0x01;
     t.bytes[pcsp + 10] = 0x10; // pc delta
-    const auto tab = Pclntab::parse(Bytes(t.bytes), Addr(0x500000));
+    const auto tab = Pclntab::parse(Bytes(t.bytes), LinkAddr(0x500000));
     try {
         (void)tab.pcsp(tab.func(0));
         ADD_FAILURE() << "accepted";

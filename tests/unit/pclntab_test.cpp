@@ -7,7 +7,7 @@
 namespace deftrace::testing {
 namespace {
 
-const Addr kAt{0x500000};
+const LinkAddr kAt{0x500000};
 
 Pclntab parse(const SyntheticPclntab &t) {
     return Pclntab::parse(Bytes(t.bytes), kAt);
@@ -38,33 +38,33 @@ TEST(Pclntab, ParsesASyntheticTable) {
     auto a = p.func(0), b = p.func(1);
     EXPECT_EQ(p.func_name(a), "main.a");
     EXPECT_EQ(p.func_name(b), "main.b");
-    EXPECT_EQ(a.entry, Addr(0x401000));
-    EXPECT_EQ(a.end, Addr(0x401010));
-    EXPECT_EQ(b.end, Addr(0x401020));
+    EXPECT_EQ(a.entry, LinkAddr(0x401000));
+    EXPECT_EQ(a.end, LinkAddr(0x401010));
+    EXPECT_EQ(b.end, LinkAddr(0x401020));
     EXPECT_EQ(b.start_line, 7);
-    auto pos = p.source_at(a, Addr(0x401009));
+    auto pos = p.source_at(a, LinkAddr(0x401009));
     ASSERT_TRUE(pos.has_value());
     EXPECT_EQ(pos->file, "/src/main.go");
     EXPECT_EQ(pos->line, 12);
-    EXPECT_EQ(p.source_at(a, Addr(0x401000))->line, 10);
-    EXPECT_EQ(p.pcsp(a).at(Addr(0x401004)), 8);
-    EXPECT_FALSE(p.pcsp(a).at(Addr(0x401010)).has_value());
+    EXPECT_EQ(p.source_at(a, LinkAddr(0x401000))->line, 10);
+    EXPECT_EQ(p.pcsp(a).at(LinkAddr(0x401004)), 8);
+    EXPECT_FALSE(p.pcsp(a).at(LinkAddr(0x401010)).has_value());
     EXPECT_EQ(p.funcdata_offset(b, 4), 0x40u);
     EXPECT_FALSE(p.funcdata_offset(b, 3).has_value());
     EXPECT_FALSE(p.funcdata_offset(a, 4).has_value());
-    EXPECT_EQ(p.find_func(Addr(0x40100f))->index, 0u);
-    EXPECT_EQ(p.find_func(Addr(0x401010))->index, 1u);
-    EXPECT_FALSE(p.find_func(Addr(0x401020)).has_value());
-    EXPECT_FALSE(p.find_func(Addr(0x400fff)).has_value());
+    EXPECT_EQ(p.find_func(LinkAddr(0x40100f))->index, 0u);
+    EXPECT_EQ(p.find_func(LinkAddr(0x401010))->index, 1u);
+    EXPECT_FALSE(p.find_func(LinkAddr(0x401020)).has_value());
+    EXPECT_FALSE(p.find_func(LinkAddr(0x400fff)).has_value());
     EXPECT_EQ(p.find_by_name("main.b"), 1u);
 }
 
 TEST(Pclntab, TextStartOverrideForGo126) {
     auto t = SyntheticPclntab::make();
     t.put64(24, 0); // Go 1.26+ writes 0
-    auto p = Pclntab::parse(Bytes(t.bytes), kAt, Addr(0x401000));
+    auto p = Pclntab::parse(Bytes(t.bytes), kAt, LinkAddr(0x401000));
     EXPECT_TRUE(p.header_text_start().is_null());
-    EXPECT_EQ(p.func(1).entry, Addr(0x401010));
+    EXPECT_EQ(p.func(1).entry, LinkAddr(0x401010));
 }
 
 TEST(Pclntab, EveryTruncationIsAnError) {

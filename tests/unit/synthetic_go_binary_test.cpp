@@ -20,8 +20,8 @@ TEST_P(SyntheticGoBinary, OpensAndAnalyses) {
     EXPECT_EQ(bin.version_source(), "buildinfo");
     EXPECT_EQ(bin.pclntab_source(), opts.section_headers ? ".gopclntab" : "scan");
     EXPECT_EQ(bin.pclntab().num_funcs(), 6u);
-    EXPECT_EQ(bin.moduledata().text, Addr(img.text_vaddr));
-    EXPECT_EQ(bin.pclntab().text_start(), Addr(img.text_vaddr));
+    EXPECT_EQ(bin.moduledata().text, LinkAddr(img.text_vaddr));
+    EXPECT_EQ(bin.pclntab().text_start(), LinkAddr(img.text_vaddr));
     EXPECT_TRUE(bin.warnings().empty()) << bin.warnings().front();
 
     const auto funcs = analyze_defer_sites(bin);
