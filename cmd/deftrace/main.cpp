@@ -49,6 +49,7 @@ int main(int argc, char **argv) {
 
     CLI::App app{"deftrace: trace the defers, panics and recovers of a Go program\n\n"
                  "  deftrace [OPTIONS] PROGRAM [ARGS...]\n"
+                 "  deftrace [OPTIONS] -p PID [--duration SECONDS]\n"
                  "  deftrace inspect [--json] [--func REGEX] BINARY\n"
                  "  deftrace diff EXPECTED.json ACTUAL.json"};
     app.set_version_flag("--version", version_text());
@@ -68,6 +69,10 @@ int main(int argc, char **argv) {
         ins->add_option("BINARY", inspect.binary, "The Go executable")->required();
     } else {
         app.prefix_command(true);
+        app.add_option("-p,--pid", trace.pid,
+                       "Attach to the running Go process PID instead of starting a program; detach on "
+                       "Ctrl-C, SIGTERM or after --duration, leaving it running untouched");
+        app.add_option("--duration", trace.duration, "With -p: detach after SECONDS")->check(CLI::PositiveNumber);
         app.add_option("-o,--output", trace.output, "Write the text trace to FILE instead of stderr");
         app.add_option("--json", trace.json,
                        "Write the JSON trace (schema deftrace.trace/1) to FILE, as the events happen");
@@ -122,7 +127,11 @@ int main(int argc, char **argv) {
                 trace.argv.erase(trace.argv.begin());
             else if (!trace.argv.empty() && trace.argv.front().size() > 1 && trace.argv.front()[0] == '-')
                 throw CLI::ValidationError("unknown option " + trace.argv.front());
-            if (trace.argv.empty())
+            if (trace.pid && !trace.argv.empty())
+                throw CLI::ValidationError("-p", "attach to a process or run a program, not both");
+            if (trace.duration && !trace.pid)
+                throw CLI::ValidationError("--duration", "only with -p");
+            if (trace.argv.empty() && !trace.pid)
                 throw CLI::ValidationError("PROGRAM", "no program to trace");
         }
     } catch (const CLI::CallForHelp &e) {
