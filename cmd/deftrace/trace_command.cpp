@@ -122,6 +122,12 @@ std::string attached_program(int pid) {
     return name;
 }
 
+// snapshot: the tracer's readers without a trace.
+class NullSink : public EventSink {
+public:
+    void emit(const Event &) override {}
+};
+
 } // namespace
 
 int run_trace(const TraceCommandOptions &opts) {
@@ -259,6 +265,60 @@ int run_trace(const TraceCommandOptions &opts) {
     if (opts.fail_on_leak && tracer.leaks_open() > 0)
         return kExitLeak;
     return status.code;
+}
+
+int run_snapshot(int pid, bool json_out) {
+    const std::string program = attached_program(pid);
+    GoBinary bin = GoBinary::open("/proc/" + std::to_string(pid) + "/exe");
+    const ShippedData data = ShippedData::of_this_process();
+    RuntimeOffsets offsets = RuntimeOffsets::from(layouts_for(bin, data));
+    NullSink none;
+    TraceOptions topts;
+    topts.panics_only = true;
+    // Everything that does not need the process is done before it is stopped.
+    Tracer tracer(bin, analyze_defer_sites(bin), offsets, none, topts);
+    const auto t0 = std::chrono::steady_clock::now();
+    Tracee tracee = Tracee::attach(pid);
+    nlohmann::ordered_json goroutines = tracer.snapshot(tracee); // on failure the destructor detaches
+    tracee.detach();
+    const auto stopped_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    std::string out;
+    if (json_out) {
+        nlohmann::ordered_json j;
+        j["schema"] = "deftrace.snapshot/1";
+        j["pid"] = pid;
+        j["program"] = program;
+        j["go_version"] = bin.version().text;
+        j["stopped_us"] = stopped_us;
+        j["goroutines"] = std::move(goroutines);
+        out = j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    } else {
+        out = "process " + std::to_string(pid) + " (" + terminal_safe(program) + ", " + bin.version().text +
+              "): " + std::to_string(goroutines.size()) + " goroutines, stopped for " + std::to_string(stopped_us) +
+              " us\n";
+        for (const auto &g : goroutines) {
+            if (g["defers"].empty() && g["panics"].empty())
+                continue;
+            out += "goroutine " + g["goroutine"].dump() + " (" + g["status"].get<std::string>() + "):\n";
+            for (const auto &p : g["panics"])
+                out += "  panic " +
+                       terminal_safe(p.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)) + "\n";
+            for (const auto &d : g["defers"]) {
+                std::string line = "  defer " + terminal_safe(d.value("fn", std::string("?")));
+                if (d.contains("defer_kind"))
+                    line += " (" + terminal_safe(d["defer_kind"].get<std::string>()) + ")";
+                if (d.contains("function"))
+                    line += " in " + terminal_safe(d["function"].get<std::string>());
+                out += line + "\n";
+            }
+            if (g.contains("complete"))
+                out += "  (the stack is deeper than walked: open-coded defers further out are missing)\n";
+        }
+    }
+    if (std::fputs(out.c_str(), stdout) < 0 || std::fflush(stdout) != 0)
+        throw Error(ErrorKind::Io, std::string("writing the snapshot to standard output: ") + std::strerror(errno));
+    return kExitOk;
 }
 
 int run_diff(const std::string &expected, const std::string &actual) {

@@ -35,6 +35,11 @@ struct TraceCommandOptions {
 // running) and returns 0.
 int run_trace(const TraceCommandOptions &opts);
 
+// `deftrace snapshot -p PID [--json]`: attaches, reads every goroutine's pending deferred calls
+// and panics in progress, detaches, and prints them (text, or JSON schema deftrace.snapshot/1)
+// with how long the process was stopped. Returns 0.
+int run_snapshot(int pid, bool json);
+
 // `deftrace diff EXPECTED ACTUAL`: compares two saved traces as --expect does.
 int run_diff(const std::string &expected, const std::string &actual);
 

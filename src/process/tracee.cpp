@@ -234,6 +234,13 @@ Tracee Tracee::attach(pid_t pid) {
     return t;
 }
 
+void Tracee::detach() {
+    detach_all(std::nullopt);
+    ExitStatus detached;
+    detached.detached = true;
+    exit_ = detached;
+}
+
 bool Tracee::wait_attached(pid_t tid) {
     for (;;) {
         int st = 0;
@@ -690,6 +697,12 @@ void Tracee::detach_all(std::optional<pid_t> stopped) {
     };
     if (stopped)
         held.push_back({*stopped, 0, true});
+    // Before run(), every thread is in a stop already reported (launch, attach): interrupting
+    // it would report nothing more.
+    if (!started_)
+        for (pid_t t : threads_)
+            if (!holds(t))
+                held.push_back({t, 0, false});
     for (auto [t, st] : pending_)
         if (WIFSTOPPED(st) && !holds(t))
             hold(t, st);

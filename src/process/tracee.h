@@ -63,6 +63,10 @@ public:
     // ExitStatus with `detached` set.
     void set_detach_request(std::function<bool()> requested) { detach_requested_ = std::move(requested); }
     [[nodiscard]] bool attached() const { return attached_; }
+    // The threads being traced.
+    [[nodiscard]] std::vector<pid_t> thread_ids() const { return {threads_.begin(), threads_.end()}; }
+    // Attached, before run(): lets go of the process at once (as run() does when asked to).
+    void detach();
     Tracee(Tracee &&) noexcept;
     Tracee &operator=(Tracee &&) = delete;
     ~Tracee();
