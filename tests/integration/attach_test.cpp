@@ -196,6 +196,32 @@ TEST_F(AttachRunning, SigtermDetaches) {
         << lines.substr(lines.size() > 500 ? lines.size() - 500 : 0);
 }
 
+TEST_F(AttachRunning, SnapshotReadsPendingDefersAndDetaches) {
+    Service svc({prog_}, dir_ / "out-snap.txt");
+    ASSERT_TRUE(svc.beats_after(2));
+    const std::string before = text_of(svc.pid());
+    const RunResult r = run_program({DEFTRACE_EXE, "snapshot", "--json", "-p", std::to_string(svc.pid())});
+    ASSERT_EQ(exit_code(r), 0) << r.err;
+    auto snap = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_FALSE(snap.is_discarded()) << r.out;
+    EXPECT_EQ(snap["schema"], "deftrace.snapshot/1");
+    EXPECT_EQ(snap["pid"], svc.pid());
+    EXPECT_GT(snap["stopped_us"].get<int64_t>(), 0);
+    // main.waiter's `defer close(done)` is pending for as long as the program runs.
+    bool waiter = false;
+    for (const auto &g : snap["goroutines"])
+        for (const auto &d : g["defers"])
+            waiter |= d["function"] == "main.waiter";
+    EXPECT_TRUE(waiter) << r.out;
+    EXPECT_TRUE(text_of(svc.pid()) == before) << "the program's code differs after the snapshot";
+    EXPECT_TRUE(svc.beats_after(svc.last_beat() + 3)) << "no heartbeat after the snapshot";
+
+    const RunResult text = run_program({DEFTRACE_EXE, "snapshot", "-p", std::to_string(svc.pid())});
+    EXPECT_EQ(exit_code(text), 0) << text.err;
+    EXPECT_NE(text.out.find("in main.waiter"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("stopped for"), std::string::npos) << text.out;
+}
+
 TEST_F(AttachRunning, ErrorsAreOneLineWithTheirExitCodes) {
     auto one_line = [](const RunResult &r) { return std::count(r.err.begin(), r.err.end(), '\n') == 1; };
     const RunResult none = run_program({DEFTRACE_EXE, "-p", "999999999"});
