@@ -46,18 +46,28 @@ int main(int argc, char **argv) {
     // for deftrace come first; the first non-option word starts the program's command line.
     const bool inspect_mode = argc > 1 && std::string_view(argv[1]) == "inspect";
     const bool diff_mode = argc > 1 && std::string_view(argv[1]) == "diff";
+    const bool snapshot_mode = argc > 1 && std::string_view(argv[1]) == "snapshot";
 
     CLI::App app{"deftrace: trace the defers, panics and recovers of a Go program\n\n"
                  "  deftrace [OPTIONS] PROGRAM [ARGS...]\n"
+                 "  deftrace [OPTIONS] -p PID [--duration SECONDS]\n"
                  "  deftrace inspect [--json] [--func REGEX] BINARY\n"
-                 "  deftrace diff EXPECTED.json ACTUAL.json"};
+                 "  deftrace diff EXPECTED.json ACTUAL.json\n"
+                 "  deftrace snapshot [--json] -p PID"};
     app.set_version_flag("--version", version_text());
     app.formatter(std::make_shared<Usage>());
     InspectOptions inspect;
     TraceCommandOptions trace;
     CLI::App *ins = nullptr;
     std::string diff_a, diff_b;
-    if (diff_mode) {
+    int snapshot_pid = 0;
+    bool snapshot_json = false;
+    if (snapshot_mode) {
+        auto *sn = app.add_subcommand("snapshot", "Stop a running Go process a moment and print every goroutine's "
+                                                  "pending deferred calls and panics in progress");
+        sn->add_option("-p,--pid", snapshot_pid, "The running Go process")->required();
+        sn->add_flag("--json", snapshot_json, "Print JSON (schema deftrace.snapshot/1) instead of text");
+    } else if (diff_mode) {
         auto *d = app.add_subcommand("diff", "Compare two JSON traces as --expect does (normalized, per goroutine)");
         d->add_option("EXPECTED", diff_a, "The expected trace")->required();
         d->add_option("ACTUAL", diff_b, "The trace to check")->required();
@@ -68,6 +78,10 @@ int main(int argc, char **argv) {
         ins->add_option("BINARY", inspect.binary, "The Go executable")->required();
     } else {
         app.prefix_command(true);
+        app.add_option("-p,--pid", trace.pid,
+                       "Attach to the running Go process PID instead of starting a program; detach on "
+                       "Ctrl-C, SIGTERM or after --duration, leaving it running untouched");
+        app.add_option("--duration", trace.duration, "With -p: detach after SECONDS")->check(CLI::PositiveNumber);
         app.add_option("-o,--output", trace.output, "Write the text trace to FILE instead of stderr");
         app.add_option("--json", trace.json,
                        "Write the JSON trace (schema deftrace.trace/1) to FILE, as the events happen");
@@ -116,7 +130,7 @@ int main(int argc, char **argv) {
 
     try {
         app.parse(argc, argv);
-        if (!inspect_mode && !diff_mode) {
+        if (!inspect_mode && !diff_mode && !snapshot_mode) {
             trace.argv = app.remaining();
             // Options end at the first word that is not one of ours; `--` ends them explicitly
             // (for a program whose name starts with a dash). A dash-word that is not ours is a
@@ -125,7 +139,11 @@ int main(int argc, char **argv) {
                 trace.argv.erase(trace.argv.begin());
             else if (!trace.argv.empty() && trace.argv.front().size() > 1 && trace.argv.front()[0] == '-')
                 throw CLI::ValidationError("unknown option " + trace.argv.front());
-            if (trace.argv.empty())
+            if (trace.pid && !trace.argv.empty())
+                throw CLI::ValidationError("-p", "attach to a process or run a program, not both");
+            if (trace.duration && !trace.pid)
+                throw CLI::ValidationError("--duration", "only with -p");
+            if (trace.argv.empty() && !trace.pid)
                 throw CLI::ValidationError("PROGRAM", "no program to trace");
         }
     } catch (const CLI::CallForHelp &e) {
@@ -142,6 +160,8 @@ int main(int argc, char **argv) {
             return run_inspect(inspect);
         if (diff_mode)
             return run_diff(diff_a, diff_b);
+        if (snapshot_mode)
+            return run_snapshot(snapshot_pid, snapshot_json);
         return run_trace(trace);
     } catch (const Error &e) {
         std::cerr << "deftrace: " << e.what() << "\n";

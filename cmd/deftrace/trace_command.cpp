@@ -19,11 +19,13 @@
 #include "trace/tracer.h"
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 namespace deftrace {
@@ -69,10 +71,76 @@ template <typename F> auto on_trace(const std::string &name, F &&f) {
     }
 }
 
+// -p: Ctrl-C, SIGTERM, SIGHUP (and the end of --duration) ask deftrace to detach. The handlers
+// only set a flag; the tracing loop looks at it between stops.
+volatile std::sig_atomic_t g_detach = 0;
+
+void on_detach_signal(int) {
+    g_detach = 1;
+}
+
+// While attached: the detach signals caught (not SA_RESTART, so that they interrupt the wait for
+// the next stop) and a 100 ms interval timer, which both measures --duration and interrupts a
+// wait that began just before a signal set the flag.
+class DetachSignals {
+public:
+    DetachSignals() {
+        struct sigaction sa {};
+        sa.sa_handler = on_detach_signal;
+        sigemptyset(&sa.sa_mask);
+        for (int sig : {SIGINT, SIGTERM, SIGHUP})
+            sigaction(sig, &sa, nullptr);
+        struct sigaction tick {};
+        tick.sa_handler = [](int) {};
+        sigemptyset(&tick.sa_mask);
+        sigaction(SIGALRM, &tick, nullptr);
+    }
+    void start_ticks() {
+        itimerval every{{0, 100000}, {0, 100000}};
+        setitimer(ITIMER_REAL, &every, nullptr);
+    }
+    ~DetachSignals() {
+        itimerval off{};
+        setitimer(ITIMER_REAL, &off, nullptr);
+    }
+    DetachSignals(const DetachSignals &) = delete;
+    DetachSignals &operator=(const DetachSignals &) = delete;
+};
+
+// -p: the running program's executable, and the name it goes by.
+std::string attached_program(int pid) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    std::error_code ec;
+    if (pid <= 0 || !fs::exists(proc, ec))
+        throw Error(ErrorKind::NotFound, "no such process: " + std::to_string(pid));
+    std::string name = fs::read_symlink(proc + "/exe", ec).string();
+    if (ec)
+        throw Error(ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted
+                        ? ErrorKind::Permission
+                        : ErrorKind::NotFound,
+                    "cannot read " + proc + "/exe: " + ec.message());
+    return name;
+}
+
+// snapshot: the tracer's readers without a trace.
+class NullSink : public EventSink {
+public:
+    void emit(const Event &) override {}
+};
+
 } // namespace
 
 int run_trace(const TraceCommandOptions &opts) {
-    const std::string path = resolve_program(opts.argv.at(0));
+    std::optional<DetachSignals> detach_signals;
+    std::vector<std::string> program = opts.argv;
+    std::string path;
+    if (opts.pid) {
+        detach_signals.emplace(); // before attaching: a Ctrl-C from now on means detach
+        program = {attached_program(*opts.pid)};
+        path = "/proc/" + std::to_string(*opts.pid) + "/exe"; // even if the file was replaced since
+    } else {
+        path = resolve_program(opts.argv.at(0));
+    }
     GoBinary bin = GoBinary::open(path);
     const ShippedData data = ShippedData::of_this_process();
     RuntimeOffsets offsets = RuntimeOffsets::from(layouts_for(bin, data));
@@ -106,7 +174,9 @@ int run_trace(const TraceCommandOptions &opts) {
     nlohmann::ordered_json header;
     header["schema"] = std::string(kTraceSchema);
     header["go_version"] = bin.version().text;
-    header["program"] = opts.argv;
+    header["program"] = program;
+    if (opts.pid)
+        header["attached_pid"] = *opts.pid;
     header["mode"] = opts.panics_only ? "panics-only" : "full";
     header["scope"] = scope.describe();
     header["paths"] = source_paths(bin).to_json();
@@ -125,9 +195,19 @@ int run_trace(const TraceCommandOptions &opts) {
     }
 
     Tracer tracer(bin, std::move(sites), offsets, sinks, topts);
-    Tracee tracee = Tracee::launch(opts.argv);
+    Tracee tracee = opts.pid ? Tracee::attach(*opts.pid) : Tracee::launch(opts.argv);
     tracer.attach(tracee);
+    if (opts.pid) {
+        using Clock = std::chrono::steady_clock;
+        std::optional<Clock::time_point> deadline;
+        if (opts.duration)
+            deadline = Clock::now() +
+                       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*opts.duration));
+        tracee.set_detach_request([deadline] { return g_detach != 0 || (deadline && Clock::now() >= *deadline); });
+        detach_signals->start_ticks();
+    }
     ExitStatus status = tracee.run(tracer);
+    detach_signals.reset();
     tracer.finish(status);
     sinks.finish();
     if (opts.stats) {
@@ -185,6 +265,60 @@ int run_trace(const TraceCommandOptions &opts) {
     if (opts.fail_on_leak && tracer.leaks_open() > 0)
         return kExitLeak;
     return status.code;
+}
+
+int run_snapshot(int pid, bool json_out) {
+    const std::string program = attached_program(pid);
+    GoBinary bin = GoBinary::open("/proc/" + std::to_string(pid) + "/exe");
+    const ShippedData data = ShippedData::of_this_process();
+    RuntimeOffsets offsets = RuntimeOffsets::from(layouts_for(bin, data));
+    NullSink none;
+    TraceOptions topts;
+    topts.panics_only = true;
+    // Everything that does not need the process is done before it is stopped.
+    Tracer tracer(bin, analyze_defer_sites(bin), offsets, none, topts);
+    const auto t0 = std::chrono::steady_clock::now();
+    Tracee tracee = Tracee::attach(pid);
+    nlohmann::ordered_json goroutines = tracer.snapshot(tracee); // on failure the destructor detaches
+    tracee.detach();
+    const auto stopped_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    std::string out;
+    if (json_out) {
+        nlohmann::ordered_json j;
+        j["schema"] = "deftrace.snapshot/1";
+        j["pid"] = pid;
+        j["program"] = program;
+        j["go_version"] = bin.version().text;
+        j["stopped_us"] = stopped_us;
+        j["goroutines"] = std::move(goroutines);
+        out = j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    } else {
+        out = "process " + std::to_string(pid) + " (" + terminal_safe(program) + ", " + bin.version().text +
+              "): " + std::to_string(goroutines.size()) + " goroutines, stopped for " + std::to_string(stopped_us) +
+              " us\n";
+        for (const auto &g : goroutines) {
+            if (g["defers"].empty() && g["panics"].empty())
+                continue;
+            out += "goroutine " + g["goroutine"].dump() + " (" + g["status"].get<std::string>() + "):\n";
+            for (const auto &p : g["panics"])
+                out += "  panic " +
+                       terminal_safe(p.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)) + "\n";
+            for (const auto &d : g["defers"]) {
+                std::string line = "  defer " + terminal_safe(d.value("fn", std::string("?")));
+                if (d.contains("defer_kind"))
+                    line += " (" + terminal_safe(d["defer_kind"].get<std::string>()) + ")";
+                if (d.contains("function"))
+                    line += " in " + terminal_safe(d["function"].get<std::string>());
+                out += line + "\n";
+            }
+            if (g.contains("complete"))
+                out += "  (the stack is deeper than walked: open-coded defers further out are missing)\n";
+        }
+    }
+    if (std::fputs(out.c_str(), stdout) < 0 || std::fflush(stdout) != 0)
+        throw Error(ErrorKind::Io, std::string("writing the snapshot to standard output: ") + std::strerror(errno));
+    return kExitOk;
 }
 
 int run_diff(const std::string &expected, const std::string &actual) {

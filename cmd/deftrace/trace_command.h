@@ -9,6 +9,8 @@ namespace deftrace {
 
 struct TraceCommandOptions {
     std::vector<std::string> argv;     // the program and its arguments
+    std::optional<int> pid;            // -p: attach to this running process instead (argv empty)
+    std::optional<double> duration;    // --duration: with -p, detach after this many seconds
     std::optional<std::string> output; // -o: text trace to this file instead of stderr
     std::optional<std::string> json;   // --json: JSON trace to this file
     std::optional<std::string> jsonl;  // --jsonl: JSON Lines trace to this file, flushed per event
@@ -30,7 +32,14 @@ struct TraceCommandOptions {
 // makes deftrace kill itself with the same signal), or with --expect 0 when the trace matches
 // and kExitTraceMismatch when it does not (the tracee's exit is part of the comparison). With
 // --strict, kExitDivergence instead when the runtime model disagreed with an observation.
+// With -p: attaches, traces until Ctrl-C, SIGTERM or --duration, detaches (the process goes on
+// running) and returns 0.
 int run_trace(const TraceCommandOptions &opts);
+
+// `deftrace snapshot -p PID [--json]`: attaches, reads every goroutine's pending deferred calls
+// and panics in progress, detaches, and prints them (text, or JSON schema deftrace.snapshot/1)
+// with how long the process was stopped. Returns 0.
+int run_snapshot(int pid, bool json);
 
 // `deftrace diff EXPECTED ACTUAL`: compares two saved traces as --expect does.
 int run_diff(const std::string &expected, const std::string &actual);

@@ -65,16 +65,26 @@ void set_registers(pid_t tid, const Registers &regs) {
         ptrace_failed("PTRACE_SETREGS", tid);
 }
 
-Tracee::Tracee(pid_t pid) : pid_(pid), memory_(pid) {
+Tracee::Tracee(pid_t pid, bool attached) : pid_(pid), memory_(pid), attached_(attached) {
     threads_.insert(pid);
 }
 
 Tracee::Tracee(Tracee &&o) noexcept
     : pid_(std::exchange(o.pid_, -1)), memory_(std::move(o.memory_)), breakpoints_(std::move(o.breakpoints_)),
       threads_(std::move(o.threads_)), last_hit_(std::move(o.last_hit_)), pending_(std::move(o.pending_)),
-      exit_(o.exit_), exit_reported_(o.exit_reported_), started_(o.started_), stats_(o.stats_) {}
+      exit_(o.exit_), exit_reported_(o.exit_reported_), started_(o.started_), attached_(o.attached_),
+      attach_pcs_(std::move(o.attach_pcs_)), detach_requested_(std::move(o.detach_requested_)), stats_(o.stats_) {}
 
 Tracee::~Tracee() {
+    // A process deftrace attached to is someone else's: whatever went wrong, let it go on as it
+    // was (breakpoints removed, every thread detached).
+    if (pid_ > 0 && attached_ && !exit_) {
+        try {
+            detach_all(std::nullopt);
+        } catch (...) {
+        }
+        return;
+    }
     // Never leave a stopped tracee behind: if run() did not see the end, kill it (EXITKILL would
     // do the same when deftrace exits; this covers errors before run()).
     if (pid_ > 0 && !exit_) {
@@ -154,6 +164,111 @@ Tracee Tracee::launch(const std::vector<std::string> &argv) {
     return Tracee(pid);
 }
 
+namespace {
+
+std::vector<pid_t> tasks_of(pid_t pid) {
+    std::vector<pid_t> tids;
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec))
+        if (const pid_t t = static_cast<pid_t>(std::strtol(e.path().filename().c_str(), nullptr, 10)); t > 0)
+            tids.push_back(t);
+    return tids;
+}
+
+std::string ptrace_scope() {
+    std::ifstream in("/proc/sys/kernel/yama/ptrace_scope");
+    std::string v;
+    return in >> v ? v : "";
+}
+
+} // namespace
+
+Tracee Tracee::attach(pid_t pid) {
+    const std::string who = "process " + std::to_string(pid);
+    if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
+        throw Error(ErrorKind::NotFound, "no such process: " + std::to_string(pid));
+    // No PTRACE_O_EXITKILL: the program is not ours, it must outlive deftrace.
+    const long opts = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
+    if (ptrace(PTRACE_SEIZE, pid, nullptr, reinterpret_cast<void *>(opts)) != 0) {
+        const int e = errno;
+        if (e == ESRCH)
+            throw Error(ErrorKind::NotFound, "no such process: " + std::to_string(pid));
+        if (e == EPERM || e == EACCES) {
+            const std::string scope = ptrace_scope();
+            throw Error(ErrorKind::Permission,
+                        "cannot attach to " + who + ": " + std::strerror(e) +
+                            " (traced already, another user's, or forbidden by /proc/sys/kernel/yama/ptrace_scope" +
+                            (scope.empty() ? "" : " = " + scope) + ")");
+        }
+        throw Error(ErrorKind::Process, "cannot attach to " + who + ": " + std::strerror(e));
+    }
+    // From here on the destructor detaches whatever has been seized.
+    Tracee t(pid, true);
+    t.threads_.clear();
+    std::unordered_set<pid_t> seen;
+    auto stop = [&](pid_t tid) {
+        // A thread created since by a seized one is ours already (clone tracing): EPERM.
+        if (tid != pid && ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void *>(opts)) != 0 && errno != EPERM)
+            return; // gone meanwhile
+        if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0)
+            return;
+        t.threads_.insert(tid);
+        if (!t.wait_attached(tid))
+            t.threads_.erase(tid);
+    };
+    // Go starts threads at any time: list again until a pass finds none that is new.
+    for (bool more = true; more;) {
+        more = false;
+        for (pid_t tid : tasks_of(pid))
+            if (seen.insert(tid).second) {
+                more = true;
+                stop(tid);
+            }
+    }
+    if (!t.threads_.contains(pid))
+        throw Error(ErrorKind::NotFound, "no such process: " + std::to_string(pid) + " (it ended)");
+    t.stats_.threads = t.threads_.size();
+    for (pid_t tid : t.threads_)
+        if (auto regs = registers_of(tid))
+            t.attach_pcs_.push_back(regs->pc());
+    return t;
+}
+
+void Tracee::detach() {
+    detach_all(std::nullopt);
+    ExitStatus detached;
+    detached.detached = true;
+    exit_ = detached;
+}
+
+bool Tracee::wait_attached(pid_t tid) {
+    for (;;) {
+        int st = 0;
+        if (waitpid(tid, &st, __WALL) != tid) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        const WaitStop stop = decode_wait_status(st);
+        switch (stop.kind) {
+        case WaitStop::Kind::Ended: return false;
+        case WaitStop::Kind::EventStop:
+        case WaitStop::Kind::GroupStop: return true;
+        case WaitStop::Kind::Trap:
+        case WaitStop::Kind::Signal:
+            // A signal that arrived before the interrupt: delivered now, as it would have been.
+            cont(tid, stop.signal);
+            break;
+        default: cont(tid, 0); break; // a clone (the new thread is listed later), an exit
+        }
+    }
+}
+
+bool Tracee::stopped_inside(Addr addr, size_t patchable) const {
+    return std::any_of(attach_pcs_.begin(), attach_pcs_.end(),
+                       [&](Addr pc) { return pc > addr && pc < addr + patchable; });
+}
+
 std::optional<uint64_t> Tracee::auxv(uint64_t type) const {
     std::ifstream in("/proc/" + std::to_string(pid_) + "/auxv", std::ios::binary);
     uint64_t kv[2];
@@ -186,8 +301,11 @@ int64_t Tracee::inject_syscall(long nr, std::initializer_list<uint64_t> args) {
     set_registers(pid_, r);
     if (ptrace(PTRACE_SINGLESTEP, pid_, nullptr, nullptr) != 0)
         ptrace_failed("PTRACE_SINGLESTEP", pid_);
-    int st;
-    if (waitpid(pid_, &st, __WALL) != pid_ || !WIFSTOPPED(st))
+    int st = 0;
+    pid_t got;
+    while ((got = waitpid(pid_, &st, __WALL)) < 0 && errno == EINTR) {
+    }
+    if (got != pid_ || !WIFSTOPPED(st))
         throw Error(ErrorKind::Process, "the tracee did not stop after an injected system call");
     auto ret = static_cast<int64_t>(get_registers(pid_).raw.rax);
     memory_.write(at, original);
@@ -279,13 +397,31 @@ void Tracee::resume_after_breakpoint(pid_t tid, Registers &regs, Addr addr) {
 
 ExitStatus Tracee::run(StopHandler &handler) {
     started_ = true;
-    SignalForwarding forwarding(pid_);
-    cont(pid_, 0);
+    // Attached, signals to deftrace are deftrace's: they ask it to detach.
+    std::optional<SignalForwarding> forwarding;
+    if (attached_) {
+        for (pid_t tid : threads_)
+            cont(tid, 0);
+    } else {
+        forwarding.emplace(pid_);
+        cont(pid_, 0);
+    }
     pending_.clear();
     unsigned round = 0;
     for (;;) {
-        if (pending_.empty() && !collect_stops(round))
-            break;
+        if (detach_requested()) {
+            detach_all(std::nullopt);
+            ExitStatus detached;
+            detached.detached = true;
+            exit_ = detached;
+            return detached;
+        }
+        if (pending_.empty()) {
+            if (!collect_stops(round))
+                break;
+            if (pending_.empty())
+                continue; // interrupted by a signal
+        }
         const auto [tid, status] = pending_.front();
         pending_.pop_front();
         ++stats_.stops;
@@ -324,6 +460,8 @@ bool Tracee::collect_stops(unsigned &round) {
             return false;
         if (errno != EINTR)
             throw Error(ErrorKind::Process, std::string("waitpid: ") + std::strerror(errno));
+        if (detach_requested())
+            return true;
     }
     pending_.emplace_back(tid, st);
     if (++round % kFairness == 0)
@@ -511,55 +649,13 @@ bool Tracee::on_trap(StopHandler &handler, pid_t tid) {
 }
 
 void Tracee::detach_all_and_wait(std::optional<pid_t> stopped) {
-    // deftrace failed: leave the program running untraced, exactly as it would without us. Every
-    // thread is stopped first, so that the jump patches can be rewritten with the original code
-    // under no running thread; then each thread that stopped on a (now removed) int3 is moved
-    // back onto the restored instruction, and all are let go, each with the signal it was about
-    // to receive. One that trapped in a trampoline goes on through its relocated copy. The
-    // threads: the one being handled, those whose stops were collected but not handled yet, and
-    // every other thread of the process (/proc/PID/task: also those created since the last
-    // stop handled, attached by PTRACE_O_TRACECLONE but not reported yet), interrupted and
-    // waited for.
-    std::vector<std::pair<pid_t, int>> held; // thread, signal to deliver on detach
-    auto holds = [&](pid_t t) {
-        return std::any_of(held.begin(), held.end(), [&](const auto &h) { return h.first == t; });
-    };
-    auto deliver_of = [](int st) {
-        const bool signal_stop = (st >> 16) == 0;
-        return signal_stop && WSTOPSIG(st) != SIGTRAP ? WSTOPSIG(st) : 0; // SIGTRAP: a breakpoint's
-    };
-    if (stopped)
-        held.emplace_back(*stopped, 0);
-    for (auto [t, st] : pending_)
-        if (WIFSTOPPED(st) && !holds(t))
-            held.emplace_back(t, deliver_of(st));
-    pending_.clear();
-    // A thread still running may create another meanwhile: list again until a pass finds none.
-    std::vector<pid_t> others(threads_.begin(), threads_.end());
-    for (bool more = true; more;) {
-        more = false;
-        std::error_code ec;
-        for (const auto &e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task", ec))
-            if (const pid_t t = static_cast<pid_t>(std::strtol(e.path().filename().c_str(), nullptr, 10)); t > 0)
-                others.push_back(t);
-        for (pid_t t : others) {
-            if (holds(t) || ptrace(PTRACE_INTERRUPT, t, nullptr, nullptr) != 0)
-                continue;
-            int st;
-            if (waitpid(t, &st, __WALL) != t || !WIFSTOPPED(st))
-                continue;
-            held.emplace_back(t, deliver_of(st));
-            more = true;
-        }
-        others.clear();
-    }
-    breakpoints_.remove_all(memory_);
-    for (auto [t, deliver] : held) {
-        if (auto regs = registers_of(t); regs && breakpoints_.was_removed(regs->pc() - 1)) {
-            regs->set_pc(regs->pc() - 1);
-            set_registers(t, *regs);
-        }
-        ptrace(PTRACE_DETACH, t, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(deliver)));
+    detach_all(stopped);
+    if (attached_) {
+        // Not our child: its end is its parent's to see. It goes on untraced.
+        ExitStatus detached;
+        detached.detached = true;
+        exit_ = detached;
+        return;
     }
     int st = 0;
     while (waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
@@ -571,6 +667,75 @@ void Tracee::detach_all_and_wait(std::optional<pid_t> stopped) {
         e.signal = e.signaled ? WTERMSIG(st) : 0;
         exit_ = e;
     }
+}
+
+void Tracee::detach_all(std::optional<pid_t> stopped) {
+    // deftrace failed, or is done with a process it attached to: leave the program running
+    // untraced, exactly as it would without us. Every thread is stopped first, so that the jump patches can be
+    // rewritten with the original code under no running thread; then each thread that stopped on a (now removed) int3
+    // is moved back onto the restored instruction, and all are let go, each with the signal it was about to receive.
+    // One that trapped in a trampoline goes on through its relocated copy. The threads: the one being handled, those
+    // whose stops were collected but not handled yet, and every other thread of the process (/proc/PID/task: also those
+    // created since the last stop handled, attached by PTRACE_O_TRACECLONE but not reported yet), interrupted and
+    // waited for.
+    // A thread is moved back onto the restored instruction only when its stop was the trap of
+    // that int3: one interrupted just after the original one-byte instruction (its breakpoint
+    // off, or back from a stub) must not run it twice.
+    struct Held {
+        pid_t tid;
+        int deliver; // the signal to deliver on detach
+        bool trapped;
+    };
+    std::vector<Held> held;
+    auto holds = [&](pid_t t) {
+        return std::any_of(held.begin(), held.end(), [&](const Held &h) { return h.tid == t; });
+    };
+    auto hold = [&](pid_t t, int st) {
+        const bool signal_stop = (st >> 16) == 0;
+        const bool trap = signal_stop && WSTOPSIG(st) == SIGTRAP; // a breakpoint's
+        held.push_back({t, signal_stop && !trap ? WSTOPSIG(st) : 0, trap});
+    };
+    if (stopped)
+        held.push_back({*stopped, 0, true});
+    // Before run(), every thread is in a stop already reported (launch, attach): interrupting
+    // it would report nothing more.
+    if (!started_)
+        for (pid_t t : threads_)
+            if (!holds(t))
+                held.push_back({t, 0, false});
+    for (auto [t, st] : pending_)
+        if (WIFSTOPPED(st) && !holds(t))
+            hold(t, st);
+    pending_.clear();
+    // A thread still running may create another meanwhile: list again until a pass finds none.
+    std::vector<pid_t> others(threads_.begin(), threads_.end());
+    for (bool more = true; more;) {
+        more = false;
+        for (pid_t t : tasks_of(pid_))
+            others.push_back(t);
+        for (pid_t t : others) {
+            if (holds(t) || ptrace(PTRACE_INTERRUPT, t, nullptr, nullptr) != 0)
+                continue;
+            int st = 0;
+            pid_t got;
+            while ((got = waitpid(t, &st, __WALL)) < 0 && errno == EINTR) {
+            }
+            if (got != t || !WIFSTOPPED(st))
+                continue;
+            hold(t, st);
+            more = true;
+        }
+        others.clear();
+    }
+    breakpoints_.remove_all(memory_);
+    for (const Held &h : held) {
+        if (auto regs = registers_of(h.tid); h.trapped && regs && breakpoints_.was_removed(regs->pc() - 1)) {
+            regs->set_pc(regs->pc() - 1);
+            set_registers(h.tid, *regs);
+        }
+        ptrace(PTRACE_DETACH, h.tid, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(h.deliver)));
+    }
+    threads_.clear();
 }
 
 } // namespace deftrace

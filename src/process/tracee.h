@@ -13,6 +13,7 @@
 #include "process/wait_status.h"
 
 #include <deque>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -51,7 +52,21 @@ public:
     // Forks and execs `argv` (PATH lookup as execvp) under ptrace; returns with the new program
     // stopped at its first instruction. Throws Error(Process/NotFound/Permission).
     static Tracee launch(const std::vector<std::string> &argv);
+    // Attaches to the running process `pid`: seizes every thread (listing /proc/PID/task again
+    // until no new one appears) and interrupts each; returns with all of them stopped, as launch
+    // returns with its one thread. Nothing is changed in the process. Throws Error(NotFound) when
+    // there is no such process, Error(Permission) when ptrace is refused.
+    static Tracee attach(pid_t pid);
 
+    // Attached only: asked between stops (and whenever a signal interrupts the wait); once it
+    // says so, run() lets go of the process, which goes on running untouched, and returns an
+    // ExitStatus with `detached` set.
+    void set_detach_request(std::function<bool()> requested) { detach_requested_ = std::move(requested); }
+    [[nodiscard]] bool attached() const { return attached_; }
+    // The threads being traced.
+    [[nodiscard]] std::vector<pid_t> thread_ids() const { return {threads_.begin(), threads_.end()}; }
+    // Attached, before run(): lets go of the process at once (as run() does when asked to).
+    void detach();
     Tracee(Tracee &&) noexcept;
     Tracee &operator=(Tracee &&) = delete;
     ~Tracee();
@@ -70,8 +85,10 @@ public:
     // Before run() only, while the program is one stopped thread: a breakpoint that a jump patch
     // may carry within the `patchable` bytes from `addr` (no jump lands inside them, no other
     // breakpoint is there: the caller's analysis), so that its hits write no register.
+    // Attached, every thread is stopped too, but anywhere: no patch where a thread stopped
+    // inside the bytes it would rewrite.
     void insert_breakpoint(Addr addr, size_t patchable) {
-        if (started_)
+        if (started_ || stopped_inside(addr, patchable))
             insert_breakpoint(addr);
         else
             breakpoints_.insert_patched(memory_, dis_, addr, patchable);
@@ -107,7 +124,12 @@ private:
         Addr site;
     };
 
-    explicit Tracee(pid_t pid);
+    explicit Tracee(pid_t pid, bool attached = false);
+    // Attaching: waits until `tid` is in its interrupt stop, delivering the signals it receives
+    // meanwhile; false when it ended.
+    bool wait_attached(pid_t tid);
+    [[nodiscard]] bool stopped_inside(Addr addr, size_t patchable) const;
+    [[nodiscard]] bool detach_requested() const { return attached_ && detach_requested_ && detach_requested_(); }
     [[nodiscard]] Hit classify_hit(pid_t tid, Addr pc, bool exiting) const;
     // Waits for the next stops into pending_; false when no traced thread is left.
     bool collect_stops(unsigned &round);
@@ -121,8 +143,13 @@ private:
     bool on_trap(StopHandler &handler, pid_t tid);
     void resume_after_breakpoint(pid_t tid, Registers &regs, Addr addr);
     int64_t inject_syscall(long nr, std::initializer_list<uint64_t> args);
-    // `stopped`: a thread already in a ptrace-stop (the one being handled), if any.
+    // `stopped`: a thread already in a ptrace-stop (the one being handled), if any. Launched,
+    // then waits for the program to end.
     void detach_all_and_wait(std::optional<pid_t> stopped);
+    // Stops every thread, removes every breakpoint, puts back the pc of a thread that trapped on
+    // an int3 not handled yet, and detaches them all (the scratch page stays: a thread may be in
+    // a stub, which jumps back to the original code).
+    void detach_all(std::optional<pid_t> stopped);
 
     pid_t pid_ = -1;
     ProcessMemory memory_;
@@ -133,7 +160,10 @@ private:
     std::deque<std::pair<pid_t, int>> pending_; // stops collected by run(), not handled yet (thread, status)
     std::optional<ExitStatus> exit_;
     bool exit_reported_ = false;
-    bool started_ = false; // run() was called: other threads may be running
+    bool started_ = false;         // run() was called: other threads may be running
+    bool attached_ = false;        // attach(), not launch(): detach, never kill, when done
+    std::vector<Addr> attach_pcs_; // attached: where each thread stopped
+    std::function<bool()> detach_requested_;
     Stats stats_;
 };
 

@@ -11,6 +11,7 @@ struct ExitStatus {
     int code = 0;   // exit code when !signaled
     int signal = 0; // terminating signal when signaled
     bool core_dumped = false;
+    bool detached = false; // deftrace let go of a process it attached to (-p), which goes on running
     [[nodiscard]] std::string describe() const;
 };
 

@@ -184,7 +184,9 @@ json LeaksPayload::to_json() const {
 
 json ExitPayload::to_json() const {
     json j;
-    if (signal) {
+    if (detached) {
+        j["detached"] = true;
+    } else if (signal) {
         j["signal"] = *signal;
         j["signal_name"] = signal_name;
     } else {

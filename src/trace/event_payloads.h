@@ -160,11 +160,13 @@ struct LeaksPayload {
     [[nodiscard]] nlohmann::ordered_json to_json() const;
 };
 
-// exit: the program ended, with a status or killed by a signal.
+// exit: the program ended, with a status or killed by a signal; or, attached to with -p, deftrace
+// detached from it and it goes on running.
 struct ExitPayload {
     std::optional<int> signal;
     std::string signal_name; // "SIGKILL"; with a signal
     int status = 0;          // without one
+    bool detached = false;   // instead of either
     [[nodiscard]] nlohmann::ordered_json to_json() const;
 };
 

@@ -169,6 +169,8 @@ struct BodyText {
     }
     std::string operator()(const LeaksPayload &l) const { return leaks_text(l); }
     std::string operator()(const ExitPayload &x) const {
+        if (x.detached)
+            return "exit: detached, the program goes on running";
         return x.signal ? "exit: killed by " + terminal_safe(x.signal_name)
                         : "exit: status " + std::to_string(x.status);
     }

@@ -17,6 +17,8 @@ std::string scalar(const json &v) {
 }
 
 std::string describe_exit(const json &exit) {
+    if (exit.value("detached", false))
+        return "detached";
     if (exit.contains("signal"))
         return "killed by " + scalar(exit.value("signal_name", json(exit["signal"])));
     if (exit.contains("status"))

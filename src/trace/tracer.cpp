@@ -331,7 +331,9 @@ void Tracer::finish(const ExitStatus &status) {
     Event e;
     e.kind = EventKind::Exit;
     ExitPayload exit;
-    if (status.signaled) {
+    if (status.detached) {
+        exit.detached = true;
+    } else if (status.signaled) {
         exit.signal = status.signal;
         exit.signal_name = sigabbrev_np(status.signal) ? std::string("SIG") + sigabbrev_np(status.signal) : "";
     } else {

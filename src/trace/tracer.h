@@ -64,6 +64,10 @@ public:
     void on_exec() override;
     // The program is gone: the final event.
     void finish(const ExitStatus &status);
+    // deftrace snapshot, every thread of `tracee` stopped: each goroutine's pending deferred calls
+    // and panics in progress (JSON, schema deftrace.snapshot/1's "goroutines"). Reads memory
+    // only: no scratch page, no breakpoint.
+    nlohmann::ordered_json snapshot(Tracee &tracee);
 
     [[nodiscard]] uint64_t events() const { return seq_; }
     // Observations the runtime model disagreed with (trace/validator.h).

@@ -6,6 +6,7 @@
 #include "trace/normalize.h"
 #include "trace/validator.h"
 
+#include <elf.h>
 #include <filesystem>
 
 namespace deftrace {
@@ -14,6 +15,65 @@ std::vector<Addr> Tracer::all_goroutines(Addr current) const {
     if (!plan_->allgs())
         return {};
     return state_->all_goroutines(bias_.runtime(*plan_->allgs()), current);
+}
+
+nlohmann::ordered_json Tracer::snapshot(Tracee &tracee) {
+    tracee_ = &tracee;
+    const auto &elf = bin_->elf();
+    bias_ = 0;
+    if (elf.is_pie()) {
+        auto entry = tracee.auxv(AT_ENTRY);
+        if (!entry)
+            throw Error(ErrorKind::Process, "cannot read the program's entry point (AT_ENTRY)");
+        bias_ = *entry - elf.entry().value();
+    }
+    walker_ = std::make_unique<StackWalker>(*bin_, tracee.memory(), bias_);
+    state_ = std::make_unique<RuntimeState>(tracee.memory(), off_, bin_->facts().era);
+    current_g_ = CurrentG::locate(*bin_, tracee.disassembler());
+    types_ = std::make_unique<TypeReader>(tracee.memory(), bin_->moduledata().types + bias_);
+    funcvals_ = std::make_unique<FuncvalReader>(*bin_, tracee.memory());
+    names_ = std::make_unique<Symbolizer>(*bin_, *walker_, tracee.memory(), tracee.disassembler());
+    const PlanOptions plan{true, &options_.resources, &scope_, false};
+    plan_ = std::make_unique<ProbePlan>(ProbePlan::build(*bin_, sites_, tracee.disassembler(), plan));
+    // A goroutine running on a thread has a stale saved context: where the thread stopped is
+    // where it is.
+    std::unordered_map<Addr, SavedContext> running;
+    for (pid_t tid : tracee.thread_ids()) {
+        const Registers regs = get_registers(tid);
+        const CurrentG::Found cur = current_g_.at(regs, tracee.memory());
+        if (auto h = cur.g.is_null() ? std::nullopt : state_->header(cur.g); h && h->goid != 0)
+            running[cur.g] = SavedContext{regs.pc(), regs.sp()};
+    }
+    static const char *const kStatus[] = {"idle",     "runnable", "running", "syscall",   "waiting",
+                                          "moribund", "dead",     "enqueue", "copystack", "preempted"};
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (Addr g : all_goroutines(Addr())) {
+        auto goid = state_->goid(g);
+        auto status = state_->status(g);
+        if (!goid || !status || *status == 0 || *status == 6)
+            continue;
+        const auto it = running.find(g);
+        const SavedContext at = it != running.end() ? it->second : state_->saved_context(g);
+        bool complete = true;
+        auto pending = program_pending(g, at.pc, at.sp, &complete);
+        auto panics = state_->panics(g, 64);
+        nlohmann::ordered_json j;
+        j["goroutine"] = *goid;
+        const uint32_t st = *status & ~uint32_t{0x1000}; // _Gscan
+        j["status"] = st < std::size(kStatus) ? kStatus[st] : std::to_string(st);
+        nlohmann::ordered_json defers = nlohmann::ordered_json::array();
+        for (const auto &d : pending)
+            defers.push_back(d.to_json());
+        j["defers"] = std::move(defers);
+        if (!complete)
+            j["complete"] = false;
+        nlohmann::ordered_json chain = nlohmann::ordered_json::array();
+        for (const auto &p : panic_chain(panics))
+            chain.push_back(p.to_json());
+        j["panics"] = std::move(chain);
+        out.push_back(std::move(j));
+    }
+    return out;
 }
 
 std::vector<Event> Tracer::never_run_events(const ThreadStop &stop, Addr current, bool current_reported,

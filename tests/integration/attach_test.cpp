@@ -1,0 +1,267 @@
+// deftrace -p: attaching to a running Go program, tracing it a while, and detaching so that it
+// goes on as if nothing had happened (its code byte for byte as before, its work continuing).
+// The program (tests/fixtures/attach_loop) runs until killed, so it is not part of the testdata
+// matrix, whose programs all end: the test builds it with the release under test
+// (DEFTRACE_GO_MINOR, default 1.22).
+#include "manifest.h"
+#include "run_program.h"
+#include "scratch_dir.h"
+
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace deftrace::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string minor_under_test() {
+    const char *m = std::getenv("DEFTRACE_GO_MINOR");
+    return m != nullptr ? m : "1.22";
+}
+
+// Builds the fixture with the release under test; empty when that toolchain is not installed.
+std::string build_fixture(const ScratchDir &dir) {
+    const std::string src = DEFTRACE_SOURCE_DIR, out = dir / "attach_loop";
+    const std::string cmd =
+        "bash -c " +
+        shell_quote(". " + shell_quote(src + "/scripts/go-env.sh") + " && [ -n \"$(go_root_for " + minor_under_test() +
+                    ")\" ] && cd " + shell_quote(src + "/tests/fixtures/attach_loop") + " && go_for " +
+                    minor_under_test() + " build -o " + shell_quote(out) + " .") +
+        " 2>&1";
+    int status = 0;
+    run_capture(cmd, &status);
+    return status == 0 && fs::exists(out) ? out : "";
+}
+
+// A child process that runs until the end of the scope, its stdout in a file.
+class Service {
+public:
+    Service(const std::vector<std::string> &argv, const std::string &out) : out_(out) {
+        pid_ = fork();
+        if (pid_ == 0) {
+            int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            std::vector<char *> args;
+            for (const auto &a : argv)
+                args.push_back(const_cast<char *>(a.c_str()));
+            args.push_back(nullptr);
+            execv(args[0], args.data());
+            _exit(127);
+        }
+    }
+    ~Service() {
+        ::kill(pid_, SIGKILL);
+        int st;
+        waitpid(pid_, &st, 0);
+    }
+    Service(const Service &) = delete;
+    Service &operator=(const Service &) = delete;
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    // The number of the last heartbeat line ("beat N"), 0 before the first.
+    [[nodiscard]] long last_beat() const {
+        const std::string s = slurp(out_);
+        const size_t at = s.rfind("beat ");
+        return at == std::string::npos ? 0 : std::strtol(s.c_str() + at + 5, nullptr, 10);
+    }
+    // Waits (up to 5 s) for a heartbeat after `after`.
+    [[nodiscard]] bool beats_after(long after) const {
+        for (int i = 0; i < 500; ++i) {
+            if (last_beat() > after)
+                return true;
+            std::this_thread::sleep_for(10ms);
+        }
+        return false;
+    }
+    // Whether the process is running (not stopped, not gone).
+    [[nodiscard]] char state() const {
+        const std::string stat = slurp("/proc/" + std::to_string(pid_) + "/stat");
+        const size_t close = stat.rfind(')');
+        return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+    }
+
+private:
+    pid_t pid_;
+    std::string out_;
+};
+
+// The executable mappings of the program's own file, read through /proc/PID/mem.
+std::string text_of(pid_t pid) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    const std::string exe = fs::read_symlink(proc + "/exe").string();
+    std::ifstream maps(proc + "/maps");
+    std::string line, text;
+    const int mem = open((proc + "/mem").c_str(), O_RDONLY);
+    while (std::getline(maps, line)) {
+        unsigned long lo = 0, hi = 0;
+        char perms[8] = {};
+        if (std::sscanf(line.c_str(), "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[2] != 'x')
+            continue;
+        if (!line.ends_with(exe))
+            continue;
+        std::string bytes(hi - lo, '\0');
+        if (pread(mem, bytes.data(), bytes.size(), static_cast<off_t>(lo)) != static_cast<ssize_t>(bytes.size()))
+            ADD_FAILURE() << "cannot read " << line;
+        text += bytes;
+    }
+    close(mem);
+    return text;
+}
+
+size_t count_kind(const nlohmann::json &trace, const std::string &kind) {
+    size_t n = 0;
+    for (const auto &e : trace["events"])
+        n += e["kind"] == kind;
+    return n;
+}
+
+class AttachRunning : public ::testing::Test {
+protected:
+    void SetUp() override {
+        prog_ = build_fixture(dir_);
+        if (prog_.empty())
+            GTEST_SKIP() << "no Go " << minor_under_test() << " toolchain to build the fixture";
+    }
+    ScratchDir dir_{"attach"};
+    std::string prog_;
+};
+
+TEST_F(AttachRunning, TracesPanicsAndDetachesLeavingTheProgramUntouched) {
+    for (const bool panics_only : {false, true}) {
+        SCOPED_TRACE(panics_only ? "--panics-only" : "full");
+        Service svc({prog_}, dir_ / (panics_only ? "out-panics.txt" : "out-full.txt")); // a fresh file
+        ASSERT_TRUE(svc.beats_after(2));
+        const std::string before = text_of(svc.pid());
+        ASSERT_FALSE(before.empty());
+        std::vector<std::string> cmd = {DEFTRACE_EXE,       "-p",     std::to_string(svc.pid()),
+                                        "--duration",       "2",      "-o",
+                                        dir_ / "trace.txt", "--json", dir_ / "trace.json"};
+        if (panics_only)
+            cmd.insert(cmd.begin() + 1, "--panics-only");
+        const auto t0 = std::chrono::steady_clock::now();
+        const RunResult r = run_program(cmd);
+        const auto took = std::chrono::steady_clock::now() - t0;
+        EXPECT_EQ(exit_code(r), 0) << r.err << slurp(dir_ / "trace.txt").substr(0, 2000);
+        EXPECT_GE(took, 1900ms);
+        EXPECT_LT(took, 10s);
+
+        // Untouched: the same code, running, still beating.
+        EXPECT_TRUE(text_of(svc.pid()) == before) << "the program's code differs after detaching";
+        const long beat = svc.last_beat();
+        EXPECT_TRUE(svc.beats_after(beat + 3)) << "no heartbeat after detaching";
+        EXPECT_NE(svc.state(), 't') << "a thread is still traced-stopped";
+
+        auto trace = nlohmann::json::parse(slurp(dir_ / "trace.json"), nullptr, false);
+        ASSERT_FALSE(trace.is_discarded()) << "no valid JSON trace";
+        EXPECT_EQ(trace["attached_pid"], svc.pid());
+        EXPECT_EQ(trace["exit"], nlohmann::json({{"detached", true}}));
+        // 2 s at ~90 iterations a second, a panic every fifth: well over 10 panics, each recovered.
+        EXPECT_GE(count_kind(trace, "panic"), 10u);
+        EXPECT_GE(count_kind(trace, "recover"), 10u);
+        if (!panics_only) {
+            EXPECT_GE(count_kind(trace, "defer"), 50u);
+        }
+        EXPECT_NE(slurp(dir_ / "trace.txt").find("exit: detached"), std::string::npos);
+    }
+}
+
+TEST_F(AttachRunning, SigtermDetaches) {
+    Service svc({prog_}, dir_ / "out-term.txt");
+    ASSERT_TRUE(svc.beats_after(2));
+    const std::string before = text_of(svc.pid());
+    const std::string jsonl = dir_ / "trace.jsonl";
+    pid_t tracer = fork();
+    if (tracer == 0) {
+        execl(DEFTRACE_EXE, DEFTRACE_EXE, "-p", std::to_string(svc.pid()).c_str(), "-o", "/dev/null", "--jsonl",
+              jsonl.c_str(), static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    std::this_thread::sleep_for(1s);
+    ::kill(tracer, SIGTERM);
+    int st = 0;
+    waitpid(tracer, &st, 0);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << describe_status(st);
+    EXPECT_TRUE(text_of(svc.pid()) == before) << "the program's code differs after detaching";
+    EXPECT_TRUE(svc.beats_after(svc.last_beat() + 3));
+    const std::string lines = slurp(jsonl);
+    EXPECT_NE(lines.find("\"detached\":true"), std::string::npos)
+        << lines.substr(lines.size() > 500 ? lines.size() - 500 : 0);
+}
+
+TEST_F(AttachRunning, SnapshotReadsPendingDefersAndDetaches) {
+    Service svc({prog_}, dir_ / "out-snap.txt");
+    ASSERT_TRUE(svc.beats_after(2));
+    const std::string before = text_of(svc.pid());
+    const RunResult r = run_program({DEFTRACE_EXE, "snapshot", "--json", "-p", std::to_string(svc.pid())});
+    ASSERT_EQ(exit_code(r), 0) << r.err;
+    auto snap = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_FALSE(snap.is_discarded()) << r.out;
+    EXPECT_EQ(snap["schema"], "deftrace.snapshot/1");
+    EXPECT_EQ(snap["pid"], svc.pid());
+    EXPECT_GT(snap["stopped_us"].get<int64_t>(), 0);
+    // main.waiter's `defer close(done)` is pending for as long as the program runs.
+    bool waiter = false;
+    for (const auto &g : snap["goroutines"])
+        for (const auto &d : g["defers"])
+            waiter |= d["function"] == "main.waiter";
+    EXPECT_TRUE(waiter) << r.out;
+    EXPECT_TRUE(text_of(svc.pid()) == before) << "the program's code differs after the snapshot";
+    EXPECT_TRUE(svc.beats_after(svc.last_beat() + 3)) << "no heartbeat after the snapshot";
+
+    const RunResult text = run_program({DEFTRACE_EXE, "snapshot", "-p", std::to_string(svc.pid())});
+    EXPECT_EQ(exit_code(text), 0) << text.err;
+    EXPECT_NE(text.out.find("in main.waiter"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("stopped for"), std::string::npos) << text.out;
+}
+
+TEST_F(AttachRunning, ErrorsAreOneLineWithTheirExitCodes) {
+    auto one_line = [](const RunResult &r) { return std::count(r.err.begin(), r.err.end(), '\n') == 1; };
+    const RunResult none = run_program({DEFTRACE_EXE, "-p", "999999999"});
+    EXPECT_EQ(exit_code(none), 66) << none.err;
+    EXPECT_NE(none.err.find("no such process"), std::string::npos) << none.err;
+    EXPECT_TRUE(one_line(none)) << none.err;
+
+    const RunResult both = run_program({DEFTRACE_EXE, "-p", "1", prog_});
+    EXPECT_EQ(exit_code(both), 64) << both.err;
+
+    const RunResult duration = run_program({DEFTRACE_EXE, "--duration", "1", prog_});
+    EXPECT_EQ(exit_code(duration), 64) << duration.err;
+
+    {
+        Service sleeper({"/bin/sleep", "30"}, dir_ / "sleep.txt");
+        std::this_thread::sleep_for(100ms);
+        const RunResult not_go = run_program({DEFTRACE_EXE, "-p", std::to_string(sleeper.pid())});
+        EXPECT_EQ(exit_code(not_go), 65) << not_go.err;
+        EXPECT_TRUE(one_line(not_go)) << not_go.err;
+    }
+
+    // A process traced already (by another deftrace) refuses a second tracer: EPERM.
+    Service svc({prog_}, dir_ / "out-traced.txt");
+    ASSERT_TRUE(svc.beats_after(2));
+    pid_t first = fork();
+    if (first == 0) {
+        execl(DEFTRACE_EXE, DEFTRACE_EXE, "-p", std::to_string(svc.pid()).c_str(), "--duration", "3", "-o", "/dev/null",
+              static_cast<char *>(nullptr));
+        _exit(127);
+    }
+    std::this_thread::sleep_for(1s);
+    const RunResult second = run_program({DEFTRACE_EXE, "-p", std::to_string(svc.pid())});
+    EXPECT_EQ(exit_code(second), 77) << second.err;
+    EXPECT_NE(second.err.find("ptrace_scope"), std::string::npos) << second.err;
+    EXPECT_TRUE(one_line(second)) << second.err;
+    int st = 0;
+    waitpid(first, &st, 0);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << describe_status(st);
+    EXPECT_TRUE(svc.beats_after(svc.last_beat() + 3));
+}
+
+} // namespace
+} // namespace deftrace::testing
