@@ -21,7 +21,8 @@ Tracer::Tracer(const GoBinary &bin, std::vector<FunctionDefers> sites, RuntimeOf
 
 Tracer::~Tracer() = default;
 
-void Tracer::attach(Tracee &tracee) {
+// The readers of the live program: load bias, stack walker, runtime state, types, names.
+void Tracer::open_readers(Tracee &tracee) {
     tracee_ = &tracee;
     const auto &elf = bin_->elf();
     bias_ = LoadBias();
@@ -37,6 +38,10 @@ void Tracer::attach(Tracee &tracee) {
     types_ = std::make_unique<TypeReader>(tracee.memory(), bias_.runtime(bin_->moduledata().types));
     funcvals_ = std::make_unique<FuncvalReader>(*bin_, tracee.memory());
     names_ = std::make_unique<Symbolizer>(*bin_, *walker_, tracee.memory(), tracee.disassembler());
+}
+
+void Tracer::attach(Tracee &tracee) {
+    open_readers(tracee);
     map_scratch();
     scope_ = Scope::parse(options_.scope, *bin_);
     whole_program_ = !options_.panics_only && scope_.is_all();

@@ -85,6 +85,7 @@ private:
 
     // The runtime model's generation for a binary's release: its registry row.
     static GoRelease traits_of(const GoBinary &bin);
+    void open_readers(Tracee &tracee);
     void map_scratch();
     Event make_event(EventKind kind, uint64_t goid, Addr g);
     void emit(Event e);

@@ -18,21 +18,7 @@ std::vector<Addr> Tracer::all_goroutines(Addr current) const {
 }
 
 nlohmann::ordered_json Tracer::snapshot(Tracee &tracee) {
-    tracee_ = &tracee;
-    const auto &elf = bin_->elf();
-    bias_ = 0;
-    if (elf.is_pie()) {
-        auto entry = tracee.auxv(AT_ENTRY);
-        if (!entry)
-            throw Error(ErrorKind::Process, "cannot read the program's entry point (AT_ENTRY)");
-        bias_ = *entry - elf.entry().value();
-    }
-    walker_ = std::make_unique<StackWalker>(*bin_, tracee.memory(), bias_);
-    state_ = std::make_unique<RuntimeState>(tracee.memory(), off_, bin_->facts().era);
-    current_g_ = CurrentG::locate(*bin_, tracee.disassembler());
-    types_ = std::make_unique<TypeReader>(tracee.memory(), bin_->moduledata().types + bias_);
-    funcvals_ = std::make_unique<FuncvalReader>(*bin_, tracee.memory());
-    names_ = std::make_unique<Symbolizer>(*bin_, *walker_, tracee.memory(), tracee.disassembler());
+    open_readers(tracee);
     const PlanOptions plan{true, &options_.resources, &scope_, false};
     plan_ = std::make_unique<ProbePlan>(ProbePlan::build(*bin_, sites_, tracee.disassembler(), plan));
     // A goroutine running on a thread has a stale saved context: where the thread stopped is
@@ -44,8 +30,6 @@ nlohmann::ordered_json Tracer::snapshot(Tracee &tracee) {
         if (auto h = cur.g.is_null() ? std::nullopt : state_->header(cur.g); h && h->goid != 0)
             running[cur.g] = SavedContext{regs.pc(), regs.sp()};
     }
-    static const char *const kStatus[] = {"idle",     "runnable", "running", "syscall",   "waiting",
-                                          "moribund", "dead",     "enqueue", "copystack", "preempted"};
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (Addr g : all_goroutines(Addr())) {
         auto goid = state_->goid(g);
@@ -59,8 +43,7 @@ nlohmann::ordered_json Tracer::snapshot(Tracee &tracee) {
         auto panics = state_->panics(g, 64);
         nlohmann::ordered_json j;
         j["goroutine"] = *goid;
-        const uint32_t st = *status & ~uint32_t{0x1000}; // _Gscan
-        j["status"] = st < std::size(kStatus) ? kStatus[st] : std::to_string(st);
+        j["status"] = RuntimeState::status_name(*status);
         nlohmann::ordered_json defers = nlohmann::ordered_json::array();
         for (const auto &d : pending)
             defers.push_back(d.to_json());

@@ -162,7 +162,8 @@ TEST_F(AttachRunning, TracesPanicsAndDetachesLeavingTheProgramUntouched) {
         auto trace = nlohmann::json::parse(slurp(dir_ / "trace.json"), nullptr, false);
         ASSERT_FALSE(trace.is_discarded()) << "no valid JSON trace";
         EXPECT_EQ(trace["attached_pid"], svc.pid());
-        EXPECT_EQ(trace["exit"], nlohmann::json({{"detached", true}}));
+        EXPECT_EQ(trace["exit"].value("detached", false), true) << trace["exit"].dump();
+        EXPECT_FALSE(trace["exit"].contains("status") || trace["exit"].contains("signal")) << trace["exit"].dump();
         // 2 s at ~90 iterations a second, a panic every fifth: well over 10 panics, each recovered.
         EXPECT_GE(count_kind(trace, "panic"), 10u);
         EXPECT_GE(count_kind(trace, "recover"), 10u);
