@@ -32,7 +32,9 @@ if [[ -z ${DEFTRACE_SKIP_ASAN:-} ]]; then
   cmake --build build-asan -j"$jobs"
   echo "== tests under ASan + UBSan (reusing the Go binaries built above)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j"$jobs" -FS testdata -E '^(leaks\.postgres|trace\.expect)$'
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" -FS testdata -E '^(leaks\.postgres|trace\.expect|install)$'
   # (leaks.postgres and trace.expect's 20-run loops go through the same deftrace code as the
-  # leaks and trace.go1.NN tests above; under the sanitizers they would only add minutes.)
+  # leaks and trace.go1.NN tests above; under the sanitizers they would only add minutes. The
+  # install test checks the release build for source paths, which the sanitizers' own
+  # diagnostics hold in an instrumented build; it ran on the normal build above.)
 fi
