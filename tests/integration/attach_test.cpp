@@ -128,7 +128,7 @@ protected:
     void SetUp() override {
         prog_ = build_fixture(dir_);
         if (prog_.empty())
-            GTEST_SKIP() << "no Go " << minor_under_test() << " toolchain to build the fixture";
+            FAIL() << "no Go " << minor_under_test() << " toolchain to build the fixture (scripts/setup-go.sh)";
     }
     ScratchDir dir_{"attach"};
     std::string prog_;
