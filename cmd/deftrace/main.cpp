@@ -88,6 +88,10 @@ int main(int argc, char **argv) {
         app.add_option("--jsonl", trace.jsonl,
                        "Write the trace as JSON Lines to FILE: a header line, one event a line (each flushed "
                        "at once), a closing \"end\" line");
+        app.add_flag("-f,--follow-forks", trace.follow_forks,
+                     "Follow the processes the program starts (fork, vfork, clone), and theirs: each Go "
+                     "program they run is traced too, its events marked with its pid; any other program runs "
+                     "on untraced, with a note");
         app.add_flag("--no-color", trace.no_color, "No colours, even on a terminal");
         app.add_flag("-t,--timestamps", trace.timestamps,
                      "Start each line of the text trace with the local time the event was observed "
@@ -141,6 +145,8 @@ int main(int argc, char **argv) {
                 throw CLI::ValidationError("unknown option " + trace.argv.front());
             if (trace.pid && !trace.argv.empty())
                 throw CLI::ValidationError("-p", "attach to a process or run a program, not both");
+            if (trace.follow_forks && trace.pid)
+                throw CLI::ValidationError("-f", "follows the children of a program deftrace starts, not with -p");
             if (trace.duration && !trace.pid)
                 throw CLI::ValidationError("--duration", "only with -p");
             if (trace.argv.empty() && !trace.pid)

@@ -9,6 +9,7 @@
 #include "process/program_path.h"
 #include "process/tracee.h"
 #include "shipped/shipped_data.h"
+#include "trace/child_tracers.h"
 #include "trace/normalize.h"
 #include "trace/output_stream.h"
 #include "trace/scope.h"
@@ -177,6 +178,8 @@ int run_trace(const TraceCommandOptions &opts) {
     header["program"] = program;
     if (opts.pid)
         header["attached_pid"] = *opts.pid;
+    if (opts.follow_forks)
+        header["follow_forks"] = true;
     header["mode"] = opts.panics_only ? "panics-only" : "full";
     header["scope"] = scope.describe();
     header["paths"] = source_paths(bin).to_json();
@@ -194,9 +197,17 @@ int run_trace(const TraceCommandOptions &opts) {
         sinks.add(&*jsonl);
     }
 
-    Tracer tracer(bin, std::move(sites), offsets, sinks, topts);
+    // The processes the program starts: followed with -f; otherwise each gets a note.
+    std::optional<ChildTracers> children;
+    if (!opts.pid)
+        children.emplace(opts.follow_forks, sinks, topts);
+    Tracer tracer(bin, std::move(sites), offsets, opts.follow_forks ? children->program_sink() : sinks, topts);
     Tracee tracee = opts.pid ? Tracee::attach(*opts.pid) : Tracee::launch(opts.argv);
     tracer.attach(tracee);
+    if (children) {
+        children->set_program(tracer, tracee.pid());
+        tracee.follow_children(*children);
+    }
     if (opts.pid) {
         using Clock = std::chrono::steady_clock;
         std::optional<Clock::time_point> deadline;

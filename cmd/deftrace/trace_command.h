@@ -15,7 +15,8 @@ struct TraceCommandOptions {
     std::optional<std::string> json;   // --json: JSON trace to this file
     std::optional<std::string> jsonl;  // --jsonl: JSON Lines trace to this file, flushed per event
     bool no_color = false;
-    bool timestamps = false; // -t: the time and thread id on each line of the text trace
+    bool timestamps = false;   // -t: the time and thread id on each line of the text trace
+    bool follow_forks = false; // -f: trace the Go programs the program's child processes run
     bool panics_only = false;
     std::string scope = "main";        // --scope: main, all, or a regular expression
     bool all_recovers = false;         // --all-recovers

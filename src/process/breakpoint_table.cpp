@@ -148,6 +148,19 @@ void BreakpointTable::remove_all(const ProcessMemory &mem) {
     table_.clear();
 }
 
+void BreakpointTable::restore_in(const ProcessMemory &copy) const {
+    for (const auto &[addr, bp] : table_) {
+        try {
+            if (bp.patch)
+                copy.write(bp.plan.address, bp.patch->original);
+            else
+                copy.write(addr, std::span<const uint8_t>(bp.plan.original.data(), 1));
+        } catch (const Error &) {
+            // The copy may be gone already (killed): nothing is left to restore then.
+        }
+    }
+}
+
 void BreakpointTable::forget_all() {
     table_.clear();
     removed_.clear();

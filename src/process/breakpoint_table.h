@@ -46,6 +46,10 @@ public:
     // Restores every original byte (before detaching, or when deftrace fails). With jump
     // patches, only while every thread is stopped.
     void remove_all(const ProcessMemory &mem);
+    // Writes every original instruction back into `copy`, a process forked from this one (its
+    // memory a copy of this one's), leaving this table and this process as they are. The copy's
+    // scratch page stays (unreachable once the code is restored).
+    void restore_in(const ProcessMemory &copy) const;
     // The tracee's image was replaced (exec): forget everything without writing.
     void forget_all();
 

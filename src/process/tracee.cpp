@@ -73,12 +73,14 @@ Tracee::Tracee(Tracee &&o) noexcept
     : pid_(std::exchange(o.pid_, -1)), memory_(std::move(o.memory_)), breakpoints_(std::move(o.breakpoints_)),
       threads_(std::move(o.threads_)), last_hit_(std::move(o.last_hit_)), pending_(std::move(o.pending_)),
       exit_(o.exit_), exit_reported_(o.exit_reported_), started_(o.started_), attached_(o.attached_),
-      attach_pcs_(std::move(o.attach_pcs_)), detach_requested_(std::move(o.detach_requested_)), stats_(o.stats_) {}
+      attach_pcs_(std::move(o.attach_pcs_)), detach_requested_(std::move(o.detach_requested_)), stats_(o.stats_),
+      policy_(o.policy_), children_(std::move(o.children_)), unclaimed_(std::move(o.unclaimed_)),
+      parent_pid_(o.parent_pid_), handler_(o.handler_), shares_memory_(o.shares_memory_) {}
 
 Tracee::~Tracee() {
-    // A process deftrace attached to is someone else's: whatever went wrong, let it go on as it
-    // was (breakpoints removed, every thread detached).
-    if (pid_ > 0 && attached_ && !exit_) {
+    // A process deftrace attached to is someone else's, and a child process its parent's:
+    // whatever went wrong, let it go on as it was (breakpoints removed, every thread detached).
+    if (pid_ > 0 && (attached_ || parent_pid_ != 0) && !exit_) {
         try {
             detach_all(std::nullopt);
         } catch (...) {
@@ -426,6 +428,13 @@ ExitStatus Tracee::run(StopHandler &handler) {
         pending_.pop_front();
         ++stats_.stops;
         const WaitStop stop = decode_wait_status(status);
+        // Following children, a thread not known as the program's may be a child's.
+        if (Tracee *owner = policy_ != nullptr && !threads_.contains(tid) ? owner_of(tid, status) : this;
+            owner != this) {
+            if (owner != nullptr)
+                serve_child(*owner, tid, stop);
+            continue;
+        }
         if (stop.kind == WaitStop::Kind::Ended) {
             if (thread_ended(tid, stop.exit))
                 break;
@@ -434,12 +443,17 @@ ExitStatus Tracee::run(StopHandler &handler) {
         if (stop.kind == WaitStop::Kind::NotStopped)
             continue;
         try {
-            dispatch(handler, tid, stop);
+            if (stop.kind == WaitStop::Kind::Fork && policy_ != nullptr)
+                adopt(*this, handler, tid, stop.vfork);
+            else
+                dispatch(handler, tid, stop);
         } catch (...) {
+            release_children();
             detach_all_and_wait(tid);
             throw;
         }
     }
+    release_children();
     if (!exit_)
         throw Error(ErrorKind::Process, "lost track of the traced process");
     return *exit_;
@@ -510,6 +524,7 @@ void Tracee::dispatch(StopHandler &handler, pid_t tid, const WaitStop &stop) {
         on_exit_stop(handler, tid);
         cont(tid, 0);
         return;
+    case Kind::Fork: // only reported with children followed, which run() handles
     case Kind::OtherEvent: cont(tid, 0); return;
     case Kind::Trap:
         if (on_trap(handler, tid))
@@ -530,15 +545,22 @@ void Tracee::on_exec_stop(StopHandler &handler) {
     // collected from them mean nothing now. The address space is new: no breakpoint, no scratch
     // page, and the /proc/PID/mem descriptor is the old one's. Stopped here, the program is as at
     // launch (one stopped thread): the handler may set it up again.
-    breakpoints_.forget_all();
-    memory_.reopen();
-    threads_ = {pid_};
-    last_hit_.clear();
-    pending_.clear();
-    exit_reported_ = false;
+    reset_after_exec();
     started_ = false;
     handler.on_exec();
     started_ = true;
+}
+
+void Tracee::reset_after_exec() {
+    breakpoints_.forget_all();
+    memory_.reopen();
+    // Stops collected from the threads the exec ended mean nothing now (with children followed,
+    // the pending stops of other processes stay).
+    const auto old = std::exchange(threads_, {pid_});
+    std::erase_if(pending_, [&](const auto &p) { return old.contains(p.first); });
+    last_hit_.clear();
+    exit_reported_ = false;
+    shares_memory_ = false; // a vfork child has its own memory from its exec on
 }
 
 void Tracee::on_exit_stop(StopHandler &handler, pid_t tid) {
@@ -736,6 +758,212 @@ void Tracee::detach_all(std::optional<pid_t> stopped) {
         ptrace(PTRACE_DETACH, h.tid, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(h.deliver)));
     }
     threads_.clear();
+}
+
+} // namespace deftrace
+
+namespace deftrace {
+
+namespace {
+
+// The process (thread group) of thread `tid`, from /proc/TID/status; -1 when it is gone.
+pid_t thread_group_of(pid_t tid) {
+    std::ifstream status("/proc/" + std::to_string(tid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.starts_with("Tgid:"))
+            return static_cast<pid_t>(std::stol(line.substr(5)));
+    return -1;
+}
+
+// Whether two processes share one address space (kcmp(2), KCMP_VM); nullopt when the kernel
+// cannot tell (built without kcmp).
+std::optional<bool> same_memory(pid_t a, pid_t b) {
+    constexpr int kKcmpVm = 1; // KCMP_VM, linux/kcmp.h
+    const long r = syscall(SYS_kcmp, a, b, kKcmpVm, 0, 0);
+    if (r < 0)
+        return std::nullopt;
+    return r == 0;
+}
+
+// The handler of a child's stops before its first exec: it has no breakpoints of its own.
+class Unhandled : public StopHandler {
+public:
+    void on_breakpoint(ThreadStop &, Addr) override {}
+};
+
+} // namespace
+
+void Tracee::follow_children(ChildPolicy &policy) {
+    if (attached_ || started_)
+        throw Error(ErrorKind::Usage, "children are followed only for a launched program, before it runs");
+    // Inherited by every thread created from now on (ptrace(2), PTRACE_SETOPTIONS): the program
+    // is one thread, stopped at its first instruction.
+    const long opts = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL |
+                      PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
+    if (ptrace(PTRACE_SETOPTIONS, pid_, nullptr, reinterpret_cast<void *>(opts)) != 0)
+        ptrace_failed("PTRACE_SETOPTIONS", pid_);
+    policy_ = &policy;
+}
+
+Tracee *Tracee::process(pid_t pid) {
+    if (pid == pid_)
+        return this;
+    for (auto &c : children_)
+        if (c->pid_ == pid)
+            return c.get();
+    return nullptr;
+}
+
+Tracee *Tracee::owner_of(pid_t tid, int status) {
+    for (auto &c : children_)
+        if (c->threads_.contains(tid))
+            return c.get();
+    if (!WIFSTOPPED(status))
+        return nullptr; // a thread never known ended: nothing to do
+    // A new thread reports its first stop before or after its creator's clone or fork stop
+    // (both are reported, in no set order): its thread group says whose it is. The first stop of a
+    // new process that comes first waits, stopped, for its parent's fork stop.
+    const pid_t group = thread_group_of(tid);
+    if (group == pid_)
+        return this;
+    if (Tracee *p = group > 0 ? process(group) : nullptr) {
+        p->add_thread(tid);
+        return p;
+    }
+    if (group == tid)
+        unclaimed_.emplace(tid, status);
+    return nullptr;
+}
+
+void Tracee::adopt(Tracee &parent, StopHandler &parent_handler, pid_t tid, bool vfork) {
+    unsigned long msg = 0;
+    if (ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &msg) != 0 || msg == 0) {
+        cont(tid, 0);
+        return;
+    }
+    const auto child_pid = static_cast<pid_t>(msg);
+    auto child = std::unique_ptr<Tracee>(new Tracee(child_pid));
+    child->parent_pid_ = parent.pid_;
+    child->started_ = true;
+    // clone(CLONE_VM) without CLONE_VFORK shares the memory as well; vfork without CLONE_VM does not.
+    child->shares_memory_ = same_memory(parent.pid_, child_pid).value_or(vfork);
+    // A copy of the parent's memory has its breakpoints: the original code goes back first, or
+    // the child would die of SIGTRAP once untraced (and report nothing traced before its exec).
+    if (!child->shares_memory_)
+        parent.breakpoints_.restore_in(child->memory_);
+    if (auto regs = registers_of(tid)) {
+        ThreadStop stop{parent, tid, *regs};
+        parent_handler.on_spawn(stop, child_pid);
+    }
+    children_.push_back(std::move(child));
+    if (auto held = unclaimed_.find(child_pid); held != unclaimed_.end()) {
+        pending_.emplace_front(held->first, held->second);
+        unclaimed_.erase(held);
+    }
+    cont(tid, 0);
+}
+
+void Tracee::serve_child(Tracee &c, pid_t tid, const WaitStop &stop) {
+    using Kind = WaitStop::Kind;
+    static Unhandled unhandled;
+    StopHandler &h = c.handler_ != nullptr ? *c.handler_ : unhandled;
+    try {
+        switch (stop.kind) {
+        case Kind::Ended:
+            if (c.thread_ended(tid, stop.exit))
+                child_ended(c);
+            return;
+        case Kind::NotStopped: return;
+        case Kind::Fork: adopt(c, h, tid, stop.vfork); return;
+        case Kind::Exec: {
+            const auto old = c.threads_;
+            std::erase_if(pending_, [&](const auto &p) { return old.contains(p.first); });
+            if (c.handler_ == nullptr) {
+                child_exec(c, tid);
+                return;
+            }
+            break;
+        }
+        case Kind::Trap:
+            if (c.shares_memory_ && step_over_parents(c, tid))
+                return;
+            break;
+        default: break;
+        }
+        c.dispatch(h, tid, stop);
+    } catch (const std::exception &e) {
+        release_child(c, tid, e.what());
+    }
+}
+
+void Tracee::child_exec(Tracee &c, pid_t tid) {
+    c.reset_after_exec();
+    c.started_ = false;
+    StopHandler *h = policy_->on_exec(c);
+    c.started_ = true;
+    if (h == nullptr) {
+        release_child(c, tid, "");
+        return;
+    }
+    c.handler_ = h;
+    cont(tid, 0);
+}
+
+bool Tracee::step_over_parents(const Tracee &c, pid_t tid) {
+    Tracee *parent = process(c.parent_pid_);
+    auto regs = registers_of(tid);
+    if (parent == nullptr || !regs)
+        return regs == std::nullopt;
+    const Hit hit = parent->classify_hit(tid, regs->pc(), false);
+    switch (hit.kind) {
+    case Hit::Kind::Int3:
+        regs->set_pc(hit.site);
+        parent->resume_after_breakpoint(tid, *regs, hit.site); // its stub is in the shared memory
+        return true;
+    case Hit::Kind::RemovedInt3:
+        regs->set_pc(hit.site);
+        set_registers(tid, *regs);
+        cont(tid, 0);
+        return true;
+    case Hit::Kind::Trampoline:
+    case Hit::Kind::RemovedTrampoline: cont(tid, 0); return true;
+    case Hit::Kind::None: break;
+    }
+    return false;
+}
+
+void Tracee::release_child(Tracee &c, std::optional<pid_t> stopped, const std::string &error) {
+    // Its stops collected but not handled are its own to deliver when it is let go.
+    std::erase_if(pending_, [&](const auto &p) {
+        if (!c.threads_.contains(p.first))
+            return false;
+        c.pending_.push_back(p);
+        return true;
+    });
+    // A vfork child shares its parent's breakpoints: they stay (the parent is still traced).
+    if (c.shares_memory_)
+        c.breakpoints_.forget_all();
+    try {
+        c.detach_all(stopped);
+    } catch (const std::exception &) {
+        // Gone meanwhile: nothing is left to let go.
+    }
+    ExitStatus detached;
+    detached.detached = true;
+    c.exit_ = detached;
+    policy_->on_ended(c, detached, error);
+    std::erase_if(children_, [&](const auto &p) { return p.get() == &c; });
+}
+
+void Tracee::child_ended(Tracee &c) {
+    policy_->on_ended(c, *c.exit_, "");
+    std::erase_if(children_, [&](const auto &p) { return p.get() == &c; });
+}
+
+void Tracee::release_children() {
+    while (!children_.empty())
+        release_child(*children_.back(), std::nullopt, "");
 }
 
 } // namespace deftrace

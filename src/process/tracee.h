@@ -8,6 +8,7 @@
 
 #include "arch/disassembler.h"
 #include "process/breakpoint_table.h"
+#include "process/child_policy.h"
 #include "process/process_memory.h"
 #include "process/registers.h"
 #include "process/wait_status.h"
@@ -15,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -45,6 +47,9 @@ public:
     // the new program stopped at its first instruction as after launch: map_scratch and
     // insert_breakpoint work as before run().
     virtual void on_exec() {}
+    // With children followed (Tracee::follow_children): thread `stop.tid` created process
+    // `child` (fork, vfork, clone without CLONE_THREAD). Both are stopped; the child has not run.
+    virtual void on_spawn(ThreadStop & /*stop*/, pid_t /*child*/) {}
 };
 
 class Tracee {
@@ -72,6 +77,13 @@ public:
     ~Tracee();
 
     [[nodiscard]] pid_t pid() const { return pid_; }
+    // A child process (follow_children): the process that started it. 0 for the traced program.
+    [[nodiscard]] pid_t parent_pid() const { return parent_pid_; }
+
+    // Launched, before run(): every process the program starts, and theirs, is traced too and
+    // handed to `policy` when it execs (process/child_policy.h). run() serves them all and
+    // returns when the program itself ends, letting go of those still running.
+    void follow_children(ChildPolicy &policy);
     [[nodiscard]] const ProcessMemory &memory() const { return memory_; }
     [[nodiscard]] const Disassembler &disassembler() const { return dis_; }
 
@@ -125,6 +137,25 @@ private:
     };
 
     explicit Tracee(pid_t pid, bool attached = false);
+    // follow_children: the process a stop is for (this one or a child); nullptr when it is none
+    // of them yet (a new process whose parent's fork stop is still to come: held until then).
+    Tracee *owner_of(pid_t tid, int status);
+    [[nodiscard]] Tracee *process(pid_t pid);
+    // A stop of child `c`'s thread `tid`.
+    void serve_child(Tracee &c, pid_t tid, const WaitStop &stop);
+    // Thread `tid` of `parent` created a process (its fork stop): trace it.
+    void adopt(Tracee &parent, StopHandler &parent_handler, pid_t tid, bool vfork);
+    // Child `c`'s first exec: the policy decides.
+    void child_exec(Tracee &c, pid_t tid);
+    // A trap of a vfork child on a breakpoint of the parent whose memory it shares: stepped over,
+    // unreported. False when it was none of the parent's.
+    bool step_over_parents(const Tracee &c, pid_t tid);
+    // Lets go of child `c` (its thread `stopped` in a stop, if any) and forgets it.
+    void release_child(Tracee &c, std::optional<pid_t> stopped, const std::string &error);
+    void child_ended(Tracee &c);
+    // Lets go of every child still traced.
+    void release_children();
+    void reset_after_exec();
     // Attaching: waits until `tid` is in its interrupt stop, delivering the signals it receives
     // meanwhile; false when it ended.
     bool wait_attached(pid_t tid);
@@ -165,6 +196,16 @@ private:
     std::vector<Addr> attach_pcs_; // attached: where each thread stopped
     std::function<bool()> detach_requested_;
     Stats stats_;
+    // follow_children: the policy, every traced child process (grandchildren too), and the
+    // stops of processes not known yet (by thread).
+    ChildPolicy *policy_ = nullptr;
+    std::vector<std::unique_ptr<Tracee>> children_;
+    std::unordered_map<pid_t, int> unclaimed_;
+    // A child: its parent, the handler of its stops (none before its first exec), and whether it
+    // shares the parent's memory (vfork, until it execs).
+    pid_t parent_pid_ = 0;
+    StopHandler *handler_ = nullptr;
+    bool shares_memory_ = false;
 };
 
 // The register state of a stopped thread.

@@ -34,10 +34,12 @@ WaitStop decode_wait_status(int status) {
         s.kind =
             sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU ? Kind::GroupStop : Kind::EventStop;
     } else if (s.signal == SIGTRAP && event != 0) {
-        s.kind = event == PTRACE_EVENT_CLONE  ? Kind::Clone
-                 : event == PTRACE_EVENT_EXEC ? Kind::Exec
-                 : event == PTRACE_EVENT_EXIT ? Kind::Exit
-                                              : Kind::OtherEvent;
+        s.kind = event == PTRACE_EVENT_CLONE                                 ? Kind::Clone
+                 : event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK ? Kind::Fork
+                 : event == PTRACE_EVENT_EXEC                                ? Kind::Exec
+                 : event == PTRACE_EVENT_EXIT                                ? Kind::Exit
+                                                                             : Kind::OtherEvent;
+        s.vfork = event == PTRACE_EVENT_VFORK;
     } else {
         s.kind = s.signal == SIGTRAP ? Kind::Trap : Kind::Signal;
     }

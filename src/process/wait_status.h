@@ -21,6 +21,7 @@ struct WaitStop {
         GroupStop,  // PTRACE_EVENT_STOP for a stopping signal (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU)
         EventStop,  // any other PTRACE_EVENT_STOP: a new thread's first stop, or PTRACE_INTERRUPT
         Clone,      // PTRACE_EVENT_CLONE: the thread created another
+        Fork,       // PTRACE_EVENT_FORK or PTRACE_EVENT_VFORK: the thread created a process (`vfork`)
         Exec,       // PTRACE_EVENT_EXEC: the program replaced itself
         Exit,       // PTRACE_EVENT_EXIT: the thread is about to exit, its memory still readable
         OtherEvent, // any other PTRACE_EVENT_*
@@ -29,8 +30,9 @@ struct WaitStop {
         NotStopped, // none of these (a WIFCONTINUED report)
     };
     Kind kind = Kind::NotStopped;
-    int signal = 0;  // the stop signal (WSTOPSIG) of a stop
-    ExitStatus exit; // Ended
+    int signal = 0;     // the stop signal (WSTOPSIG) of a stop
+    bool vfork = false; // Fork: PTRACE_EVENT_VFORK (the parent thread waits for the child's exec or exit)
+    ExitStatus exit;    // Ended
 };
 
 WaitStop decode_wait_status(int status);

@@ -19,6 +19,7 @@ const char *to_string(EventKind k) {
     case EventKind::Fatal: return "fatal";
     case EventKind::NeverRun: return "never_run";
     case EventKind::Exec: return "exec";
+    case EventKind::Child: return "child";
     case EventKind::Acquire: return "acquire";
     case EventKind::Release: return "release";
     case EventKind::Leaks: return "leaks";
@@ -71,6 +72,8 @@ std::string local_time_text(int64_t time_us) {
 nlohmann::ordered_json Event::to_json() const {
     nlohmann::ordered_json j;
     j["seq"] = seq;
+    if (pid != 0)
+        j["pid"] = pid;
     j["goroutine"] = goroutine;
     if (time_us != 0)
         j["time"] = utc_time_text(time_us);

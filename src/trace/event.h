@@ -24,6 +24,7 @@ enum class EventKind {
     Fatal,     // an unrecovered panic is about to kill the program
     NeverRun,  // os.Exit, a fatal error, exec: a goroutine's deferred calls that will never run
     Exec,      // the program replaced itself (execve); the new one is traced if it is a Go program
+    Child,     // a process the program started ran a program (its exec); traced with -f if a Go program
     Acquire,   // a probed resource was acquired (--leaks / --probes)
     Release,   // a probed resource was released
     Leaks,     // at the end: the probed resources still open (JSON: the top-level "leaks")
@@ -53,6 +54,8 @@ struct Event {
     // like the exit and the reports at the end: left out of the JSON).
     int64_t time_us = 0;
     int32_t tid = 0;
+    // With -f, the process of a child's event (0: the traced program's, left out of the JSON).
+    int32_t pid = 0;
     EventKind kind = EventKind::Defer;
     Site site;
     int depth = 0;        // panics in progress on the goroutine (for indentation)

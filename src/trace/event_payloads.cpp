@@ -160,6 +160,17 @@ json ExecPayload::to_json() const {
     return j;
 }
 
+json ChildPayload::to_json() const {
+    json j;
+    j["child_pid"] = child_pid;
+    j["program"] = program;
+    j["argv"] = argv;
+    j["traced"] = traced;
+    if (!traced)
+        j["note"] = note;
+    return j;
+}
+
 json ResourcePayload::to_json() const {
     json j;
     j["resource"] = resource;

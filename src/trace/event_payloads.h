@@ -145,6 +145,16 @@ struct ExecPayload {
     [[nodiscard]] nlohmann::ordered_json to_json() const;
 };
 
+// child: a process the program started (fork, vfork, clone) ran a program, seen at its exec.
+struct ChildPayload {
+    int32_t child_pid = 0;
+    std::string program;           // the file name of the executable it ran
+    std::vector<std::string> argv; // its command line
+    bool traced = false;           // followed (-f), its events tagged with its pid
+    std::string note;              // when not traced: why
+    [[nodiscard]] nlohmann::ordered_json to_json() const;
+};
+
 // acquire, release: a probed resource.
 struct ResourcePayload {
     std::string resource;
@@ -185,9 +195,10 @@ struct ValidationPayload {
 };
 
 // An event's payload: std::monostate for the kinds that carry nothing (goexit).
-using EventPayload = std::variant<std::monostate, DeferPayload, CallPayload, PanicPayload, AbortedPayload,
-                                  RecoverPayload, RecoveryPayload, FatalPayload, NeverRunPayload, ExecPayload,
-                                  ResourcePayload, LeaksPayload, ExitPayload, DivergencePayload, ValidationPayload>;
+using EventPayload =
+    std::variant<std::monostate, DeferPayload, CallPayload, PanicPayload, AbortedPayload, RecoverPayload,
+                 RecoveryPayload, FatalPayload, NeverRunPayload, ExecPayload, ResourcePayload, LeaksPayload,
+                 ExitPayload, DivergencePayload, ValidationPayload, ChildPayload>;
 
 // The payload's members of the event's JSON object, in their order (none for std::monostate).
 [[nodiscard]] nlohmann::ordered_json to_json(const EventPayload &p);

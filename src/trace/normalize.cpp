@@ -57,6 +57,11 @@ void canonical_std_fn(json &j, const char *key, std::string_view main_module) {
         j[key] = std::string(package_of(fn)) + ".(func literal)";
 }
 
+std::string base_name(const std::string &path) {
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 std::string mask_addresses(const std::string &s) {
     static const std::regex hex("0x[0-9a-fA-F]{5,}");
     return std::regex_replace(s, hex, "0x?");
@@ -116,6 +121,15 @@ std::optional<json> normalize_event(const json &e, const Paths &paths) {
     canonical_field(n, "fn");
     canonical_std_fn(n, "fn", paths.main_module);
     canonical_field(n, "resume");
+    if (kind == "child") {
+        // Which process it was is the pid's, never the same twice; paths in its command line (the
+        // program's own, the go command's temporary files) keep only their last element.
+        n.erase("child_pid");
+        if (n.contains("argv") && n["argv"].is_array())
+            for (auto &arg : n["argv"])
+                if (arg.is_string())
+                    arg = base_name(arg.get<std::string>());
+    }
     normalize_value(n);
     if (n.contains("panics"))
         for (auto &p : n["panics"])
@@ -123,6 +137,17 @@ std::optional<json> normalize_event(const json &e, const Paths &paths) {
     if (n.contains("pending"))
         n["pending"] = normalize_pending(n["pending"], paths);
     return n;
+}
+
+// A child's event (-f): its process named by the program it runs instead of its pid; a child's
+// validation without the observation count (as the trace's own, summary()).
+json as_child_event(json &&n, const std::string &process) {
+    json out;
+    out["process"] = process;
+    for (auto it = n.begin(); it != n.end(); ++it)
+        if (it.key() != "pid" && !(it.key() == "observations" && str_or(n, "kind") == "validation"))
+            out[it.key()] = std::move(it.value());
+    return out;
 }
 
 json normalize_site(const json &site, const Paths &paths) {
@@ -235,17 +260,32 @@ void Normalizer::add(const json &e) {
     if (layout_)
         throw std::logic_error("Normalizer::add after the events were read");
     std::optional<json> n;
+    uint64_t g = e.contains("goroutine") && e["goroutine"].is_number_unsigned() ? e["goroutine"].get<uint64_t>() : 0;
+    auto pid_of = [&](const char *key) {
+        return e.contains(key) && e[key].is_number_unsigned() ? e[key].get<uint64_t>() : 0;
+    };
     if (pass_through_) {
         n = e;
     } else {
-        if (str_or(e, "kind") == "exit")
+        const uint64_t pid = pid_of("pid");
+        if (str_or(e, "kind") == "exit" && pid == 0)
             return; // the top-level "exit" says it
         n = normalize_event(e, Paths{module_dir_, goroot_, main_module_});
         if (!n)
             return;
+        if (str_or(e, "kind") == "child" && pid_of("child_pid") != 0)
+            processes_[pid_of("child_pid")].name = str_or(e, "program");
+        if (pid != 0) {
+            // A child's goroutines are told apart from the program's, and from other children's,
+            // by the child's place among the processes (high bits of the key); its events carry
+            // the name of the program it runs, which orders them (layout()).
+            auto &p = processes_[pid];
+            if (p.index == 0)
+                p.index = ++process_count_;
+            n = as_child_event(std::move(*n), p.name.empty() ? "?" : p.name);
+            g |= p.index << 32;
+        }
     }
-    const uint64_t g =
-        e.contains("goroutine") && e["goroutine"].is_number_unsigned() ? e["goroutine"].get<uint64_t>() : 0;
     n->erase("goroutine");
     const std::string line = dump_compact(*n) + "\n";
     if (std::fwrite(line.data(), 1, line.size(), spill_.get()) != line.size())
@@ -292,10 +332,13 @@ const Normalizer::Layout &Normalizer::layout() const {
         }
         return ha.size() < hb.size();
     };
+    // The program's goroutines before its children's (-f), which have a process index in the
+    // high bits of their keys (add()).
+    auto rank = [](uint64_t key) { return key == 1 ? 0 : (key >> 32) == 0 ? 1 : 2; };
     l.order = first_seen_;
     std::stable_sort(l.order.begin(), l.order.end(), [&](uint64_t a, uint64_t b) {
-        if ((a == 1) != (b == 1))
-            return a == 1;
+        if (rank(a) != rank(b))
+            return rank(a) < rank(b);
         return history_less(a, b);
     });
     uint64_t number = 0;

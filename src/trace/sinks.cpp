@@ -17,6 +17,7 @@ const char *color_of(EventKind k) {
     case EventKind::Goexit:
     case EventKind::NeverRun:
     case EventKind::Exec:
+    case EventKind::Child:
     case EventKind::Exit: return "\x1b[35m";
     case EventKind::Defer:
     case EventKind::DeferCall: return "\x1b[36m";
@@ -163,6 +164,13 @@ struct BodyText {
         return "exec " + terminal_safe(x.program) +
                (x.traced ? ": traced from here" : ": no longer traced (" + terminal_safe(x.note) + ")");
     }
+    std::string operator()(const ChildPayload &c) const {
+        std::string line = "child " + std::to_string(c.child_pid) + " ran";
+        for (const auto &arg : c.argv)
+            line += " " + terminal_safe(arg);
+        return line + (c.traced ? ": traced, its events marked [pid " + std::to_string(c.child_pid) + "]"
+                                : ": not traced (" + terminal_safe(c.note) + ")");
+    }
     std::string operator()(const ResourcePayload &r) const {
         return (e.kind == EventKind::Release ? "release " : "acquire ") + terminal_safe(r.resource) + " " +
                terminal_safe(r.handle);
@@ -196,6 +204,8 @@ std::string TextSink::format(const Event &e, bool color, bool timestamps) {
         if (e.tid != 0)
             line += "[" + std::to_string(e.tid) + "] ";
     }
+    if (e.pid != 0)
+        line += "[pid " + std::to_string(e.pid) + "] ";
     if (e.goroutine != 0)
         line += "[g" + std::to_string(e.goroutine) + "] ";
     line += std::string(static_cast<size_t>(std::min(e.depth, 8)) * 2, ' ');
@@ -229,6 +239,8 @@ json event_json(const Event &e) {
 // What a trace says after its events: the validation summary, the leak report, the exit.
 // Returns whether the event was one of these (and is not an event of the story).
 bool take_closing(const Event &e, json &trailer) {
+    if (e.pid != 0)
+        return false; // a child's (-f): an event like any other, with its pid
     if (const auto *v = std::get_if<ValidationPayload>(&e.payload)) {
         trailer["validation"] = {{"observations", v->observations}, {"divergences", v->divergences}};
         return true;

@@ -70,13 +70,15 @@ void check_site(const json &s, const std::string &where) {
 void check_common(const json &o, const std::string &where) {
     need(o.is_object(), where, "is not an object");
     for (const char *k : {"kind", "fn", "function", "defer_kind", "cause", "type", "printed", "resume", "reason",
-                          "resource", "state", "recovered_in", "signal_name", "handle", "time"})
+                          "resource", "state", "recovered_in", "signal_name", "handle", "time", "process", "program"})
         opt_string(o, k, where);
     if (o.contains("value")) // null: panic(nil) before Go 1.21, a nil error
         need(o["value"].is_string() || o["value"].is_null(), where + ".value", "is not a string or null");
     opt_unsigned(o, "goroutine", where);
     opt_unsigned(o, "seq", where);
     opt_unsigned(o, "tid", where);
+    opt_unsigned(o, "pid", where);
+    opt_unsigned(o, "child_pid", where);
     opt_integer(o, "signal", where);
     opt_bool(o, "recovered", where);
     if (const json *s = opt_object(o, "site", where))

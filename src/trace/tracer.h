@@ -62,6 +62,11 @@ public:
     void on_breakpoint(ThreadStop &stop, Addr addr) override;
     void on_exiting(ThreadStop &stop, int status) override;
     void on_exec() override;
+    void on_spawn(ThreadStop &stop, pid_t child) override;
+    // A child process of the program ran `argv` (the executable `path`), at its first exec: the
+    // child event, on the goroutine that started it (tracer_children.cpp).
+    void report_child(pid_t child, const std::string &path, std::vector<std::string> argv, bool traced,
+                      const std::string &note);
     // The program is gone: the final event.
     void finish(const ExitStatus &status);
     // deftrace snapshot, every thread of `tracee` stopped: each goroutine's pending deferred calls
@@ -217,6 +222,7 @@ private:
     uint64_t retired_observations_ = 0, retired_divergences_ = 0;
     uint64_t seq_ = 0;
     bool active_ = true;
+    std::unordered_map<pid_t, uint64_t> spawned_by_; // child process -> the goroutine that started it
     // The stop being handled: the thread that stopped and the wall-clock time its handling began.
     // Every event made there carries them (make_event), also one held and emitted later (a fatal
     // panic waiting for its printed values); an event made at no stop gets the time it is emitted

@@ -1,0 +1,66 @@
+// spawn: the program starts child processes, as the go command does (os/exec: clone with
+// CLONE_VFORK|CLONE_VM, then execve).
+//   - parent (no argument): runs itself as "child", which runs itself as "grandchild"; then
+//     /bin/true, which is not a Go program. It prints each child's exit status.
+//   - child and grandchild: each prints its process id, recovers a panic in a deferred call and
+//     ends with a status of its own (3 and 4), which its parent sees.
+// Every line goes to stdout in a fixed order: each parent waits for its child.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+)
+
+func run(name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		fmt.Println("ran", len(args), "arguments: status 0")
+	case errors.As(err, &exit):
+		fmt.Println("ran", len(args), "arguments: status", exit.ExitCode())
+	default:
+		fmt.Println("could not run:", err)
+	}
+}
+
+//go:noinline
+func recovered(who string) {
+	defer func() {
+		fmt.Println(who, "recovered:", recover())
+	}()
+	panic(who + " panics")
+}
+
+func self() string {
+	exe, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return exe
+}
+
+func main() {
+	role := "parent"
+	if len(os.Args) > 1 {
+		role = os.Args[1]
+	}
+	fmt.Println(role, "pid", os.Getpid())
+	switch role {
+	case "child":
+		recovered(role)
+		run(self(), "grandchild")
+		os.Exit(3)
+	case "grandchild":
+		recovered(role)
+		os.Exit(4)
+	}
+	defer fmt.Println("parent: deferred")
+	run(self(), "child")
+	run("/bin/true")
+}
