@@ -106,8 +106,9 @@ std::optional<json> normalize_event(const json &e, const Paths &paths) {
         // which thread, never the same twice. A panic's stack: which calls the compiler inlines,
         // and so which frames a traceback shows, changes from release to release, and the
         // library's frames with it; the events' sites and order already tell the story.
-        if (k == "seq" || k == "bit" || k == "wrapper" || k == "handle" || k == "status" || k == "time" || k == "tid" ||
-            k == "stack" || k == "stack_truncated")
+        // (A child's exit, -f, keeps its status.)
+        if (k == "seq" || k == "bit" || k == "wrapper" || k == "handle" || (k == "status" && kind != "exit") ||
+            k == "time" || k == "tid" || k == "stack" || k == "stack_truncated")
             continue;
         n[k] = it.value();
     }
@@ -144,8 +145,9 @@ std::optional<json> normalize_event(const json &e, const Paths &paths) {
 json as_child_event(json &&n, const std::string &process) {
     json out;
     out["process"] = process;
+    const bool validation = str_or(n, "kind") == "validation";
     for (auto it = n.begin(); it != n.end(); ++it)
-        if (it.key() != "pid" && !(it.key() == "observations" && str_or(n, "kind") == "validation"))
+        if (it.key() != "pid" && !(validation && (it.key() == "observations" || it.key() == "model")))
             out[it.key()] = std::move(it.value());
     return out;
 }
@@ -262,7 +264,7 @@ void Normalizer::add(const json &e) {
     std::optional<json> n;
     uint64_t g = e.contains("goroutine") && e["goroutine"].is_number_unsigned() ? e["goroutine"].get<uint64_t>() : 0;
     auto pid_of = [&](const char *key) {
-        return e.contains(key) && e[key].is_number_unsigned() ? e[key].get<uint64_t>() : 0;
+        return e.contains(key) && e[key].is_number_integer() && e[key].get<int64_t>() > 0 ? e[key].get<uint64_t>() : 0;
     };
     if (pass_through_) {
         n = e;
@@ -273,8 +275,12 @@ void Normalizer::add(const json &e) {
         n = normalize_event(e, Paths{module_dir_, goroot_, main_module_});
         if (!n)
             return;
-        if (str_or(e, "kind") == "child" && pid_of("child_pid") != 0)
-            processes_[pid_of("child_pid")].name = str_or(e, "program");
+        if (str_or(e, "kind") == "child" && pid_of("child_pid") != 0 && n->contains("argv")) {
+            std::string name; // its command line as normalized: the process's name
+            for (const auto &arg : (*n)["argv"])
+                name += (name.empty() ? "" : " ") + (arg.is_string() ? arg.get<std::string>() : std::string());
+            processes_[pid_of("child_pid")].name = name;
+        }
         if (pid != 0) {
             // A child's goroutines are told apart from the program's, and from other children's,
             // by the child's place among the processes (high bits of the key); its events carry
@@ -403,7 +409,15 @@ json Normalizer::summary(const json &closing) const {
         if (auto slash = argv0.rfind('/'); slash != std::string::npos)
             argv0 = argv0.substr(slash + 1);
         program[0] = argv0;
-        out["program"] = program;
+        // `go test` runs a test binary with flags of its own (go test -exec deftrace ...): the
+        // trace is the same whichever of them a Go release adds.
+        json args = json::array();
+        for (const auto &a : program) {
+            const std::string arg = a.is_string() ? a.get<std::string>() : std::string();
+            if (arg != "-test.paniconexit0" && !arg.starts_with("-test.timeout="))
+                args.push_back(a);
+        }
+        out["program"] = std::move(args);
     }
     if (header_.contains("mode"))
         out["mode"] = header_["mode"];

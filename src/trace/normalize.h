@@ -12,10 +12,14 @@
 //   - no sequence numbers, times, thread ids, open-coded bit numbers, wrapper names or
 //     hexadecimal addresses;
 //   - no panic stacks (inlining, and so the frames a traceback shows, changes between releases);
-//   - with -f, a child's events (JSON "pid") have "process", the name of the program it runs,
-//     instead of the pid, and its goroutines come after the program's, numbered on from them,
-//     ordered by their histories as the program's are (each starting with that name); a child
-//     event has no "child_pid" and only the last element of each path in its "argv";
+//   - with -f, a child's events (JSON "pid") have "process" instead of the pid: the command line
+//     it ran as its normalized child event has it ("prog child"); its goroutines come after the
+//     program's, numbered on from them, ordered by their histories as the program's are (each
+//     event starting with that name); its exit keeps its status, its validation only the
+//     divergence count; a child event has no "child_pid" and only the last element of each
+//     path in its "argv";
+//   - the header's program: its file name and arguments, without the flags `go test` adds to
+//     a test binary's (-test.paniconexit0, -test.timeout=...);
 //   - the standard library's own defers and its recover() calls that stop nothing are left out:
 //     they differ between Go releases and some depend on scheduling (sync.Pool's per-P set-up).
 #pragma once
@@ -85,7 +89,7 @@ private:
     uint64_t spill_size_ = 0;
     std::map<uint64_t, std::vector<Span>> by_goroutine_;
     std::vector<uint64_t> first_seen_;
-    // -f: the child processes whose events were seen (by pid): the program each runs (from its
+    // -f: the child processes whose events were seen (by pid): the command line each ran (its
     // child event) and its place in the order they first appeared.
     struct Process {
         std::string name;

@@ -4,6 +4,9 @@
 //     /bin/true, which is not a Go program. It prints each child's exit status.
 //   - child and grandchild: each prints its process id, recovers a panic in a deferred call and
 //     ends with a status of its own (3 and 4), which its parent sees.
+//   - then the parent forks without exec (a raw fork(2), as C code called through cgo may): the
+//     copy runs a function with a defer statement, traced in the parent, and exits with what it
+//     returned (7). A breakpoint left in the copy's code would kill it with SIGTRAP.
 // Every line goes to stdout in a fixed order: each parent waits for its child.
 package main
 
@@ -12,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
 )
 
 func run(name string, args ...string) {
@@ -35,6 +39,33 @@ func recovered(who string) {
 		fmt.Println(who, "recovered:", recover())
 	}()
 	panic(who + " panics")
+}
+
+//go:noinline
+func inCopy() (n int) {
+	defer func() { n += 4 }()
+	return 3
+}
+
+// forkCopy forks the process without exec; the copy, one thread of a copy of the runtime, only
+// calls inCopy and exits.
+func forkCopy() {
+	syscall.ForkLock.Lock()
+	pid, _, errno := syscall.RawSyscall(syscall.SYS_FORK, 0, 0, 0)
+	if errno == 0 && pid == 0 {
+		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, uintptr(inCopy()), 0, 0)
+	}
+	syscall.ForkLock.Unlock()
+	if errno != 0 {
+		fmt.Println("fork failed:", errno)
+		return
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(int(pid), &ws, 0, nil); err != nil {
+		fmt.Println("wait failed:", err)
+		return
+	}
+	fmt.Println("fork copy: exited", ws.Exited(), "status", ws.ExitStatus(), "signal", int(ws.Signal()))
 }
 
 func self() string {
@@ -63,4 +94,5 @@ func main() {
 	defer fmt.Println("parent: deferred")
 	run(self(), "child")
 	run("/bin/true")
+	forkCopy()
 }
