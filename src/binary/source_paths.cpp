@@ -1,5 +1,7 @@
 #include "binary/source_paths.h"
 
+#include <optional>
+
 namespace deftrace {
 
 namespace {
@@ -29,6 +31,42 @@ std::string file_of(const Pclntab &tab, std::string_view name) {
     return pos ? std::string(pos->file) : std::string();
 }
 
+// The Go root: where runtime.main's file is.
+std::string goroot_of(const Pclntab &tab) {
+    const std::string proc = file_of(tab, "runtime.main");
+    const std::string tail = "/src/runtime/proc.go";
+    return proc.ends_with(tail) ? proc.substr(0, proc.size() - tail.size()) : std::string();
+}
+
+// A test binary (go test): its main.main is in the _testmain.go that go test generates, recorded
+// without a directory, and before Go 1.20ish its build information names no main module. The
+// package under test is that of its Test functions, in their directory.
+struct TestedPackage {
+    std::string dir, path;
+};
+std::optional<TestedPackage> tested_package(const Pclntab &tab) {
+    if (file_of(tab, "main.main").find('/') != std::string::npos)
+        return std::nullopt;
+    const std::string goroot = goroot_of(tab);
+    for (size_t i = 0; i < tab.num_funcs(); ++i) {
+        const FuncInfo f = tab.func(i);
+        const std::string_view name = tab.func_name(f);
+        const size_t dot = name.rfind('.');
+        if (dot == std::string_view::npos || !name.substr(dot + 1).starts_with("Test") ||
+            name.substr(0, dot).find_first_of("()[") != std::string_view::npos)
+            continue;
+        const auto pos = tab.source_at(f, f.entry);
+        if (!pos || !pos->file.starts_with('/') || (!goroot.empty() && pos->file.starts_with(goroot + "/")))
+            continue;
+        const std::string file(pos->file);
+        std::string path(name.substr(0, dot));
+        if (path.ends_with("_test")) // an external test package: package foo_test
+            path.resize(path.size() - 5);
+        return TestedPackage{file.substr(0, file.rfind('/')), path};
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 nlohmann::ordered_json SourcePaths::to_json() const {
@@ -41,18 +79,22 @@ nlohmann::ordered_json SourcePaths::to_json() const {
 
 std::string main_module_of(const GoBinary &bin) {
     const auto &bi = bin.buildinfo();
-    return bi ? main_module(*bi) : std::string();
+    std::string module = bi ? main_module(*bi) : std::string();
+    if (module.empty())
+        if (auto tested = tested_package(bin.pclntab()))
+            module = tested->path;
+    return module;
 }
 
 SourcePaths source_paths(const GoBinary &bin) {
     SourcePaths p;
     p.main_module = main_module_of(bin);
     const Pclntab &tab = bin.pclntab();
+    p.goroot = goroot_of(tab);
     const std::string main_file = file_of(tab, "main.main");
     p.module_dir = main_file.substr(0, main_file.rfind('/') == std::string::npos ? 0 : main_file.rfind('/'));
-    const std::string proc = file_of(tab, "runtime.main");
-    const std::string tail = "/src/runtime/proc.go";
-    p.goroot = proc.ends_with(tail) ? proc.substr(0, proc.size() - tail.size()) : std::string();
+    if (auto tested = tested_package(tab))
+        p.module_dir = tested->dir;
     return p;
 }
 
