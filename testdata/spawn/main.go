@@ -7,7 +7,8 @@
 //   - then the parent forks without exec (a raw fork(2), as C code called through cgo may): the
 //     copy runs a function with a defer statement, traced in the parent, and exits with what it
 //     returned (7). A breakpoint left in the copy's code would kill it with SIGTRAP.
-// Every line goes to stdout in a fixed order: each parent waits for its child.
+// Every line goes to stdout in a fixed order: each parent waits for its child. With
+// SPAWN_SHOW_PIDS=1 (inherited by the children) each process also prints its pid.
 package main
 
 import (
@@ -81,7 +82,11 @@ func main() {
 	if len(os.Args) > 1 {
 		role = os.Args[1]
 	}
-	fmt.Println(role, "pid", os.Getpid())
+	if os.Getenv("SPAWN_SHOW_PIDS") == "1" {
+		fmt.Println(role, "pid", os.Getpid())
+	} else {
+		fmt.Println(role)
+	}
 	switch role {
 	case "child":
 		recovered(role)
