@@ -26,6 +26,12 @@ while IFS=$'\t' read -r minor variant program _src dir; do
     "$dir/prog" >/dev/null 2>&1 </dev/null || true
   GOMAXPROCS=2 "$deftrace" --no-color --leaks --normalize -o /dev/null --json "$tmp/$minor-$program-leaks-n.json" \
     "$dir/prog" >/dev/null 2>&1 </dev/null || true
+  if [[ -f $_src/follow ]]; then # -f: children's events, raw and normalized
+    GOMAXPROCS=2 "$deftrace" --no-color -f --leaks -o /dev/null --json "$tmp/$minor-$program-follow.json" \
+      "$dir/prog" >/dev/null 2>&1 </dev/null || true
+    GOMAXPROCS=2 "$deftrace" --no-color -f --normalize -o /dev/null --json "$tmp/$minor-$program-follow-n.json" \
+      "$dir/prog" >/dev/null 2>&1 </dev/null || true
+  fi
 done <"$bin/manifest.tsv"
 /usr/bin/python3 - "$here/../docs/trace.schema.json" "$tmp" <<'PY'
 import json, sys, glob, jsonschema
