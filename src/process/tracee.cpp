@@ -964,6 +964,11 @@ void Tracee::child_ended(Tracee &c) {
 void Tracee::release_children() {
     while (!children_.empty())
         release_child(*children_.back(), std::nullopt, "");
+    // New processes whose parent's fork stop never came (the parent was killed in between): in
+    // their first stop, nothing inserted in them yet; they go on untraced rather than stay
+    // stopped, or be killed by PTRACE_O_EXITKILL when deftrace exits.
+    for (const auto &[tid, status] : std::exchange(unclaimed_, {}))
+        ptrace(PTRACE_DETACH, tid, nullptr, nullptr);
 }
 
 } // namespace deftrace
