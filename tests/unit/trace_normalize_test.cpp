@@ -154,6 +154,83 @@ TEST(NormalizeTrace, StandardLibraryDefersAndPathsAreNormalized) {
     EXPECT_EQ(n["events"][2]["site"]["function"], "main.generic[...]");
 }
 
+// -f: two children of the same program, started by two racing goroutines in either order, with
+// other pids: the same normalized trace; each child's events named by its command line, after
+// the program's.
+json child(uint64_t seq, uint64_t g, int pid, const std::vector<std::string> &argv) {
+    json e;
+    e["seq"] = seq;
+    e["goroutine"] = g;
+    e["kind"] = "child";
+    e["child_pid"] = pid;
+    e["program"] = "prog";
+    e["argv"] = argv;
+    e["traced"] = true;
+    return e;
+}
+
+json of_pid(json e, int pid) {
+    json out;
+    out["seq"] = e["seq"];
+    out["pid"] = pid;
+    for (auto it = e.begin(); it != e.end(); ++it)
+        if (it.key() != "seq")
+            out[it.key()] = it.value();
+    return out;
+}
+
+json two_children(int a_pid, int b_pid, bool a_first) {
+    std::vector<json> ev;
+    uint64_t seq = 0;
+    auto run = [&](uint64_t g, int pid, const std::string &name) {
+        ev.push_back(child(++seq, g, pid, {"/tmp/go-build1/b001/prog", name, "-o=/tmp/go-build1/x.a"}));
+        ev.push_back(
+            of_pid(event(++seq, 1U, "panic", "main.main", kMain, 5, {{"type", "string"}, {"value", name}}), pid));
+        ev.push_back(of_pid(event(++seq, 0U, "exit", "", "", 0, {{"status", name == "a" ? 3 : 4}}), pid));
+        ev.back().erase("site");
+    };
+    // Goroutines 5 and 6 race; which of them gets which id, and which starts first, varies.
+    if (a_first) {
+        run(5U, a_pid, "a");
+        run(6U, b_pid, "b");
+    } else {
+        run(5U, b_pid, "b");
+        run(6U, a_pid, "a");
+    }
+    return raw_trace(ev);
+}
+
+TEST(NormalizeTrace, ChildProcessesAreNamedByCommandLineNotPidOrOrder) {
+    const json n1 = normalize_trace(two_children(100, 200, true));
+    const json n2 = normalize_trace(two_children(4321, 1234, false));
+    EXPECT_EQ(n1.dump(), n2.dump());
+    // The program's goroutines first, each with its child event (no pid, paths cut to their last
+    // element); then the children's, by name, numbered on.
+    ASSERT_EQ(n1["events"].size(), 6U) << n1.dump(2);
+    EXPECT_EQ(n1["events"][0]["kind"], "child");
+    EXPECT_EQ(n1["events"][0]["goroutine"], 1);
+    EXPECT_FALSE(n1["events"][0].contains("child_pid"));
+    EXPECT_EQ(n1["events"][0]["argv"], json({"prog", "a", "x.a"}));
+    EXPECT_EQ(n1["events"][1]["goroutine"], 2);
+    for (size_t i = 2; i < 6; ++i) {
+        const json &e = n1["events"][i];
+        EXPECT_FALSE(e.contains("pid"));
+        EXPECT_EQ(e["process"], i < 4 ? "prog a x.a" : "prog b x.a") << e;
+        EXPECT_EQ(e["goroutine"], i + 1) << e;
+        if (e["kind"] == "exit") { // a child's exit keeps its status
+            EXPECT_EQ(e["status"], i < 4 ? 3 : 4);
+        }
+    }
+    // The program's own exit stays the closing member only.
+    EXPECT_EQ(n1["exit"]["status"], 0);
+}
+
+TEST(NormalizeTrace, GoTestFlagsAreLeftOutOfTheProgram) {
+    auto t = raw_trace({});
+    t["program"] = {"/tmp/go-build9/b001/pkg.test", "-test.paniconexit0", "-test.timeout=10m0s", "-test.run=X"};
+    EXPECT_EQ(normalize_trace(t)["program"], json({"pkg.test", "-test.run=X"}));
+}
+
 TEST(IsStdFunction, TellsTheStandardLibraryFromTheProgram) {
     EXPECT_TRUE(is_std_function("net/http.(*conn).serve", "example.com/app"));
     EXPECT_TRUE(is_std_function("sync.(*Mutex).Unlock", "app"));
