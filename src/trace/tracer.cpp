@@ -330,7 +330,10 @@ void Tracer::finish(const ExitStatus &status) {
     if (!options_.resources.empty()) {
         Event report;
         report.kind = EventKind::Leaks;
-        report.payload = LeaksPayload{leaks_.open(), probe_notes_};
+        LeaksPayload leaks{leaks_.open(), probe_notes_, std::nullopt};
+        if (status.detached)
+            leaks.detached_at_us = wall_clock_us();
+        report.payload = std::move(leaks);
         emit(std::move(report));
     }
     Event e;

@@ -44,6 +44,9 @@ struct TraceOptions {
     std::function<RuntimeOffsets(const GoBinary &)> offsets_for;
     // Whose defers are traced (trace/scope.h): "all", "main" or a regular expression.
     std::string scope = "all";
+    // --leak-age: a resource open this many seconds or longer is reported while the program
+    // runs (check_leak_age), once.
+    std::optional<double> leak_age;
     // Report recover() calls made while no panic is in progress (recover() = nil, no panic) in
     // --panics-only mode, where they would cost stops.
     bool all_recovers = false;
@@ -62,8 +65,13 @@ public:
     void on_breakpoint(ThreadStop &stop, Addr addr) override;
     void on_exiting(ThreadStop &stop, int status) override;
     void on_exec() override;
-    // The program is gone: the final event.
+    // The program is gone, or deftrace detached from it: the final events.
     void finish(const ExitStatus &status);
+    // Between stops, while the program runs (the program's memory is not read): a leak_report
+    // of every probed resource open now (SIGUSR1 to an attached deftrace), and of those that
+    // have just been open for TraceOptions::leak_age.
+    void report_leaks();
+    void check_leak_age();
     // deftrace snapshot, every thread of `tracee` stopped: each goroutine's pending deferred calls
     // and panics in progress (JSON, schema deftrace.snapshot/1's "goroutines"). Reads memory
     // only: no scratch page, no breakpoint.

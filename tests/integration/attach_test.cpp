@@ -174,18 +174,35 @@ TEST_F(AttachRunning, TracesPanicsAndDetachesLeavingTheProgramUntouched) {
     }
 }
 
-TEST_F(AttachRunning, SigtermDetaches) {
+// Polls `file` for `text` for up to 20 s.
+bool appears(const fs::path &file, const std::string &text) {
+    for (int i = 0; i < 200; ++i) {
+        if (slurp(file).find(text) != std::string::npos)
+            return true;
+        std::this_thread::sleep_for(100ms);
+    }
+    return false;
+}
+
+TEST_F(AttachRunning, SigusrReportsAndSigtermDetaches) {
     Service svc({prog_}, dir_ / "out-term.txt");
     ASSERT_TRUE(svc.beats_after(2));
     const std::string before = text_of(svc.pid());
-    const std::string jsonl = dir_ / "trace.jsonl";
+    const std::string jsonl = dir_ / "trace.jsonl", err = dir_ / "deftrace.err";
     pid_t tracer = fork();
     if (tracer == 0) {
+        int fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
         execl(DEFTRACE_EXE, DEFTRACE_EXE, "-p", std::to_string(svc.pid()).c_str(), "-o", "/dev/null", "--jsonl",
               jsonl.c_str(), static_cast<char *>(nullptr));
         _exit(127);
     }
-    std::this_thread::sleep_for(1s);
+    // deftrace says when its breakpoints are in, as strace -p does.
+    EXPECT_TRUE(appears(err, "deftrace: attached to process " + std::to_string(svc.pid()))) << slurp(err);
+    // SIGUSR1 asks for a leak report; with no resource probed it says so, and deftrace goes on.
+    ::kill(tracer, SIGUSR1);
+    EXPECT_TRUE(appears(jsonl, R"("kind":"leak_report","trigger":"SIGUSR1","probing":false,"leaks":[])"))
+        << slurp(jsonl).substr(0, 2000);
     ::kill(tracer, SIGTERM);
     int st = 0;
     waitpid(tracer, &st, 0);
@@ -235,6 +252,11 @@ TEST_F(AttachRunning, ErrorsAreOneLineWithTheirExitCodes) {
 
     const RunResult duration = run_program({DEFTRACE_EXE, "--duration", "1", prog_});
     EXPECT_EQ(exit_code(duration), 64) << duration.err;
+    // Launched, every signal sent to deftrace is the program's: no SIGUSR1 report, no ticking clock.
+    const RunResult age = run_program({DEFTRACE_EXE, "--leak-age", "5", prog_});
+    EXPECT_EQ(exit_code(age), 64) << age.err;
+    EXPECT_NE(age.err.find("--leak-age"), std::string::npos) << age.err;
+    EXPECT_TRUE(one_line(age)) << age.err;
 
     {
         Service sleeper({"/bin/sleep", "30"}, dir_ / "sleep.txt");
