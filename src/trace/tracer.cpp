@@ -68,6 +68,8 @@ void Tracer::attach(Tracee &tracee) {
             tracee.insert_breakpoint(bias_.runtime(a), 0);
             tracee.set_breakpoint_enabled(bias_.runtime(a), false);
         }
+    if (tracee.attached())
+        seed_attached(tracee);
 }
 
 void Tracer::arm(Arming when, bool on) {
@@ -84,7 +86,9 @@ void Tracer::update_recover_arming() {
 }
 
 // The scratch page for breakpoint stubs must be within ±2 GiB of the code: try just below the
-// lowest segment, then further down, then just above the highest.
+// lowest segment, then further down, then above the highest, at 1 MiB steps. A page stays mapped
+// after each detach (a thread may still be in one of its stubs), so a process attached to again
+// and again needs a fresh place each time: 32 above the code, besides those below.
 void Tracer::map_scratch() {
     LinkAddr lo(~uint64_t{0}), hi;
     for (const auto &seg : bin_->elf().segments())
@@ -98,7 +102,8 @@ void Tracer::map_scratch() {
     for (uint64_t down : {0x100000ull, 0x400000ull, 0x1000000ull})
         if (bias_.runtime(lo).value() > down + scratch)
             hints.push_back(page(bias_.runtime(lo).value() - down - scratch));
-    hints.push_back(page(bias_.runtime(hi).value() + 0x1000000));
+    for (uint64_t k = 0; k < 32; ++k)
+        hints.push_back(page(bias_.runtime(hi).value() + 0x1000000 + k * 0x100000));
     tracee_->map_scratch(scratch, hints);
 }
 

@@ -12,6 +12,7 @@
 #include "goruntime/current_g.h"
 #include "goruntime/funcval.h"
 #include "goruntime/go_types.h"
+#include "goruntime/pending_defers.h"
 #include "goruntime/runtime_offsets.h"
 #include "goruntime/runtime_state.h"
 #include "goruntime/stack_unwind.h"
@@ -172,6 +173,21 @@ private:
     void forget_program();
     // Follows the program an exec started: sets `x`'s ExecPayload traced / note.
     void follow_exec(Event &x, const std::string &path);
+
+    // tracer_attached.cpp
+    struct StoppedGoroutine {
+        Addr g;
+        uint64_t goid;
+        uint32_t status;
+        SavedContext at; // where it continues: its thread's registers if it is running on one
+    };
+    // Every live goroutine of a process whose threads are all stopped.
+    [[nodiscard]] std::vector<StoppedGoroutine> stopped_goroutines(Tracee &tracee) const;
+    [[nodiscard]] Site registration_site(const PendingDefer &d) const;
+    // Attached: the deferred calls each goroutine registered before deftrace came, remembered
+    // (so that their calls name their defer statements) and, where a goroutine's whole chain is
+    // known, given to the runtime model as if it had seen them registered.
+    void seed_attached(Tracee &tracee);
 
     // tracer_resources.cpp
     void on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);

@@ -135,17 +135,20 @@ protected:
 };
 
 TEST_F(AttachRunning, TracesPanicsAndDetachesLeavingTheProgramUntouched) {
-    for (const bool panics_only : {false, true}) {
-        SCOPED_TRACE(panics_only ? "--panics-only" : "full");
-        Service svc({prog_}, dir_ / (panics_only ? "out-panics.txt" : "out-full.txt")); // a fresh file
+    // --scope all: every defer of the program and the runtime is checked against the model,
+    // including those registered before deftrace attached (runtime.main's, waiter's), which it
+    // reads from memory when it attaches.
+    for (const std::string mode : {"--scope=main", "--scope=all", "--panics-only"}) {
+        SCOPED_TRACE(mode);
+        const bool panics_only = mode == "--panics-only";
+        Service svc({prog_}, dir_ / ("out" + mode + ".txt")); // a fresh file
         ASSERT_TRUE(svc.beats_after(2));
         const std::string before = text_of(svc.pid());
         ASSERT_FALSE(before.empty());
         std::vector<std::string> cmd = {DEFTRACE_EXE,       "-p",     std::to_string(svc.pid()),
                                         "--duration",       "2",      "-o",
                                         dir_ / "trace.txt", "--json", dir_ / "trace.json"};
-        if (panics_only)
-            cmd.insert(cmd.begin() + 1, "--panics-only");
+        cmd.insert(cmd.begin() + 1, mode);
         const auto t0 = std::chrono::steady_clock::now();
         const RunResult r = run_program(cmd);
         const auto took = std::chrono::steady_clock::now() - t0;
@@ -167,6 +170,7 @@ TEST_F(AttachRunning, TracesPanicsAndDetachesLeavingTheProgramUntouched) {
         // 2 s at ~90 iterations a second, a panic every fifth: well over 10 panics, each recovered.
         EXPECT_GE(count_kind(trace, "panic"), 10u);
         EXPECT_GE(count_kind(trace, "recover"), 10u);
+        EXPECT_EQ(trace["validation"].value("divergences", -1), 0) << slurp(dir_ / "trace.txt").substr(0, 3000);
         if (!panics_only) {
             EXPECT_GE(count_kind(trace, "defer"), 50u);
         }
@@ -212,6 +216,22 @@ TEST_F(AttachRunning, SigusrReportsAndSigtermDetaches) {
     const std::string lines = slurp(jsonl);
     EXPECT_NE(lines.find("\"detached\":true"), std::string::npos)
         << lines.substr(lines.size() > 500 ? lines.size() - 500 : 0);
+}
+
+// Each detach leaves its stub page mapped (a thread may still be in a stub): attaching again
+// needs a new place within reach of the code, every time.
+TEST_F(AttachRunning, AttachesToTheSameProcessAgainAndAgain) {
+    Service svc({prog_}, dir_ / "out-again.txt");
+    ASSERT_TRUE(svc.beats_after(2));
+    const std::string before = text_of(svc.pid());
+    for (int i = 1; i <= 6; ++i) {
+        SCOPED_TRACE("attach " + std::to_string(i));
+        const RunResult r =
+            run_program({DEFTRACE_EXE, "-p", std::to_string(svc.pid()), "--duration", "0.3", "-o", "/dev/null"});
+        ASSERT_EQ(exit_code(r), 0) << r.err;
+    }
+    EXPECT_TRUE(text_of(svc.pid()) == before) << "the program's code differs after detaching";
+    EXPECT_TRUE(svc.beats_after(svc.last_beat() + 3));
 }
 
 TEST_F(AttachRunning, SnapshotReadsPendingDefersAndDetaches) {

@@ -1,0 +1,105 @@
+// What deftrace learns from a running program it attaches to, every thread stopped: where each
+// goroutine is, the deferred calls registered before deftrace came (seed_attached), and the
+// read-only picture of `deftrace snapshot`.
+#include "trace/tracer.h"
+
+#include "trace/validator.h"
+
+#include <algorithm>
+
+namespace deftrace {
+
+std::vector<Tracer::StoppedGoroutine> Tracer::stopped_goroutines(Tracee &tracee) const {
+    // A goroutine running on a thread has a stale saved context: where the thread stopped is
+    // where it is.
+    std::unordered_map<Addr, SavedContext> running;
+    for (pid_t tid : tracee.thread_ids()) {
+        const Registers regs = get_registers(tid);
+        const CurrentG::Found cur = current_g_.at(regs, tracee.memory());
+        if (auto h = cur.g.is_null() ? std::nullopt : state_->header(cur.g); h && h->goid != 0)
+            running[cur.g] = SavedContext{regs.pc(), regs.sp()};
+    }
+    std::vector<StoppedGoroutine> out;
+    for (Addr g : all_goroutines(Addr())) {
+        auto goid = state_->goid(g);
+        auto status = state_->status(g);
+        if (!goid || !status || *status == 0 || *status == 6) // idle, dead
+            continue;
+        const auto it = running.find(g);
+        out.push_back({g, *goid, *status, it != running.end() ? it->second : state_->saved_context(g)});
+    }
+    return out;
+}
+
+// The site of a deferred call registered before deftrace attached, as the probes would have
+// named it: the CALL of deferproc / deferprocStack for a linked record (d.pc is its return
+// address), the defer statement of the bit for an open-coded one.
+Site Tracer::registration_site(const PendingDefer &d) const {
+    if (d.kind != PendingDefer::Kind::OpenCoded)
+        return names_->site_at(d.pc, true);
+    Site site;
+    site.function = d.frame;
+    auto f = std::find_if(sites_.begin(), sites_.end(), [&](const FunctionDefers &fd) { return fd.name == d.frame; });
+    if (f != sites_.end())
+        for (const auto &s : f->sites)
+            if (s.kind == DeferKind::OpenCoded && s.bit == d.bit) {
+                site.file = s.file;
+                site.line = s.line;
+            }
+    return site;
+}
+
+void Tracer::seed_attached(Tracee &tracee) {
+    for (const StoppedGoroutine &s : stopped_goroutines(tracee)) {
+        const PendingDefers pending = deftrace::pending_defers(*bin_, *state_, *walker_, s.g, s.at.pc, s.at.sp);
+        // The model learns a goroutine's chain only when it can learn all of it: every frame
+        // walked, no panic in progress (its records and the model's panic state would have to be
+        // rebuilt too), no range-over-func record (its head belongs to a deferrangefunc call).
+        const bool whole = whole_program_ && pending.complete && state_->panics(s.g, 1).empty() &&
+                           std::none_of(pending.defers.begin(), pending.defers.end(),
+                                        [](const PendingDefer &d) { return d.kind == PendingDefer::Kind::Rangefunc; });
+        validator_->at_stop({}, {});
+        // Oldest first, as they were registered: the reverse of the order they would run in.
+        for (auto d = pending.defers.rbegin(); d != pending.defers.rend(); ++d) {
+            const Addr funcval = d->funcval.value_or(Addr());
+            const Site site = registration_site(*d);
+            remember(s.goid, funcval, site);
+            if (!whole)
+                continue;
+            const auto kind = d->kind == PendingDefer::Kind::OpenCoded ? model::DeferKind::OpenCoded
+                              : d->kind == PendingDefer::Kind::Heap    ? model::DeferKind::Heap
+                                                                       : model::DeferKind::Stack;
+            validator_->defer_registered(s.goid, s.g, kind, d->frame_sp, funcvals_->code(funcval), d->bit, site);
+        }
+    }
+    emit_divergences();
+}
+
+nlohmann::ordered_json Tracer::snapshot(Tracee &tracee) {
+    open_readers(tracee);
+    const PlanOptions plan{true, &options_.resources, &scope_, false};
+    plan_ = std::make_unique<ProbePlan>(ProbePlan::build(*bin_, sites_, tracee.disassembler(), plan));
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const StoppedGoroutine &s : stopped_goroutines(tracee)) {
+        bool complete = true;
+        auto pending = program_pending(s.g, s.at.pc, s.at.sp, &complete);
+        auto panics = state_->panics(s.g, 64);
+        nlohmann::ordered_json j;
+        j["goroutine"] = s.goid;
+        j["status"] = RuntimeState::status_name(s.status);
+        nlohmann::ordered_json defers = nlohmann::ordered_json::array();
+        for (const auto &d : pending)
+            defers.push_back(d.to_json());
+        j["defers"] = std::move(defers);
+        if (!complete)
+            j["complete"] = false;
+        nlohmann::ordered_json chain = nlohmann::ordered_json::array();
+        for (const auto &p : panic_chain(panics))
+            chain.push_back(p.to_json());
+        j["panics"] = std::move(chain);
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+} // namespace deftrace
