@@ -94,6 +94,13 @@ public:
         else
             breakpoints_.insert_patched(memory_, dis_, addr, patchable);
     }
+    // Attached, before run(): places where code will resume that are not a thread's pc: the
+    // return addresses on every goroutine's stack, among them the interrupted pc of one the runtime
+    // preempted asynchronously (its asyncPreempt frame returns there). A jump patch covering one
+    // would have that code resume in the middle of the jump.
+    void keep_unpatched(const std::vector<Addr> &resume_pcs) {
+        attach_pcs_.insert(attach_pcs_.end(), resume_pcs.begin(), resume_pcs.end());
+    }
     void remove_breakpoint(Addr addr) { breakpoints_.remove(memory_, addr); }
     void set_breakpoint_enabled(Addr addr, bool enabled) { breakpoints_.set_enabled(memory_, addr, enabled); }
     [[nodiscard]] BreakpointTable &breakpoints() { return breakpoints_; }
@@ -163,7 +170,7 @@ private:
     bool exit_reported_ = false;
     bool started_ = false;         // run() was called: other threads may be running
     bool attached_ = false;        // attach(), not launch(): detach, never kill, when done
-    std::vector<Addr> attach_pcs_; // attached: where each thread stopped
+    std::vector<Addr> attach_pcs_; // attached: where each thread stopped, and keep_unpatched's
     std::function<bool()> between_stops_;
     Stats stats_;
 };

@@ -59,6 +59,8 @@ void Tracer::attach(Tracee &tracee) {
     for (const auto &note : plan_->notes())
         if (std::find(probe_notes_.begin(), probe_notes_.end(), note) == probe_notes_.end())
             probe_notes_.push_back(note);
+    if (tracee.attached())
+        tracee.keep_unpatched(resume_pcs(tracee));
     for (const auto &b : plan_->breakpoints())
         tracee.insert_breakpoint(bias_.runtime(b.link_addr), b.patchable);
     // Int3s (a jump patch cannot be switched while threads run), off until needed.

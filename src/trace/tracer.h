@@ -184,6 +184,8 @@ private:
     // Every live goroutine of a process whose threads are all stopped.
     [[nodiscard]] std::vector<StoppedGoroutine> stopped_goroutines(Tracee &tracee) const;
     [[nodiscard]] Site registration_site(const PendingDefer &d) const;
+    // Every pc some goroutine's frames will return to (Tracee::keep_unpatched).
+    [[nodiscard]] std::vector<Addr> resume_pcs(Tracee &tracee) const;
     // Attached: the deferred calls each goroutine registered before deftrace came, remembered
     // (so that their calls name their defer statements) and, where a goroutine's whole chain is
     // known, given to the runtime model as if it had seen them registered.

@@ -31,6 +31,15 @@ std::vector<Tracer::StoppedGoroutine> Tracer::stopped_goroutines(Tracee &tracee)
     return out;
 }
 
+std::vector<Addr> Tracer::resume_pcs(Tracee &tracee) const {
+    std::vector<Addr> out;
+    constexpr size_t kFrames = 1024;
+    for (const StoppedGoroutine &s : stopped_goroutines(tracee))
+        for (const Frame &f : walker_->walk(s.at.pc, s.at.sp, kFrames))
+            out.push_back(f.pc);
+    return out;
+}
+
 // The site of a deferred call registered before deftrace attached, as the probes would have
 // named it: the CALL of deferproc / deferprocStack for a linked record (d.pc is its return
 // address), the defer statement of the bit for an open-coded one.
