@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
+#include <fstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
@@ -243,6 +244,13 @@ TEST_F(AttachRunning, SnapshotReadsPendingDefersAndDetaches) {
     auto snap = nlohmann::json::parse(r.out, nullptr, false);
     ASSERT_FALSE(snap.is_discarded()) << r.out;
     EXPECT_EQ(snap["schema"], "deftrace.snapshot/1");
+    {
+        std::ofstream(dir_ / "snapshot.json") << r.out;
+        const RunResult valid =
+            run_program({std::string(DEFTRACE_SOURCE_DIR) + "/scripts/check-json-schema.py",
+                         std::string(DEFTRACE_SOURCE_DIR) + "/docs/snapshot.schema.json", dir_ / "snapshot.json"});
+        EXPECT_EQ(exit_code(valid), 0) << valid.out << valid.err;
+    }
     EXPECT_EQ(snap["pid"], svc.pid());
     EXPECT_GT(snap["stopped_us"].get<int64_t>(), 0);
     // main.waiter's `defer close(done)` is pending for as long as the program runs.
