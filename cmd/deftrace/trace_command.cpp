@@ -156,7 +156,6 @@ int run_trace(const TraceCommandOptions &opts) {
     GoBinary bin = GoBinary::open(path);
     const ShippedData data = ShippedData::of_this_process();
     RuntimeOffsets offsets = RuntimeOffsets::from(layouts_for(bin, data));
-    auto sites = analyze_defer_sites(bin);
 
     // Everything that can fail on bad input fails before the program starts: the expectation and
     // the probes are read, the output files created.
@@ -208,7 +207,7 @@ int run_trace(const TraceCommandOptions &opts) {
         sinks.add(&*jsonl);
     }
 
-    Tracer tracer(bin, std::move(sites), offsets, sinks, topts);
+    Tracer tracer(bin, Tracer::sites_needed(bin, topts), offsets, sinks, topts);
     Tracee tracee = opts.pid ? Tracee::attach(*opts.pid) : Tracee::launch(opts.argv);
     tracer.attach(tracee);
     if (opts.pid) {
@@ -304,7 +303,7 @@ int run_snapshot(int pid, bool json_out) {
     TraceOptions topts;
     topts.panics_only = true;
     // Everything that does not need the process is done before it is stopped.
-    Tracer tracer(bin, analyze_defer_sites(bin), offsets, none, topts);
+    Tracer tracer(bin, Tracer::sites_needed(bin, topts), offsets, none, topts);
     const auto t0 = std::chrono::steady_clock::now();
     Tracee tracee = Tracee::attach(pid);
     nlohmann::ordered_json goroutines = tracer.snapshot(tracee); // on failure the destructor detaches

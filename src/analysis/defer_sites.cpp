@@ -806,9 +806,11 @@ std::vector<FunctionDefers> analyze_defer_sites(const GoBinary &bin, const Defer
     std::vector<FunctionDefers> out;
     for (size_t i = 0; i < tab.num_funcs(); ++i) {
         FuncInfo f = tab.func(i);
-        if (opts.function_filter) {
+        if (opts.function_filter || opts.only) {
             std::string name(tab.func_name(f));
-            if (!std::regex_search(name, *opts.function_filter))
+            if (opts.function_filter && !std::regex_search(name, *opts.function_filter))
+                continue;
+            if (opts.only && !opts.only(name))
                 continue;
         }
         const bool open = tab.funcdata_offset(f, kFuncdataOpenCodedDeferInfo).has_value();

@@ -21,6 +21,17 @@ Tracer::Tracer(const GoBinary &bin, std::vector<FunctionDefers> sites, RuntimeOf
 
 Tracer::~Tracer() = default;
 
+std::vector<FunctionDefers> Tracer::sites_needed(const GoBinary &bin, const TraceOptions &options) {
+    if (options.panics_only)
+        return {};
+    const Scope scope = Scope::parse(options.scope, bin);
+    if (scope.is_all())
+        return analyze_defer_sites(bin);
+    DeferAnalysisOptions only_in_scope;
+    only_in_scope.only = [&scope](std::string_view function) { return scope.contains(function); };
+    return analyze_defer_sites(bin, only_in_scope);
+}
+
 // The readers of the live program: load bias, stack walker, runtime state, types, names.
 void Tracer::open_readers(Tracee &tracee) {
     tracee_ = &tracee;

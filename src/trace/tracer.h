@@ -59,6 +59,10 @@ public:
     // release: every trace is validated.
     Tracer(const GoBinary &bin, std::vector<FunctionDefers> sites, RuntimeOffsets offsets, EventSink &sink,
            TraceOptions options);
+    // The defer sites a trace with `options` probes (the `sites` to construct it with): those of
+    // the functions in scope, none with --panics-only, which reads pending defers from memory.
+    // Throws Error(Usage) for a bad --scope expression.
+    static std::vector<FunctionDefers> sites_needed(const GoBinary &bin, const TraceOptions &options);
     ~Tracer() override;
 
     // At the launch stop: load bias, scratch page, breakpoints.

@@ -6,6 +6,7 @@
 #include "trace/validator.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace deftrace {
 
@@ -59,8 +60,22 @@ Site Tracer::registration_site(const PendingDefer &d) const {
 }
 
 void Tracer::seed_attached(Tracee &tracee) {
+    std::vector<std::pair<StoppedGoroutine, PendingDefers>> chains;
+    std::unordered_set<std::string> unanalysed; // open-coded frames of functions out of scope
     for (const StoppedGoroutine &s : stopped_goroutines(tracee)) {
-        const PendingDefers pending = deftrace::pending_defers(*bin_, *state_, *walker_, s.g, s.at.pc, s.at.sp);
+        chains.emplace_back(s, deftrace::pending_defers(*bin_, *state_, *walker_, s.g, s.at.pc, s.at.sp));
+        for (const PendingDefer &d : chains.back().second.defers)
+            if (d.kind == PendingDefer::Kind::OpenCoded &&
+                std::none_of(sites_.begin(), sites_.end(), [&](const FunctionDefers &f) { return f.name == d.frame; }))
+                unanalysed.insert(d.frame);
+    }
+    if (!unanalysed.empty()) { // their bits' defer statements, for the sites of their calls
+        DeferAnalysisOptions just;
+        just.only = [&](std::string_view f) { return unanalysed.count(std::string(f)) > 0; };
+        for (auto &f : analyze_defer_sites(*bin_, just))
+            sites_.push_back(std::move(f));
+    }
+    for (const auto &[s, pending] : chains) {
         // The model learns a goroutine's chain only when it can learn all of it: every frame
         // walked, no panic in progress (its records and the model's panic state would have to be
         // rebuilt too), no range-over-func record (its head belongs to a deferrangefunc call).

@@ -180,7 +180,7 @@ void Tracer::follow_exec(Event &x, const std::string &path) {
         auto bin = std::make_unique<GoBinary>(GoBinary::open(path));
         RuntimeOffsets offsets = options_.offsets_for(*bin);
         GoRelease traits = traits_of(*bin);
-        auto sites = analyze_defer_sites(*bin);
+        auto sites = sites_needed(*bin, options_);
         forget_program();
         owned_bins_.push_back(std::move(bin));
         bin_ = owned_bins_.back().get();
