@@ -61,7 +61,7 @@ Site Tracer::registration_site(const PendingDefer &d) const {
 
 void Tracer::seed_attached(Tracee &tracee) {
     std::vector<std::pair<StoppedGoroutine, PendingDefers>> chains;
-    std::unordered_set<std::string> unanalysed; // open-coded frames of functions out of scope
+    std::unordered_set<std::string> unanalysed; // not analysed: out of scope, or --panics-only
     for (const StoppedGoroutine &s : stopped_goroutines(tracee)) {
         chains.emplace_back(s, deftrace::pending_defers(*bin_, *state_, *walker_, s.g, s.at.pc, s.at.sp));
         for (const PendingDefer &d : chains.back().second.defers)
