@@ -253,7 +253,9 @@ void Tracer::dispatch(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
     case ProbeKind::RuntimeCall: on_defer_call(stop, p, g, goid); break;
     case ProbeKind::Gopanic: on_panic(stop, g, goid); break;
     case ProbeKind::GorecoverEntry: on_recover_entry(stop, g); break;
-    case ProbeKind::GorecoverReturn: on_recover_return(stop, g, goid); break;
+    case ProbeKind::GorecoverReturn:
+    case ProbeKind::RecoverCallReturn: on_recover_return(stop, g, goid); break;
+    case ProbeKind::RecoverCall: on_recover_call(stop, g); break;
     case ProbeKind::Goexit: on_goexit(stop, g, goid); break;
     case ProbeKind::DeferRangefunc: validator_->rangefunc_head(goid, g, stop.regs.sp() + 8); break;
     case ProbeKind::GoroutineEnd:

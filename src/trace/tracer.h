@@ -154,6 +154,10 @@ private:
     void on_panic(ThreadStop &stop, Addr g, uint64_t goid);
     void on_goexit(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recover_entry(ThreadStop &stop, Addr g);
+    // An in-scope CALL runtime.gorecover (out of the whole-program scope, where gorecover is armed
+    // only during panics): recover()'s entry seen from its caller, its return at the instruction
+    // after the call (RecoverCallReturn).
+    void on_recover_call(ThreadStop &stop, Addr g);
     void on_recover_return(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recovery(ThreadStop &stop);
     void on_fatal(ThreadStop &stop, Addr g, uint64_t goid);
