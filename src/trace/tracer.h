@@ -191,6 +191,8 @@ private:
     };
     // Every live goroutine of a process whose threads are all stopped.
     [[nodiscard]] std::vector<StoppedGoroutine> stopped_goroutines(Tracee &tracee) const;
+    // A function's defer sites, from sites_ or attached_sites_; null if not analysed.
+    [[nodiscard]] const FunctionDefers *analysed(std::string_view function) const;
     [[nodiscard]] Site registration_site(const PendingDefer &d) const;
     // Every pc some goroutine's frames will return to (Tracee::keep_unpatched).
     [[nodiscard]] std::vector<Addr> resume_pcs(Tracee &tracee) const;
@@ -207,7 +209,9 @@ private:
 
     const GoBinary *bin_; // the program's binary; after an exec, the new one's (owned_bins_)
     std::vector<std::unique_ptr<GoBinary>> owned_bins_;
-    std::vector<FunctionDefers> sites_;
+    std::vector<FunctionDefers> sites_; // the probes point into it: never changed while attached
+    // Attached: functions out of scope analysed only for the sites of defers pending at attach.
+    std::vector<FunctionDefers> attached_sites_;
     RuntimeOffsets off_;
     GoRelease traits_; // the runtime model's generation for bin_'s release
     EventSink &sink_;

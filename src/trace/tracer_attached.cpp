@@ -41,6 +41,14 @@ std::vector<Addr> Tracer::resume_pcs(Tracee &tracee) const {
     return out;
 }
 
+const FunctionDefers *Tracer::analysed(std::string_view function) const {
+    for (const auto *list : {&sites_, &attached_sites_})
+        for (const FunctionDefers &f : *list)
+            if (f.name == function)
+                return &f;
+    return nullptr;
+}
+
 // The site of a deferred call registered before deftrace attached, as the probes would have
 // named it: the CALL of deferproc / deferprocStack for a linked record (d.pc is its return
 // address), the defer statement of the bit for an open-coded one.
@@ -49,8 +57,8 @@ Site Tracer::registration_site(const PendingDefer &d) const {
         return names_->site_at(d.pc, true);
     Site site;
     site.function = d.frame;
-    auto f = std::find_if(sites_.begin(), sites_.end(), [&](const FunctionDefers &fd) { return fd.name == d.frame; });
-    if (f != sites_.end())
+    const FunctionDefers *f = analysed(d.frame);
+    if (f != nullptr)
         for (const auto &s : f->sites)
             if (s.kind == DeferKind::OpenCoded && s.bit == d.bit) {
                 site.file = s.file;
@@ -65,15 +73,14 @@ void Tracer::seed_attached(Tracee &tracee) {
     for (const StoppedGoroutine &s : stopped_goroutines(tracee)) {
         chains.emplace_back(s, deftrace::pending_defers(*bin_, *state_, *walker_, s.g, s.at.pc, s.at.sp));
         for (const PendingDefer &d : chains.back().second.defers)
-            if (d.kind == PendingDefer::Kind::OpenCoded &&
-                std::none_of(sites_.begin(), sites_.end(), [&](const FunctionDefers &f) { return f.name == d.frame; }))
+            if (d.kind == PendingDefer::Kind::OpenCoded && analysed(d.frame) == nullptr)
                 unanalysed.insert(d.frame);
     }
     if (!unanalysed.empty()) { // their bits' defer statements, for the sites of their calls
         DeferAnalysisOptions just;
         just.only = [&](std::string_view f) { return unanalysed.count(std::string(f)) > 0; };
         for (auto &f : analyze_defer_sites(*bin_, just))
-            sites_.push_back(std::move(f));
+            attached_sites_.push_back(std::move(f));
     }
     for (const auto &[s, pending] : chains) {
         // The model learns a goroutine's chain only when it can learn all of it: every frame

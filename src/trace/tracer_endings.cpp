@@ -145,6 +145,7 @@ void Tracer::forget_program() {
     last_panic_.clear();
     fatals_.clear();
     exec_held_.clear();
+    attached_sites_.clear();
     thrown_ = false;
 }
 
