@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The "leaked database transaction" scenario end to end, on a throw-away PostgreSQL cluster.
 #
-#   scripts/pg-scenario.sh [--out DIR] [--fixed-only] TXLEAK_PG_BINARY [-- PREFIX...]
+#   scripts/pg-scenario.sh [--out DIR] [--fixed-only] [--attach] TXLEAK_PG_BINARY [-- PREFIX...]
 #
 #   TXLEAK_PG_BINARY  a build of testdata/txleak_pg
 #   PREFIX...         a command the service is started under, e.g. a tracer:
@@ -11,6 +11,13 @@
 #                     pg_stat_activity rows (activity.txt) and the result (result.txt) in DIR
 #   --fixed-only      send only the requests that leak nothing (/fixed-transfer, /ctx-transfer):
 #                     0 idle-in-transaction sessions expected
+#   --attach          PREFIX is a deftrace command that attaches to the running service instead:
+#                     the service starts untraced; once it listens, PREFIX... -p PID -o
+#                     DIR/trace.txt --jsonl DIR/trace.jsonl runs (its stderr in DIR/deftrace.err).
+#                     After the requests and the count (and a second more, for a --leak-age
+#                     under 1 s), deftrace is sent SIGUSR1 and, once its leak_report is in
+#                     trace.jsonl, SIGTERM: it must detach and exit 0, and the service must go
+#                     on answering (/stats) until /quit.
 #
 # Steps: start a cluster (scripts/pg-cluster.sh), create the schema, start the service with
 # DEFTRACE_PG set, wait for its "listening on http://..." line, send
@@ -22,21 +29,24 @@
 # "idle in transaction", /quit the service, check it exits with status 0, stop the cluster.
 #
 # Prints (stdout, one per line): expected_leaked=N, idle_in_transaction=N, in_use=N (the
-# service's pool, from /stats), service_exit=N, then PASS or FAIL. Exit status 0 when the count
-# is the expected one and the service exited with status 0; 1 on a mismatch or any failure,
+# service's pool, from /stats), service_exit=N, with --attach tracer_exit=N, then PASS or FAIL.
+# Exit status 0 when the count is the expected one and the service (and an attached deftrace)
+# exited with status 0; 1 on a mismatch or any failure,
 # with the reason on stderr. Needs scripts/setup-postgres.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "pg-scenario: $*" >&2; exit 1; }
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 out=
 fixed_only=
+attach=
 while [[ ${1:-} == --* ]]; do
   case $1 in
     --out) out=${2:?--out needs a directory}; shift 2 ;;
     --fixed-only) fixed_only=1; shift ;;
+    --attach) attach=1; shift ;;
     --) break ;;
     *) usage ;;
   esac
@@ -62,8 +72,13 @@ work=$(mktemp -d /tmp/deftrace-pgscen.XXXXXX)
 cluster=$work/cluster
 if [[ -n $out ]]; then mkdir -p "$out"; out=$(cd "$out" && pwd); else out=$work/out; mkdir -p "$out"; fi
 svc_pid=
+tracer_pid=
 cleanup() {
   local rc=$?
+  if [[ -n $tracer_pid ]] && kill -0 "$tracer_pid" 2>/dev/null; then
+    kill -TERM "$tracer_pid" 2>/dev/null || true
+    wait "$tracer_pid" 2>/dev/null || true
+  fi
   if [[ -n $svc_pid ]] && kill -0 "$svc_pid" 2>/dev/null; then
     kill -TERM "$svc_pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.1; done
@@ -89,8 +104,11 @@ ALTER DATABASE deftrace SET lock_timeout = '5s';
 SQL
 
 app=txleak_pg_$$
+under=("${prefix[@]}")
+[[ -z $attach ]] || under=()
+((${#prefix[@]})) || [[ -z $attach ]] || die "--attach needs a deftrace command after --"
 DEFTRACE_PG="$conninfo application_name=$app" \
-  "${prefix[@]}" "$bin" >"$out/service.out" 2>"$out/service.err" </dev/null &
+  "${under[@]}" "$bin" >"$out/service.out" 2>"$out/service.err" </dev/null &
 svc_pid=$!
 
 url=
@@ -101,6 +119,17 @@ for _ in $(seq 300); do # up to 30 s: a tracer may be slow to start the program
   sleep 0.1
 done
 [[ -n $url ]] || die "the service printed no 'listening on http://...' line within 30 s"
+
+if [[ -n $attach ]]; then
+  "${prefix[@]}" -p "$svc_pid" -o "$out/trace.txt" --jsonl "$out/trace.jsonl" 2>"$out/deftrace.err" &
+  tracer_pid=$!
+  for _ in $(seq 300); do # deftrace says so once its breakpoints are in
+    grep -q '^deftrace: attached to process' "$out/deftrace.err" 2>/dev/null && break
+    kill -0 "$tracer_pid" 2>/dev/null || die "deftrace -p exited before attaching: $(cat "$out/deftrace.err")"
+    sleep 0.1
+  done
+  grep -q '^deftrace: attached to process' "$out/deftrace.err" || die "deftrace did not attach within 30 s"
+fi
 
 get() { curl -sS --max-time 20 -o "$work/body" -w '%{http_code}' "$url$1" 2>"$work/curl.err" || true; }
 for id in "${transfer_ids[@]}"; do
@@ -131,6 +160,24 @@ q -c "SELECT pid, state, backend_xid IS NOT NULL AS wrote, query FROM pg_stat_ac
       WHERE datname = 'deftrace' AND application_name = '$app' ORDER BY pid" >"$out/activity.txt"
 in_use=$(curl -sS --max-time 20 "$url/stats" | sed -n 's/.*in_use=\([0-9]*\).*/\1/p')
 
+tracer_exit=
+if [[ -n $attach ]]; then
+  sleep 1
+  kill -USR1 "$tracer_pid"
+  for _ in $(seq 100); do
+    grep -q '"trigger":"SIGUSR1"' "$out/trace.jsonl" 2>/dev/null && break
+    sleep 0.1
+  done
+  grep -q '"trigger":"SIGUSR1"' "$out/trace.jsonl" || die "no leak_report in the trace 10 s after SIGUSR1"
+  kill -TERM "$tracer_pid"
+  wait "$tracer_pid" && tracer_exit=0 || tracer_exit=$?
+  tracer_pid=
+  kill -0 "$svc_pid" 2>/dev/null || die "the service is gone after deftrace detached"
+  # Still serving, untraced now: the same pool, seen again.
+  in_use=$(curl -sS --max-time 20 "$url/stats" | sed -n 's/.*in_use=\([0-9]*\).*/\1/p')
+  [[ -n $in_use ]] || die "the service does not answer /stats after deftrace detached"
+fi
+
 curl -sS --max-time 20 -o /dev/null "$url/quit" || die "/quit failed"
 status=
 for _ in $(seq 300); do
@@ -148,6 +195,7 @@ done
   echo "idle_in_transaction=$count"
   echo "in_use=$in_use"
   echo "service_exit=$status"
+  [[ -z $attach ]] || echo "tracer_exit=$tracer_exit"
 } | tee "$out/result.txt"
 if [[ $count != "$expected" ]]; then
   echo FAIL | tee -a "$out/result.txt"
@@ -158,5 +206,9 @@ fi
 if [[ $status != 0 ]]; then
   echo FAIL | tee -a "$out/result.txt"
   die "the service exited with status $status, expected 0"
+fi
+if [[ -n $attach && $tracer_exit != 0 ]]; then
+  echo FAIL | tee -a "$out/result.txt"
+  die "deftrace -p exited with status $tracer_exit, expected 0: $(cat "$out/deftrace.err")"
 fi
 echo PASS | tee -a "$out/result.txt"

@@ -130,6 +130,11 @@ int main(int argc, char **argv) {
         app.add_flag("--fail-on-leak", trace.fail_on_leak,
                      "Exit 81 when a probed resource is still open at exit (implies --leaks unless "
                      "--probes is given)");
+        app.add_option("--leak-age", trace.leak_age,
+                       "With -p: report a probed resource once it has been open SECONDS, while the program "
+                       "runs (implies --leaks unless --probes is given); SIGUSR1 to deftrace reports "
+                       "everything open now")
+            ->check(CLI::PositiveNumber);
     }
 
     try {
@@ -149,6 +154,8 @@ int main(int argc, char **argv) {
                 throw CLI::ValidationError("-f", "follows the children of a program deftrace starts, not with -p");
             if (trace.duration && !trace.pid)
                 throw CLI::ValidationError("--duration", "only with -p");
+            if (trace.leak_age && !trace.pid)
+                throw CLI::ValidationError("--leak-age", "only with -p");
             if (trace.argv.empty() && !trace.pid)
                 throw CLI::ValidationError("PROGRAM", "no program to trace");
         }

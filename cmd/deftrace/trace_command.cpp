@@ -72,40 +72,52 @@ template <typename F> auto on_trace(const std::string &name, F &&f) {
     }
 }
 
-// -p: Ctrl-C, SIGTERM, SIGHUP (and the end of --duration) ask deftrace to detach. The handlers
-// only set a flag; the tracing loop looks at it between stops.
-volatile std::sig_atomic_t g_detach = 0;
+// -p: Ctrl-C, SIGTERM, SIGHUP (and the end of --duration) ask deftrace to detach; SIGUSR1 asks
+// for a leak report. The handlers only set flags; the tracing loop looks at them between stops.
+volatile std::sig_atomic_t g_detach = 0, g_report = 0, g_tick = 0;
 
 void on_detach_signal(int) {
     g_detach = 1;
 }
 
-// While attached: the detach signals caught (not SA_RESTART, so that they interrupt the wait for
-// the next stop) and a 100 ms interval timer, which both measures --duration and interrupts a
-// wait that began just before a signal set the flag.
-class DetachSignals {
+void on_report_signal(int) {
+    g_report = 1;
+}
+
+void on_tick(int) {
+    g_tick = 1;
+}
+
+// While attached: the signals deftrace answers caught (not SA_RESTART, so that they interrupt the
+// wait for the next stop) and a 100 ms interval timer, which measures --duration and
+// --leak-age and interrupts a wait that began just before a signal set a flag.
+class AttachedSignals {
 public:
-    DetachSignals() {
-        struct sigaction sa {};
-        sa.sa_handler = on_detach_signal;
-        sigemptyset(&sa.sa_mask);
-        for (int sig : {SIGINT, SIGTERM, SIGHUP})
-            sigaction(sig, &sa, nullptr);
-        struct sigaction tick {};
-        tick.sa_handler = [](int) {};
-        sigemptyset(&tick.sa_mask);
-        sigaction(SIGALRM, &tick, nullptr);
+    AttachedSignals() {
+        catch_signal(SIGINT, on_detach_signal);
+        catch_signal(SIGTERM, on_detach_signal);
+        catch_signal(SIGHUP, on_detach_signal);
+        catch_signal(SIGUSR1, on_report_signal);
+        catch_signal(SIGALRM, on_tick);
     }
     void start_ticks() {
         itimerval every{{0, 100000}, {0, 100000}};
         setitimer(ITIMER_REAL, &every, nullptr);
     }
-    ~DetachSignals() {
+    ~AttachedSignals() {
         itimerval off{};
         setitimer(ITIMER_REAL, &off, nullptr);
     }
-    DetachSignals(const DetachSignals &) = delete;
-    DetachSignals &operator=(const DetachSignals &) = delete;
+    AttachedSignals(const AttachedSignals &) = delete;
+    AttachedSignals &operator=(const AttachedSignals &) = delete;
+
+private:
+    static void catch_signal(int sig, void (*handler)(int)) {
+        struct sigaction sa {};
+        sa.sa_handler = handler;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sig, &sa, nullptr);
+    }
 };
 
 // -p: the running program's executable, and the name it goes by.
@@ -132,11 +144,11 @@ public:
 } // namespace
 
 int run_trace(const TraceCommandOptions &opts) {
-    std::optional<DetachSignals> detach_signals;
+    std::optional<AttachedSignals> attached_signals;
     std::vector<std::string> program = opts.argv;
     std::string path;
     if (opts.pid) {
-        detach_signals.emplace(); // before attaching: a Ctrl-C from now on means detach
+        attached_signals.emplace(); // before attaching: a Ctrl-C from now on means detach
         program = {attached_program(*opts.pid)};
         path = "/proc/" + std::to_string(*opts.pid) + "/exe"; // even if the file was replaced since
     } else {
@@ -145,7 +157,6 @@ int run_trace(const TraceCommandOptions &opts) {
     GoBinary bin = GoBinary::open(path);
     const ShippedData data = ShippedData::of_this_process();
     RuntimeOffsets offsets = RuntimeOffsets::from(layouts_for(bin, data));
-    auto sites = analyze_defer_sites(bin);
 
     // Everything that can fail on bad input fails before the program starts: the expectation and
     // the probes are read, the output files created.
@@ -157,8 +168,10 @@ int run_trace(const TraceCommandOptions &opts) {
     topts.panics_only = opts.panics_only;
     topts.scope = opts.scope;
     topts.all_recovers = opts.all_recovers;
-    // --fail-on-leak alone follows the shipped probes, as --leaks does.
-    topts.resources = resource_probes(opts.probes, opts.leaks || (opts.fail_on_leak && opts.probes.empty()), data);
+    topts.leak_age = opts.leak_age;
+    // --fail-on-leak and --leak-age alone follow the shipped probes, as --leaks does.
+    const bool shipped = opts.leaks || ((opts.fail_on_leak || opts.leak_age) && opts.probes.empty());
+    topts.resources = resource_probes(opts.probes, shipped, data);
     topts.offsets_for = [data](const GoBinary &b) { return RuntimeOffsets::from(layouts_for(b, data)); }; // exec
     OutputStream text_out = opts.output ? OutputStream::open(*opts.output, OutputStream::Buffering::Line)
                                         : OutputStream::borrow(stderr, "stderr");
@@ -201,7 +214,8 @@ int run_trace(const TraceCommandOptions &opts) {
     std::optional<ChildTracers> children;
     if (!opts.pid)
         children.emplace(opts.follow_forks, sinks, topts);
-    Tracer tracer(bin, std::move(sites), offsets, opts.follow_forks ? children->program_sink() : sinks, topts);
+    Tracer tracer(bin, Tracer::sites_needed(bin, topts), offsets, opts.follow_forks ? children->program_sink() : sinks,
+                  topts);
     Tracee tracee = opts.pid ? Tracee::attach(*opts.pid) : Tracee::launch(opts.argv);
     tracer.attach(tracee);
     if (children) {
@@ -214,11 +228,25 @@ int run_trace(const TraceCommandOptions &opts) {
         if (opts.duration)
             deadline = Clock::now() +
                        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*opts.duration));
-        tracee.set_detach_request([deadline] { return g_detach != 0 || (deadline && Clock::now() >= *deadline); });
-        detach_signals->start_ticks();
+        // As strace -p says it: from here on the process is traced, and how to let go of it.
+        std::fprintf(stderr, "deftrace: attached to process %d (%s, %zu threads); Ctrl-C or SIGTERM detaches%s\n",
+                     *opts.pid, terminal_safe(program.front()).c_str(), tracee.thread_ids().size(),
+                     topts.resources.empty() ? "" : ", SIGUSR1 reports what is open");
+        tracee.set_between_stops([deadline, &tracer] {
+            if (g_report != 0) {
+                g_report = 0;
+                tracer.report_leaks();
+            }
+            if (g_tick != 0) {
+                g_tick = 0;
+                tracer.check_leak_age();
+            }
+            return g_detach != 0 || (deadline && Clock::now() >= *deadline);
+        });
+        attached_signals->start_ticks();
     }
     ExitStatus status = tracee.run(tracer);
-    detach_signals.reset();
+    attached_signals.reset();
     tracer.finish(status);
     sinks.finish();
     if (opts.stats) {
@@ -287,7 +315,7 @@ int run_snapshot(int pid, bool json_out) {
     TraceOptions topts;
     topts.panics_only = true;
     // Everything that does not need the process is done before it is stopped.
-    Tracer tracer(bin, analyze_defer_sites(bin), offsets, none, topts);
+    Tracer tracer(bin, Tracer::sites_needed(bin, topts), offsets, none, topts);
     const auto t0 = std::chrono::steady_clock::now();
     Tracee tracee = Tracee::attach(pid);
     nlohmann::ordered_json goroutines = tracer.snapshot(tracee); // on failure the destructor detaches

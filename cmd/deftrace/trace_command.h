@@ -27,6 +27,7 @@ struct TraceCommandOptions {
     bool leaks = false;                // --leaks: the shipped resource probes
     std::vector<std::string> probes;   // --probes: names or files
     bool fail_on_leak = false;         // --fail-on-leak: exit kExitLeak when something is left open
+    std::optional<double> leak_age;    // --leak-age: with -p, report what stays open this many seconds
 };
 
 // Returns the exit status deftrace should end with: the tracee's own (a tracee killed by a signal
@@ -34,7 +35,7 @@ struct TraceCommandOptions {
 // and kExitTraceMismatch when it does not (the tracee's exit is part of the comparison). With
 // --strict, kExitDivergence instead when the runtime model disagreed with an observation.
 // With -p: attaches, traces until Ctrl-C, SIGTERM or --duration, detaches (the process goes on
-// running) and returns 0.
+// running) and returns 0; meanwhile SIGUSR1 adds a leak_report of what is open to the trace.
 int run_trace(const TraceCommandOptions &opts);
 
 // `deftrace snapshot -p PID [--json]`: attaches, reads every goroutine's pending deferred calls

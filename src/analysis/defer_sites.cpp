@@ -27,22 +27,6 @@ struct RegistrationCall {
     DeferKind kind;
 };
 
-// Cheap pre-filter: does the function's code contain a rel32 CALL (E8) to one of `targets`?
-// False positives (E8 inside another instruction) are removed by the real decode.
-bool may_call(Bytes code, LinkAddr entry, const std::vector<RegistrationCall> &targets) {
-    for (size_t i = 0; i + 5 <= code.size(); ++i) {
-        if (code[i] != 0xe8)
-            continue;
-        int32_t rel;
-        std::memcpy(&rel, code.data() + i + 1, 4);
-        LinkAddr dest = entry + (i + 5 + static_cast<int64_t>(rel));
-        for (const auto &t : targets)
-            if (t.entry == dest)
-                return true;
-    }
-    return false;
-}
-
 // What a value stored into the frame is, traced back through registers and spill slots to the
 // instruction that made it. The compiler (ssagen openDeferSave / openDeferExit) computes
 // deferBits |= 1<<i at a defer statement and &^= 1<<i before each inline call at an exit; the
@@ -800,23 +784,28 @@ std::vector<FunctionDefers> analyze_defer_sites(const GoBinary &bin, const Defer
         if (auto f = bin.runtime().get(name))
             calls.push_back({f->entry, name, kind});
 
+    std::vector<LinkAddr> targets;
+    for (const auto &c : calls)
+        targets.push_back(c.entry);
     Disassembler dis;
     FunctionAnalyzer analyzer(bin, dis, calls);
     const Pclntab &tab = bin.pclntab();
     std::vector<FunctionDefers> out;
     for (size_t i = 0; i < tab.num_funcs(); ++i) {
         FuncInfo f = tab.func(i);
-        if (opts.function_filter) {
+        if (opts.function_filter || opts.only) {
             std::string name(tab.func_name(f));
-            if (!std::regex_search(name, *opts.function_filter))
+            if (opts.function_filter && !std::regex_search(name, *opts.function_filter))
+                continue;
+            if (opts.only && !opts.only(name))
                 continue;
         }
         const bool open = tab.funcdata_offset(f, kFuncdataOpenCodedDeferInfo).has_value();
         // Every function that registers a linked defer calls deferreturn (so _func.deferreturn is
         // set), except range-over-func bodies, whose deferprocat belongs to the enclosing frame.
         bool has_calls = false;
-        if (!calls.empty() && f.end > f.entry)
-            has_calls = may_call(bin.code(f), f.entry, calls);
+        if (!targets.empty() && f.end > f.entry)
+            has_calls = may_call(bin.code(f), f.entry, targets);
         if (!open && !has_calls)
             continue;
         if (auto r = analyzer.run(f, has_calls))

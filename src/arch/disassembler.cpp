@@ -2,7 +2,9 @@
 
 #include "binary/error.h"
 
+#include <algorithm>
 #include <capstone/capstone.h>
+#include <cstring>
 #include <memory>
 
 namespace deftrace {
@@ -229,6 +231,19 @@ std::optional<Instruction> Disassembler::decode_one(Bytes code, LinkAddr address
 }
 std::optional<RuntimeInstruction> Disassembler::decode_one(Bytes code, Addr address) const {
     return first_of(decode(code.first(std::min<size_t>(code.size(), 16)), address));
+}
+
+bool may_call(Bytes code, LinkAddr address, const std::vector<LinkAddr> &targets) {
+    for (size_t i = 0; i + 5 <= code.size(); ++i) {
+        if (code[i] != 0xe8)
+            continue;
+        int32_t rel;
+        std::memcpy(&rel, code.data() + i + 1, 4);
+        const LinkAddr dest = address + (i + 5 + static_cast<int64_t>(rel));
+        if (std::find(targets.begin(), targets.end(), dest) != targets.end())
+            return true;
+    }
+    return false;
 }
 
 } // namespace deftrace

@@ -50,6 +50,11 @@ template <class A> struct BasicInstruction {
 using Instruction = BasicInstruction<LinkAddr>;
 using RuntimeInstruction = BasicInstruction<Addr>;
 
+// Cheap pre-filter before decoding: whether `code` mapped at `address` has the bytes of a rel32
+// CALL (E8) to one of `targets` anywhere. False positives (an E8 byte inside another
+// instruction) are for the decode to reject; there are no false negatives.
+[[nodiscard]] bool may_call(Bytes code, LinkAddr address, const std::vector<LinkAddr> &targets);
+
 class Disassembler {
 public:
     Disassembler();

@@ -36,6 +36,7 @@ PendingDefers pending_defers(const GoBinary &bin, const RuntimeState &state, con
                              : PendingDefer::Kind::Stack;
         p.funcval = d.fn;
         p.pc = d.pc;
+        p.frame_sp = d.sp;
         out.defers.push_back(std::move(p));
     };
     for (const auto &f : frames) {
@@ -51,6 +52,7 @@ PendingDefers pending_defers(const GoBinary &bin, const RuntimeState &state, con
             p.kind = PendingDefer::Kind::OpenCoded;
             p.funcval = open->closures[static_cast<size_t>(b)];
             p.frame = f.name;
+            p.frame_sp = f.sp;
             p.bit = b;
             out.defers.push_back(std::move(p));
         }

@@ -30,8 +30,11 @@ struct PendingDefer {
     Kind kind = Kind::Heap;
     std::optional<Addr> funcval; // nullopt: an open-coded defer whose closure slot is unknown
     Addr pc;                     // linked records: d.pc (run-time, a return address in the registrar)
-    std::string frame;           // open-coded: the function whose frame holds the bit
-    int bit = -1;                // open-coded
+    // The frame the defer belongs to, as the runtime tells frames apart: a linked record's d.sp
+    // (its registrar's caller's SP), an open-coded defer's frame SP.
+    Addr frame_sp;
+    std::string frame; // open-coded: the function whose frame holds the bit
+    int bit = -1;      // open-coded
 };
 
 struct PendingDefers {

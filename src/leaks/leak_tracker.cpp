@@ -1,11 +1,12 @@
 #include "leaks/leak_tracker.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace deftrace {
 
 void LeakTracker::acquired(const std::string &resource, uint64_t handle, uint64_t goid, FrameList frames,
-                           std::vector<Site> stack, uint64_t seq) {
+                           std::vector<Site> stack, uint64_t seq, int64_t time_us) {
     // A handle reused after its release (the allocator gave the address back) is a new resource;
     // one acquired twice by the same goroutine without release (BeginTx reached through Begin)
     // keeps its first record. Another goroutine's acquisition is a holder of its own: a second
@@ -14,7 +15,8 @@ void LeakTracker::acquired(const std::string &resource, uint64_t handle, uint64_
     auto [lo, hi] = held_.equal_range(key);
     if (std::any_of(lo, hi, [&](const auto &kv) { return kv.second.goid == goid; }))
         return;
-    held_.emplace(key, Held{resource, goid, seq, std::move(frames), std::move(stack), std::nullopt, {}});
+    held_.emplace(
+        key, Held{resource, handle, goid, seq, time_us, false, std::move(frames), std::move(stack), std::nullopt, {}});
 }
 
 bool LeakTracker::released(const std::string &resource, uint64_t handle, uint64_t goid) {
@@ -47,6 +49,10 @@ void LeakTracker::recovered(uint64_t goid, uint64_t resume_depth, const PanicSum
     }
 }
 
+LeakTracker::Leak LeakTracker::leak_of(const Held &h) {
+    return Leak{h.resource, h.handle, h.time_us, h.goid, h.stack, h.abandoned_by, h.recovered_in};
+}
+
 std::vector<LeakTracker::Leak> LeakTracker::open() const {
     std::vector<const Held *> by_age;
     for (const auto &[handle, h] : held_)
@@ -54,15 +60,35 @@ std::vector<LeakTracker::Leak> LeakTracker::open() const {
     std::sort(by_age.begin(), by_age.end(), [](const Held *a, const Held *b) { return a->seq < b->seq; });
     std::vector<Leak> out;
     for (const Held *h : by_age)
-        out.push_back(Leak{h->resource, h->goid, h->stack, h->abandoned_by, h->recovered_in});
+        out.push_back(leak_of(*h));
     return out;
 }
 
-nlohmann::ordered_json LeakTracker::to_json(const Leak &l) {
+std::vector<LeakTracker::Leak> LeakTracker::newly_older_than(int64_t now_us, int64_t age_us) {
+    std::vector<Held *> crossed;
+    for (auto &[handle, h] : held_)
+        if (!h.age_reported && now_us - h.time_us >= age_us)
+            crossed.push_back(&h);
+    std::sort(crossed.begin(), crossed.end(), [](const Held *a, const Held *b) { return a->seq < b->seq; });
+    std::vector<Leak> out;
+    for (Held *h : crossed) {
+        h->age_reported = true;
+        out.push_back(leak_of(*h));
+    }
+    return out;
+}
+
+nlohmann::ordered_json LeakTracker::to_json(const Leak &l, std::optional<int64_t> now_us) {
     nlohmann::ordered_json j;
     j["resource"] = l.resource;
-    j["state"] = l.abandoned_by ? "abandoned" : "open_at_exit";
+    j["state"] = l.abandoned_by ? "abandoned" : now_us ? "open" : "open_at_exit";
     j["goroutine"] = l.goid;
+    if (now_us) {
+        char hex[24];
+        std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(l.handle));
+        j["handle"] = hex;
+        j["open_for_s"] = static_cast<double>(*now_us - l.acquired_us) / 1e6;
+    }
     auto stack = nlohmann::ordered_json::array();
     for (const auto &s : l.stack)
         stack.push_back(s.to_json());

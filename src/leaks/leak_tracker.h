@@ -32,9 +32,10 @@ struct PanicSummary {
 class LeakTracker {
 public:
     // `stack`: the call site of the acquire function and its callers, inlined calls expanded.
-    // `frames`: the physical frames at the acquisition, innermost first.
+    // `frames`: the physical frames at the acquisition, innermost first. `time_us`: when (wall
+    // clock, µs since the epoch), for the age of what is still open.
     void acquired(const std::string &resource, uint64_t handle, uint64_t goid, FrameList frames,
-                  std::vector<Site> stack, uint64_t seq);
+                  std::vector<Site> stack, uint64_t seq, int64_t time_us);
     // Returns whether the handle was known and open (a second release, or of a handle acquired
     // before tracing started, is not an event). Of several holders (readers of one RWMutex, a
     // goroutine waiting in Lock), `goid`'s own acquisition is released, else the oldest.
@@ -44,6 +45,8 @@ public:
 
     struct Leak {
         std::string resource;
+        uint64_t handle = 0;
+        int64_t acquired_us = 0; // wall clock
         uint64_t goid = 0;
         std::vector<Site> stack; // where it was acquired, innermost first
         std::optional<PanicSummary> abandoned_by;
@@ -51,17 +54,28 @@ public:
     };
     // Everything still open, oldest first.
     [[nodiscard]] std::vector<Leak> open() const;
-    [[nodiscard]] static nlohmann::ordered_json to_json(const Leak &l);
+    // What has been open for `age_us` or longer at `now_us` and was not returned by an earlier
+    // call: each resource is reported once when it crosses the age (--leak-age), oldest first.
+    [[nodiscard]] std::vector<Leak> newly_older_than(int64_t now_us, int64_t age_us);
+    // A leak as the trace's JSON writes it. At the program's end (`now_us` unset) its state is
+    // "abandoned" or "open_at_exit", and nothing run-specific is written (a checked-in
+    // expectation holds no handle or time). While the program runs (a report on request, at
+    // --leak-age, at detach) its state is "abandoned" or "open", with the handle and for how
+    // long (seconds) it has been open.
+    [[nodiscard]] static nlohmann::ordered_json to_json(const Leak &l, std::optional<int64_t> now_us = std::nullopt);
 
 private:
     struct Held {
         std::string resource;
-        uint64_t goid, seq;
+        uint64_t handle, goid, seq;
+        int64_t time_us;
+        bool age_reported = false;
         FrameList frames;
         std::vector<Site> stack;
         std::optional<PanicSummary> abandoned_by;
         std::string recovered_in;
     };
+    [[nodiscard]] static Leak leak_of(const Held &h);
     std::multimap<std::pair<std::string, uint64_t>, Held> held_; // by (resource, handle)
 };
 

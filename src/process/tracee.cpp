@@ -73,7 +73,7 @@ Tracee::Tracee(Tracee &&o) noexcept
     : pid_(std::exchange(o.pid_, -1)), memory_(std::move(o.memory_)), breakpoints_(std::move(o.breakpoints_)),
       threads_(std::move(o.threads_)), last_hit_(std::move(o.last_hit_)), pending_(std::move(o.pending_)),
       exit_(o.exit_), exit_reported_(o.exit_reported_), started_(o.started_), attached_(o.attached_),
-      attach_pcs_(std::move(o.attach_pcs_)), detach_requested_(std::move(o.detach_requested_)), stats_(o.stats_),
+      attach_pcs_(std::move(o.attach_pcs_)), between_stops_(std::move(o.between_stops_)), stats_(o.stats_),
       policy_(o.policy_), children_(std::move(o.children_)), unclaimed_(std::move(o.unclaimed_)),
       parent_pid_(o.parent_pid_), handler_(o.handler_), shares_memory_(o.shares_memory_) {}
 

@@ -63,10 +63,11 @@ public:
     // there is no such process, Error(Permission) when ptrace is refused.
     static Tracee attach(pid_t pid);
 
-    // Attached only: asked between stops (and whenever a signal interrupts the wait); once it
-    // says so, run() lets go of the process, which goes on running untouched, and returns an
-    // ExitStatus with `detached` set.
-    void set_detach_request(std::function<bool()> requested) { detach_requested_ = std::move(requested); }
+    // Attached only: called between stops and whenever a signal interrupts the wait, to do what
+    // a signal to deftrace asked for (a report) and to say whether to detach. Once it returns
+    // true, run() lets go of the process, which goes on running untouched, and returns an
+    // ExitStatus with `detached` set. It may emit but not touch the process.
+    void set_between_stops(std::function<bool()> detach_now) { between_stops_ = std::move(detach_now); }
     [[nodiscard]] bool attached() const { return attached_; }
     // The threads being traced.
     [[nodiscard]] std::vector<pid_t> thread_ids() const { return {threads_.begin(), threads_.end()}; }
@@ -104,6 +105,13 @@ public:
             insert_breakpoint(addr);
         else
             breakpoints_.insert_patched(memory_, dis_, addr, patchable);
+    }
+    // Attached, before run(): places where code will resume that are not a thread's pc: the
+    // return addresses on every goroutine's stack, among them the interrupted pc of one the runtime
+    // preempted asynchronously (its asyncPreempt frame returns there). A jump patch covering one
+    // would have that code resume in the middle of the jump.
+    void keep_unpatched(const std::vector<Addr> &resume_pcs) {
+        attach_pcs_.insert(attach_pcs_.end(), resume_pcs.begin(), resume_pcs.end());
     }
     void remove_breakpoint(Addr addr) { breakpoints_.remove(memory_, addr); }
     void set_breakpoint_enabled(Addr addr, bool enabled) { breakpoints_.set_enabled(memory_, addr, enabled); }
@@ -160,7 +168,7 @@ private:
     // meanwhile; false when it ended.
     bool wait_attached(pid_t tid);
     [[nodiscard]] bool stopped_inside(Addr addr, size_t patchable) const;
-    [[nodiscard]] bool detach_requested() const { return attached_ && detach_requested_ && detach_requested_(); }
+    [[nodiscard]] bool detach_requested() const { return attached_ && between_stops_ && between_stops_(); }
     [[nodiscard]] Hit classify_hit(pid_t tid, Addr pc, bool exiting) const;
     // Waits for the next stops into pending_; false when no traced thread is left.
     bool collect_stops(unsigned &round);
@@ -193,8 +201,8 @@ private:
     bool exit_reported_ = false;
     bool started_ = false;         // run() was called: other threads may be running
     bool attached_ = false;        // attach(), not launch(): detach, never kill, when done
-    std::vector<Addr> attach_pcs_; // attached: where each thread stopped
-    std::function<bool()> detach_requested_;
+    std::vector<Addr> attach_pcs_; // attached: where each thread stopped, and keep_unpatched's
+    std::function<bool()> between_stops_;
     Stats stats_;
     // follow_children: the policy, every traced child process (grandchildren too), and the
     // stops of processes not known yet (by thread).

@@ -71,7 +71,7 @@ const ChildTracers::Analysis &ChildTracers::analysis_of(const std::string &exe) 
         if (!options_.offsets_for)
             throw Error(ErrorKind::Usage, "following a child is not set up");
         a.offsets = options_.offsets_for(*a.bin);
-        a.sites = analyze_defer_sites(*a.bin);
+        a.sites = Tracer::sites_needed(*a.bin, options_); // the same options for every child
     } catch (const Error &err) {
         a.bin.reset();
         a.error = err.what();

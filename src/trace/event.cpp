@@ -23,6 +23,7 @@ const char *to_string(EventKind k) {
     case EventKind::Acquire: return "acquire";
     case EventKind::Release: return "release";
     case EventKind::Leaks: return "leaks";
+    case EventKind::LeakReport: return "leak_report";
     case EventKind::Exit: return "exit";
     case EventKind::Divergence: return "divergence";
     case EventKind::Validation: return "validation";

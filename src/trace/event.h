@@ -13,22 +13,23 @@
 namespace deftrace {
 
 enum class EventKind {
-    Defer,     // a defer statement registered a deferred call
-    DeferCall, // a deferred function starts running
-    Panic,     // panic() called (or a runtime error raised one)
-    Repanic,   // panic() called with the value just recovered, from the deferred call that recovered it
-    Aborted,   // a panic ended without being recovered: a later panic's recovery unwound its frames
-    Recover,   // a recover() call and its result
-    Recovery,  // the runtime resumed a goroutine after a recovered panic
-    Goexit,    // runtime.Goexit called
-    Fatal,     // an unrecovered panic is about to kill the program
-    NeverRun,  // os.Exit, a fatal error, exec: a goroutine's deferred calls that will never run
-    Exec,      // the program replaced itself (execve); the new one is traced if it is a Go program
-    Child,     // a process the program started ran a program (its exec); traced with -f if a Go program
-    Acquire,   // a probed resource was acquired (--leaks / --probes)
-    Release,   // a probed resource was released
-    Leaks,     // at the end: the probed resources still open (JSON: the top-level "leaks")
-    Exit,      // the program ended
+    Defer,      // a defer statement registered a deferred call
+    DeferCall,  // a deferred function starts running
+    Panic,      // panic() called (or a runtime error raised one)
+    Repanic,    // panic() called with the value just recovered, from the deferred call that recovered it
+    Aborted,    // a panic ended without being recovered: a later panic's recovery unwound its frames
+    Recover,    // a recover() call and its result
+    Recovery,   // the runtime resumed a goroutine after a recovered panic
+    Goexit,     // runtime.Goexit called
+    Fatal,      // an unrecovered panic is about to kill the program
+    NeverRun,   // os.Exit, a fatal error, exec: a goroutine's deferred calls that will never run
+    Exec,       // the program replaced itself (execve); the new one is traced if it is a Go program
+    Child,      // a process the program started ran a program (its exec); traced with -f if a Go program
+    Acquire,    // a probed resource was acquired (--leaks / --probes)
+    Release,    // a probed resource was released
+    Leaks,      // at the end: the probed resources still open (JSON: the top-level "leaks")
+    LeakReport, // while the program runs: what is open (on request), or open for too long
+    Exit,       // the program ended
     // Validation against the runtime model (trace/validator.h):
     Divergence, // the model disagrees with an observation
     Validation, // at the end: observations checked, divergences (JSON: the top-level "validation")

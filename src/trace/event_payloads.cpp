@@ -1,5 +1,7 @@
 #include "trace/event_payloads.h"
 
+#include "trace/event.h"
+
 namespace deftrace {
 
 using json = nlohmann::ordered_json;
@@ -178,11 +180,31 @@ json ResourcePayload::to_json() const {
     return j;
 }
 
+json live_leak_json(const LeakTracker::Leak &l, int64_t now_us) {
+    json j = LeakTracker::to_json(l, now_us);
+    j["acquired_time"] = utc_time_text(l.acquired_us);
+    return j;
+}
+
 json LeaksPayload::leaks_json() const {
     json list = json::array();
     for (const auto &l : leaks)
-        list.push_back(LeakTracker::to_json(l));
+        list.push_back(detached_at_us ? live_leak_json(l, *detached_at_us) : LeakTracker::to_json(l));
     return list;
+}
+
+json LeakReportPayload::to_json() const {
+    json j;
+    j["trigger"] = trigger == Trigger::Signal ? "SIGUSR1" : "leak-age";
+    if (trigger == Trigger::Age)
+        j["leak_age_s"] = age_limit_s;
+    if (!probing)
+        j["probing"] = false;
+    json list = json::array();
+    for (const auto &l : leaks)
+        list.push_back(live_leak_json(l, now_us));
+    j["leaks"] = std::move(list);
+    return j;
 }
 
 json LeaksPayload::to_json() const {

@@ -166,9 +166,28 @@ struct ResourcePayload {
 struct LeaksPayload {
     std::vector<LeakTracker::Leak> leaks;
     std::vector<std::string> probe_notes; // in the trace only when there are some
+    // Attached (-p): the report made when deftrace detached, at this time; the program goes on,
+    // so what is open is "open", not "open_at_exit", and each leak has its handle and age.
+    std::optional<int64_t> detached_at_us;
     [[nodiscard]] nlohmann::ordered_json leaks_json() const;
     [[nodiscard]] nlohmann::ordered_json to_json() const;
 };
+
+// leak_report: while the program runs, what is open now (asked for with SIGUSR1 to an attached
+// deftrace), or what has just been open for --leak-age seconds.
+struct LeakReportPayload {
+    enum class Trigger { Signal, Age };
+    Trigger trigger = Trigger::Signal;
+    double age_limit_s = 0; // Age: the --leak-age crossed
+    int64_t now_us = 0;     // when the report was made (wall clock)
+    std::vector<LeakTracker::Leak> leaks;
+    bool probing = true; // false: no resource is probed (no --leaks or --probes), so nothing is known
+    [[nodiscard]] nlohmann::ordered_json to_json() const;
+};
+
+// One leak of a report made while the program runs (leak_report, detach): LeakTracker's JSON and
+// when the resource was acquired.
+[[nodiscard]] nlohmann::ordered_json live_leak_json(const LeakTracker::Leak &l, int64_t now_us);
 
 // exit: the program ended, with a status or killed by a signal; or, attached to with -p, deftrace
 // detached from it and it goes on running.
@@ -198,7 +217,7 @@ struct ValidationPayload {
 using EventPayload =
     std::variant<std::monostate, DeferPayload, CallPayload, PanicPayload, AbortedPayload, RecoverPayload,
                  RecoveryPayload, FatalPayload, NeverRunPayload, ExecPayload, ResourcePayload, LeaksPayload,
-                 ExitPayload, DivergencePayload, ValidationPayload, ChildPayload>;
+                 LeakReportPayload, ExitPayload, DivergencePayload, ValidationPayload, ChildPayload>;
 
 // The payload's members of the event's JSON object, in their order (none for std::monostate).
 [[nodiscard]] nlohmann::ordered_json to_json(const EventPayload &p);

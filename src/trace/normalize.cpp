@@ -98,6 +98,10 @@ std::optional<json> normalize_event(const json &e, const Paths &paths) {
         return std::nullopt;
     if (std_site && kind == "recover" && !e.value("recovered", false))
         return std::nullopt;
+    // Made when someone asked (SIGUSR1) or when a clock ran out (--leak-age): not the program's
+    // story, and never the same twice.
+    if (kind == "leak_report")
+        return std::nullopt;
     json n;
     for (auto it = e.begin(); it != e.end(); ++it) {
         const std::string &k = it.key();

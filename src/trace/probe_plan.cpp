@@ -34,8 +34,10 @@ ProbePlan ProbePlan::build(const GoBinary &bin, const std::vector<FunctionDefers
     plan.add_runtime_calls(opts.panics_only);
     if (!opts.panics_only)
         plan.add_open_coded(sites, scoped ? opts.scope : nullptr);
-    if (!opts.panics_only && scoped)
+    if (!opts.panics_only && scoped) {
         plan.add_scoped_defer_paths(sites, *opts.scope);
+        plan.add_scoped_recover_calls(*opts.scope);
+    }
     plan.set_arming(opts);
     plan.plan_breakpoints();
     return plan;
@@ -60,9 +62,11 @@ std::vector<LinkAddr> ProbePlan::on_demand(Arming when) const {
 
 void ProbePlan::set_arming(const PlanOptions &opts) {
     const bool scoped = opts.scope && !opts.scope->is_all();
-    // Every recover() costs two stops; the program's own are shown in every scope, so only
-    // --panics-only arms gorecover on demand.
-    const bool recovers_on_demand = opts.panics_only && !opts.all_recovers;
+    // Every recover() costs two stops at gorecover. The whole program's are all reported, so
+    // there it is always armed; --panics-only arms it while a panic or Goexit is in progress
+    // (unless --all-recovers); out of the whole-program scope too, in-scope recover() calls with
+    // no panic in progress being seen at their own CALLs (add_scoped_recover_calls).
+    const bool recovers_on_demand = opts.panics_only ? !opts.all_recovers : scoped;
     for (auto &[addr, probes] : probes_)
         for (auto &p : probes) {
             if (recovers_on_demand && (p.kind == ProbeKind::GorecoverEntry || p.kind == ProbeKind::GorecoverReturn))
@@ -103,6 +107,29 @@ void ProbePlan::add_scoped_defer_paths(const std::vector<FunctionDefers> &sites,
             if (in.op == Op::Call && in.branch_target == deferreturn->entry) {
                 add(in.address, probe_of(ProbeKind::DeferreturnEnter));
                 add(in.next(), probe_of(ProbeKind::DeferreturnLeave));
+            }
+    }
+}
+
+// Out of the whole-program scope, gorecover is armed only during panics; a recover() of an
+// in-scope function that finds no panic (recover() = nil, no panic: part of the story) is seen at
+// its CALL runtime.gorecover and the instruction after, where RAX:RBX hold the result
+// (cmd/compile's walkRecover: a direct call, never inlined, 1.17-1.27). The standard library's
+// many recover() calls then cost no stop.
+void ProbePlan::add_scoped_recover_calls(const Scope &scope) {
+    const auto gorecover = function("runtime.gorecover");
+    if (!gorecover)
+        return;
+    const std::vector<LinkAddr> target = {gorecover->entry};
+    const Pclntab &tab = bin_->pclntab();
+    for (size_t i = 0; i < tab.num_funcs(); ++i) {
+        const FuncInfo f = tab.func(i);
+        if (f.end <= f.entry || !may_call(bin_->code(f), f.entry, target) || !scope.contains(tab.func_name(f)))
+            continue;
+        for (const auto &in : dis_->decode(bin_->code(f), f.entry))
+            if (in.op == Op::Call && in.branch_target == gorecover->entry) {
+                add(in.address, probe_of(ProbeKind::RecoverCall));
+                add(in.next(), probe_of(ProbeKind::RecoverCallReturn));
             }
     }
 }

@@ -36,35 +36,37 @@
 namespace deftrace {
 
 enum class ProbeKind {
-    DeferProc,        // runtime.deferproc entry: RAX = *funcval
-    DeferProcStack,   // runtime.deferprocStack entry: RAX = *_defer with fn set
-    DeferProcAt,      // runtime.deferprocat entry: RAX = *funcval (range-over-func body)
-    DeferRangefunc,   // runtime.deferrangefunc entry: a rangefunc head record (model only)
-    GoroutineEnd,     // runtime.goexit1 entry: the goroutine is done (model only)
-    MainReturn,       // a ret of main.main: the program's defers have all run (model only)
-    ProgramExit,      // os.Exit entry: the defers still registered are skipped (model only)
-    OpenBitsStore,    // store into deferBits that sets a defer's bit
-    OpenSlotStore,    // store of a defer's closure into its slot (bits store was eliminated)
-    OpenExitCall,     // inline call of an open-coded defer at a return
-    RuntimeCall,      // the runtime calling a deferred function (call *reg)
-    Gopanic,          // runtime.gopanic entry: RAX:RBX = the value
-    GorecoverEntry,   // runtime.gorecover entry
-    GorecoverReturn,  // a ret of runtime.gorecover: RAX:RBX = result
-    Recovery,         // runtime.recovery entry (on g0): RAX = the goroutine
-    Goexit,           // runtime.Goexit entry
-    Fatal,            // runtime.preprintpanics entry: RAX = the panic chain about to be printed
-    FatalPrinted,     // a ret of runtime.preprintpanics: errors and Stringers are now their text
-    OsExit,           // os.Exit entry: every goroutine's pending defers will never run
-    ExecCall,         // syscall.Exec entry: every goroutine's pending defers, if the exec succeeds
-    ExecFailed,       // a ret of syscall.Exec: the exec failed, the program goes on
-    Throw,            // runtime.throw / runtime.fatal entry: RAX:RBX = the message; the process dies
-    DeferprocCall,    // --scope: a CALL runtime.deferproc / deferprocStack / deferprocat in an in-scope
-                      // function; RAX as at the callee's entry
-    DeferreturnEnter, // --scope: a CALL runtime.deferreturn in an in-scope function
-    DeferreturnLeave, // --scope: the instruction after it
-    ResourceAcquire,  // a probed acquire function's ret (result handle) or entry (argument handle)
-    ResourceRelease,  // a probed release function's entry: the handle in an argument register
-                      // (both also at the atomic instruction of an inlined call, for lock probes)
+    DeferProc,         // runtime.deferproc entry: RAX = *funcval
+    DeferProcStack,    // runtime.deferprocStack entry: RAX = *_defer with fn set
+    DeferProcAt,       // runtime.deferprocat entry: RAX = *funcval (range-over-func body)
+    DeferRangefunc,    // runtime.deferrangefunc entry: a rangefunc head record (model only)
+    GoroutineEnd,      // runtime.goexit1 entry: the goroutine is done (model only)
+    MainReturn,        // a ret of main.main: the program's defers have all run (model only)
+    ProgramExit,       // os.Exit entry: the defers still registered are skipped (model only)
+    OpenBitsStore,     // store into deferBits that sets a defer's bit
+    OpenSlotStore,     // store of a defer's closure into its slot (bits store was eliminated)
+    OpenExitCall,      // inline call of an open-coded defer at a return
+    RuntimeCall,       // the runtime calling a deferred function (call *reg)
+    Gopanic,           // runtime.gopanic entry: RAX:RBX = the value
+    GorecoverEntry,    // runtime.gorecover entry
+    GorecoverReturn,   // a ret of runtime.gorecover: RAX:RBX = result
+    Recovery,          // runtime.recovery entry (on g0): RAX = the goroutine
+    Goexit,            // runtime.Goexit entry
+    Fatal,             // runtime.preprintpanics entry: RAX = the panic chain about to be printed
+    FatalPrinted,      // a ret of runtime.preprintpanics: errors and Stringers are now their text
+    OsExit,            // os.Exit entry: every goroutine's pending defers will never run
+    ExecCall,          // syscall.Exec entry: every goroutine's pending defers, if the exec succeeds
+    ExecFailed,        // a ret of syscall.Exec: the exec failed, the program goes on
+    Throw,             // runtime.throw / runtime.fatal entry: RAX:RBX = the message; the process dies
+    DeferprocCall,     // --scope: a CALL runtime.deferproc / deferprocStack / deferprocat in an in-scope
+                       // function; RAX as at the callee's entry
+    DeferreturnEnter,  // --scope: a CALL runtime.deferreturn in an in-scope function
+    DeferreturnLeave,  // --scope: the instruction after it
+    RecoverCall,       // --scope: a CALL runtime.gorecover in an in-scope function
+    RecoverCallReturn, // --scope: the instruction after it: RAX:RBX = recover()'s result
+    ResourceAcquire,   // a probed acquire function's ret (result handle) or entry (argument handle)
+    ResourceRelease,   // a probed release function's entry: the handle in an argument register
+                       // (both also at the atomic instruction of an inlined call, for lock probes)
 };
 
 // When a probe's breakpoint is in place. Out of the whole-program scope, the runtime entry points
@@ -72,6 +74,7 @@ enum class ProbeKind {
 enum class Arming {
     Always,
     DuringPanics,       // gorecover: while a panic or Goexit is in progress on some goroutine
+                        // (--panics-only, and out of the whole-program scope)
     InScopeDeferreturn, // deferreturn's calls: while an in-scope frame is in runtime.deferreturn
 };
 
@@ -151,6 +154,7 @@ private:
     void add_runtime_calls(bool panics_only);
     void add_open_coded(const std::vector<FunctionDefers> &sites, const Scope *scope);
     void add_scoped_defer_paths(const std::vector<FunctionDefers> &sites, const Scope &scope);
+    void add_scoped_recover_calls(const Scope &scope);
     void set_arming(const PlanOptions &opts);
     void add_open_exit(const FunctionDefers &f, const OpenCodedExit &e);
     void add_resources(const std::vector<ResourceProbe> &resources);

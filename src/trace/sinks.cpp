@@ -2,6 +2,9 @@
 
 #include "trace/text_safety.h"
 
+#include <algorithm>
+#include <cstdio>
+
 namespace deftrace {
 
 namespace {
@@ -23,7 +26,8 @@ const char *color_of(EventKind k) {
     case EventKind::DeferCall: return "\x1b[36m";
     case EventKind::Acquire:
     case EventKind::Release: return "\x1b[33m";
-    case EventKind::Leaks: return "\x1b[1;33m";
+    case EventKind::Leaks:
+    case EventKind::LeakReport: return "\x1b[1;33m";
     case EventKind::Divergence: return "\x1b[1;35m";
     case EventKind::Validation: return "\x1b[1m";
     }
@@ -78,8 +82,28 @@ std::string stack_lines(const PanicPayload &p) {
     return out;
 }
 
-std::string leak_text(const LeakTracker::Leak &l) {
-    std::string out = "\n  " + terminal_safe(l.resource) + " on g" + std::to_string(l.goid) + ", ";
+// How long something has been open, for a person: "4.2 s", "3 min 7 s".
+std::string age_text(int64_t us) {
+    const double s = static_cast<double>(std::max<int64_t>(us, 0)) / 1e6;
+    char buf[48];
+    if (s < 60)
+        std::snprintf(buf, sizeof buf, "%.1f s", s);
+    else if (s < 3600)
+        std::snprintf(buf, sizeof buf, "%d min %d s", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%d h %d min", static_cast<int>(s) / 3600, static_cast<int>(s) % 3600 / 60);
+    return buf;
+}
+
+// One leak; `now_us` while the program runs: its handle and for how long it has been open.
+std::string leak_text(const LeakTracker::Leak &l, std::optional<int64_t> now_us = std::nullopt) {
+    std::string out = "\n  " + terminal_safe(l.resource);
+    if (now_us) {
+        char hex[24];
+        std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(l.handle));
+        out += std::string(" ") + hex + " (open " + age_text(*now_us - l.acquired_us) + ")";
+    }
+    out += " on g" + std::to_string(l.goid) + ", ";
     if (l.abandoned_by) {
         const PanicSummary &p = *l.abandoned_by;
         out += "abandoned by panic " + value_text(PanicValue{p.type, p.value, false}) + " at " + site_text(p.site) +
@@ -95,15 +119,40 @@ std::string leak_text(const LeakTracker::Leak &l) {
     return out;
 }
 
+std::string resources_count(size_t n) {
+    return std::to_string(n) + (n == 1 ? " resource" : " resources");
+}
+
 std::string leaks_text(const LeaksPayload &report) {
     const auto &leaks = report.leaks;
+    const char *when = report.detached_at_us ? " still open when deftrace detached" : " still open at exit";
     std::string out = leaks.empty() ? "leaks: none (every probed resource acquired was released)"
-                                    : "leaks: " + std::to_string(leaks.size()) + " resource" +
-                                          (leaks.size() == 1 ? "" : "s") + " still open at exit";
+                                    : "leaks: " + resources_count(leaks.size()) + when;
     for (const auto &l : leaks)
-        out += leak_text(l);
+        out += leak_text(l, report.detached_at_us);
     for (const auto &n : report.probe_notes)
         out += "\n  note: " + terminal_safe(n);
+    return out;
+}
+
+std::string leak_report_text(const LeakReportPayload &r) {
+    using Trigger = LeakReportPayload::Trigger;
+    std::string out;
+    if (r.trigger == Trigger::Age) {
+        char limit[32];
+        std::snprintf(limit, sizeof limit, "%g", r.age_limit_s);
+        out = "leak report: " + resources_count(r.leaks.size()) + " open for " + limit + " s or longer";
+    } else if (!r.probing) {
+        out = "leak report (SIGUSR1): no resource is probed (--leaks or --probes)";
+    } else {
+        const auto abandoned = std::count_if(r.leaks.begin(), r.leaks.end(),
+                                             [](const LeakTracker::Leak &l) { return l.abandoned_by.has_value(); });
+        out = "leak report (SIGUSR1): " + resources_count(r.leaks.size()) + " open";
+        if (abandoned > 0)
+            out += ", " + std::to_string(abandoned) + " abandoned by a recovered panic";
+    }
+    for (const auto &l : r.leaks)
+        out += leak_text(l, r.now_us);
     return out;
 }
 
@@ -176,6 +225,7 @@ struct BodyText {
                terminal_safe(r.handle);
     }
     std::string operator()(const LeaksPayload &l) const { return leaks_text(l); }
+    std::string operator()(const LeakReportPayload &r) const { return leak_report_text(r); }
     std::string operator()(const ExitPayload &x) const {
         if (x.detached)
             return "exit: detached, the program goes on running";

@@ -21,6 +21,17 @@ Tracer::Tracer(const GoBinary &bin, std::vector<FunctionDefers> sites, RuntimeOf
 
 Tracer::~Tracer() = default;
 
+std::vector<FunctionDefers> Tracer::sites_needed(const GoBinary &bin, const TraceOptions &options) {
+    if (options.panics_only)
+        return {};
+    const Scope scope = Scope::parse(options.scope, bin);
+    if (scope.is_all())
+        return analyze_defer_sites(bin);
+    DeferAnalysisOptions only_in_scope;
+    only_in_scope.only = [&scope](std::string_view function) { return scope.contains(function); };
+    return analyze_defer_sites(bin, only_in_scope);
+}
+
 // The readers of the live program: load bias, stack walker, runtime state, types, names.
 void Tracer::open_readers(Tracee &tracee) {
     tracee_ = &tracee;
@@ -59,6 +70,8 @@ void Tracer::attach(Tracee &tracee) {
     for (const auto &note : plan_->notes())
         if (std::find(probe_notes_.begin(), probe_notes_.end(), note) == probe_notes_.end())
             probe_notes_.push_back(note);
+    if (tracee.attached())
+        tracee.keep_unpatched(resume_pcs(tracee));
     for (const auto &b : plan_->breakpoints())
         tracee.insert_breakpoint(bias_.runtime(b.link_addr), b.patchable);
     // Int3s (a jump patch cannot be switched while threads run), off until needed.
@@ -68,6 +81,8 @@ void Tracer::attach(Tracee &tracee) {
             tracee.insert_breakpoint(bias_.runtime(a), 0);
             tracee.set_breakpoint_enabled(bias_.runtime(a), false);
         }
+    if (tracee.attached())
+        seed_attached(tracee);
 }
 
 void Tracer::arm(Arming when, bool on) {
@@ -84,7 +99,9 @@ void Tracer::update_recover_arming() {
 }
 
 // The scratch page for breakpoint stubs must be within ±2 GiB of the code: try just below the
-// lowest segment, then further down, then just above the highest.
+// lowest segment, then further down, then above the highest, at 1 MiB steps. A page stays mapped
+// after each detach (a thread may still be in one of its stubs), so a process attached to again
+// and again needs a fresh place each time: 32 above the code, besides those below.
 void Tracer::map_scratch() {
     LinkAddr lo(~uint64_t{0}), hi;
     for (const auto &seg : bin_->elf().segments())
@@ -98,7 +115,8 @@ void Tracer::map_scratch() {
     for (uint64_t down : {0x100000ull, 0x400000ull, 0x1000000ull})
         if (bias_.runtime(lo).value() > down + scratch)
             hints.push_back(page(bias_.runtime(lo).value() - down - scratch));
-    hints.push_back(page(bias_.runtime(hi).value() + 0x1000000));
+    for (uint64_t k = 0; k < 32; ++k)
+        hints.push_back(page(bias_.runtime(hi).value() + 0x1000000 + k * 0x100000));
     tracee_->map_scratch(scratch, hints);
 }
 
@@ -235,7 +253,9 @@ void Tracer::dispatch(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
     case ProbeKind::RuntimeCall: on_defer_call(stop, p, g, goid); break;
     case ProbeKind::Gopanic: on_panic(stop, g, goid); break;
     case ProbeKind::GorecoverEntry: on_recover_entry(stop, g); break;
-    case ProbeKind::GorecoverReturn: on_recover_return(stop, g, goid); break;
+    case ProbeKind::GorecoverReturn:
+    case ProbeKind::RecoverCallReturn: on_recover_return(stop, g, goid); break;
+    case ProbeKind::RecoverCall: on_recover_call(stop, g); break;
     case ProbeKind::Goexit: on_goexit(stop, g, goid); break;
     case ProbeKind::DeferRangefunc: validator_->rangefunc_head(goid, g, stop.regs.sp() + 8); break;
     case ProbeKind::GoroutineEnd:
@@ -330,7 +350,10 @@ void Tracer::finish(const ExitStatus &status) {
     if (!options_.resources.empty()) {
         Event report;
         report.kind = EventKind::Leaks;
-        report.payload = LeaksPayload{leaks_.open(), probe_notes_};
+        LeaksPayload leaks{leaks_.open(), probe_notes_, std::nullopt};
+        if (status.detached)
+            leaks.detached_at_us = wall_clock_us();
+        report.payload = std::move(leaks);
         emit(std::move(report));
     }
     Event e;

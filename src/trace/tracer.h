@@ -12,6 +12,7 @@
 #include "goruntime/current_g.h"
 #include "goruntime/funcval.h"
 #include "goruntime/go_types.h"
+#include "goruntime/pending_defers.h"
 #include "goruntime/runtime_offsets.h"
 #include "goruntime/runtime_state.h"
 #include "goruntime/stack_unwind.h"
@@ -44,6 +45,9 @@ struct TraceOptions {
     std::function<RuntimeOffsets(const GoBinary &)> offsets_for;
     // Whose defers are traced (trace/scope.h): "all", "main" or a regular expression.
     std::string scope = "all";
+    // --leak-age: a resource open this many seconds or longer is reported while the program
+    // runs (check_leak_age), once.
+    std::optional<double> leak_age;
     // Report recover() calls made while no panic is in progress (recover() = nil, no panic) in
     // --panics-only mode, where they would cost stops.
     bool all_recovers = false;
@@ -55,6 +59,10 @@ public:
     // release: every trace is validated.
     Tracer(const GoBinary &bin, std::vector<FunctionDefers> sites, RuntimeOffsets offsets, EventSink &sink,
            TraceOptions options);
+    // The defer sites a trace with `options` probes (the `sites` to construct it with): those of
+    // the functions in scope, none with --panics-only, which reads pending defers from memory.
+    // Throws Error(Usage) for a bad --scope expression.
+    static std::vector<FunctionDefers> sites_needed(const GoBinary &bin, const TraceOptions &options);
     ~Tracer() override;
 
     // At the launch stop: load bias, scratch page, breakpoints.
@@ -67,8 +75,13 @@ public:
     // child event, on the goroutine that started it (tracer_children.cpp).
     void report_child(pid_t child, const std::string &path, std::vector<std::string> argv, bool traced,
                       const std::string &note);
-    // The program is gone: the final event.
+    // The program is gone, or deftrace detached from it: the final events.
     void finish(const ExitStatus &status);
+    // Between stops, while the program runs (the program's memory is not read): a leak_report
+    // of every probed resource open now (SIGUSR1 to an attached deftrace), and of those that
+    // have just been open for TraceOptions::leak_age.
+    void report_leaks();
+    void check_leak_age();
     // deftrace snapshot, every thread of `tracee` stopped: each goroutine's pending deferred calls
     // and panics in progress (JSON, schema deftrace.snapshot/1's "goroutines"). Reads memory
     // only: no scratch page, no breakpoint.
@@ -146,6 +159,10 @@ private:
     void on_panic(ThreadStop &stop, Addr g, uint64_t goid);
     void on_goexit(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recover_entry(ThreadStop &stop, Addr g);
+    // An in-scope CALL runtime.gorecover (out of the whole-program scope, where gorecover is armed
+    // only during panics): recover()'s entry seen from its caller, its return at the instruction
+    // after the call (RecoverCallReturn).
+    void on_recover_call(ThreadStop &stop, Addr g);
     void on_recover_return(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recovery(ThreadStop &stop);
     void on_fatal(ThreadStop &stop, Addr g, uint64_t goid);
@@ -170,6 +187,25 @@ private:
     // Follows the program an exec started: sets `x`'s ExecPayload traced / note.
     void follow_exec(Event &x, const std::string &path);
 
+    // tracer_attached.cpp
+    struct StoppedGoroutine {
+        Addr g;
+        uint64_t goid;
+        uint32_t status;
+        SavedContext at; // where it continues: its thread's registers if it is running on one
+    };
+    // Every live goroutine of a process whose threads are all stopped.
+    [[nodiscard]] std::vector<StoppedGoroutine> stopped_goroutines(Tracee &tracee) const;
+    // A function's defer sites, from sites_ or attached_sites_; null if not analysed.
+    [[nodiscard]] const FunctionDefers *analysed(std::string_view function) const;
+    [[nodiscard]] Site registration_site(const PendingDefer &d) const;
+    // Every pc some goroutine's frames will return to (Tracee::keep_unpatched).
+    [[nodiscard]] std::vector<Addr> resume_pcs(Tracee &tracee) const;
+    // Attached: the deferred calls each goroutine registered before deftrace came, remembered
+    // (so that their calls name their defer statements) and, where a goroutine's whole chain is
+    // known, given to the runtime model as if it had seen them registered.
+    void seed_attached(Tracee &tracee);
+
     // tracer_resources.cpp
     void on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     [[nodiscard]] uint64_t handle_of(const ThreadStop &stop, const Probe &p) const;
@@ -178,7 +214,9 @@ private:
 
     const GoBinary *bin_; // the program's binary; after an exec, the new one's (owned_bins_)
     std::vector<std::unique_ptr<GoBinary>> owned_bins_;
-    std::vector<FunctionDefers> sites_;
+    std::vector<FunctionDefers> sites_; // the probes point into it: never changed while attached
+    // Attached: functions out of scope analysed only for the sites of defers pending at attach.
+    std::vector<FunctionDefers> attached_sites_;
     RuntimeOffsets off_;
     GoRelease traits_; // the runtime model's generation for bin_'s release
     EventSink &sink_;

@@ -17,48 +17,6 @@ std::vector<Addr> Tracer::all_goroutines(Addr current) const {
     return state_->all_goroutines(bias_.runtime(*plan_->allgs()), current);
 }
 
-nlohmann::ordered_json Tracer::snapshot(Tracee &tracee) {
-    open_readers(tracee);
-    const PlanOptions plan{true, &options_.resources, &scope_, false};
-    plan_ = std::make_unique<ProbePlan>(ProbePlan::build(*bin_, sites_, tracee.disassembler(), plan));
-    // A goroutine running on a thread has a stale saved context: where the thread stopped is
-    // where it is.
-    std::unordered_map<Addr, SavedContext> running;
-    for (pid_t tid : tracee.thread_ids()) {
-        const Registers regs = get_registers(tid);
-        const CurrentG::Found cur = current_g_.at(regs, tracee.memory());
-        if (auto h = cur.g.is_null() ? std::nullopt : state_->header(cur.g); h && h->goid != 0)
-            running[cur.g] = SavedContext{regs.pc(), regs.sp()};
-    }
-    nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    for (Addr g : all_goroutines(Addr())) {
-        auto goid = state_->goid(g);
-        auto status = state_->status(g);
-        if (!goid || !status || *status == 0 || *status == 6)
-            continue;
-        const auto it = running.find(g);
-        const SavedContext at = it != running.end() ? it->second : state_->saved_context(g);
-        bool complete = true;
-        auto pending = program_pending(g, at.pc, at.sp, &complete);
-        auto panics = state_->panics(g, 64);
-        nlohmann::ordered_json j;
-        j["goroutine"] = *goid;
-        j["status"] = RuntimeState::status_name(*status);
-        nlohmann::ordered_json defers = nlohmann::ordered_json::array();
-        for (const auto &d : pending)
-            defers.push_back(d.to_json());
-        j["defers"] = std::move(defers);
-        if (!complete)
-            j["complete"] = false;
-        nlohmann::ordered_json chain = nlohmann::ordered_json::array();
-        for (const auto &p : panic_chain(panics))
-            chain.push_back(p.to_json());
-        j["panics"] = std::move(chain);
-        out.push_back(std::move(j));
-    }
-    return out;
-}
-
 std::vector<Event> Tracer::never_run_events(const ThreadStop &stop, Addr current, bool current_reported,
                                             const char *cause) {
     std::vector<Event> out;
@@ -187,6 +145,7 @@ void Tracer::forget_program() {
     last_panic_.clear();
     fatals_.clear();
     exec_held_.clear();
+    attached_sites_.clear();
     thrown_ = false;
 }
 
@@ -222,7 +181,7 @@ void Tracer::follow_exec(Event &x, const std::string &path) {
         auto bin = std::make_unique<GoBinary>(GoBinary::open(path));
         RuntimeOffsets offsets = options_.offsets_for(*bin);
         GoRelease traits = traits_of(*bin);
-        auto sites = analyze_defer_sites(*bin);
+        auto sites = sites_needed(*bin, options_);
         forget_program();
         owned_bins_.push_back(std::move(bin));
         bin_ = owned_bins_.back().get();

@@ -54,6 +54,23 @@ void Tracer::on_recover_entry(ThreadStop &stop, Addr g) {
     recovers_[g] = r;
 }
 
+void Tracer::on_recover_call(ThreadStop &stop, Addr g) {
+    PendingRecover r;
+    r.panic = state_->top_panic(g);
+    if (!r.panic.addr.is_null()) {
+        // gorecover must look at the stack, from its own entry: armed already, or the panic
+        // began before deftrace attached.
+        arm(Arming::DuringPanics, true);
+        return;
+    }
+    // No panic on this goroutine: recover() returns nil. Should gorecover be armed when the
+    // thread gets there, its entry replaces this record and its return reports the call; if
+    // not, the instruction after this call does.
+    r.site = names_->site_at(stop.regs.pc(), false);
+    r.validation = validator_->recover_entry(g, stop.regs.pc(), stop.regs.sp(), false); // no panic: no look
+    recovers_[g] = r;
+}
+
 void Tracer::on_recover_return(ThreadStop &stop, Addr g, uint64_t goid) {
     auto it = recovers_.find(g);
     if (it == recovers_.end())

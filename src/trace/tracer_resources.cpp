@@ -1,5 +1,5 @@
 // Stop handlers for probed resources (--leaks, --probes): acquire and release events, and the
-// leak tracker's bookkeeping.
+// leak tracker's bookkeeping; the leak reports made while the program runs.
 #include "trace/tracer.h"
 
 #include "trace/normalize.h"
@@ -68,7 +68,38 @@ void Tracer::on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid
     Event e = make_event(EventKind::Acquire, goid, g);
     e.site = Symbolizer::program_site(stack);
     e.payload = ResourcePayload{p.resource->resource, hex};
-    leaks_.acquired(p.resource->resource, handle, goid, frames_of(g, at.pc, at.sp), std::move(stack), seq_ + 1);
+    leaks_.acquired(p.resource->resource, handle, goid, frames_of(g, at.pc, at.sp), std::move(stack), seq_ + 1,
+                    e.time_us);
+    emit(std::move(e));
+}
+
+void Tracer::report_leaks() {
+    Event e;
+    e.kind = EventKind::LeakReport;
+    LeakReportPayload r;
+    r.trigger = LeakReportPayload::Trigger::Signal;
+    r.now_us = wall_clock_us();
+    r.probing = !options_.resources.empty();
+    r.leaks = leaks_.open();
+    e.payload = std::move(r);
+    emit(std::move(e));
+}
+
+void Tracer::check_leak_age() {
+    if (!options_.leak_age)
+        return;
+    const int64_t now = wall_clock_us();
+    auto crossed = leaks_.newly_older_than(now, static_cast<int64_t>(*options_.leak_age * 1e6));
+    if (crossed.empty())
+        return;
+    Event e;
+    e.kind = EventKind::LeakReport;
+    LeakReportPayload r;
+    r.trigger = LeakReportPayload::Trigger::Age;
+    r.age_limit_s = *options_.leak_age;
+    r.now_us = now;
+    r.leaks = std::move(crossed);
+    e.payload = std::move(r);
     emit(std::move(e));
 }
 

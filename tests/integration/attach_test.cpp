@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
+#include <fstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
@@ -135,17 +136,20 @@ protected:
 };
 
 TEST_F(AttachRunning, TracesPanicsAndDetachesLeavingTheProgramUntouched) {
-    for (const bool panics_only : {false, true}) {
-        SCOPED_TRACE(panics_only ? "--panics-only" : "full");
-        Service svc({prog_}, dir_ / (panics_only ? "out-panics.txt" : "out-full.txt")); // a fresh file
+    // --scope all: every defer of the program and the runtime is checked against the model,
+    // including those registered before deftrace attached (runtime.main's, waiter's), which it
+    // reads from memory when it attaches.
+    for (const std::string mode : {"--scope=main", "--scope=all", "--panics-only"}) {
+        SCOPED_TRACE(mode);
+        const bool panics_only = mode == "--panics-only";
+        Service svc({prog_}, dir_ / ("out" + mode + ".txt")); // a fresh file
         ASSERT_TRUE(svc.beats_after(2));
         const std::string before = text_of(svc.pid());
         ASSERT_FALSE(before.empty());
         std::vector<std::string> cmd = {DEFTRACE_EXE,       "-p",     std::to_string(svc.pid()),
                                         "--duration",       "2",      "-o",
                                         dir_ / "trace.txt", "--json", dir_ / "trace.json"};
-        if (panics_only)
-            cmd.insert(cmd.begin() + 1, "--panics-only");
+        cmd.insert(cmd.begin() + 1, mode);
         const auto t0 = std::chrono::steady_clock::now();
         const RunResult r = run_program(cmd);
         const auto took = std::chrono::steady_clock::now() - t0;
@@ -167,6 +171,7 @@ TEST_F(AttachRunning, TracesPanicsAndDetachesLeavingTheProgramUntouched) {
         // 2 s at ~90 iterations a second, a panic every fifth: well over 10 panics, each recovered.
         EXPECT_GE(count_kind(trace, "panic"), 10u);
         EXPECT_GE(count_kind(trace, "recover"), 10u);
+        EXPECT_EQ(trace["validation"].value("divergences", -1), 0) << slurp(dir_ / "trace.txt").substr(0, 3000);
         if (!panics_only) {
             EXPECT_GE(count_kind(trace, "defer"), 50u);
         }
@@ -174,18 +179,35 @@ TEST_F(AttachRunning, TracesPanicsAndDetachesLeavingTheProgramUntouched) {
     }
 }
 
-TEST_F(AttachRunning, SigtermDetaches) {
+// Polls `file` for `text` for up to 20 s.
+bool appears(const fs::path &file, const std::string &text) {
+    for (int i = 0; i < 200; ++i) {
+        if (slurp(file).find(text) != std::string::npos)
+            return true;
+        std::this_thread::sleep_for(100ms);
+    }
+    return false;
+}
+
+TEST_F(AttachRunning, SigusrReportsAndSigtermDetaches) {
     Service svc({prog_}, dir_ / "out-term.txt");
     ASSERT_TRUE(svc.beats_after(2));
     const std::string before = text_of(svc.pid());
-    const std::string jsonl = dir_ / "trace.jsonl";
+    const std::string jsonl = dir_ / "trace.jsonl", err = dir_ / "deftrace.err";
     pid_t tracer = fork();
     if (tracer == 0) {
+        int fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
         execl(DEFTRACE_EXE, DEFTRACE_EXE, "-p", std::to_string(svc.pid()).c_str(), "-o", "/dev/null", "--jsonl",
               jsonl.c_str(), static_cast<char *>(nullptr));
         _exit(127);
     }
-    std::this_thread::sleep_for(1s);
+    // deftrace says when its breakpoints are in, as strace -p does.
+    EXPECT_TRUE(appears(err, "deftrace: attached to process " + std::to_string(svc.pid()))) << slurp(err);
+    // SIGUSR1 asks for a leak report; with no resource probed it says so, and deftrace goes on.
+    ::kill(tracer, SIGUSR1);
+    EXPECT_TRUE(appears(jsonl, R"("kind":"leak_report","trigger":"SIGUSR1","probing":false,"leaks":[])"))
+        << slurp(jsonl).substr(0, 2000);
     ::kill(tracer, SIGTERM);
     int st = 0;
     waitpid(tracer, &st, 0);
@@ -197,6 +219,22 @@ TEST_F(AttachRunning, SigtermDetaches) {
         << lines.substr(lines.size() > 500 ? lines.size() - 500 : 0);
 }
 
+// Each detach leaves its stub page mapped (a thread may still be in a stub): attaching again
+// needs a new place within reach of the code, every time.
+TEST_F(AttachRunning, AttachesToTheSameProcessAgainAndAgain) {
+    Service svc({prog_}, dir_ / "out-again.txt");
+    ASSERT_TRUE(svc.beats_after(2));
+    const std::string before = text_of(svc.pid());
+    for (int i = 1; i <= 6; ++i) {
+        SCOPED_TRACE("attach " + std::to_string(i));
+        const RunResult r =
+            run_program({DEFTRACE_EXE, "-p", std::to_string(svc.pid()), "--duration", "0.3", "-o", "/dev/null"});
+        ASSERT_EQ(exit_code(r), 0) << r.err;
+    }
+    EXPECT_TRUE(text_of(svc.pid()) == before) << "the program's code differs after detaching";
+    EXPECT_TRUE(svc.beats_after(svc.last_beat() + 3));
+}
+
 TEST_F(AttachRunning, SnapshotReadsPendingDefersAndDetaches) {
     Service svc({prog_}, dir_ / "out-snap.txt");
     ASSERT_TRUE(svc.beats_after(2));
@@ -206,6 +244,13 @@ TEST_F(AttachRunning, SnapshotReadsPendingDefersAndDetaches) {
     auto snap = nlohmann::json::parse(r.out, nullptr, false);
     ASSERT_FALSE(snap.is_discarded()) << r.out;
     EXPECT_EQ(snap["schema"], "deftrace.snapshot/1");
+    {
+        std::ofstream(dir_ / "snapshot.json") << r.out;
+        const RunResult valid =
+            run_program({std::string(DEFTRACE_SOURCE_DIR) + "/scripts/check-json-schema.py",
+                         std::string(DEFTRACE_SOURCE_DIR) + "/docs/snapshot.schema.json", dir_ / "snapshot.json"});
+        EXPECT_EQ(exit_code(valid), 0) << valid.out << valid.err;
+    }
     EXPECT_EQ(snap["pid"], svc.pid());
     EXPECT_GT(snap["stopped_us"].get<int64_t>(), 0);
     // main.waiter's `defer close(done)` is pending for as long as the program runs.
@@ -235,6 +280,11 @@ TEST_F(AttachRunning, ErrorsAreOneLineWithTheirExitCodes) {
 
     const RunResult duration = run_program({DEFTRACE_EXE, "--duration", "1", prog_});
     EXPECT_EQ(exit_code(duration), 64) << duration.err;
+    // Launched, every signal sent to deftrace is the program's: no SIGUSR1 report, no ticking clock.
+    const RunResult age = run_program({DEFTRACE_EXE, "--leak-age", "5", prog_});
+    EXPECT_EQ(exit_code(age), 64) << age.err;
+    EXPECT_NE(age.err.find("--leak-age"), std::string::npos) << age.err;
+    EXPECT_TRUE(one_line(age)) << age.err;
 
     {
         Service sleeper({"/bin/sleep", "30"}, dir_ / "sleep.txt");

@@ -257,15 +257,25 @@ struct Scenario {
     json trace;
 };
 
-Scenario pg_scenario(const BuiltProgram &b, const ScratchDir &tmp, bool fixed_only) {
+enum class Requests { Leaky, FixedOnly };
+enum class Tracing { FromStart, Attached };
+
+// Attached: deftrace -p --leaks --leak-age 0.5 joins the running service, the script sends it
+// SIGUSR1 and then SIGTERM; `trace` is then the JSON Lines trace as an array of its lines.
+Scenario pg_scenario(const BuiltProgram &b, const ScratchDir &tmp, Requests requests, Tracing tracing) {
     Scenario s;
-    const std::string out = tmp / (fixed_only ? "fixed" : "leaky");
+    const bool fixed_only = requests == Requests::FixedOnly, attached = tracing == Tracing::Attached;
+    const std::string out = tmp / (std::string(fixed_only ? "fixed" : "leaky") + (attached ? "-attached" : ""));
     std::vector<std::string> argv = {std::string(DEFTRACE_SOURCE_DIR) + "/scripts/pg-scenario.sh", "--out", out};
     if (fixed_only)
         argv.push_back("--fixed-only");
-    for (const std::string &a : {b.binary(), std::string("--"), std::string(DEFTRACE_EXE), std::string("--leaks"),
-                                 std::string("-o"), out + "/trace.txt", std::string("--json"), out + "/trace.json"})
-        argv.push_back(a);
+    if (attached)
+        argv.push_back("--attach");
+    argv.insert(argv.end(), {b.binary(), "--", DEFTRACE_EXE, "--leaks"});
+    if (attached)
+        argv.insert(argv.end(), {"--leak-age", "0.5"}); // the script adds -p, -o and --jsonl
+    else
+        argv.insert(argv.end(), {"-o", out + "/trace.txt", "--json", out + "/trace.json"});
     auto r = run_program(argv);
     std::istringstream lines(r.out);
     for (std::string line; std::getline(lines, line);) {
@@ -275,8 +285,24 @@ Scenario pg_scenario(const BuiltProgram &b, const ScratchDir &tmp, bool fixed_on
             s.result[line.substr(0, eq)] = line.substr(eq + 1);
     }
     EXPECT_TRUE(s.pass) << r.out << r.err;
-    s.trace = json::parse(slurp(out + "/trace.json"), nullptr, false);
+    if (!attached) {
+        s.trace = json::parse(slurp(out + "/trace.json"), nullptr, false);
+        return s;
+    }
+    s.trace = json::array();
+    std::istringstream jsonl(slurp(out + "/trace.jsonl"));
+    for (std::string line; std::getline(jsonl, line);)
+        s.trace.push_back(json::parse(line, nullptr, false));
     return s;
+}
+
+// The leak_report events of a JSON Lines trace made for `trigger`.
+std::vector<json> leak_reports(const json &lines, const std::string &trigger) {
+    std::vector<json> out;
+    for (const auto &l : lines)
+        if (l.is_object() && l.value("kind", "") == "leak_report" && l.value("trigger", "") == trigger)
+            out.push_back(l);
+    return out;
 }
 
 TEST(LeakPostgres, AbandonedTransactionsAreTheSessionsPostgresShowsIdleInTransaction) {
@@ -286,7 +312,7 @@ TEST(LeakPostgres, AbandonedTransactionsAreTheSessionsPostgresShowsIdleInTransac
     const auto want = abandoned_transfers(fs::path(builds.front().src_dir) / "main.go");
     for (const auto &b : builds) {
         SCOPED_TRACE(b.label());
-        Scenario leaky = pg_scenario(b, tmp, false);
+        Scenario leaky = pg_scenario(b, tmp, Requests::Leaky, Tracing::FromStart);
         EXPECT_EQ(leaky.result["idle_in_transaction"], "3");
         ASSERT_FALSE(leaky.trace.is_discarded());
         EXPECT_EQ(leaky.trace.value("leaks", json::array()).size(),
@@ -294,10 +320,58 @@ TEST(LeakPostgres, AbandonedTransactionsAreTheSessionsPostgresShowsIdleInTransac
             << "deftrace and PostgreSQL disagree";
         EXPECT_EQ(summaries(leaky.trace), want);
 
-        Scenario fixed = pg_scenario(b, tmp, true);
+        Scenario fixed = pg_scenario(b, tmp, Requests::FixedOnly, Tracing::FromStart);
         EXPECT_EQ(fixed.result["idle_in_transaction"], "0");
         ASSERT_FALSE(fixed.trace.is_discarded());
         EXPECT_EQ(fixed.trace.value("leaks", json::array()), json::array()) << fixed.trace["leaks"].dump(2);
+    }
+}
+
+// deftrace attached to the service after it started: the abandoned transactions are reported
+// while it runs (SIGUSR1, --leak-age) and at detach, and the service goes on serving untraced.
+TEST(LeakPostgres, AttachedToTheRunningServiceReportsTheAbandonedTransactionsLive) {
+    ScratchDir tmp("leaks");
+    auto builds = builds_of("txleak_pg", true);
+    ASSERT_FALSE(builds.empty());
+    const auto want = abandoned_transfers(fs::path(builds.front().src_dir) / "main.go");
+    for (const auto &b : builds) {
+        SCOPED_TRACE(b.label());
+        Scenario live = pg_scenario(b, tmp, Requests::Leaky, Tracing::Attached);
+        EXPECT_EQ(live.result["idle_in_transaction"], "3");
+        EXPECT_EQ(live.result["tracer_exit"], "0");
+        ASSERT_GE(live.trace.size(), 2u);
+        EXPECT_EQ(live.trace.front().value("attached_pid", 0) > 0, true) << live.trace.front().dump();
+
+        // On request, while the service ran: every transaction PostgreSQL showed idle in
+        // transaction, with the panic that abandoned it.
+        auto asked = leak_reports(live.trace, "SIGUSR1");
+        ASSERT_EQ(asked.size(), 1u);
+        std::multiset<std::string> reported;
+        for (const auto &l : asked.front()["leaks"]) {
+            if (l.value("resource", "") != "database/sql transaction")
+                continue;
+            reported.insert(summary(l));
+            EXPECT_TRUE(l.value("handle", "").starts_with("0x")) << l.dump();
+            EXPECT_GE(l.value("open_for_s", 0.0), 0.5) << "the script waits a second before asking";
+        }
+        EXPECT_EQ(reported, want);
+        EXPECT_EQ(reported.size(),
+                  std::stoul(live.result["idle_in_transaction"].empty() ? "0" : live.result["idle_in_transaction"]))
+            << "deftrace and PostgreSQL disagree";
+
+        // Once each, when it had been open half a second.
+        std::multiset<std::string> aged;
+        for (const auto &r : leak_reports(live.trace, "leak-age"))
+            for (const auto &l : r["leaks"])
+                if (l.value("resource", "") == "database/sql transaction")
+                    aged.insert(summary(l));
+        EXPECT_EQ(aged, want);
+
+        // At detach: the same three, still open (not "at exit": the service goes on).
+        const json &end = live.trace.back();
+        ASSERT_TRUE(end.contains("end")) << end.dump();
+        EXPECT_EQ(end["end"]["exit"].value("detached", false), true) << end.dump();
+        EXPECT_EQ(summaries(end["end"]), want);
     }
 }
 

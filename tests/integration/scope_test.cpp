@@ -49,15 +49,18 @@ size_t count(const nlohmann::json &trace, const std::string &kind, const std::st
 TEST(TraceScope, OutOfScopeDefersCostNoStopAndPanicsStayVisible) {
     for (const auto &b : oldest_and_newest({"scoped"})) {
         SCOPED_TRACE(b.label());
-        // lib's defers: 1 open-coded + 2 linked per round, each registered and called.
+        // lib's defers: 2 open-coded + 2 linked per round, each registered and called, and a
+        // recover() that finds no panic.
         const Traced all10 = trace(b, {"--scope", "all"}, "10"), all100 = trace(b, {"--scope", "all"}, "100");
-        EXPECT_EQ(count(all100.trace, "defer", "scoped/lib."), 300u + 1);
+        EXPECT_EQ(count(all100.trace, "defer", "scoped/lib."), 400u + 1);
+        EXPECT_EQ(count(all100.trace, "recover", "scoped/lib.careful"), 100u);
         EXPECT_GE(all100.hits - all10.hits, 90u * 6);
 
         const Traced main10 = trace(b, {"--scope", "^main\\."}, "10"),
                      main100 = trace(b, {"--scope", "^main\\."}, "100");
         EXPECT_EQ(main100.trace.value("scope", ""), "functions matching ^main\\.");
-        EXPECT_EQ(main10.hits, main100.hits) << "out-of-scope defers cost stops";
+        EXPECT_EQ(main10.hits, main100.hits) << "out-of-scope defers or recover() calls cost stops";
+        EXPECT_EQ(count(main100.trace, "recover", "scoped/lib.careful"), 0u);
         EXPECT_EQ(count(main100.trace, "defer", "scoped/lib."), 0u);
         EXPECT_EQ(count(main100.trace, "defer_call", "scoped/lib."), 0u);
         EXPECT_EQ(count(main100.trace, "defer", "main.report"), 1u);
@@ -76,6 +79,15 @@ TEST(TraceScope, OutOfScopeDefersCostNoStopAndPanicsStayVisible) {
         EXPECT_EQ(module.trace.value("scope", ""), "main module scoped");
         EXPECT_EQ(count(module.trace, "defer", "scoped/lib."), count(all10.trace, "defer", "scoped/lib."));
         EXPECT_EQ(count(module.trace, "defer_call", "scoped/lib."), count(all10.trace, "defer_call", "scoped/lib."));
+        // In scope, a recover() with no panic is reported, seen at its own CALL and return: 2 stops
+        // each, gorecover itself being armed only during panics.
+        EXPECT_EQ(count(module.trace, "recover", "scoped/lib.careful"), 10u);
+        const Traced module100 = trace(b, {}, "100");
+        EXPECT_EQ(count(module100.trace, "recover", "scoped/lib.careful"), 100u);
+        for (const auto &e : module100.trace["events"])
+            if (e["kind"] == "recover" && e["site"].value("function", "").starts_with("scoped/lib.careful")) {
+                EXPECT_EQ(e.value("reason", ""), "no panic") << e.dump();
+            }
     }
 }
 

@@ -93,6 +93,18 @@ TEST(NormalizeTrace, TimesThreadsAndPanicStacksAreLeftOut) {
     EXPECT_EQ(normalize_trace(old).dump(), n.dump());
 }
 
+TEST(NormalizeTrace, LeakReportsMadeWhileTheProgramRanAreLeftOut) {
+    json report;
+    report["seq"] = 2;
+    report["goroutine"] = 0;
+    report["kind"] = "leak_report";
+    report["trigger"] = "SIGUSR1";
+    report["leaks"] = json::array();
+    auto with = raw_trace({event(1, 1, "panic", "main.f", kMain, 11, {{"type", "string"}, {"value", "boom"}}), report});
+    auto without = raw_trace({event(1, 1, "panic", "main.f", kMain, 11, {{"type", "string"}, {"value", "boom"}})});
+    EXPECT_EQ(normalize_trace(with).dump(), normalize_trace(without).dump());
+}
+
 TEST(NormalizeTrace, RacingGoroutinesGetTheSameNumbersWhateverTheirOrder) {
     auto a = raw_trace({
         event(1, 1, "defer", "main.main", kMain, 5, {{"defer_kind", "heap"}, {"fn", "main.f"}}),

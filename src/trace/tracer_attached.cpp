@@ -1,0 +1,136 @@
+// What deftrace learns from a running program it attaches to, every thread stopped: where each
+// goroutine is, the deferred calls registered before deftrace came (seed_attached), and the
+// read-only picture of `deftrace snapshot`.
+#include "trace/tracer.h"
+
+#include "trace/validator.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace deftrace {
+
+std::vector<Tracer::StoppedGoroutine> Tracer::stopped_goroutines(Tracee &tracee) const {
+    // A goroutine running on a thread has a stale saved context: where the thread stopped is
+    // where it is.
+    std::unordered_map<Addr, SavedContext> running;
+    for (pid_t tid : tracee.thread_ids()) {
+        const Registers regs = get_registers(tid);
+        const CurrentG::Found cur = current_g_.at(regs, tracee.memory());
+        if (auto h = cur.g.is_null() ? std::nullopt : state_->header(cur.g); h && h->goid != 0)
+            running[cur.g] = SavedContext{regs.pc(), regs.sp()};
+    }
+    std::vector<StoppedGoroutine> out;
+    for (Addr g : all_goroutines(Addr())) {
+        auto goid = state_->goid(g);
+        auto status = state_->status(g);
+        if (!goid || !status || *status == 0 || *status == 6) // idle, dead
+            continue;
+        const auto it = running.find(g);
+        out.push_back({g, *goid, *status, it != running.end() ? it->second : state_->saved_context(g)});
+    }
+    return out;
+}
+
+std::vector<Addr> Tracer::resume_pcs(Tracee &tracee) const {
+    std::vector<Addr> out;
+    constexpr size_t kFrames = 1024;
+    for (const StoppedGoroutine &s : stopped_goroutines(tracee))
+        for (const Frame &f : walker_->walk(s.at.pc, s.at.sp, kFrames))
+            out.push_back(f.pc);
+    return out;
+}
+
+const FunctionDefers *Tracer::analysed(std::string_view function) const {
+    for (const auto *list : {&sites_, &attached_sites_})
+        for (const FunctionDefers &f : *list)
+            if (f.name == function)
+                return &f;
+    return nullptr;
+}
+
+// The site of a deferred call registered before deftrace attached, as the probes would have
+// named it: the CALL of deferproc / deferprocStack for a linked record (d.pc is its return
+// address), the defer statement of the bit for an open-coded one.
+Site Tracer::registration_site(const PendingDefer &d) const {
+    if (d.kind != PendingDefer::Kind::OpenCoded)
+        return names_->site_at(d.pc, true);
+    Site site;
+    site.function = d.frame;
+    const FunctionDefers *f = analysed(d.frame);
+    if (f != nullptr)
+        for (const auto &s : f->sites)
+            if (s.kind == DeferKind::OpenCoded && s.bit == d.bit) {
+                site.file = s.file;
+                site.line = s.line;
+            }
+    return site;
+}
+
+void Tracer::seed_attached(Tracee &tracee) {
+    std::vector<std::pair<StoppedGoroutine, PendingDefers>> chains;
+    std::unordered_set<std::string> unanalysed; // not analysed: out of scope, or --panics-only
+    for (const StoppedGoroutine &s : stopped_goroutines(tracee)) {
+        chains.emplace_back(s, deftrace::pending_defers(*bin_, *state_, *walker_, s.g, s.at.pc, s.at.sp));
+        for (const PendingDefer &d : chains.back().second.defers)
+            if (d.kind == PendingDefer::Kind::OpenCoded && analysed(d.frame) == nullptr)
+                unanalysed.insert(d.frame);
+    }
+    if (!unanalysed.empty()) { // their bits' defer statements, for the sites of their calls
+        DeferAnalysisOptions just;
+        just.only = [&](std::string_view f) { return unanalysed.count(std::string(f)) > 0; };
+        for (auto &f : analyze_defer_sites(*bin_, just))
+            attached_sites_.push_back(std::move(f));
+    }
+    for (const auto &[s, pending] : chains) {
+        // The model learns a goroutine's chain only when it can learn all of it: every frame
+        // walked, no panic in progress (its records and the model's panic state would have to be
+        // rebuilt too), no range-over-func record (its head belongs to a deferrangefunc call).
+        const bool whole = whole_program_ && pending.complete && state_->panics(s.g, 1).empty() &&
+                           std::none_of(pending.defers.begin(), pending.defers.end(),
+                                        [](const PendingDefer &d) { return d.kind == PendingDefer::Kind::Rangefunc; });
+        validator_->at_stop({}, {});
+        // Oldest first, as they were registered: the reverse of the order they would run in.
+        for (auto d = pending.defers.rbegin(); d != pending.defers.rend(); ++d) {
+            const Addr funcval = d->funcval.value_or(Addr());
+            const Site site = registration_site(*d);
+            remember(s.goid, funcval, site);
+            if (!whole)
+                continue;
+            const auto kind = d->kind == PendingDefer::Kind::OpenCoded ? model::DeferKind::OpenCoded
+                              : d->kind == PendingDefer::Kind::Heap    ? model::DeferKind::Heap
+                                                                       : model::DeferKind::Stack;
+            validator_->defer_registered(s.goid, s.g, kind, d->frame_sp, funcvals_->code(funcval), d->bit, site);
+        }
+    }
+    emit_divergences();
+}
+
+nlohmann::ordered_json Tracer::snapshot(Tracee &tracee) {
+    open_readers(tracee);
+    const PlanOptions plan{true, &options_.resources, &scope_, false};
+    plan_ = std::make_unique<ProbePlan>(ProbePlan::build(*bin_, sites_, tracee.disassembler(), plan));
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const StoppedGoroutine &s : stopped_goroutines(tracee)) {
+        bool complete = true;
+        auto pending = program_pending(s.g, s.at.pc, s.at.sp, &complete);
+        auto panics = state_->panics(s.g, 64);
+        nlohmann::ordered_json j;
+        j["goroutine"] = s.goid;
+        j["status"] = RuntimeState::status_name(s.status);
+        nlohmann::ordered_json defers = nlohmann::ordered_json::array();
+        for (const auto &d : pending)
+            defers.push_back(d.to_json());
+        j["defers"] = std::move(defers);
+        if (!complete)
+            j["complete"] = false;
+        nlohmann::ordered_json chain = nlohmann::ordered_json::array();
+        for (const auto &p : panic_chain(panics))
+            chain.push_back(p.to_json());
+        j["panics"] = std::move(chain);
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+} // namespace deftrace
