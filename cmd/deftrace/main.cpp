@@ -8,7 +8,9 @@
 #include "trace_command.h"
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <string_view>
@@ -25,6 +27,18 @@ public:
         return u;
     }
 };
+
+// --duration, --leak-age: a number of seconds above zero. (CLI::PositiveNumber's message quotes
+// the largest double in full.)
+const CLI::Validator kSeconds(
+    [](std::string &text) -> std::string {
+        char *end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || end == nullptr || *end != '\0' || !std::isfinite(v) || v <= 0)
+            return "not a positive number of seconds: " + text;
+        return {};
+    },
+    "SECONDS");
 
 // --version: the release, the commit it was built from ("unknown" outside a git checkout) and
 // the Go releases it reads.
@@ -81,7 +95,7 @@ int main(int argc, char **argv) {
         app.add_option("-p,--pid", trace.pid,
                        "Attach to the running Go process PID instead of starting a program; detach on "
                        "Ctrl-C, SIGTERM or after --duration, leaving it running untouched");
-        app.add_option("--duration", trace.duration, "With -p: detach after SECONDS")->check(CLI::PositiveNumber);
+        app.add_option("--duration", trace.duration, "With -p: detach after SECONDS")->check(kSeconds);
         app.add_option("-o,--output", trace.output, "Write the text trace to FILE instead of stderr");
         app.add_option("--json", trace.json,
                        "Write the JSON trace (schema deftrace.trace/1) to FILE, as the events happen");
@@ -134,7 +148,7 @@ int main(int argc, char **argv) {
                        "With -p: report a probed resource once it has been open SECONDS, while the program "
                        "runs (implies --leaks unless --probes is given); SIGUSR1 to deftrace reports "
                        "everything open now")
-            ->check(CLI::PositiveNumber);
+            ->check(kSeconds);
     }
 
     try {

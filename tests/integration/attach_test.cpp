@@ -285,6 +285,12 @@ TEST_F(AttachRunning, ErrorsAreOneLineWithTheirExitCodes) {
     EXPECT_EQ(exit_code(age), 64) << age.err;
     EXPECT_NE(age.err.find("--leak-age"), std::string::npos) << age.err;
     EXPECT_TRUE(one_line(age)) << age.err;
+    for (const char *bad : {"0", "-1", "abc", "2s"}) {
+        const RunResult r = run_program({DEFTRACE_EXE, "-p", "1", "--leak-age", bad});
+        EXPECT_EQ(exit_code(r), 64) << r.err;
+        EXPECT_NE(r.err.find("not a positive number of seconds"), std::string::npos) << r.err;
+        EXPECT_TRUE(one_line(r) && r.err.size() < 200) << r.err;
+    }
 
     {
         Service sleeper({"/bin/sleep", "30"}, dir_ / "sleep.txt");
