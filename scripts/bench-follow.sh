@@ -2,7 +2,8 @@
 # What following children costs: `go build` and `go vet` of a small package
 # (tests/fixtures/gotest_exec) with a cold GOCACHE, untraced and under deftrace, with and without -f
 # in a few modes. Wall-clock seconds, best of REPEAT runs (default 1). QUICK=1 leaves out -f in
-# the default scope, which traces every defer of the compiler (minutes).
+# the default scope (the toolchain's programs are followed for their panics only there, so it
+# costs about what --panics-only does).
 #   scripts/bench-follow.sh [BUILD_DIR] [GO_MINOR] [REPEAT]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

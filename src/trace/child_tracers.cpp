@@ -1,6 +1,7 @@
 #include "trace/child_tracers.h"
 
 #include "binary/error.h"
+#include "binary/source_paths.h"
 
 #include <filesystem>
 #include <fstream>
@@ -57,6 +58,16 @@ Tracer *ChildTracers::tracer_of(pid_t pid) {
     return it == children_.end() ? nullptr : it->second.tracer.get();
 }
 
+void ChildTracers::options_for(Analysis &a) const {
+    a.options = options_;
+    const std::string module = main_module_of(*a.bin);
+    const bool toolchain = module == "cmd" || module.starts_with("cmd/");
+    if (toolchain && options_.scope == "main" && !options_.panics_only) {
+        a.options.panics_only = true;
+        a.how = "a Go toolchain program: its panics only, in the default scope";
+    }
+}
+
 const ChildTracers::Analysis &ChildTracers::analysis_of(const std::string &exe) {
     struct stat st {};
     if (::stat(exe.c_str(), &st) != 0)
@@ -71,7 +82,8 @@ const ChildTracers::Analysis &ChildTracers::analysis_of(const std::string &exe) 
         if (!options_.offsets_for)
             throw Error(ErrorKind::Usage, "following a child is not set up");
         a.offsets = options_.offsets_for(*a.bin);
-        a.sites = Tracer::sites_needed(*a.bin, options_); // the same options for every child
+        options_for(a);
+        a.sites = Tracer::sites_needed(*a.bin, a.options);
     } catch (const Error &err) {
         a.bin.reset();
         a.error = err.what();
@@ -104,13 +116,13 @@ StopHandler *ChildTracers::on_exec(Tracee &child) {
     Child c;
     c.sink = std::make_unique<ProcessSink>(sink_, seq_, pid);
     try {
-        c.tracer = std::make_unique<Tracer>(*a.bin, a.sites, *a.offsets, *c.sink, options_);
+        c.tracer = std::make_unique<Tracer>(*a.bin, a.sites, *a.offsets, *c.sink, a.options);
         c.tracer->attach(child);
     } catch (const Error &err) {
         report(false, err.what());
         return nullptr;
     }
-    report(true, "");
+    report(true, a.how);
     c.sink->release();
     Tracer *tracer = c.tracer.get();
     children_[pid] = std::move(c);

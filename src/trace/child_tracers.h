@@ -54,10 +54,17 @@ private:
     // command runs its compiler once a package). `error`: why it is not traced.
     struct Analysis {
         std::unique_ptr<GoBinary> bin;
+        TraceOptions options; // how it is traced (options_for)
+        std::string how;      // when not as the options say: why (the child event's note)
         std::vector<FunctionDefers> sites;
         std::optional<RuntimeOffsets> offsets;
         std::string error;
     };
+    // The options a child program is traced with: the trace's, except that in the default scope
+    // a program of the Go toolchain itself (the compiler, vet, the linker... which the go command
+    // runs once a package: main module cmd) is traced for its panics only. Its every defer would
+    // be in its own main module's scope, millions of stops for a build, none of them the user's.
+    void options_for(Analysis &a) const;
     struct Child {
         std::unique_ptr<ProcessSink> sink;
         std::unique_ptr<Tracer> tracer;

@@ -157,7 +157,7 @@ json ExecPayload::to_json() const {
     json j;
     j["program"] = program;
     j["traced"] = traced;
-    if (!traced)
+    if (!traced || !note.empty())
         j["note"] = note;
     return j;
 }
@@ -168,7 +168,7 @@ json ChildPayload::to_json() const {
     j["program"] = program;
     j["argv"] = argv;
     j["traced"] = traced;
-    if (!traced)
+    if (!traced || !note.empty())
         j["note"] = note;
     return j;
 }

@@ -151,7 +151,7 @@ struct ChildPayload {
     std::string program;           // the file name of the executable it ran
     std::vector<std::string> argv; // its command line
     bool traced = false;           // followed (-f), its events tagged with its pid
-    std::string note;              // when not traced: why
+    std::string note;              // when not traced: why; when traced otherwise than asked: how
     [[nodiscard]] nlohmann::ordered_json to_json() const;
 };
 

@@ -217,8 +217,10 @@ struct BodyText {
         std::string line = "child " + std::to_string(c.child_pid) + " ran";
         for (const auto &arg : c.argv)
             line += " " + terminal_safe(arg);
-        return line + (c.traced ? ": traced, its events marked [pid " + std::to_string(c.child_pid) + "]"
-                                : ": not traced (" + terminal_safe(c.note) + ")");
+        if (!c.traced)
+            return line + ": not traced (" + terminal_safe(c.note) + ")";
+        line += ": traced, its events marked [pid " + std::to_string(c.child_pid) + "]";
+        return c.note.empty() ? line : line + " (" + terminal_safe(c.note) + ")";
     }
     std::string operator()(const ResourcePayload &r) const {
         return (e.kind == EventKind::Release ? "release " : "acquire ") + terminal_safe(r.resource) + " " +

@@ -188,5 +188,48 @@ TEST(FollowChildren, WithoutFollowChildrenRunUntracedWithANote) {
     }
 }
 
+// The go command running one of the toolchain's own programs (`go tool vet -V=full` runs
+// $GOROOT/pkg/tool/.../vet): in the default scope the tool is followed for its panics only, and
+// its child event says so; every defer of the compiler would otherwise cost a stop.
+TEST(FollowChildren, GoToolchainProgramsAreFollowedForTheirPanicsInTheDefaultScope) {
+    const char *m = std::getenv("DEFTRACE_GO_MINOR");
+    const std::string minor = m != nullptr ? m : "1.22";
+    int status = 0;
+    const std::string goroot = run_capture(
+        "bash -c " + shell_quote(". " + shell_quote(std::string(DEFTRACE_SOURCE_DIR) + "/scripts/go-env.sh") +
+                                 " && go_root_for " + minor),
+        &status);
+    const std::string go = goroot.substr(0, goroot.find('\n')) + "/bin/go";
+    ASSERT_TRUE(fs::exists(go)) << "no Go " << minor << " toolchain (scripts/setup-go.sh): " << go;
+    ScratchDir dir("toolchain");
+    for (const bool asked : {false, true}) {
+        SCOPED_TRACE(asked ? "--scope all" : "default scope");
+        std::vector<std::string> argv = {DEFTRACE_EXE, "-f", "-o", dir / "trace.txt", "--json", dir / "trace.json"};
+        if (asked)
+            argv.insert(argv.end(), {"--scope", "all"});
+        argv.insert(argv.end(), {go, "tool", "vet", "-V=full"});
+        const RunResult r = run_program(argv);
+        EXPECT_EQ(exit_code(r), 0) << r.err;
+        EXPECT_NE(r.out.find("vet version"), std::string::npos) << r.out;
+        const json trace = json::parse(slurp(dir / "trace.json"), nullptr, false);
+        ASSERT_FALSE(trace.is_discarded());
+        const std::vector<json> program = events_of(trace, 0);
+        const json *vet = child_event(program, "/vet", 2);
+        ASSERT_NE(vet, nullptr) << trace["events"].dump().substr(0, 2000);
+        EXPECT_EQ((*vet)["traced"], true);
+        const int pid = (*vet)["child_pid"];
+        size_t defers = 0;
+        for (const auto &e : events_of(trace, pid))
+            defers += e["kind"] == "defer";
+        if (asked) {
+            EXPECT_FALSE(vet->contains("note")) << *vet;
+            EXPECT_GT(defers, 0u) << "--scope all: vet's defers are traced";
+        } else {
+            EXPECT_NE(vet->value("note", "").find("Go toolchain program: its panics only"), std::string::npos) << *vet;
+            EXPECT_EQ(defers, 0u);
+        }
+    }
+}
+
 } // namespace
 } // namespace deftrace::testing
