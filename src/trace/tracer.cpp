@@ -70,8 +70,10 @@ void Tracer::attach(Tracee &tracee) {
     for (const auto &note : plan_->notes())
         if (std::find(probe_notes_.begin(), probe_notes_.end(), note) == probe_notes_.end())
             probe_notes_.push_back(note);
-    if (tracee.attached())
-        tracee.keep_unpatched(resume_pcs(tracee));
+    // Attached: where every goroutine is, read once (the process stays stopped until run()).
+    const std::vector<StoppedGoroutine> stopped =
+        tracee.attached() ? stopped_goroutines(tracee) : std::vector<StoppedGoroutine>();
+    tracee.keep_unpatched(resume_pcs(stopped));
     for (const auto &b : plan_->breakpoints())
         tracee.insert_breakpoint(bias_.runtime(b.link_addr), b.patchable);
     // Int3s (a jump patch cannot be switched while threads run), off until needed.
@@ -81,8 +83,7 @@ void Tracer::attach(Tracee &tracee) {
             tracee.insert_breakpoint(bias_.runtime(a), 0);
             tracee.set_breakpoint_enabled(bias_.runtime(a), false);
         }
-    if (tracee.attached())
-        seed_attached(tracee);
+    seed_attached(stopped);
 }
 
 void Tracer::arm(Arming when, bool on) {

@@ -200,11 +200,11 @@ private:
     [[nodiscard]] const FunctionDefers *analysed(std::string_view function) const;
     [[nodiscard]] Site registration_site(const PendingDefer &d) const;
     // Every pc some goroutine's frames will return to (Tracee::keep_unpatched).
-    [[nodiscard]] std::vector<Addr> resume_pcs(Tracee &tracee) const;
+    [[nodiscard]] std::vector<Addr> resume_pcs(const std::vector<StoppedGoroutine> &stopped) const;
     // Attached: the deferred calls each goroutine registered before deftrace came, remembered
     // (so that their calls name their defer statements) and, where a goroutine's whole chain is
     // known, given to the runtime model as if it had seen them registered.
-    void seed_attached(Tracee &tracee);
+    void seed_attached(const std::vector<StoppedGoroutine> &stopped);
 
     // tracer_resources.cpp
     void on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);

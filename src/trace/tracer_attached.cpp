@@ -32,10 +32,10 @@ std::vector<Tracer::StoppedGoroutine> Tracer::stopped_goroutines(Tracee &tracee)
     return out;
 }
 
-std::vector<Addr> Tracer::resume_pcs(Tracee &tracee) const {
+std::vector<Addr> Tracer::resume_pcs(const std::vector<StoppedGoroutine> &stopped) const {
     std::vector<Addr> out;
     constexpr size_t kFrames = 1024;
-    for (const StoppedGoroutine &s : stopped_goroutines(tracee))
+    for (const StoppedGoroutine &s : stopped)
         for (const Frame &f : walker_->walk(s.at.pc, s.at.sp, kFrames))
             out.push_back(f.pc);
     return out;
@@ -67,10 +67,10 @@ Site Tracer::registration_site(const PendingDefer &d) const {
     return site;
 }
 
-void Tracer::seed_attached(Tracee &tracee) {
+void Tracer::seed_attached(const std::vector<StoppedGoroutine> &stopped) {
     std::vector<std::pair<StoppedGoroutine, PendingDefers>> chains;
     std::unordered_set<std::string> unanalysed; // not analysed: out of scope, or --panics-only
-    for (const StoppedGoroutine &s : stopped_goroutines(tracee)) {
+    for (const StoppedGoroutine &s : stopped) {
         chains.emplace_back(s, deftrace::pending_defers(*bin_, *state_, *walker_, s.g, s.at.pc, s.at.sp));
         for (const PendingDefer &d : chains.back().second.defers)
             if (d.kind == PendingDefer::Kind::OpenCoded && analysed(d.frame) == nullptr)

@@ -296,6 +296,12 @@ Scenario pg_scenario(const BuiltProgram &b, const ScratchDir &tmp, Requests requ
     return s;
 }
 
+// How many of the service's sessions PostgreSQL showed idle in transaction.
+size_t idle_in_transaction(Scenario &s) {
+    const std::string &n = s.result["idle_in_transaction"];
+    return n.empty() ? 0 : std::stoul(n);
+}
+
 // The leak_report events of a JSON Lines trace made for `trigger`.
 std::vector<json> leak_reports(const json &lines, const std::string &trigger) {
     std::vector<json> out;
@@ -315,8 +321,7 @@ TEST(LeakPostgres, AbandonedTransactionsAreTheSessionsPostgresShowsIdleInTransac
         Scenario leaky = pg_scenario(b, tmp, Requests::Leaky, Tracing::FromStart);
         EXPECT_EQ(leaky.result["idle_in_transaction"], "3");
         ASSERT_FALSE(leaky.trace.is_discarded());
-        EXPECT_EQ(leaky.trace.value("leaks", json::array()).size(),
-                  std::stoul(leaky.result["idle_in_transaction"].empty() ? "0" : leaky.result["idle_in_transaction"]))
+        EXPECT_EQ(leaky.trace.value("leaks", json::array()).size(), idle_in_transaction(leaky))
             << "deftrace and PostgreSQL disagree";
         EXPECT_EQ(summaries(leaky.trace), want);
 
@@ -355,9 +360,7 @@ TEST(LeakPostgres, AttachedToTheRunningServiceReportsTheAbandonedTransactionsLiv
             EXPECT_GE(l.value("open_for_s", 0.0), 0.5) << "the script waits a second before asking";
         }
         EXPECT_EQ(reported, want);
-        EXPECT_EQ(reported.size(),
-                  std::stoul(live.result["idle_in_transaction"].empty() ? "0" : live.result["idle_in_transaction"]))
-            << "deftrace and PostgreSQL disagree";
+        EXPECT_EQ(reported.size(), idle_in_transaction(live)) << "deftrace and PostgreSQL disagree";
 
         // Once each, when it had been open half a second.
         std::multiset<std::string> aged;

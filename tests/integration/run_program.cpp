@@ -33,12 +33,7 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
         dup2(err_fd, 2);
         for (const auto &e : env_extra)
             putenv(const_cast<char *>(e.c_str()));
-        std::vector<char *> args;
-        for (const auto &a : argv)
-            args.push_back(const_cast<char *>(a.c_str()));
-        args.push_back(nullptr);
-        execv(args[0], args.data());
-        _exit(127);
+        exec_program(argv);
     }
     RunResult r;
     waitpid(pid, &r.status, 0);
@@ -49,6 +44,15 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
     unlink(out_tmpl);
     unlink(err_tmpl);
     return r;
+}
+
+void exec_program(const std::vector<std::string> &argv) {
+    std::vector<char *> args;
+    for (const auto &a : argv)
+        args.push_back(const_cast<char *>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
 }
 
 int exit_code(const RunResult &r) {

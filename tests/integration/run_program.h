@@ -12,6 +12,8 @@ struct RunResult {
 };
 
 RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env_extra = {});
+// In a forked child: execv(argv[0], argv), or _exit(127) when that fails.
+[[noreturn]] void exec_program(const std::vector<std::string> &argv);
 std::string describe_status(int status);
 // The exit code, or -1 when the program was killed by a signal.
 int exit_code(const RunResult &r);
