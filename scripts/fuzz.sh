@@ -4,7 +4,8 @@
 #   scripts/fuzz.sh                      every target, 20000 runs each (the quick CI check)
 #   scripts/fuzz.sh --runs 1000000       the long run
 #   scripts/fuzz.sh fuzz_pclntab ...     only these targets
-# Environment: FUZZ_BUILD (build dir, default build-fuzz), FUZZ_SEED (libFuzzer -seed, default 1),
+# Environment: FUZZ_BUILD (build dir, default build-fuzz; one configured with DEFTRACE_FUZZ=ON is
+# used as it is), FUZZ_SEED (libFuzzer -seed, default 1),
 # CLANGXX/CLANG (compilers, default clang++-14/clang-14).
 # A target's working corpus (build-fuzz/corpus/NAME) is kept between runs; findings go to
 # build-fuzz/artifacts/NAME/. Exit status 1 when any target crashed.
@@ -28,9 +29,15 @@ cxx=${CLANGXX:-clang++-14}
 cc=${CLANG:-clang-14}
 command -v "$cxx" >/dev/null || { echo "fuzz.sh: $cxx not found (scripts/setup-deps.sh installs clang-14)" >&2; exit 1; }
 
-echo "== build ($cxx, libFuzzer + ASan + UBSan) in $build"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
-      -DDEFTRACE_FUZZ=ON -DDEFTRACE_TESTS=OFF >/dev/null
+# A build directory configured with DEFTRACE_FUZZ=ON already (scripts/test.sh's instrumented
+# build, which also holds the test suite) is used as it is configured.
+if grep -qs '^DEFTRACE_FUZZ:BOOL=ON$' "$build/CMakeCache.txt"; then
+  echo "== build (the fuzz targets of $build)"
+else
+  echo "== build ($cxx, libFuzzer + ASan + UBSan) in $build"
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
+        -DDEFTRACE_FUZZ=ON -DDEFTRACE_TESTS=OFF >/dev/null
+fi
 cmake --build "$build" --target deftrace_fuzzers -j"$(nproc)" >/dev/null
 
 echo "== seeds"

@@ -6,6 +6,7 @@
 #     release (taken here),
 #   - the normalized expectations testdata/*/expected*.json.
 #   scripts/validate-traces.sh DEFTRACE TESTDATA_BIN
+# DEFTRACE_GO_MINORS="1.19 1.27" limits the traces taken and checked to those releases' programs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 deftrace=$1
@@ -14,12 +15,18 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 kept=$(find "$bin/traces" -name '*.json' 2>/dev/null | wc -l)
 ((kept > 0)) || { echo "validate-traces: no traces in $bin/traces (run the trace.go1.NN tests first)" >&2; exit 1; }
-cp "$bin"/traces/*.json "$tmp"/
+minors=${DEFTRACE_GO_MINORS:-}
+wanted() { [[ -z $minors || " $minors " == *" $1 "* ]]; }
+for f in "$bin"/traces/*.json; do
+  name=$(basename "$f")
+  if wanted "${name%%-*}"; then cp "$f" "$tmp/"; fi
+done
+[[ -n $(ls "$tmp") ]] || { echo "validate-traces: no trace of Go ${minors} in $bin/traces" >&2; exit 1; }
 for f in "$here"/../testdata/*/expected*.json; do
   cp "$f" "$tmp/expected-$(basename "$(dirname "$f")")-$(basename "$f")"
 done
 while IFS=$'\t' read -r minor variant program _src dir; do
-  [[ $variant == default && $program != signals ]] || continue
+  [[ $variant == default && $program != signals ]] && wanted "$minor" || continue
   GOMAXPROCS=2 "$deftrace" --no-color --panics-only -o /dev/null --json "$tmp/$minor-$program-panics-only.json" \
     "$dir/prog" >/dev/null 2>&1 </dev/null || true
   GOMAXPROCS=2 "$deftrace" --no-color --leaks -o /dev/null --json "$tmp/$minor-$program-leaks.json" \

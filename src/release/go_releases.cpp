@@ -42,6 +42,14 @@ static_assert(!kReleases.empty() && consecutive(), "kReleases must list consecut
 
 } // namespace
 
+const char *era_name(Era era) {
+    switch (era) {
+    case Era::A: return "A";
+    case Era::B: return "B";
+    }
+    return "?";
+}
+
 std::string GoRelease::name() const {
     return "1." + std::to_string(minor);
 }

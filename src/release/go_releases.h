@@ -34,6 +34,8 @@ enum class Era {
     A, // ≤1.21: addOneOpenDeferFrame / runOpenDeferFrame, started/aborted, recovery via sigcode0/1
     B, // 1.22+: _panic.start / nextDefer / nextFrame / initOpenCodedDefers, records popped before the call
 };
+// "A", "B": as scripts/go-versions.txt's era column names them.
+const char *era_name(Era era);
 
 // How gorecover decides that its caller may stop the panic (go-runtime.md §2.4).
 enum class RecoverRule {

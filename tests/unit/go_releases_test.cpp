@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -30,6 +31,23 @@ std::set<int> matrix_minors() {
         int minor = 0;
         if (words >> minor)
             out.insert(minor);
+    }
+    return out;
+}
+
+// Their era column ("1.22  1.22.12-3~bpo12+1  bookworm-backports  B"), by minor.
+std::map<int, std::string> matrix_eras() {
+    std::ifstream in(fs::path(DEFTRACE_SOURCE_DIR) / "scripts" / "go-versions.txt");
+    std::map<int, std::string> out;
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.starts_with("1."))
+            continue;
+        std::istringstream words(line.substr(2));
+        int minor = 0;
+        std::string pin, suite, era;
+        if (words >> minor >> pin >> suite >> era)
+            out[minor] = era;
     }
     return out;
 }
@@ -59,6 +77,17 @@ TEST(GoReleases, LookupFindsEveryRowAndNothingOutside) {
     EXPECT_EQ(go_release(1, -5), nullptr);
     EXPECT_EQ(go_release(2, 22), nullptr);
     EXPECT_EQ(go_release(0, 22), nullptr);
+}
+
+// The era scripts/test.sh picks the instrumented build's releases by is the registry's.
+TEST(GoReleases, MatrixPinsNameTheirRowsEra) {
+    const auto eras = matrix_eras();
+    ASSERT_EQ(eras.size(), matrix_minors().size()) << "a line of scripts/go-versions.txt has no era column";
+    for (const auto &[minor, era] : eras) {
+        const GoRelease *r = go_release(1, minor);
+        ASSERT_NE(r, nullptr) << minor;
+        EXPECT_EQ(era, era_name(r->era)) << "Go 1." << minor;
+    }
 }
 
 // Every toolchain of the matrix has its row, marked in_matrix, with its layout table shipped; no
