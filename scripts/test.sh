@@ -21,7 +21,7 @@ mkdir -p "$logs"
 phases=()
 suite_start=$(date +%s)
 summary() {
-  echo "== phases (wall-clock; those marked & ran beside the ones after them)"
+  echo "== phases (wall-clock; those marked & ran in the background, beside the others)"
   printf '%s\n' "${phases[@]}"
   local total=$(($(date +%s) - suite_start))
   printf 'test.sh: total %dm%02ds\n' $((total / 60)) $((total % 60))
@@ -56,8 +56,9 @@ background() {
   rm -f "$logs/$name.rc"
   (
     rc=0
+    start=$(date +%s)
     "$@" || rc=$?
-    echo "$rc" >"$logs/$name.rc"
+    echo "$rc $(($(date +%s) - start))" >"$logs/$name.rc"
     exit "$rc"
   ) >"$logs/$name.log" 2>&1 &
   bg_pid[$name]=$!
@@ -68,13 +69,15 @@ after() {
   local name=$1
   shift
   until [[ -s $logs/$name.rc ]]; do sleep 1; done
-  (($(cat "$logs/$name.rc") == 0)) || { echo "not run: $name failed"; return 1; }
+  local rc _
+  read -r rc _ <"$logs/$name.rc"
+  ((rc == 0)) || { echo "not run: $name failed"; return 1; }
   "$@"
 }
 join() {
-  local name=$1 rc=0
+  local name=$1 rc=0 secs
   wait "${bg_pid[$name]}" || rc=$?
-  local secs=$(($(date +%s) - ${bg_start[$name]}))
+  read -r _ secs <"$logs/$name.rc" || secs=$(($(date +%s) - ${bg_start[$name]}))
   record "$name &" "$secs"
   sed "s/^/  [$name] /" "$logs/$name.log"
   echo "== $name: ${secs}s$( ((rc)) && echo ", FAILED (exit $rc)")"
@@ -130,8 +133,8 @@ join "testdata (every program x Go release x variant)"
 if [[ -z ${DEFTRACE_SKIP_ASAN:-} ]]; then
   phase "fuzz targets (a short run of each)" env FUZZ_BUILD="$root/build-asan" scripts/fuzz.sh
 fi
-# The testdata programs are built above (-FS: ctest does not build them again).
-phase "tests" ctest --test-dir build --output-on-failure -j"$jobs" -FS testdata
+# The testdata programs are built above: ctest does not build them again.
+phase "tests" ctest --test-dir build --output-on-failure -j"$jobs" -FS testdata -E '^testdata\.build$'
 
 if [[ -z ${DEFTRACE_SKIP_ASAN:-} ]]; then
   # (leaks.postgres and trace.expect's 20-run loops go through the same deftrace code as the
@@ -140,7 +143,8 @@ if [[ -z ${DEFTRACE_SKIP_ASAN:-} ]]; then
   # in an instrumented build; it ran above.)
   asan_tests() {
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --test-dir build-asan --output-on-failure -j"$jobs" -FS testdata -E '^(leaks\.postgres|trace\.expect|install)$'
+      ctest --test-dir build-asan --output-on-failure -j"$jobs" -FS testdata \
+        -E '^(testdata\.build|leaks\.postgres|trace\.expect|install)$'
   }
   phase "tests under ASan + UBSan (Go $(era_boundaries | tr ';' ' '))" asan_tests
 fi
