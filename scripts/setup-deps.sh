@@ -5,7 +5,8 @@ pkgs=(build-essential cmake pkg-config git clang-format libelf-dev libdw-dev lib
       nlohmann-json3-dev libgtest-dev googletest python3 python3-jsonschema ca-certificates time
       clang-14 libclang-rt-14-dev  # clang: the libFuzzer targets (scripts/fuzz.sh)
       clang-tidy                   # scripts/check-function-size.sh (run-clang-tidy)
-      groff-base man-db)           # the man_page test renders docs/deftrace.1 with groff and man
+      groff-base man-db            # the man_page test renders docs/deftrace.1 with groff and man
+      strace)                      # the attach tests hold a thread of the service with it
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -28,14 +28,18 @@ public:
     }
 };
 
-// --duration, --leak-age: a number of seconds above zero. (CLI::PositiveNumber's message quotes
-// the largest double in full.)
+// --duration, --leak-age: a number of seconds above zero, and at most a year (a deadline kept in
+// nanoseconds from now overflows past 292 years; no trace is meant to outlast a year). (CLI::
+// PositiveNumber's message quotes the largest double in full.)
+constexpr double kMaxSeconds = 365.0 * 24 * 3600;
 const CLI::Validator kSeconds(
     [](std::string &text) -> std::string {
         char *end = nullptr;
         const double v = std::strtod(text.c_str(), &end);
         if (text.empty() || end == nullptr || *end != '\0' || !std::isfinite(v) || v <= 0)
             return "not a positive number of seconds: " + text;
+        if (v > kMaxSeconds)
+            return "more than a year (31536000 seconds): " + text;
         return {};
     },
     "SECONDS");

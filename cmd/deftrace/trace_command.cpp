@@ -6,6 +6,8 @@
 #include "binary/source_paths.h"
 #include "exit_codes.h"
 #include "goruntime/runtime_offsets.h"
+#include "process/code_log.h"
+#include "process/guardian.h"
 #include "process/program_path.h"
 #include "process/tracee.h"
 #include "shipped/shipped_data.h"
@@ -19,6 +21,7 @@
 #include "trace/trace_file.h"
 #include "trace/tracer.h"
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -72,11 +75,33 @@ template <typename F> auto on_trace(const std::string &name, F &&f) {
     }
 }
 
-// -p: Ctrl-C, SIGTERM, SIGHUP (and the end of --duration) ask deftrace to detach; SIGUSR1 asks
-// for a leak report. The handlers only set flags; the tracing loop looks at them between stops.
+// -p: every signal deftrace can catch either asks it to detach (Ctrl-C, SIGTERM, SIGHUP, and every
+// other one whose default would end it), asks for a leak report (SIGUSR1), or is ignored: a
+// stopped deftrace would hold the threads it has stopped (SIGTSTP, SIGTTIN, SIGTTOU), and those
+// whose default is to be ignored stay so. A fault of deftrace's own (SIGSEGV, SIGBUS...: raised
+// by the kernel or by deftrace itself, not sent by another process) takes its course: deftrace
+// dies, the kernel closes the trampolines' gates, and the guardian puts the code back
+// (process/guardian.h). The handlers only set flags; the tracing loop looks at them between
+// stops. (--duration ends as SIGTERM would, at the next 100 ms tick.)
 volatile std::sig_atomic_t g_detach = 0, g_report = 0, g_tick = 0;
 
-void on_detach_signal(int) {
+constexpr int kMaxSignal = 64;
+std::array<struct sigaction, kMaxSignal + 1> g_previous{};
+
+bool is_fault(int sig) {
+    return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS ||
+           sig == SIGABRT;
+}
+
+void on_detach_signal(int sig, siginfo_t *info, void *) {
+    const bool sent = info != nullptr && info->si_code <= 0 && info->si_pid != getpid();
+    if (is_fault(sig) && !sent) {
+        // deftrace's own: as if it were not caught (a kernel fault runs again on return).
+        sigaction(sig, &g_previous[static_cast<size_t>(sig)], nullptr);
+        if (info == nullptr || info->si_code <= 0)
+            raise(sig);
+        return;
+    }
     g_detach = 1;
 }
 
@@ -88,17 +113,57 @@ void on_tick(int) {
     g_tick = 1;
 }
 
-// While attached: the signals deftrace answers caught (not SA_RESTART, so that they interrupt the
-// wait for the next stop) and a 100 ms interval timer, which measures --duration and
-// --leak-age and interrupts a wait that began just before a signal set a flag.
+void on_stop_signal(int) {
+    static const char kSaid[] = "deftrace: not stopping: the threads it holds would stop with it; Ctrl-C detaches\n";
+    (void)!write(STDERR_FILENO, kSaid, sizeof kSaid - 1);
+}
+
+enum class Answer { Detach, Report, Tick, StopRefused, Ignore, Default };
+
+Answer answer_to(int sig) {
+    switch (sig) {
+    case SIGKILL:
+    case SIGSTOP: return Answer::Default; // cannot be caught
+    case SIGUSR1: return Answer::Report;
+    case SIGALRM: return Answer::Tick; // the 100 ms timer; one sent from outside ticks once more
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU: return Answer::StopRefused;
+    case SIGCHLD:
+    case SIGCONT:
+    case SIGURG:
+    case SIGWINCH:
+    case SIGPIPE: // a write to a closed trace is an error of its own, said as such
+    case SIGXFSZ: // likewise a trace file over the size limit
+        return Answer::Ignore;
+    default: return Answer::Detach;
+    }
+}
+
+// While attached: the signals deftrace answers (not SA_RESTART, so that they interrupt the wait
+// for the next stop) and a 100 ms interval timer, which measures --duration and --leak-age and
+// interrupts a wait that began just before a signal set a flag.
 class AttachedSignals {
 public:
     AttachedSignals() {
-        catch_signal(SIGINT, on_detach_signal);
-        catch_signal(SIGTERM, on_detach_signal);
-        catch_signal(SIGHUP, on_detach_signal);
-        catch_signal(SIGUSR1, on_report_signal);
-        catch_signal(SIGALRM, on_tick);
+        for (int sig = 1; sig <= kMaxSignal; ++sig) {
+            struct sigaction sa {};
+            sigemptyset(&sa.sa_mask);
+            switch (answer_to(sig)) {
+            case Answer::Detach:
+                sa.sa_sigaction = on_detach_signal;
+                sa.sa_flags = SA_SIGINFO;
+                break;
+            case Answer::Report: sa.sa_handler = on_report_signal; break;
+            case Answer::Tick: sa.sa_handler = on_tick; break;
+            case Answer::StopRefused: sa.sa_handler = on_stop_signal; break;
+            case Answer::Ignore: sa.sa_handler = SIG_IGN; break;
+            case Answer::Default: continue;
+            }
+            if (sig == SIGCHLD)
+                continue; // waitpid needs it as it is
+            set_[static_cast<size_t>(sig)] = sigaction(sig, &sa, &g_previous[static_cast<size_t>(sig)]) == 0;
+        }
     }
     void start_ticks() {
         itimerval every{{0, 100000}, {0, 100000}};
@@ -107,17 +172,15 @@ public:
     ~AttachedSignals() {
         itimerval off{};
         setitimer(ITIMER_REAL, &off, nullptr);
+        for (int sig = 1; sig <= kMaxSignal; ++sig)
+            if (set_[static_cast<size_t>(sig)])
+                sigaction(sig, &g_previous[static_cast<size_t>(sig)], nullptr);
     }
     AttachedSignals(const AttachedSignals &) = delete;
     AttachedSignals &operator=(const AttachedSignals &) = delete;
 
 private:
-    static void catch_signal(int sig, void (*handler)(int)) {
-        struct sigaction sa {};
-        sa.sa_handler = handler;
-        sigemptyset(&sa.sa_mask);
-        sigaction(sig, &sa, nullptr);
-    }
+    std::array<bool, kMaxSignal + 1> set_{};
 };
 
 // -p: the running program's executable, and the name it goes by.
@@ -127,12 +190,43 @@ std::string attached_program(int pid) {
     if (pid <= 0 || !fs::exists(proc, ec))
         throw Error(ErrorKind::NotFound, "no such process: " + std::to_string(pid));
     std::string name = fs::read_symlink(proc + "/exe", ec).string();
+    if (ec == std::errc::no_such_file_or_directory) // a zombie's: it has ended
+        throw Error(ErrorKind::NotFound, "no such process: " + std::to_string(pid) + " (it ended)");
     if (ec)
         throw Error(ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted
                         ? ErrorKind::Permission
                         : ErrorKind::NotFound,
                     "cannot read " + proc + "/exe: " + ec.message());
     return name;
+}
+
+// Attached: the probes left out because only an int3 could carry them (Tracee::guard).
+void say_unplaced(const std::vector<std::pair<std::string, size_t>> &unplaced) {
+    if (unplaced.empty())
+        return;
+    size_t n = 0;
+    std::string where;
+    for (const auto &[function, count] : unplaced) {
+        n += count;
+        if (where.size() < 200)
+            where += (where.empty() ? "" : ", ") + terminal_safe(function);
+    }
+    std::fprintf(stderr,
+                 "deftrace: %zu probe%s not placed (no trampoline fits there, and an int3 could outlive deftrace): "
+                 "%s%s; what they see is not traced\n",
+                 n, n == 1 ? "" : "s", where.c_str(), where.size() >= 200 ? ", ..." : "");
+}
+
+// The program's executable; -p: /proc/PID/exe, which goes when the process ends meanwhile.
+GoBinary open_program(const std::string &path, std::optional<int> pid) {
+    try {
+        return GoBinary::open(path);
+    } catch (const Error &e) {
+        std::error_code ec;
+        if (pid && !fs::exists("/proc/" + std::to_string(*pid) + "/exe", ec))
+            throw Error(ErrorKind::NotFound, "no such process: " + std::to_string(*pid) + " (it ended)");
+        throw;
+    }
 }
 
 // snapshot: the tracer's readers without a trace.
@@ -154,7 +248,7 @@ int run_trace(const TraceCommandOptions &opts) {
     } else {
         path = resolve_program(opts.argv.at(0));
     }
-    GoBinary bin = GoBinary::open(path);
+    GoBinary bin = open_program(path, opts.pid);
     const ShippedData data = ShippedData::of_this_process();
     RuntimeOffsets offsets = RuntimeOffsets::from(layouts_for(bin, data));
 
@@ -216,8 +310,20 @@ int run_trace(const TraceCommandOptions &opts) {
         children.emplace(opts.follow_forks, sinks, topts);
     Tracer tracer(bin, Tracer::sites_needed(bin, topts), offsets, opts.follow_forks ? children->program_sink() : sinks,
                   topts);
+    // Attached: the guardian first, before anything in the program changes (process/guardian.h).
+    std::optional<CodeLog> code_log;
+    std::optional<Guardian> guardian;
+    if (opts.pid) {
+        code_log.emplace();
+        guardian.emplace(Guardian::start(*code_log));
+    }
     Tracee tracee = opts.pid ? Tracee::attach(*opts.pid) : Tracee::launch(opts.argv);
+    if (code_log)
+        tracee.guard(Tracer::kGuardSignal, *code_log);
     tracer.attach(tracee);
+    // Counted now: a detach takes them all out.
+    const size_t placed = tracee.breakpoints().size();
+    const size_t patched = tracee.breakpoints().jump_patched() + tracee.breakpoints().guarded();
     if (children) {
         children->set_program(tracer, tracee.pid());
         tracee.follow_children(*children);
@@ -232,6 +338,7 @@ int run_trace(const TraceCommandOptions &opts) {
         std::fprintf(stderr, "deftrace: attached to process %d (%s, %zu threads); Ctrl-C or SIGTERM detaches%s\n",
                      *opts.pid, terminal_safe(program.front()).c_str(), tracee.thread_ids().size(),
                      topts.resources.empty() ? "" : ", SIGUSR1 reports what is open");
+        say_unplaced(tracer.unplaced());
         tracee.set_between_stops([deadline, &tracer] {
             if (g_report != 0) {
                 g_report = 0;
@@ -257,7 +364,7 @@ int run_trace(const TraceCommandOptions &opts) {
             line, sizeof line,
             "stats: %zu breakpoints (%zu jump-patched), %llu stops, %llu breakpoint hits (%llu jump-patched), "
             "%llu signals delivered, %llu threads, %llu events, %llu memory reads (%.2f per hit)\n",
-            tracee.breakpoints().size(), tracee.breakpoints().jump_patched(), static_cast<unsigned long long>(st.stops),
+            placed, patched, static_cast<unsigned long long>(st.stops),
             static_cast<unsigned long long>(st.breakpoint_hits), static_cast<unsigned long long>(st.jump_patched_hits),
             static_cast<unsigned long long>(st.signals_forwarded), static_cast<unsigned long long>(st.threads),
             static_cast<unsigned long long>(tracer.events()), static_cast<unsigned long long>(reads),
@@ -308,7 +415,7 @@ int run_trace(const TraceCommandOptions &opts) {
 
 int run_snapshot(int pid, bool json_out) {
     const std::string program = attached_program(pid);
-    GoBinary bin = GoBinary::open("/proc/" + std::to_string(pid) + "/exe");
+    GoBinary bin = open_program("/proc/" + std::to_string(pid) + "/exe", pid);
     const ShippedData data = ShippedData::of_this_process();
     RuntimeOffsets offsets = RuntimeOffsets::from(layouts_for(bin, data));
     NullSink none;

@@ -1,5 +1,7 @@
 #include "arch/displacement.h"
 
+#include "arch/guarded_trap.h"
+
 #include "binary/error.h"
 
 #include <algorithm>
@@ -112,7 +114,7 @@ void append_jmp(std::vector<uint8_t> &out, Addr at, Addr target) {
     append32(out, static_cast<uint32_t>(static_cast<int32_t>(rel)));
 }
 
-bool transfers_control(const RuntimeInstruction &in) {
+template <class A> bool transfers_control(const BasicInstruction<A> &in) {
     switch (in.op) {
     case Op::Call:
     case Op::Jmp:
@@ -121,8 +123,10 @@ bool transfers_control(const RuntimeInstruction &in) {
     case Op::Int3: return true;
     default: break;
     }
+    // pushf/popf too: a single-stepped pushf would save the trap flag (a tracer steps through
+    // trampolines).
     for (std::string_view m : {"loop", "jrcxz", "jecxz", "syscall", "sysenter", "int", "ud", "hlt", "iret", "lret",
-                               "ljmp", "lcall", "xbegin", "xabort", "xend"})
+                               "ljmp", "lcall", "xbegin", "xabort", "xend", "pushf", "popf"})
         if (in.text.starts_with(m))
             return true;
     return false;
@@ -130,7 +134,7 @@ bool transfers_control(const RuntimeInstruction &in) {
 
 // Memory operands on the stack or RIP-relative only: a Go nil check is a load through a register
 // that faults, and in the trampoline that fault would be a crash, not a panic.
-bool cannot_fault(const RuntimeInstruction &in) {
+template <class A> bool cannot_fault(const BasicInstruction<A> &in) {
     for (const auto &o : in.operands)
         if (o.kind == Operand::Kind::Mem &&
             (o.mem.fs_segment || (o.mem.base != Gpr::Rsp && o.mem.base != Gpr::Rbp && o.mem.base != Gpr::Rip) ||
@@ -141,57 +145,108 @@ bool cannot_fault(const RuntimeInstruction &in) {
 
 } // namespace
 
-std::optional<JumpPatch> plan_jump_patch(const Disassembler &dis, Bytes code, Addr address, size_t patchable,
-                                         Addr trampoline) {
-    const size_t limit = std::min(patchable, code.size());
-    if (limit < 5)
-        return std::nullopt;
-    const auto insns = dis.decode(code.first(limit), address);
+namespace {
+
+// One instruction of a patch copied to `at`: a call as the push of its return address and a jump
+// (call_stub), anything else with its RIP-relative operand re-targeted; empty when it cannot be.
+std::vector<uint8_t> relocated(const RuntimeInstruction &in, Bytes bytes, Addr at) {
+    if (in.op == Op::Call)
+        return call_stub(in, at);
+    std::vector<uint8_t> copy(bytes.begin(), bytes.end());
+    if (!retarget_rip_relative(in, copy, at))
+        return {};
+    return copy;
+}
+
+// The patch from instruction `first` of `insns` (decoded from `code` at `from`), whose
+// breakpoint is instruction `site`; nullopt when the instructions from `first` do not allow one.
+std::optional<JumpPatch> patch_from(const std::vector<RuntimeInstruction> &insns, Bytes code, Addr from, size_t first,
+                                    size_t site, size_t limit, Addr trampoline, const TrampolineTrap &trap,
+                                    bool vetted_before) {
     JumpPatch p;
-    p.address = address;
-    p.trampoline.push_back(0xcc);
+    p.address = insns[first].address;
+    p.site = insns[site].address;
     size_t covered = 0;
-    bool ends_in_call = false;
-    for (size_t i = 0; i < insns.size() && covered < 5; ++i) {
+    bool ended = false; // by a call or a ret: nothing follows it in the trampoline
+    for (size_t i = first; i < insns.size() && !ended && (covered < 5 || i <= site); ++i) {
         const RuntimeInstruction &in = insns[i];
-        const Addr at = trampoline + p.trampoline.size();
-        std::vector<uint8_t> bytes(code.begin() + static_cast<ptrdiff_t>(covered),
-                                   code.begin() + static_cast<ptrdiff_t>(covered + in.size));
-        if (i == 0 && in.op == Op::Call) {
-            if (in.size < 5)
-                return std::nullopt; // more would follow the call: its return address is in the patch
-            auto stub = call_stub(in, at);
-            if (stub.empty())
-                return std::nullopt;
-            p.trampoline.insert(p.trampoline.end(), stub.begin(), stub.end());
-            ends_in_call = true;
-        } else if (transfers_control(in) || (i > 0 && !cannot_fault(in))) {
-            // (The breakpoint's own instruction runs displaced either way, in a stub or here.)
+        const size_t off = in.address - from;
+        if (off + in.size > limit)
             return std::nullopt;
-        } else {
-            if (!retarget_rip_relative(in, bytes, at))
-                return std::nullopt;
-            p.trampoline.insert(p.trampoline.end(), bytes.begin(), bytes.end());
+        if (i == site) {
+            if (trap.kind == TrampolineTrap::Kind::Int3) {
+                p.trampoline.push_back(0xcc);
+                p.hit_offset = p.trampoline.size();
+            } else {
+                const size_t trap_at = p.trampoline.size();
+                auto hit = append_guarded_trap(p.trampoline, trampoline + trap_at, trap);
+                if (!hit)
+                    return std::nullopt;
+                p.hit_offset = trap_at + *hit;
+            }
         }
-        covered += in.size;
+        // The breakpoint's own instruction runs displaced either way, in a stub or here; the
+        // others must not transfer control nor fault.
+        const bool own = i == site;
+        if (own && (in.op == Op::Call || (in.op == Op::Ret && in.size == 1))) {
+            ended = true;
+        } else if (transfers_control(in) || (!own && !cannot_fault(in) && !(vetted_before && i < site))) {
+            return std::nullopt;
+        }
+        auto bytes = relocated(in, code.subspan(off, in.size), trampoline + p.trampoline.size());
+        if (bytes.empty())
+            return std::nullopt;
+        p.trampoline.insert(p.trampoline.end(), bytes.begin(), bytes.end());
+        covered = off + in.size - (p.address - from);
     }
     if (covered < 5)
         return std::nullopt;
     p.length = static_cast<uint8_t>(covered);
-    if (!ends_in_call) {
+    if (!ended) {
         const Addr at = trampoline + p.trampoline.size();
-        const int64_t back = static_cast<int64_t>((address + covered).value()) - static_cast<int64_t>((at + 5).value());
-        if (!fits_rel32(back))
+        if (!fits_rel32(static_cast<int64_t>((p.address + covered).value()) - static_cast<int64_t>((at + 5).value())))
             return std::nullopt;
-        append_jmp(p.trampoline, at, address + covered);
+        append_jmp(p.trampoline, at, p.address + covered);
     }
-    const int64_t there = static_cast<int64_t>(trampoline.value()) - static_cast<int64_t>((address + 5).value());
-    if (!fits_rel32(there))
+    if (!fits_rel32(static_cast<int64_t>(trampoline.value()) - static_cast<int64_t>((p.address + 5).value())))
         return std::nullopt;
-    append_jmp(p.jump, address, trampoline);
+    append_jmp(p.jump, p.address, trampoline);
     p.jump.resize(covered, 0xcc); // never executed: nothing jumps into the patch
-    p.original.assign(code.begin(), code.begin() + static_cast<ptrdiff_t>(covered));
+    const size_t start = p.address - from;
+    p.original.assign(code.begin() + static_cast<ptrdiff_t>(start),
+                      code.begin() + static_cast<ptrdiff_t>(start + covered));
     return p;
+}
+
+} // namespace
+
+std::optional<JumpPatch> plan_patch(const Disassembler &dis, Bytes code, Addr from, Addr site, size_t limit,
+                                    Addr trampoline, const TrampolineTrap &trap, bool vetted_before) {
+    limit = std::min(limit, code.size());
+    if (limit < 5 || site < from)
+        return std::nullopt;
+    const auto insns = dis.decode(code.first(limit), from);
+    size_t at = insns.size();
+    for (size_t i = 0; i < insns.size(); ++i)
+        if (insns[i].address == site)
+            at = i;
+    if (at == insns.size())
+        return std::nullopt; // not on an instruction boundary of the window
+    // The latest start that makes a patch: as few instructions moved before the breakpoint as
+    // possible (each must pass the tests of the instructions after it).
+    for (size_t first = at + 1; first-- > 0;)
+        if (auto p = patch_from(insns, code, from, first, at, limit, trampoline, trap, vetted_before))
+            return p;
+    return std::nullopt;
+}
+
+bool movable_before_breakpoint(const Instruction &in) {
+    return !transfers_control(in) && cannot_fault(in);
+}
+
+std::optional<JumpPatch> plan_jump_patch(const Disassembler &dis, Bytes code, Addr address, size_t patchable,
+                                         Addr trampoline) {
+    return plan_patch(dis, code, address, address, patchable, trampoline, TrampolineTrap{});
 }
 
 Displacement plan_displacement(const Disassembler &dis, Bytes code, Addr address, Addr slot) {

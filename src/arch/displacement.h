@@ -44,29 +44,61 @@ Displacement plan_displacement(const Disassembler &dis, Bytes code, Addr address
 
 // A breakpoint carried by a jump instead of an int3: the whole instructions in
 // [address, address + length), at least 5 bytes, become `jmp rel32` to a trampoline in the
-// scratch page: int3, the same instructions relocated, and a jump back to address + length. A
-// hit stops on the trampoline's int3 with the pc already on the relocated code, so the thread
-// continues with no register written. Tracing cost: one register read less than an int3 hit.
+// scratch page: those instructions relocated, with the breakpoint's trap between the ones before
+// the breakpoint's own instruction (`site`) and the rest, then a jump back to address + length.
+// A hit stops in the trampoline with the pc already past the trap and the registers as they are
+// at `site`, so the thread continues with no register written. Tracing cost: one register read
+// less than an int3 hit.
 struct JumpPatch {
-    Addr address;
+    Addr address; // where the jump is written: `site`, or an instruction before it
+    Addr site;    // the breakpoint
     uint8_t length = 0;
     std::vector<uint8_t> original; // the bytes the jump replaces
     std::vector<uint8_t> jump;     // jmp rel32 to the trampoline, padded with int3 to `length`
     std::vector<uint8_t> trampoline;
+    size_t hit_offset = 0; // the pc of a stopped hit, from the trampoline's start
 };
 
-// Plans a jump patch at `address` with its trampoline at `trampoline`, using at most `patchable`
-// bytes of `code` (the caller knows that no jump lands inside them and no other breakpoint sits
-// there). The first instruction is displaced as plan_displacement does (a call only if it is the
-// last one: its return address must be the end of the patch); the others must be plain
-// instructions whose memory operands are on the stack or RIP-relative, so that nothing in the
-// trampoline can fault where a fault in the original code would have been a Go panic. nullopt
+// How a trampoline stops the thread at its hit.
+struct TrampolineTrap {
+    enum class Kind {
+        Int3,   // an int3 (SIGTRAP): the tracer must outlive every hit
+        Signal, // the thread signals itself (arch/guarded_trap.h), only while a gate allows it
+    };
+    Kind kind = Kind::Int3;
+    // Signal:
+    Addr gate; // a 32-bit word: the trap fires only while it equals `gate_open`
+    uint32_t gate_open = 0;
+    Addr armed;        // a byte: the trap fires only while it is not 0
+    uint32_t tgid = 0; // the process (the thread's id is asked of the kernel)
+    int signal = 0;
+};
+
+// Plans a jump patch for the breakpoint at `site`, with its trampoline at `trampoline`. `code`
+// holds the bytes from `from` (`site` or up to a few instructions before it) and `limit` bytes
+// from `from` may be replaced: the caller knows that nothing jumps into (from, from + limit) and
+// that no other breakpoint sits there. The patch starts at `site` when the instructions from
+// there make 5 bytes, else at the latest earlier instruction that does. The breakpoint's own
+// instruction is displaced as plan_displacement does (a call or a ret only as the last one: what
+// follows is reached by a return, or by other paths); every other instruction must be plain,
+// with memory operands on the stack or RIP-relative only, so that nothing in the trampoline can
+// fault where a fault in the original code would have been a Go panic (`vetted_before`: the
+// caller's analysis found those before `site` safe to move, memory operands included). nullopt
 // when no patch fits.
+std::optional<JumpPatch> plan_patch(const Disassembler &dis, Bytes code, Addr from, Addr site, size_t limit,
+                                    Addr trampoline, const TrampolineTrap &trap, bool vetted_before = false);
+
+// Whether an instruction of the file may be moved into a trampoline before its breakpoint's
+// (plan_patch's test, for the analyses that bound the patches).
+bool movable_before_breakpoint(const Instruction &in);
+
+// plan_patch for an int3 trampoline whose patch starts at the breakpoint.
 std::optional<JumpPatch> plan_jump_patch(const Disassembler &dis, Bytes code, Addr address, size_t patchable,
                                          Addr trampoline);
 
-// The largest trampoline plan_jump_patch makes (int3, up to five relocated instructions and a
-// call's push and jump, or a jump back).
-inline constexpr size_t kMaxTrampolineSize = 1 + 4 * 15 + 25 + 5;
+// The largest trampoline plan_patch makes: up to four instructions before the breakpoint's and
+// five from it, the trap (at most arch/guarded_trap.h's), and a call's push and jump or a jump
+// back.
+inline constexpr size_t kMaxTrampolineSize = 9 * 15 + 160 + 25 + 5;
 
 } // namespace deftrace

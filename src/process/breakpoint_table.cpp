@@ -59,12 +59,74 @@ void BreakpointTable::insert_patched(const ProcessMemory &mem, const Disassemble
     bp.trampoline = scratch_ + trampoline_top_;
     bp.plan.address = addr; // the rest of `plan` is for int3s: the patch holds the original bytes
     bp.users = 1;
-    mem.write(bp.trampoline, patch->trampoline);
-    mem.write(addr, patch->jump);
+    mem.patch(bp.trampoline, patch->trampoline);
+    mem.patch(addr, patch->jump);
+    patched_.emplace_back(patch->address, patch->address + patch->length);
     bp.patch = std::move(patch);
     trampolines_.emplace(bp.trampoline, addr);
     removed_.erase(addr);
     table_.emplace(addr, std::move(bp));
+}
+
+// Where a guarded patch for `addr` may start and end, given the patches and int3s in place.
+void BreakpointTable::clamp_window(Addr addr, size_t &before, size_t &patchable) const {
+    for (const auto &[start, end] : patched_) {
+        if (end <= addr && end > addr - before)
+            before = addr - end;
+        if (start >= addr && start < addr + patchable)
+            patchable = start - addr;
+        if (start < addr && end > addr)
+            before = patchable = 0;
+    }
+    for (const auto &[site, bp] : table_)
+        if (!bp.patch) {
+            if (site < addr && site + bp.plan.length > addr - before)
+                before = site + bp.plan.length > addr ? 0 : addr - (site + bp.plan.length);
+            if (site >= addr && site < addr + patchable)
+                patchable = site - addr;
+        }
+}
+
+bool BreakpointTable::insert_guarded(const ProcessMemory &mem, const Disassembler &dis, Addr addr, size_t before,
+                                     size_t patchable, TrampolineTrap trap,
+                                     const std::function<bool(Addr, size_t)> &may_cover) {
+    if (table_.contains(addr) || scratch_.is_null())
+        return false;
+    before = std::min<size_t>(before, 60);
+    patchable = std::min<size_t>(patchable, 32);
+    clamp_window(addr, before, patchable);
+    if (before + patchable < 5)
+        return false;
+    std::vector<uint8_t> code(before + patchable);
+    const Addr from = addr - before;
+    if (!mem.read(from, code))
+        throw Error(ErrorKind::Process, "cannot read the instructions around " + addr.hex() + " for a breakpoint");
+    const size_t room = trampoline_top_ - std::min(trampoline_top_, next_slot_ * kStubSlotSize);
+    if (room < kMaxTrampolineSize)
+        return false;
+    // The window before `addr` is the caller's analysis: what it holds may move.
+    auto patch = plan_patch(dis, Bytes(code), from, addr, code.size(),
+                            scratch_ + (trampoline_top_ - kMaxTrampolineSize), trap, true);
+    if (!patch)
+        return false;
+    const size_t at = (trampoline_top_ - patch->trampoline.size()) & ~size_t{7};
+    patch = plan_patch(dis, Bytes(code), from, addr, code.size(), scratch_ + at, trap, true);
+    if (!patch || !may_cover(patch->address, patch->length))
+        return false;
+    trampoline_top_ = at;
+    Breakpoint bp;
+    bp.trampoline = scratch_ + at;
+    bp.plan.address = addr;
+    bp.users = 1;
+    bp.armed = trap.armed;
+    mem.patch(bp.trampoline, patch->trampoline);
+    mem.patch(patch->address, patch->jump);
+    patched_.emplace_back(patch->address, patch->address + patch->length);
+    bp.patch = std::move(patch);
+    guarded_hits_.emplace(bp.hit_pc(), addr);
+    removed_.erase(addr);
+    table_.emplace(addr, std::move(bp));
+    return true;
 }
 
 void BreakpointTable::insert(const ProcessMemory &mem, const Disassembler &dis, Addr addr) {
@@ -89,29 +151,46 @@ void BreakpointTable::insert(const ProcessMemory &mem, const Disassembler &dis, 
         throw;
     }
     if (bp.plan.kind == Displacement::Kind::OutOfLine)
-        mem.write(bp.slot, bp.plan.stub);
+        mem.patch(bp.slot, bp.plan.stub);
     else
         free_slots_.push_back(bp.slot); // emulated: no stub needed
-    mem.write(addr, std::span<const uint8_t>(&kInt3, 1));
+    mem.patch(addr, std::span<const uint8_t>(&kInt3, 1));
     bp.users = 1;
     removed_.erase(addr);
     table_.emplace(addr, std::move(bp));
 }
 
 void BreakpointTable::unpatch(const ProcessMemory &mem, const Breakpoint &bp, bool restore_code) {
-    // The trampoline stays, a nop where its int3 was: a thread may be on its way through it.
-    mem.write(bp.trampoline, std::span<const uint8_t>(&kNop, 1));
-    if (restore_code)
-        mem.write(bp.plan.address, bp.patch->original);
-    trampolines_.erase(bp.trampoline);
-    removed_trampolines_.insert(bp.trampoline);
+    // The trampoline stays, its trap off (a nop where its int3 was; a guarded one disarmed): a
+    // thread may be on its way through it.
+    if (bp.guarded()) {
+        const uint8_t off = 0;
+        mem.write(bp.armed, std::span<const uint8_t>(&off, 1));
+        guarded_hits_.erase(bp.hit_pc());
+        removed_guarded_hits_.insert(bp.hit_pc());
+    } else {
+        mem.patch(bp.trampoline, std::span<const uint8_t>(&kNop, 1));
+        trampolines_.erase(bp.trampoline);
+        removed_trampolines_.insert(bp.trampoline);
+    }
+    if (restore_code) {
+        mem.patch(bp.patch->address, bp.patch->original);
+        std::erase(patched_, std::pair(bp.patch->address, bp.patch->address + bp.patch->length));
+    }
 }
 
 void BreakpointTable::set_enabled(const ProcessMemory &mem, Addr addr, bool enabled) {
     auto it = table_.find(addr);
-    if (it == table_.end() || it->second.patch)
+    if (it == table_.end())
         return;
-    mem.write(addr, enabled ? std::span<const uint8_t>(&kInt3, 1)
+    if (it->second.guarded()) {
+        const uint8_t on = enabled ? 1 : 0;
+        mem.write(it->second.armed, std::span<const uint8_t>(&on, 1));
+        return;
+    }
+    if (it->second.patch)
+        return;
+    mem.patch(addr, enabled ? std::span<const uint8_t>(&kInt3, 1)
                             : std::span<const uint8_t>(it->second.plan.original.data(), 1));
 }
 
@@ -121,12 +200,13 @@ void BreakpointTable::remove(const ProcessMemory &mem, Addr addr) {
         return;
     if (it->second.patch) {
         // Other threads run: the jump stays (rewriting several bytes under them is unsafe) and
-        // leads through the trampoline's relocated copy.
+        // leads through the trampoline's relocated copy, until remove_all.
         unpatch(mem, it->second, false);
+        orphaned_.push_back(*it->second.patch);
         table_.erase(it);
         return;
     }
-    mem.write(addr, std::span<const uint8_t>(it->second.plan.original.data(), 1));
+    mem.patch(addr, std::span<const uint8_t>(it->second.plan.original.data(), 1));
     if (it->second.plan.kind == Displacement::Kind::OutOfLine)
         free_slots_.push_back(it->second.slot);
     removed_.insert(addr);
@@ -134,12 +214,20 @@ void BreakpointTable::remove(const ProcessMemory &mem, Addr addr) {
 }
 
 void BreakpointTable::remove_all(const ProcessMemory &mem) {
+    for (const JumpPatch &p : orphaned_) {
+        try {
+            mem.patch(p.address, p.original);
+        } catch (const Error &) {
+        }
+    }
+    orphaned_.clear();
+    patched_.clear();
     for (auto &[addr, bp] : table_) {
         try {
             if (bp.patch)
                 unpatch(mem, bp, true);
             else
-                mem.write(addr, std::span<const uint8_t>(bp.plan.original.data(), 1));
+                mem.patch(addr, std::span<const uint8_t>(bp.plan.original.data(), 1));
         } catch (const Error &) {
             // The process may already be gone; nothing is left to restore then.
         }
@@ -149,12 +237,18 @@ void BreakpointTable::remove_all(const ProcessMemory &mem) {
 }
 
 void BreakpointTable::restore_in(const ProcessMemory &copy) const {
+    for (const JumpPatch &p : orphaned_) {
+        try {
+            copy.patch(p.address, p.original);
+        } catch (const Error &) {
+        }
+    }
     for (const auto &[addr, bp] : table_) {
         try {
             if (bp.patch)
-                copy.write(bp.plan.address, bp.patch->original);
+                copy.patch(bp.patch->address, bp.patch->original);
             else
-                copy.write(addr, std::span<const uint8_t>(bp.plan.original.data(), 1));
+                copy.patch(addr, std::span<const uint8_t>(bp.plan.original.data(), 1));
         } catch (const Error &) {
             // The copy may be gone already (killed): nothing is left to restore then.
         }
@@ -166,6 +260,10 @@ void BreakpointTable::forget_all() {
     removed_.clear();
     trampolines_.clear();
     removed_trampolines_.clear();
+    guarded_hits_.clear();
+    removed_guarded_hits_.clear();
+    patched_.clear();
+    orphaned_.clear();
     trampoline_top_ = 0;
     free_slots_.clear();
     scratch_ = Addr();
@@ -175,6 +273,14 @@ void BreakpointTable::forget_all() {
 const Breakpoint *BreakpointTable::find(Addr addr) const {
     auto it = table_.find(addr);
     return it == table_.end() || it->second.patch ? nullptr : &it->second;
+}
+
+const Breakpoint *BreakpointTable::find_guarded_hit(Addr pc) const {
+    auto h = guarded_hits_.find(pc);
+    if (h == guarded_hits_.end())
+        return nullptr;
+    auto it = table_.find(h->second);
+    return it == table_.end() ? nullptr : &it->second;
 }
 
 const Breakpoint *BreakpointTable::find_trampoline(Addr addr) const {

@@ -6,6 +6,7 @@
 #include "arch/displacement.h"
 #include "process/process_memory.h"
 
+#include <functional>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -17,10 +18,13 @@ struct Breakpoint {
     Displacement plan;
     Addr slot;     // stub address for OutOfLine plans
     int users = 0; // insertions not yet removed
-    // Carried by a jump to a trampoline instead of an int3 (insert_patched); the hit is then
-    // reported at the trampoline's int3.
+    // Carried by a jump to a trampoline instead of an int3 (insert_patched, insert_guarded); the
+    // hit is then reported at the trampoline's hit pc.
     std::optional<JumpPatch> patch;
     Addr trampoline;
+    Addr armed; // guarded: its armed byte (arch/guarded_trap.h)
+    [[nodiscard]] bool guarded() const { return !armed.is_null(); }
+    [[nodiscard]] Addr hit_pc() const { return trampoline + patch->hit_offset; }
 };
 
 class BreakpointTable {
@@ -37,6 +41,14 @@ public:
     // thread of the tracee runs (at launch): the patch rewrites several bytes at once. Otherwise,
     // or when no patch fits, an int3 as insert() places.
     void insert_patched(const ProcessMemory &mem, const Disassembler &dis, Addr addr, size_t patchable);
+    // A breakpoint whose trampoline traps by signalling its thread while its gate lets it
+    // (arch/guarded_trap.h; `trap` names the gate, the siginfo and the signal, and gets the armed
+    // byte `armed`), placed where it leaves no int3 in the code: the patch may start up to
+    // `before` bytes before `addr` and run up to `patchable` bytes from it (the caller's
+    // analysis), over no byte `may_cover` refuses. Only while no thread runs. False when no
+    // patch fits (nothing is inserted).
+    bool insert_guarded(const ProcessMemory &mem, const Disassembler &dis, Addr addr, size_t before, size_t patchable,
+                        TrampolineTrap trap, const std::function<bool(Addr, size_t)> &may_cover);
     // Switches an int3 breakpoint off (the original byte back) or on again, keeping its entry and
     // stub slot: safe while other threads run, one of which may be in the stub of an earlier hit
     // (a hit reported from before it went off is still a hit). Jump-patched ones stay on.
@@ -56,9 +68,15 @@ public:
     [[nodiscard]] const Breakpoint *find(Addr addr) const;
     // The jump-patched breakpoint whose trampoline int3 is at `addr`.
     [[nodiscard]] const Breakpoint *find_trampoline(Addr addr) const;
+    // The guarded breakpoint whose trampoline's hit pc is `pc`.
+    [[nodiscard]] const Breakpoint *find_guarded_hit(Addr pc) const;
+    // Every guarded breakpoint's armed byte (arming on demand writes it).
+    [[nodiscard]] size_t guarded() const { return guarded_hits_.size(); }
     // A trampoline int3 whose breakpoint was removed (it is a nop now): a thread that trapped on
     // it before continues where it is.
     [[nodiscard]] bool was_removed_trampoline(Addr addr) const { return removed_trampolines_.contains(addr); }
+    // The hit pc of a guarded breakpoint removed since: a thread stopped there trapped before.
+    [[nodiscard]] bool was_removed_guarded_hit(Addr pc) const { return removed_guarded_hits_.contains(pc); }
     // True for an address whose breakpoint was removed: a thread may still report a hit on it
     // that happened before the removal.
     [[nodiscard]] bool was_removed(Addr addr) const { return removed_.contains(addr); }
@@ -69,6 +87,7 @@ public:
 private:
     Addr allocate_slot();
     void unpatch(const ProcessMemory &mem, const Breakpoint &bp, bool restore_code);
+    void clamp_window(Addr addr, size_t &before, size_t &patchable) const;
 
     Addr scratch_;
     size_t scratch_size_ = 0;
@@ -76,8 +95,11 @@ private:
     std::vector<Addr> free_slots_;
     size_t trampoline_top_ = 0; // trampolines are allocated downwards from the scratch's end
     std::unordered_map<Addr, Breakpoint> table_;
-    std::unordered_map<Addr, Addr> trampolines_; // int3 address -> breakpoint address
-    std::unordered_set<Addr> removed_, removed_trampolines_;
+    std::unordered_map<Addr, Addr> trampolines_;  // int3 address -> breakpoint address
+    std::unordered_map<Addr, Addr> guarded_hits_; // hit pc -> breakpoint address
+    std::vector<std::pair<Addr, Addr>> patched_;  // [start, end) of every jump patch in place
+    std::vector<JumpPatch> orphaned_;             // jumps left in place by remove()
+    std::unordered_set<Addr> removed_, removed_trampolines_, removed_guarded_hits_;
 };
 
 } // namespace deftrace

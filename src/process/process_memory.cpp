@@ -1,5 +1,7 @@
 #include "process/process_memory.h"
 
+#include "process/code_log.h"
+
 #include "binary/error.h"
 
 #include <algorithm>
@@ -160,8 +162,27 @@ std::optional<std::string> ProcessMemory::read_cstring(Addr addr, size_t max) co
     return s;
 }
 
+void ProcessMemory::map_local(Addr remote, uint8_t *local, size_t size) {
+    local_ = {remote, local, size};
+}
+
+void ProcessMemory::patch(Addr addr, std::span<const uint8_t> code) const {
+    if (log_ != nullptr && !in_local(addr, code.size())) {
+        std::vector<uint8_t> before(code.size());
+        if (!read_uncached(addr, before))
+            throw Error(ErrorKind::Process, "reading " + std::to_string(code.size()) + " bytes at " + addr.hex() +
+                                                " in process " + std::to_string(pid_) + " before changing them");
+        log_->record(addr, before, code);
+    }
+    write(addr, code);
+}
+
 void ProcessMemory::write(Addr addr, std::span<const uint8_t> data) const {
     blocks_.clear();
+    if (in_local(addr, data.size())) {
+        std::memcpy(local_.local + (addr - local_.remote), data.data(), data.size());
+        return;
+    }
     ssize_t n = pwrite(mem_.get(), data.data(), data.size(), static_cast<off_t>(addr.value()));
     if (n != static_cast<ssize_t>(data.size()))
         throw Error(ErrorKind::Process, "writing " + std::to_string(data.size()) + " bytes at " + addr.hex() +

@@ -15,6 +15,8 @@
 
 namespace deftrace {
 
+class CodeLog;
+
 class ProcessMemory {
 public:
     ProcessMemory() = default;
@@ -33,6 +35,17 @@ public:
     // Writes `data` at `addr` (also into read-only mappings). Throws Error(Process) on failure.
     // Forgets every cached block.
     void write(Addr addr, std::span<const uint8_t> data) const;
+    // The same for the program's code (breakpoints, trampolines, an injected instruction):
+    // recorded first in the code log, if any.
+    void patch(Addr addr, std::span<const uint8_t> code) const;
+    // [remote, remote + size) of the process is also mapped here at `local` (a shared mapping):
+    // writes there go through it (the process may map it without write permission, which
+    // /proc/PID/mem does not override for shared mappings), and are not logged.
+    void map_local(Addr remote, uint8_t *local, size_t size);
+    void unmap_local() { local_ = {}; }
+    // patch() records every change it makes outside the local mapping in `log` first
+    // (process/code_log.h); nullptr: none.
+    void set_code_log(CodeLog *log) { log_ = log; }
     // After an exec: /proc/PID/mem, opened on the old address space, writes nowhere any more.
     void reopen();
 
@@ -68,9 +81,18 @@ public:
 
 private:
     bool read_uncached(Addr addr, std::span<uint8_t> out) const;
+    [[nodiscard]] bool in_local(Addr addr, size_t n) const {
+        return local_.local != nullptr && addr >= local_.remote && addr + n <= local_.remote + local_.size;
+    }
     ProcessMemory(pid_t pid, uint64_t syscalls);
     pid_t pid_ = 0;
     UniqueFd mem_;
+    struct Local {
+        Addr remote;
+        uint8_t *local = nullptr;
+        size_t size = 0;
+    } local_;
+    CodeLog *log_ = nullptr;
 };
 
 // Caching is on for the lifetime of a StopCache (one breakpoint stop, from the handler to the

@@ -17,11 +17,19 @@ bool g_saved = false;
 
 std::atomic<pid_t> g_forward_to{0};
 
+// The signals of a fault: deftrace's own when the kernel raised them or deftrace did (abort),
+// the program's when another process sent them (kill -SEGV ...).
+bool fault_signal(int sig) {
+    return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGABRT || sig == SIGTRAP ||
+           sig == SIGSYS;
+}
+
 // The signals whose default action would end deftrace and that a user or another process can
 // mean for the program. Not here: the stop signals (deftrace stops, as any process would, and
-// the program's group-stop is reported apart), SIGCHLD, SIGCONT, and the signals of a fault in
-// deftrace itself (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS).
+// the program's group-stop is reported apart), SIGCHLD, SIGCONT.
 bool forwarded(int sig) {
+    if (fault_signal(sig))
+        return true;
     switch (sig) {
     case SIGHUP:
     case SIGINT:
@@ -44,7 +52,21 @@ bool forwarded(int sig) {
     }
 }
 
+struct Installed {
+    std::array<struct sigaction, kMaxSignal + 1> old{};
+    std::array<bool, kMaxSignal + 1> set{};
+};
+Installed g_installed;
+
 void on_signal(int sig, siginfo_t *info, void *) {
+    if (fault_signal(sig) && (info == nullptr || info->si_code > 0 || info->si_pid == getpid())) {
+        // deftrace's own fault: as if it were not caught (a kernel fault runs again on return, and
+        // the previous handler, a sanitizer's say, or the default action takes it).
+        sigaction(sig, &g_installed.old[static_cast<size_t>(sig)], nullptr);
+        if (info == nullptr || info->si_code <= 0)
+            raise(sig);
+        return;
+    }
     if (info != nullptr) {
         if (info->si_code == SI_KERNEL) // from the terminal, to the whole process group
             return;
@@ -55,12 +77,6 @@ void on_signal(int sig, siginfo_t *info, void *) {
     if (pid > 0)
         ::kill(pid, sig); // async-signal-safe; the program sees it at its next signal-delivery-stop
 }
-
-struct Installed {
-    std::array<struct sigaction, kMaxSignal + 1> old{};
-    std::array<bool, kMaxSignal + 1> set{};
-};
-Installed g_installed;
 
 } // namespace
 

@@ -4,9 +4,12 @@
 #include "binary/unique_fd.h"
 #include "process/signals.h"
 
+#include "arch/guarded_trap.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <deque>
@@ -14,10 +17,12 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -75,7 +80,9 @@ Tracee::Tracee(Tracee &&o) noexcept
       exit_(o.exit_), exit_reported_(o.exit_reported_), started_(o.started_), attached_(o.attached_),
       attach_pcs_(std::move(o.attach_pcs_)), between_stops_(std::move(o.between_stops_)), stats_(o.stats_),
       policy_(o.policy_), children_(std::move(o.children_)), unclaimed_(std::move(o.unclaimed_)),
-      parent_pid_(o.parent_pid_), handler_(o.handler_), shares_memory_(o.shares_memory_) {}
+      parent_pid_(o.parent_pid_), handler_(o.handler_), shares_memory_(o.shares_memory_),
+      guard_signal_(o.guard_signal_), log_(o.log_), region_(std::move(o.region_)), last_mark_(std::move(o.last_mark_)),
+      scratch_(o.scratch_), scratch_size_(o.scratch_size_) {}
 
 Tracee::~Tracee() {
     // A process deftrace attached to is someone else's, and a child process its parent's:
@@ -177,6 +184,33 @@ std::vector<pid_t> tasks_of(pid_t pid) {
     return tids;
 }
 
+// The tracer of thread `tid` (/proc/TID/status, TracerPid): 0 when none, -1 when it is gone.
+pid_t tracer_of(pid_t tid) {
+    std::ifstream status("/proc/" + std::to_string(tid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.starts_with("TracerPid:"))
+            return static_cast<pid_t>(std::stol(line.substr(10)));
+    return -1;
+}
+
+// Gone, or a zombie: exited, only its status left to collect.
+bool process_ended(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line))
+        return true;
+    const size_t paren = line.rfind(')');
+    return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] == 'Z' || line[paren + 2] == 'X';
+}
+
+std::string command_of(pid_t pid) {
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    return name.empty() ? "?" : name;
+}
+
 std::string ptrace_scope() {
     std::ifstream in("/proc/sys/kernel/yama/ptrace_scope");
     std::string v;
@@ -193,13 +227,16 @@ Tracee Tracee::attach(pid_t pid) {
     const long opts = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
     if (ptrace(PTRACE_SEIZE, pid, nullptr, reinterpret_cast<void *>(opts)) != 0) {
         const int e = errno;
-        if (e == ESRCH)
+        if (e == ESRCH || process_ended(pid))
             throw Error(ErrorKind::NotFound, "no such process: " + std::to_string(pid));
+        if (const pid_t tracer = tracer_of(pid); tracer > 0)
+            throw Error(ErrorKind::Permission, "cannot attach to " + who + ": traced by process " +
+                                                   std::to_string(tracer) + " (" + command_of(tracer) + ")");
         if (e == EPERM || e == EACCES) {
             const std::string scope = ptrace_scope();
             throw Error(ErrorKind::Permission,
                         "cannot attach to " + who + ": " + std::strerror(e) +
-                            " (traced already, another user's, or forbidden by /proc/sys/kernel/yama/ptrace_scope" +
+                            " (another user's, or forbidden by /proc/sys/kernel/yama/ptrace_scope" +
                             (scope.empty() ? "" : " = " + scope) + ")");
         }
         throw Error(ErrorKind::Process, "cannot attach to " + who + ": " + std::strerror(e));
@@ -209,9 +246,21 @@ Tracee Tracee::attach(pid_t pid) {
     t.threads_.clear();
     std::unordered_set<pid_t> seen;
     auto stop = [&](pid_t tid) {
-        // A thread created since by a seized one is ours already (clone tracing): EPERM.
-        if (tid != pid && ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void *>(opts)) != 0 && errno != EPERM)
-            return; // gone meanwhile
+        // A thread created since by a seized one is ours already (clone tracing): EPERM. A thread
+        // another tracer holds would be left out, and trap on the breakpoints: all or none.
+        if (tid != pid && ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void *>(opts)) != 0) {
+            const int e = errno;
+            const pid_t tracer = tracer_of(tid);
+            if (e == ESRCH || tracer < 0)
+                return; // gone meanwhile
+            if (tracer != getpid())
+                throw Error(ErrorKind::Permission,
+                            "cannot attach to thread " + std::to_string(tid) + " of " + who + ": " +
+                                (tracer > 0
+                                     ? "traced by process " + std::to_string(tracer) + " (" + command_of(tracer) + ")"
+                                     : std::string(std::strerror(e))) +
+                                "; nothing was changed");
+        }
         if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0)
             return;
         t.threads_.insert(tid);
@@ -227,7 +276,7 @@ Tracee Tracee::attach(pid_t pid) {
                 stop(tid);
             }
     }
-    if (!t.threads_.contains(pid))
+    if (!t.threads_.contains(pid) || process_ended(pid))
         throw Error(ErrorKind::NotFound, "no such process: " + std::to_string(pid) + " (it ended)");
     t.stats_.threads = t.threads_.size();
     for (pid_t tid : t.threads_)
@@ -241,6 +290,22 @@ void Tracee::detach() {
     ExitStatus detached;
     detached.detached = true;
     exit_ = detached;
+}
+
+size_t Tracee::undo(const CodeLog &log) {
+    size_t n = 0;
+    for (const CodeLog::Change &c : log.pending()) {
+        std::vector<uint8_t> now(c.written.size());
+        if (memory_.read(c.at, now) && now == c.written) {
+            memory_.write(c.at, c.original);
+            ++n;
+        }
+    }
+    if (log.region_size() != 0) {
+        scratch_ = log.region();
+        scratch_size_ = log.region_size();
+    }
+    return n;
 }
 
 bool Tracee::wait_attached(pid_t tid) {
@@ -271,6 +336,63 @@ bool Tracee::stopped_inside(Addr addr, size_t patchable) const {
                        [&](Addr pc) { return pc > addr && pc < addr + patchable; });
 }
 
+// The probe region is a memfd of the process's own (a descriptor of deftrace's would not be the
+// process's to map), created, mapped and closed by system calls run in its leader; deftrace opens
+// it again through /proc/PID/fd to map it too. The process keeps the mapping, no descriptor.
+Addr Tracee::map_probe_region(const std::vector<Addr> &hints) {
+    // memfd_create's name, just below the leader's stack pointer (no Go code keeps anything
+    // there), put back after.
+    const Addr name_at = get_registers(pid_).sp() - 256;
+    static constexpr uint8_t kName[16] = "deftrace-probes";
+    uint8_t saved[sizeof kName];
+    if (!memory_.read(name_at, saved))
+        throw Error(ErrorKind::Process, "cannot read the leader's stack at " + name_at.hex());
+    memory_.write(name_at, kName);
+    const int64_t fd = inject_syscall(SYS_memfd_create, {name_at.value(), MFD_CLOEXEC});
+    memory_.write(name_at, saved);
+    if (fd < 0)
+        throw Error(ErrorKind::Process,
+                    std::string("memfd_create in the process: ") + std::strerror(static_cast<int>(-fd)));
+    auto close_theirs = [&] { inject_syscall(SYS_close, {static_cast<uint64_t>(fd)}); };
+    const std::string path = "/proc/" + std::to_string(pid_) + "/fd/" + std::to_string(fd);
+    UniqueFd ours(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!ours.valid() || ftruncate(ours.get(), static_cast<off_t>(ProbeRegion::kSize)) != 0) {
+        const int e = errno;
+        close_theirs();
+        throw Error(ErrorKind::Process, "cannot open " + path + ": " + std::strerror(e));
+    }
+    std::string last_error = "no address to try";
+    for (Addr hint : hints) {
+        const int64_t ret = inject_syscall(SYS_mmap, {hint.value(), ProbeRegion::kSize, PROT_READ | PROT_EXEC,
+                                                      MAP_SHARED | MAP_FIXED_NOREPLACE, static_cast<uint64_t>(fd), 0});
+        if (ret < 0 && ret > -4096) {
+            last_error = std::strerror(static_cast<int>(-ret));
+            continue;
+        }
+        const Addr got(static_cast<uint64_t>(ret));
+        if (got != hint) { // an old kernel's plain hint: not where the code can reach
+            inject_syscall(SYS_munmap, {got.value(), ProbeRegion::kSize});
+            continue;
+        }
+        log_->set_region(got, ProbeRegion::kSize);
+        close_theirs();
+        try {
+            region_ = std::make_unique<ProbeRegion>(std::move(ours), got);
+        } catch (const Error &) {
+            inject_syscall(SYS_munmap, {got.value(), ProbeRegion::kSize});
+            log_->set_region(Addr(), 0);
+            throw;
+        }
+        memory_.map_local(got, region_->local(got), ProbeRegion::kSize);
+        breakpoints_.set_scratch(region_->code(), region_->code_size());
+        scratch_ = got;
+        scratch_size_ = ProbeRegion::kSize;
+        return got;
+    }
+    close_theirs();
+    throw Error(ErrorKind::Process, "cannot map the probe region in the process near its code: " + last_error);
+}
+
 std::optional<uint64_t> Tracee::auxv(uint64_t type) const {
     std::ifstream in("/proc/" + std::to_string(pid_) + "/auxv", std::ios::binary);
     uint64_t kv[2];
@@ -284,15 +406,19 @@ std::optional<uint64_t> Tracee::auxv(uint64_t type) const {
 }
 
 int64_t Tracee::inject_syscall(long nr, std::initializer_list<uint64_t> args) {
-    // Run one `syscall` instruction at the current pc of the (stopped) leader, then put its
-    // code and registers back.
-    const Registers saved = get_registers(pid_);
+    return inject_syscall(pid_, nr, args);
+}
+
+int64_t Tracee::inject_syscall(pid_t tid, long nr, std::initializer_list<uint64_t> args) {
+    // Run one `syscall` instruction at the current pc of the (stopped) thread, every other thread
+    // stopped too, then put its code and registers back.
+    const Registers saved = get_registers(tid);
     const Addr at = saved.pc();
     uint8_t original[2];
     if (!memory_.read(at, original))
         throw Error(ErrorKind::Process, "cannot read the tracee's code at " + at.hex());
     const uint8_t syscall_insn[2] = {0x0f, 0x05};
-    memory_.write(at, syscall_insn);
+    memory_.patch(at, syscall_insn);
     Registers r = saved;
     r.raw.rax = static_cast<unsigned long long>(nr);
     r.raw.orig_rax = static_cast<unsigned long long>(-1); // not inside a syscall: no restart
@@ -300,22 +426,86 @@ int64_t Tracee::inject_syscall(long nr, std::initializer_list<uint64_t> args) {
     size_t i = 0;
     for (uint64_t a : args)
         *regs[i++] = a;
-    set_registers(pid_, r);
-    if (ptrace(PTRACE_SINGLESTEP, pid_, nullptr, nullptr) != 0)
-        ptrace_failed("PTRACE_SINGLESTEP", pid_);
-    int st = 0;
-    pid_t got;
-    while ((got = waitpid(pid_, &st, __WALL)) < 0 && errno == EINTR) {
+    set_registers(tid, r);
+    // A signal queued for the thread is reported before the instruction runs: step again (it
+    // is queued again afterwards), until the pc is past the instruction.
+    std::vector<int> queued;
+    Registers after;
+    for (int tries = 0; tries < 64; ++tries) {
+        if (ptrace(PTRACE_SINGLESTEP, tid, nullptr, nullptr) != 0)
+            ptrace_failed("PTRACE_SINGLESTEP", tid);
+        int st = 0;
+        pid_t got;
+        while ((got = waitpid(tid, &st, __WALL)) < 0 && errno == EINTR) {
+        }
+        if (got != tid || !WIFSTOPPED(st))
+            throw Error(ErrorKind::Process, "the tracee did not stop after an injected system call");
+        if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP)
+            queued.push_back(WSTOPSIG(st));
+        after = get_registers(tid);
+        if (after.pc() == at + sizeof syscall_insn)
+            break;
     }
-    if (got != pid_ || !WIFSTOPPED(st))
-        throw Error(ErrorKind::Process, "the tracee did not stop after an injected system call");
-    auto ret = static_cast<int64_t>(get_registers(pid_).raw.rax);
-    memory_.write(at, original);
-    set_registers(pid_, saved);
-    return ret;
+    memory_.patch(at, original);
+    set_registers(tid, saved);
+    for (int sig : queued)
+        syscall(SYS_tgkill, pid_, tid, sig);
+    if (after.pc() != at + sizeof syscall_insn)
+        throw Error(ErrorKind::Process, "an injected system call did not run");
+    return static_cast<int64_t>(after.raw.rax);
+}
+
+// sigaltstack(NULL, &old) run in the thread tells whether it runs on its signal stack: in a
+// handler, which may return to where the signal interrupted it.
+bool Tracee::on_signal_stack(pid_t tid) {
+    const Addr buf = get_registers(tid).sp() - 512; // below its stack pointer, put back after
+    uint8_t saved[sizeof(stack_t)];
+    if (!memory_.read(buf, saved))
+        return false;
+    const int64_t r = inject_syscall(tid, SYS_sigaltstack, {0, buf.value()});
+    stack_t ss{};
+    const bool read = memory_.read(buf, std::span<uint8_t>(reinterpret_cast<uint8_t *>(&ss), sizeof ss));
+    memory_.write(buf, saved);
+    return r == 0 && read && (ss.ss_flags & SS_ONSTACK) != 0;
+}
+
+void Tracee::guard(int signal, CodeLog &log) {
+    if (!attached_ || started_)
+        throw Error(ErrorKind::Usage, "guarded breakpoints are for a process attached to, before it runs");
+    guard_signal_ = signal;
+    log_ = &log;
+    log.set_process(pid_);
+    memory_.set_code_log(&log);
+}
+
+bool Tracee::insert_breakpoint(Addr addr, size_t patchable, size_t before) {
+    if (guarded()) {
+        std::optional<Addr> armed = region_ ? region_->allocate_armed() : std::nullopt;
+        if (armed) {
+            TrampolineTrap trap;
+            trap.kind = TrampolineTrap::Kind::Signal;
+            trap.gate = region_->gate();
+            trap.gate_open = region_->gate_open();
+            trap.armed = *armed;
+            trap.tgid = static_cast<uint32_t>(pid_);
+            trap.signal = guard_signal_;
+            if (breakpoints_.insert_guarded(memory_, dis_, addr, before, patchable, trap,
+                                            [&](Addr a, size_t n) { return !stopped_inside(a, n); }))
+                return true;
+        }
+        ++stats_.unguarded;
+        return false;
+    }
+    if (started_ || patchable == 0 || stopped_inside(addr, patchable))
+        breakpoints_.insert(memory_, dis_, addr);
+    else
+        breakpoints_.insert_patched(memory_, dis_, addr, patchable);
+    return true;
 }
 
 Addr Tracee::map_scratch(size_t size, const std::vector<Addr> &hints) {
+    if (guarded())
+        return map_probe_region(hints);
     std::string last_error = "no address to try";
     auto mmap_at = [&](Addr hint) {
         uint64_t flags = MAP_PRIVATE | MAP_ANONYMOUS | (hint.is_null() ? 0 : MAP_FIXED_NOREPLACE);
@@ -335,6 +525,8 @@ Addr Tracee::map_scratch(size_t size, const std::vector<Addr> &hints) {
             Addr got(static_cast<uint64_t>(ret));
             if (hint.is_null() || got == hint) {
                 breakpoints_.set_scratch(got, size);
+                scratch_ = got;
+                scratch_size_ = size;
                 return got;
             }
             inject_syscall(SYS_munmap, {got.value(), size});
@@ -487,6 +679,7 @@ bool Tracee::collect_stops(unsigned &round) {
 bool Tracee::thread_ended(pid_t tid, const ExitStatus &status) {
     threads_.erase(tid);
     last_hit_.erase(tid);
+    last_mark_.erase(tid);
     if (tid == pid_)
         exit_ = status;
     return exit_ && threads_.empty();
@@ -530,7 +723,10 @@ void Tracee::dispatch(StopHandler &handler, pid_t tid, const WaitStop &stop) {
         if (on_trap(handler, tid))
             return;
         break;
-    case Kind::Signal: break;
+    case Kind::Signal:
+        if (guard_signal_ != 0 && stop.signal == guard_signal_ && on_guarded(handler, tid))
+            return;
+        break;
     case Kind::Ended:
     case Kind::NotStopped: return;
     }
@@ -571,9 +767,12 @@ void Tracee::on_exit_stop(StopHandler &handler, pid_t tid) {
     // stop was handled: the hit happened, and the thread, exiting, will never run again. Handled
     // here, where its registers and the address space still are; there is nothing to resume.
     if (const Hit hit = classify_hit(tid, regs->pc(), true);
-        hit.kind == Hit::Kind::Int3 || hit.kind == Hit::Kind::Trampoline) {
+        hit.kind == Hit::Kind::Int3 || hit.kind == Hit::Kind::Trampoline || hit.kind == Hit::Kind::Guarded) {
         ++stats_.breakpoint_hits;
         Registers at = *regs;
+        if (hit.kind == Hit::Kind::Guarded)
+            if (auto frame = trap_frame(*regs))
+                at = frame->regs;
         at.set_pc(hit.site);
         ThreadStop stop{*this, tid, at};
         StopCache cache(memory_);
@@ -612,6 +811,13 @@ Tracee::Hit Tracee::classify_hit(pid_t tid, Addr pc, bool exiting) const {
     if (const Breakpoint *bp = breakpoints_.find_trampoline(addr)) {
         if (!exiting || !handled_last(bp->plan.address))
             return {Hit::Kind::Trampoline, bp->plan.address};
+        return {};
+    }
+    // A guarded trampoline's hit pc is only reached from its system call, whose signal the exit
+    // overtook, or back from the handler of a hit handled already.
+    if (const Breakpoint *bp = breakpoints_.find_guarded_hit(pc)) {
+        if (exiting && !handled_last(bp->plan.address))
+            return {Hit::Kind::Guarded, bp->plan.address};
         return {};
     }
     if (breakpoints_.was_removed(addr))
@@ -665,9 +871,59 @@ bool Tracee::on_trap(StopHandler &handler, pid_t tid) {
     case Hit::Kind::RemovedTrampoline:
         cont(tid, 0); // trapped just before the int3 became a nop: go on from here
         return true;
+    case Hit::Kind::Guarded: // only at exit stops
     case Hit::Kind::None: break;
     }
     return false;
+}
+
+std::optional<Tracee::TrapFrame> Tracee::trap_frame(const Registers &at_hit) const {
+    uint8_t saved[kGuardedMarkBelow + kGuardedSaveSize];
+    if (!memory_.read(at_hit.sp() - kGuardedMarkBelow, saved))
+        return std::nullopt;
+    auto word = [&](uint64_t off) { // from the stopped SP, the mark being below it
+        uint64_t v;
+        std::memcpy(&v, saved + off, 8);
+        return v;
+    };
+    TrapFrame f{at_hit, word(0)};
+    f.regs.raw.eflags = word(kGuardedMarkBelow);
+    for (const auto &[gpr, off] : kGuardedSaved)
+        f.regs.set(gpr, word(kGuardedMarkBelow + off));
+    f.regs.set_sp(at_hit.sp() + kGuardedSaveSize);
+    return f;
+}
+
+bool Tracee::on_guarded(StopHandler &handler, pid_t tid) {
+    auto live = registers_of(tid);
+    if (!live)
+        return true; // killed since it stopped: a hit is handled at its exit stop
+    const Breakpoint *bp = breakpoints_.find_guarded_hit(live->pc());
+    if (bp == nullptr && !breakpoints_.was_removed_guarded_hit(live->pc()))
+        return false; // the program's own
+    // At the hit pc the signal is the trampoline's, or one the program was sent that merged with
+    // it, or one the program was sent as the thread came back there from the handler of the last
+    // hit: the pass's mark tells a new pass from the last one seen again.
+    const auto frame = trap_frame(*live);
+    if (!frame)
+        throw Error(ErrorKind::Process, "cannot read what a trampoline saved at " + live->sp().hex());
+    auto last = last_mark_.find(tid);
+    if (bp != nullptr && (last == last_mark_.end() || last->second != frame->mark)) {
+        ++stats_.breakpoint_hits;
+        ++stats_.jump_patched_hits;
+        const Addr site = bp->plan.address;
+        last_hit_[tid] = site;
+        last_mark_[tid] = frame->mark;
+        Registers before = frame->regs;
+        before.set_pc(site);
+        ThreadStop stop{*this, tid, before};
+        StopCache cache(memory_);
+        handler.on_breakpoint(stop, site);
+    }
+    // Delivered whatever it was: the program may have been sent one, which this one stands for
+    // (and an unasked one is a no-op to it: guard()).
+    cont(tid, guard_signal_);
+    return true;
 }
 
 void Tracee::detach_all_and_wait(std::optional<pid_t> stopped) {
@@ -691,44 +947,50 @@ void Tracee::detach_all_and_wait(std::optional<pid_t> stopped) {
     }
 }
 
-void Tracee::detach_all(std::optional<pid_t> stopped) {
-    // deftrace failed, or is done with a process it attached to: leave the program running
-    // untraced, exactly as it would without us. Every thread is stopped first, so that the jump patches can be
-    // rewritten with the original code under no running thread; then each thread that stopped on a (now removed) int3
-    // is moved back onto the restored instruction, and all are let go, each with the signal it was about to receive.
-    // One that trapped in a trampoline goes on through its relocated copy. The threads: the one being handled, those
-    // whose stops were collected but not handled yet, and every other thread of the process (/proc/PID/task: also those
-    // created since the last stop handled, attached by PTRACE_O_TRACECLONE but not reported yet), interrupted and
-    // waited for.
-    // A thread is moved back onto the restored instruction only when its stop was the trap of
-    // that int3: one interrupted just after the original one-byte instruction (its breakpoint
-    // off, or back from a stub) must not run it twice.
-    struct Held {
-        pid_t tid;
-        int deliver; // the signal to deliver on detach
-        bool trapped;
-    };
-    std::vector<Held> held;
+namespace {
+
+// Whether `sig` is queued for thread `tid` itself (/proc/TID/status, SigPnd).
+bool signal_pending(pid_t tid, int sig) {
+    std::ifstream status("/proc/" + std::to_string(tid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.starts_with("SigPnd:"))
+            return (std::stoull(line.substr(7), nullptr, 16) >> (sig - 1)) & 1u;
+    return false;
+}
+
+pid_t wait_for(pid_t tid, int &st) {
+    pid_t got;
+    while ((got = waitpid(tid, &st, __WALL)) < 0 && errno == EINTR) {
+    }
+    return got;
+}
+
+} // namespace
+
+Tracee::Held Tracee::held_for(pid_t tid, std::optional<int> status) const {
+    const bool signal_stop = !status || (*status >> 16) == 0;
+    const int sig = status && WIFSTOPPED(*status) ? WSTOPSIG(*status) : 0;
+    const auto regs = registers_of(tid);
+    if (!regs)
+        return {tid, 0, false};
+    const Addr pc = regs->pc();
+    // A breakpoint's SIGTRAP: the thread is moved back onto the restored instruction if needed.
+    if ((!status || sig == SIGTRAP) &&
+        (breakpoints_.find(pc - 1) != nullptr || breakpoints_.find_trampoline(pc - 1) != nullptr ||
+         breakpoints_.was_removed(pc - 1) || breakpoints_.was_removed_trampoline(pc - 1)))
+        return {tid, 0, true};
+    // A guarded hit's signal goes on to the program, as after any hit.
+    if ((!status || sig == guard_signal_) && guard_signal_ != 0 &&
+        (breakpoints_.find_guarded_hit(pc) != nullptr || breakpoints_.was_removed_guarded_hit(pc)))
+        return {tid, guard_signal_, false};
+    return {tid, status && signal_stop ? sig : 0, false};
+}
+
+void Tracee::hold_all(std::vector<Held> &held) {
     auto holds = [&](pid_t t) {
         return std::any_of(held.begin(), held.end(), [&](const Held &h) { return h.tid == t; });
     };
-    auto hold = [&](pid_t t, int st) {
-        const bool signal_stop = (st >> 16) == 0;
-        const bool trap = signal_stop && WSTOPSIG(st) == SIGTRAP; // a breakpoint's
-        held.push_back({t, signal_stop && !trap ? WSTOPSIG(st) : 0, trap});
-    };
-    if (stopped)
-        held.push_back({*stopped, 0, true});
-    // Before run(), every thread is in a stop already reported (launch, attach): interrupting
-    // it would report nothing more.
-    if (!started_)
-        for (pid_t t : threads_)
-            if (!holds(t))
-                held.push_back({t, 0, false});
-    for (auto [t, st] : pending_)
-        if (WIFSTOPPED(st) && !holds(t))
-            hold(t, st);
-    pending_.clear();
     // A thread still running may create another meanwhile: list again until a pass finds none.
     std::vector<pid_t> others(threads_.begin(), threads_.end());
     for (bool more = true; more;) {
@@ -739,25 +1001,130 @@ void Tracee::detach_all(std::optional<pid_t> stopped) {
             if (holds(t) || ptrace(PTRACE_INTERRUPT, t, nullptr, nullptr) != 0)
                 continue;
             int st = 0;
-            pid_t got;
-            while ((got = waitpid(t, &st, __WALL)) < 0 && errno == EINTR) {
-            }
-            if (got != t || !WIFSTOPPED(st))
+            if (wait_for(t, st) != t || !WIFSTOPPED(st))
                 continue;
-            hold(t, st);
+            // The interrupt is reported before a signal already queued: a thread that has just hit
+            // an int3 would take its SIGTRAP after the detach, and die of it. Let it take it now.
+            if ((st >> 16) == PTRACE_EVENT_STOP && signal_pending(t, SIGTRAP) &&
+                ptrace(PTRACE_CONT, t, nullptr, nullptr) == 0 && (wait_for(t, st) != t || !WIFSTOPPED(st)))
+                continue;
+            held.push_back(held_for(t, st));
             more = true;
         }
         others.clear();
     }
+}
+
+bool Tracee::release_area(std::vector<Held> &held, Addr base, size_t size) {
+    // Inside: its pc in the area, or in a signal handler, which may return there (a signal may
+    // have come while it was in a trampoline: the handler's frame holds a pc of the area).
+    auto inside = [&](const Held &h) {
+        auto r = registers_of(h.tid);
+        return r && ((r->pc() >= base && r->pc() < base + size) || on_signal_stack(h.tid));
+    };
+    // A thread in a stub or trampoline is a few instructions from the code it jumps back to
+    // (which is the original code again), one in a signal handler a few microseconds from its
+    // return: let each run a moment and stop it again, until none is left inside. A signal that
+    // stops it meanwhile is delivered on the next run or at the detach.
+    constexpr int kRounds = 1000;
+    for (int round = 0; round < kRounds; ++round) {
+        std::vector<Held *> in;
+        for (Held &h : held)
+            if (inside(h))
+                in.push_back(&h);
+        if (in.empty())
+            break;
+        for (Held *h : in) {
+            cont(h->tid, h->deliver);
+            h->deliver = 0;
+            h->trapped = false;
+        }
+        if (round < 10)
+            sched_yield();
+        else
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        for (Held *h : in) {
+            ptrace(PTRACE_INTERRUPT, h->tid, nullptr, nullptr);
+            int st = 0;
+            if (wait_for(h->tid, st) != h->tid || !WIFSTOPPED(st)) {
+                h->tid = -1; // gone
+                continue;
+            }
+            if ((st >> 16) == 0)
+                h->deliver = WSTOPSIG(st);
+            else if ((st >> 16) == PTRACE_EVENT_CLONE) {
+                unsigned long child = 0;
+                ptrace(PTRACE_GETEVENTMSG, h->tid, nullptr, &child);
+                threads_.insert(static_cast<pid_t>(child));
+            }
+        }
+        std::erase_if(held, [](const Held &h) { return h.tid < 0; });
+        if (round == kRounds - 1)
+            return false;
+    }
+    hold_all(held); // threads created by those that ran
+    const int64_t r = inject_syscall(SYS_munmap, {base.value(), size});
+    return r == 0;
+}
+
+void Tracee::detach_all(std::optional<pid_t> stopped) {
+    // deftrace failed, or is done with a process it attached to: leave the program running
+    // untraced, exactly as it would without us. Every thread is stopped first (hold_all), so that
+    // the jump patches can be rewritten with the original code under no running thread; then each
+    // thread that stopped on a (now removed) int3 is moved back onto the restored instruction, and
+    // all are let go, each with the signal it was about to receive. One that trapped in a
+    // trampoline goes on through its relocated copy. The threads: the one being handled, those
+    // whose stops were collected but not handled yet, and every other thread of the process
+    // (/proc/PID/task: also those created since the last stop handled, attached by
+    // PTRACE_O_TRACECLONE but not reported yet), interrupted and waited for.
+    // Attached, the stubs' memory is unmapped too, once no thread is inside it: the process is
+    // left as deftrace found it. The probe region's gates close first: no trampoline traps from
+    // here on.
+    if (region_)
+        region_->close_gates();
+    std::vector<Held> held;
+    auto holds = [&](pid_t t) {
+        return std::any_of(held.begin(), held.end(), [&](const Held &h) { return h.tid == t; });
+    };
+    if (stopped)
+        held.push_back(held_for(*stopped, std::nullopt));
+    // Before run(), every thread is in a stop already reported (launch, attach): interrupting
+    // it would report nothing more.
+    if (!started_)
+        for (pid_t t : threads_)
+            if (!holds(t))
+                held.push_back({t, 0, false});
+    for (auto [t, st] : pending_)
+        if (WIFSTOPPED(st) && !holds(t))
+            held.push_back(held_for(t, st));
+    pending_.clear();
+    hold_all(held);
     breakpoints_.remove_all(memory_);
-    for (const Held &h : held) {
+    for (Held &h : held)
         if (auto regs = registers_of(h.tid); h.trapped && regs && breakpoints_.was_removed(regs->pc() - 1)) {
             regs->set_pc(regs->pc() - 1);
             set_registers(h.tid, *regs);
         }
-        ptrace(PTRACE_DETACH, h.tid, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(h.deliver)));
+    if (attached_ && scratch_size_ != 0) {
+        bool unmapped = false;
+        try {
+            unmapped = release_area(held, scratch_, scratch_size_);
+        } catch (const Error &) {
+        }
+        if (unmapped) {
+            memory_.unmap_local();
+            region_.reset();
+            if (log_ != nullptr)
+                log_->set_region(Addr(), 0);
+            scratch_ = Addr();
+            scratch_size_ = 0;
+        }
     }
+    for (const Held &h : held)
+        ptrace(PTRACE_DETACH, h.tid, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(h.deliver)));
     threads_.clear();
+    if (log_ != nullptr && log_->pending().empty() && log_->region_size() == 0)
+        log_->mark_done();
 }
 
 } // namespace deftrace
@@ -928,6 +1295,7 @@ bool Tracee::step_over_parents(const Tracee &c, pid_t tid) {
         return true;
     case Hit::Kind::Trampoline:
     case Hit::Kind::RemovedTrampoline: cont(tid, 0); return true;
+    case Hit::Kind::Guarded: // only at exit stops
     case Hit::Kind::None: break;
     }
     return false;

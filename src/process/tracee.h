@@ -9,6 +9,8 @@
 #include "arch/disassembler.h"
 #include "process/breakpoint_table.h"
 #include "process/child_policy.h"
+#include "process/code_log.h"
+#include "process/probe_region.h"
 #include "process/process_memory.h"
 #include "process/registers.h"
 #include "process/wait_status.h"
@@ -73,6 +75,10 @@ public:
     [[nodiscard]] std::vector<pid_t> thread_ids() const { return {threads_.begin(), threads_.end()}; }
     // Attached, before run(): lets go of the process at once (as run() does when asked to).
     void detach();
+    // Attached, before run(), by the guardian of a deftrace that died (process/guardian.h): puts
+    // back each change of `log` still in the process; detach() then unmaps its probe region.
+    // Returns how many changes were put back.
+    size_t undo(const CodeLog &log);
     Tracee(Tracee &&) noexcept;
     Tracee &operator=(Tracee &&) = delete;
     ~Tracee();
@@ -88,24 +94,30 @@ public:
     [[nodiscard]] const ProcessMemory &memory() const { return memory_; }
     [[nodiscard]] const Disassembler &disassembler() const { return dis_; }
 
-    // Only while stopped at launch: runs mmap in the tracee for an executable scratch area, trying
-    // each hint with MAP_FIXED_NOREPLACE (stubs must be within rel32 reach of the code).
+    // Attached, before map_scratch: the breakpoints become guarded trampolines
+    // (arch/guarded_trap.h), which stop their thread by sending it `signal` — one the program
+    // takes in its stride when nobody traces it — and only while deftrace lives, in a probe region
+    // shared with the process (process/probe_region.h); every change to the program's code is
+    // recorded in `log` first, for the guardian (process/guardian.h). A breakpoint that no such
+    // trampoline can carry is not inserted (see unguarded()): an int3 left behind would kill the
+    // program should deftrace die.
+    void guard(int signal, CodeLog &log);
+    [[nodiscard]] bool guarded() const { return guard_signal_ != 0; }
+    // Only while stopped at launch or attach: runs mmap in the tracee for an executable scratch
+    // area (guarded: the probe region), trying each hint with MAP_FIXED_NOREPLACE (stubs must be
+    // within rel32 reach of the code).
     Addr map_scratch(size_t size, const std::vector<Addr> &hints);
     // An entry of the tracee's auxiliary vector (AT_ENTRY, AT_PHDR, ...).
     [[nodiscard]] std::optional<uint64_t> auxv(uint64_t type) const;
 
-    void insert_breakpoint(Addr addr) { breakpoints_.insert(memory_, dis_, addr); }
+    void insert_breakpoint(Addr addr) { insert_breakpoint(addr, 0, 0); }
     // Before run() only, while the program is one stopped thread: a breakpoint that a jump patch
     // may carry within the `patchable` bytes from `addr` (no jump lands inside them, no other
-    // breakpoint is there: the caller's analysis), so that its hits write no register.
-    // Attached, every thread is stopped too, but anywhere: no patch where a thread stopped
-    // inside the bytes it would rewrite.
-    void insert_breakpoint(Addr addr, size_t patchable) {
-        if (started_ || stopped_inside(addr, patchable))
-            insert_breakpoint(addr);
-        else
-            breakpoints_.insert_patched(memory_, dis_, addr, patchable);
-    }
+    // breakpoint is there: the caller's analysis), so that its hits write no register; guarded,
+    // the patch may also start up to `before` bytes before `addr`. Attached, every thread is
+    // stopped too, but anywhere: no patch where a thread stopped inside the bytes it would
+    // rewrite. False when a guarded breakpoint could not be placed.
+    bool insert_breakpoint(Addr addr, size_t patchable, size_t before = 0);
     // Attached, before run(): places where code will resume that are not a thread's pc: the
     // return addresses on every goroutine's stack, among them the interrupted pc of one the runtime
     // preempted asynchronously (its asyncPreempt frame returns there). A jump patch covering one
@@ -127,6 +139,7 @@ public:
     // Counters for measurements.
     struct Stats {
         uint64_t stops = 0, breakpoint_hits = 0, jump_patched_hits = 0, signals_forwarded = 0, threads = 1;
+        uint64_t unguarded = 0; // guarded: breakpoints not inserted, no trampoline could carry them
     };
     [[nodiscard]] const Stats &stats() const { return stats_; }
 
@@ -139,6 +152,7 @@ private:
             Trampoline,        // the trampoline int3 of the jump-patched breakpoint at `site`
             RemovedInt3,       // an int3 at `site` removed since the thread trapped on it
             RemovedTrampoline, // a trampoline int3 at `site`, a nop since the thread trapped on it
+            Guarded,           // exiting at the hit pc of the guarded breakpoint at `site`, its stop overtaken
         };
         Kind kind = Kind::None;
         Addr site;
@@ -180,8 +194,35 @@ private:
     void on_exit_stop(StopHandler &handler, pid_t tid);
     // A SIGTRAP; false when it was not a breakpoint's (the program's own, to be delivered).
     bool on_trap(StopHandler &handler, pid_t tid);
+    // The guard signal; false when it was not a trampoline's (the program's own, to be delivered).
+    bool on_guarded(StopHandler &handler, pid_t tid);
+    // What a guarded trap saved (arch/guarded_trap.h): the registers at its breakpoint, and the
+    // mark of its pass.
+    struct TrapFrame {
+        Registers regs;
+        uint64_t mark = 0;
+    };
+    [[nodiscard]] std::optional<TrapFrame> trap_frame(const Registers &at_hit) const;
+    Addr map_probe_region(const std::vector<Addr> &hints);
+    // Attached, every thread held: runs the held threads whose pc is in [base, base + size) until
+    // none is, then unmaps it in the process. False when some thread would not leave (the area
+    // then stays mapped).
+    struct Held {
+        pid_t tid;
+        int deliver; // the signal to deliver on detach
+        bool trapped;
+    };
+    bool release_area(std::vector<Held> &held, Addr base, size_t size);
+    // How thread `tid`, in a stop with wait status `status` (nullopt: the one being handled),
+    // is to be let go.
+    [[nodiscard]] Held held_for(pid_t tid, std::optional<int> status) const;
+    // Interrupts every thread not in `held` (listing /proc/PID/task again until no new one
+    // appears) and adds it; a thread whose breakpoint trap is still pending is let take it first.
+    void hold_all(std::vector<Held> &held);
     void resume_after_breakpoint(pid_t tid, Registers &regs, Addr addr);
     int64_t inject_syscall(long nr, std::initializer_list<uint64_t> args);
+    int64_t inject_syscall(pid_t tid, long nr, std::initializer_list<uint64_t> args);
+    bool on_signal_stack(pid_t tid);
     // `stopped`: a thread already in a ptrace-stop (the one being handled), if any. Launched,
     // then waits for the program to end.
     void detach_all_and_wait(std::optional<pid_t> stopped);
@@ -214,6 +255,15 @@ private:
     pid_t parent_pid_ = 0;
     StopHandler *handler_ = nullptr;
     bool shares_memory_ = false;
+    // guard(): the signal, the code log, the probe region, and the mark of each thread's last
+    // guarded hit.
+    int guard_signal_ = 0;
+    CodeLog *log_ = nullptr;
+    std::unique_ptr<ProbeRegion> region_;
+    std::unordered_map<pid_t, uint64_t> last_mark_;
+    // The scratch area (the probe region when guarded), unmapped at detach.
+    Addr scratch_;
+    size_t scratch_size_ = 0;
 };
 
 // The register state of a stopped thread.

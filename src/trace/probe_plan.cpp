@@ -1,5 +1,8 @@
 #include "trace/probe_plan.h"
 
+#include "arch/displacement.h"
+#include "arch/register_loads.h"
+
 #include "trace/normalize.h"
 #include "trace/symbolizer.h"
 
@@ -394,7 +397,9 @@ void ProbePlan::add_inlined_copies(const ResourceProbe &rp, const ProbedFunction
 // between its first and its last byte: it ends before the next direct jump target of the
 // function, the place recovery resumes it (entry + deferreturn, runtime.recovery), the next
 // probe, and the function's end; a function that jumps through a register (a jump table) gets
-// none. (Return addresses need no care: a patch holds a call only as its last instruction.)
+// none. (Return addresses need no care: a patch holds a call only as its last instruction.) A
+// guarded patch may also start a few plain instructions before its probe (arch/displacement.h),
+// after the previous probe and where no jump lands between that start and the probe.
 void ProbePlan::plan_breakpoints() {
     const Pclntab &tab = bin_->pclntab();
     // Probes armed on demand bound the patches too: their int3 must not land inside one.
@@ -404,14 +409,16 @@ void ProbePlan::plan_breakpoints() {
     std::sort(sites.begin(), sites.end());
     struct Entries {
         bool indirect = false;
-        std::vector<LinkAddr> targets; // sorted
+        std::vector<LinkAddr> targets;  // sorted
+        std::vector<Instruction> insns; // the function's
     };
     std::unordered_map<uint32_t, Entries> by_function;
     auto entries_of = [&](const FuncInfo &f) -> const Entries & {
         auto [it, fresh] = by_function.try_emplace(f.index);
         Entries &e = it->second;
         if (fresh) {
-            for (const auto &in : dis_->decode(bin_->code(f), f.entry)) {
+            e.insns = dis_->decode(bin_->code(f), f.entry);
+            for (const auto &in : e.insns) {
                 if (in.op == Op::Jmp && !in.branch_target)
                     e.indirect = true;
                 if ((in.op == Op::Jmp || in.op == Op::Jcc) && in.branch_target)
@@ -425,7 +432,7 @@ void ProbePlan::plan_breakpoints() {
     };
     for (size_t i = 0; i < sites.size(); ++i) {
         const LinkAddr addr = sites[i];
-        size_t patchable = 0;
+        PlannedBreakpoint b{addr, 0, 0};
         if (auto f = tab.find_func(addr)) {
             const Entries &e = entries_of(*f);
             if (!e.indirect) {
@@ -434,12 +441,129 @@ void ProbePlan::plan_breakpoints() {
                     limit = std::min(limit, *t);
                 if (i + 1 < sites.size())
                     limit = std::min(limit, sites[i + 1]);
-                patchable = limit > addr ? limit - addr : 0;
+                b.patchable = limit > addr ? limit - addr : 0;
+                const LinkAddr previous = i > 0 ? sites[i - 1] : LinkAddr();
+                b.before = room_before(e.insns, e.targets, addr, previous);
+                if (auto early = early_site(e.insns, e.targets, addr, previous))
+                    early_.emplace(addr, std::move(*early));
             }
         }
+        windows_[addr] = b;
         if (!on_demand_only(probes_.at(addr)))
-            breakpoints_.push_back({addr, patchable});
+            breakpoints_.push_back(b);
     }
+}
+
+namespace {
+
+std::vector<Instruction>::const_iterator instruction_at(const std::vector<Instruction> &insns, LinkAddr addr) {
+    auto at = std::lower_bound(insns.begin(), insns.end(), addr,
+                               [](const Instruction &in, LinkAddr a) { return in.address < a; });
+    return at != insns.end() && at->address == addr ? at : insns.end();
+}
+
+bool is_target(const std::vector<LinkAddr> &targets, LinkAddr a) {
+    return std::binary_search(targets.begin(), targets.end(), a);
+}
+
+bool dereferenced_before(const std::vector<Instruction> &insns, std::vector<Instruction>::const_iterator in, Gpr base,
+                         const std::vector<LinkAddr> &targets);
+bool movable_here(const std::vector<Instruction> &insns, std::vector<Instruction>::const_iterator in,
+                  const std::vector<LinkAddr> &targets);
+
+} // namespace
+
+// A memory access through register `base` cannot fault as a Go nil check does when the same
+// register was dereferenced (at a small offset) earlier on the only path to it: that access
+// would have faulted first. True when, going back from `in` (excluded) with no jump landing in
+// between, an access through `base` comes before any write to it or any control transfer.
+namespace {
+
+bool dereferenced_before(const std::vector<Instruction> &insns, std::vector<Instruction>::const_iterator in, Gpr base,
+                         const std::vector<LinkAddr> &targets) {
+    for (int n = 0; n < 16 && in != insns.begin(); ++n) {
+        if (is_target(targets, in->address))
+            return false;
+        --in;
+        if (in->op == Op::Call || in->op == Op::Jmp || in->op == Op::Jcc || in->op == Op::Ret)
+            return false;
+        for (const Operand &o : in->operands)
+            if (o.kind == Operand::Kind::Mem && o.mem.base == base && !o.mem.fs_segment && o.mem.disp >= 0 &&
+                o.mem.disp < 4096)
+                return true;
+        if (in->writes_gpr(base))
+            return false;
+    }
+    return false;
+}
+
+// Whether `in` may move into a trampoline ahead of its breakpoint: plain, or plain but for memory
+// operands through registers dereferenced before it (dereferenced_before).
+bool movable_here(const std::vector<Instruction> &insns, std::vector<Instruction>::const_iterator in,
+                  const std::vector<LinkAddr> &targets) {
+    if (movable_before_breakpoint(*in))
+        return true;
+    Instruction plain = *in;
+    for (auto &o : plain.operands)
+        if (o.kind == Operand::Kind::Mem && !o.mem.fs_segment && o.mem.index == Gpr::None && o.mem.base != Gpr::Rip &&
+            o.mem.base != Gpr::None && dereferenced_before(insns, in, o.mem.base, targets))
+            o.mem.base = Gpr::Rsp; // as safe as a stack operand
+    return movable_before_breakpoint(plain);
+}
+
+} // namespace
+
+// How far before `addr` a patch may start: over at most four instructions that may move
+// (movable_here), none of them at or before `previous` (the probe before), with no jump target
+// after the start up to `addr`.
+size_t ProbePlan::room_before(const std::vector<Instruction> &insns, const std::vector<LinkAddr> &targets,
+                              LinkAddr addr, LinkAddr previous) {
+    auto at = instruction_at(insns, addr);
+    if (at == insns.end() || is_target(targets, addr))
+        return 0; // a jump to the probe would land inside the patch
+    LinkAddr start = addr;
+    for (int n = 0; n < 4 && at != insns.begin(); ++n) {
+        --at;
+        if (at->address <= previous || !movable_here(insns, at, targets))
+            break;
+        start = at->address;
+        if (is_target(targets, start))
+            break; // a jump may land on the start itself, not after it
+    }
+    return addr - start;
+}
+
+// The latest start among up to four register loads before `addr` (none a jump target but the
+// start itself, which every path to `addr` then passes) whose plain instructions make 5 bytes.
+std::optional<EarlySite> ProbePlan::early_site(const std::vector<Instruction> &insns,
+                                               const std::vector<LinkAddr> &targets, LinkAddr addr, LinkAddr previous) {
+    auto at = instruction_at(insns, addr);
+    if (at == insns.end() || at == insns.begin() || is_target(targets, addr))
+        return std::nullopt;
+    auto first = at;
+    for (int n = 0; n < 4 && first != insns.begin(); ++n) {
+        --first;
+        if (!is_register_load(*first) || first->address <= previous)
+            return std::nullopt;
+        size_t plain = 0;
+        for (auto in = first; in != at && movable_before_breakpoint(*in); ++in)
+            plain += in->size;
+        if (plain >= 5)
+            return EarlySite{first->address, {first, at}};
+        if (is_target(targets, first->address))
+            return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+const EarlySite *ProbePlan::early(LinkAddr link_addr) const {
+    auto it = early_.find(link_addr);
+    return it == early_.end() ? nullptr : &it->second;
+}
+
+PlannedBreakpoint ProbePlan::window(LinkAddr link_addr) const {
+    auto it = windows_.find(link_addr);
+    return it == windows_.end() ? PlannedBreakpoint{link_addr, 0, 0} : it->second;
 }
 
 // A function entry probe must sit after the stack-bound check: when the stack has to grow,

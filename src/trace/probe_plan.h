@@ -113,10 +113,23 @@ struct PlanOptions {
 };
 
 // One breakpoint: where (link-time), and how many bytes a jump patch may replace there
-// (process/breakpoint_table.h); 0: an int3 only.
+// (process/breakpoint_table.h); 0: an int3 only. `before`: how many bytes before it a patch may
+// start instead (guarded patches, Tracee::guard), over plain instructions that nothing jumps
+// between.
 struct PlannedBreakpoint {
     LinkAddr link_addr;
     size_t patchable = 0;
+    size_t before = 0;
+};
+
+// Where a probe whose own instruction no guarded patch can carry may be caught instead: a few
+// register loads before it (the funcval and its code word before an open-coded exit's or the
+// runtime's `call *reg`, say), the first of them with enough plain bytes for a patch. The tracer
+// plays `emulate` (arch/register_loads.h) on the registers it sees at `at` to get those at the
+// probe.
+struct EarlySite {
+    LinkAddr at;
+    std::vector<Instruction> emulate;
 };
 
 class ProbePlan {
@@ -132,6 +145,10 @@ public:
     [[nodiscard]] const std::vector<PlannedBreakpoint> &breakpoints() const { return breakpoints_; }
     // The addresses (link-time) armed on demand, by when.
     [[nodiscard]] std::vector<LinkAddr> on_demand(Arming when) const;
+    // Where a patch for the breakpoint at `link_addr` (any of them, on-demand ones too) may go.
+    [[nodiscard]] PlannedBreakpoint window(LinkAddr link_addr) const;
+    // The early site of the probes at `link_addr`, if there is one (null otherwise).
+    [[nodiscard]] const EarlySite *early(LinkAddr link_addr) const;
     // Link-time addresses right after an open-coded exit's call (the model tells an inline exit's
     // deferred call from deferreturn's by its return address).
     [[nodiscard]] const std::vector<LinkAddr> &exit_returns() const { return exit_returns_; }
@@ -161,6 +178,10 @@ private:
     void add_inlined_copies(const ResourceProbe &rp, const ProbedFunction &pf, const Probe &p,
                             const std::vector<GoBinary::InlinedCopy> &copies);
     void plan_breakpoints();
+    static size_t room_before(const std::vector<Instruction> &insns, const std::vector<LinkAddr> &targets,
+                              LinkAddr addr, LinkAddr previous);
+    static std::optional<EarlySite> early_site(const std::vector<Instruction> &insns,
+                                               const std::vector<LinkAddr> &targets, LinkAddr addr, LinkAddr previous);
     [[nodiscard]] LinkAddr after_stack_check(const FuncInfo &f) const;
     [[nodiscard]] std::optional<LinkAddr> locate_allgs() const;
 
@@ -168,6 +189,8 @@ private:
     const Disassembler *dis_;
     std::unordered_map<LinkAddr, std::vector<Probe>> probes_;
     std::vector<PlannedBreakpoint> breakpoints_;
+    std::unordered_map<LinkAddr, PlannedBreakpoint> windows_; // every probe address's
+    std::unordered_map<LinkAddr, EarlySite> early_;           // by probe address
     std::vector<LinkAddr> exit_returns_;
     bool fatal_printed_ = false;
     std::optional<LinkAddr> allgs_;

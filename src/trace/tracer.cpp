@@ -1,5 +1,7 @@
 #include "trace/tracer.h"
 
+#include "arch/register_loads.h"
+
 #include "binary/error.h"
 #include "trace/validator.h"
 
@@ -74,16 +76,54 @@ void Tracer::attach(Tracee &tracee) {
     const std::vector<StoppedGoroutine> stopped =
         tracee.attached() ? stopped_goroutines(tracee) : std::vector<StoppedGoroutine>();
     tracee.keep_unpatched(resume_pcs(stopped));
+    unplaced_.clear();
+    unplaced_set_.clear();
+    early_hits_.clear();
+    placed_at_.clear();
     for (const auto &b : plan_->breakpoints())
-        tracee.insert_breakpoint(bias_.runtime(b.link_addr), b.patchable);
-    // Int3s (a jump patch cannot be switched while threads run), off until needed.
+        place(tracee, b);
+    // Off until needed: int3s (a jump patch cannot be switched while threads run), or guarded
+    // trampolines (their armed byte switches them).
     recovers_armed_ = deferreturns_armed_ = false;
     for (Arming when : {Arming::DuringPanics, Arming::InScopeDeferreturn})
         for (LinkAddr a : plan_->on_demand(when)) {
-            tracee.insert_breakpoint(bias_.runtime(a), 0);
-            tracee.set_breakpoint_enabled(bias_.runtime(a), false);
+            PlannedBreakpoint w = plan_->window(a);
+            if (!tracee.guarded())
+                w.patchable = w.before = 0;
+            if (place(tracee, w))
+                tracee.set_breakpoint_enabled(bias_.runtime(placed_at(a)), false);
         }
     seed_attached(stopped);
+}
+
+// A breakpoint where the plan says, or, guarded and where no trampoline fits, at its early site
+// (trace/probe_plan.h); false when neither could be placed.
+bool Tracer::place(Tracee &tracee, const PlannedBreakpoint &b) {
+    if (tracee.insert_breakpoint(bias_.runtime(b.link_addr), b.patchable, b.before))
+        return true;
+    if (const EarlySite *early = plan_->early(b.link_addr);
+        early != nullptr && tracee.insert_breakpoint(bias_.runtime(early->at), b.link_addr - early->at, 0)) {
+        early_hits_.emplace(early->at, b.link_addr);
+        placed_at_.emplace(b.link_addr, early->at);
+        return true;
+    }
+    unplaced_.push_back(b.link_addr);
+    unplaced_set_.insert(b.link_addr);
+    return false;
+}
+
+LinkAddr Tracer::return_of_call(Addr call) const {
+    const LinkAddr at = walker_->to_link(call);
+    auto f = bin_->pclntab().find_func(at);
+    if (!f)
+        return LinkAddr();
+    auto in = tracee_->disassembler().decode_one(bin_->code(*f).subspan(at - f->entry), at);
+    return in ? in->next() : LinkAddr();
+}
+
+LinkAddr Tracer::placed_at(LinkAddr probe) const {
+    auto it = placed_at_.find(probe);
+    return it == placed_at_.end() ? probe : it->second;
 }
 
 void Tracer::arm(Arming when, bool on) {
@@ -92,7 +132,7 @@ void Tracer::arm(Arming when, bool on) {
         return;
     armed = on;
     for (LinkAddr a : plan_->on_demand(when))
-        tracee_->set_breakpoint_enabled(bias_.runtime(a), on);
+        tracee_->set_breakpoint_enabled(bias_.runtime(placed_at(a)), on);
 }
 
 void Tracer::update_recover_arming() {
@@ -200,18 +240,45 @@ void Tracer::prefetch(const ThreadStop &stop, ProbeKind first) {
 void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
     if (!active_)
         return;
-    const std::vector<Probe> *probes = plan_->at(walker_->to_link(addr));
-    if (probes == nullptr)
+    const LinkAddr at = walker_->to_link(addr);
+    if (auto early = early_hits_.find(at); early != early_hits_.end()) {
+        // Caught at its early site: the registers its probe's own instruction would see.
+        Registers regs = registers_at_probe(stop.regs, early->second);
+        ThreadStop moved{stop.tracee, stop.tid, regs};
+        if (const std::vector<Probe> *probes = plan_->at(early->second))
+            on_probes(moved, *probes);
         return;
+    }
+    if (const std::vector<Probe> *probes = plan_->at(at))
+        on_probes(stop, *probes);
+}
+
+Registers Tracer::registers_at_probe(const Registers &regs, LinkAddr probe) const {
+    Registers r = regs;
+    const ProcessMemory &mem = tracee_->memory();
+    RegisterFile file{[&](Gpr g) { return r.get(g); }, [&](Gpr g, uint64_t v) { r.set(g, v); },
+                      [&](uint64_t a, size_t size) -> std::optional<uint64_t> {
+                          if (size == 8)
+                              return mem.read_u64(Addr(a));
+                          auto v = mem.read_u32(Addr(a));
+                          return v ? std::optional<uint64_t>(*v) : std::nullopt;
+                      }};
+    emulate_loads(
+        plan_->early(probe)->emulate, [&](LinkAddr a) { return bias_.runtime(a).value(); }, file);
+    r.set_pc(bias_.runtime(probe));
+    return r;
+}
+
+void Tracer::on_probes(ThreadStop &stop, const std::vector<Probe> &probes) {
     const Stamped stamped(stamp_, stop.tid);
-    prefetch(stop, probes->front().kind);
+    prefetch(stop, probes.front().kind);
     // The current g is the thread's TLS word, which Go code also keeps in R14 (ABIInternal;
     // goruntime/current_g.h); recovery runs on g0 and gets the user g in RAX instead.
     const CurrentG::Found current = current_g_.at(stop.regs, tracee_->memory());
     validator_->at_stop({}, {}); // nothing read yet at this stop (recovery runs on g0)
     if (current.checked)
         validator_->current_g(current.g, Addr(stop.regs.raw.r14));
-    for (const Probe &p : *probes)
+    for (const Probe &p : probes)
         handle(stop, p, current.g);
     emit_divergences();
 }
@@ -256,7 +323,7 @@ void Tracer::dispatch(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
     case ProbeKind::GorecoverEntry: on_recover_entry(stop, g); break;
     case ProbeKind::GorecoverReturn:
     case ProbeKind::RecoverCallReturn: on_recover_return(stop, g, goid); break;
-    case ProbeKind::RecoverCall: on_recover_call(stop, g); break;
+    case ProbeKind::RecoverCall: on_recover_call(stop, g, goid); break;
     case ProbeKind::Goexit: on_goexit(stop, g, goid); break;
     case ProbeKind::DeferRangefunc: validator_->rangefunc_head(goid, g, stop.regs.sp() + 8); break;
     case ProbeKind::GoroutineEnd:

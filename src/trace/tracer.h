@@ -87,6 +87,16 @@ public:
     // only: no scratch page, no breakpoint.
     nlohmann::ordered_json snapshot(Tracee &tracee);
 
+    // The signal a guarded trampoline sends its thread (Tracee::guard): SIGURG, with which Go's
+    // runtime (1.14+) preempts goroutines, and which its handler takes as a no-op when the
+    // goroutine is not to be preempted or the pc is not Go code (isAsyncSafePoint) — as it is in a
+    // trampoline. Its default disposition is to ignore it, too.
+    static constexpr int kGuardSignal = 23; // SIGURG on x86-64 Linux
+
+    // Attached with guarded breakpoints: the functions whose probes no trampoline could carry
+    // (not inserted: their events are not seen), with how many of their probes each.
+    [[nodiscard]] std::vector<std::pair<std::string, size_t>> unplaced() const;
+
     [[nodiscard]] uint64_t events() const { return seq_; }
     // Observations the runtime model disagreed with (trace/validator.h).
     [[nodiscard]] uint64_t divergences() const;
@@ -105,6 +115,16 @@ private:
     static GoRelease traits_of(const GoBinary &bin);
     void open_readers(Tracee &tracee);
     void map_scratch();
+    bool place(Tracee &tracee, const PlannedBreakpoint &b);
+    [[nodiscard]] LinkAddr placed_at(LinkAddr probe) const;
+    [[nodiscard]] Registers registers_at_probe(const Registers &regs, LinkAddr probe) const;
+    void on_probes(ThreadStop &stop, const std::vector<Probe> &probes);
+    // The instruction after the call at `call` (file address).
+    [[nodiscard]] LinkAddr return_of_call(Addr call) const;
+    std::vector<LinkAddr> unplaced_; // attached and guarded: probes not inserted
+    std::unordered_set<LinkAddr> unplaced_set_;
+    std::unordered_map<LinkAddr, LinkAddr> early_hits_; // early site -> its probe's address
+    std::unordered_map<LinkAddr, LinkAddr> placed_at_;  // probe -> its early site, where it has one
     Event make_event(EventKind kind, uint64_t goid, Addr g);
     void emit(Event e);
     void emit_divergences();
@@ -162,7 +182,7 @@ private:
     // An in-scope CALL runtime.gorecover (out of the whole-program scope, where gorecover is armed
     // only during panics): recover()'s entry seen from its caller, its return at the instruction
     // after the call (RecoverCallReturn).
-    void on_recover_call(ThreadStop &stop, Addr g);
+    void on_recover_call(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recover_return(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recovery(ThreadStop &stop);
     void on_fatal(ThreadStop &stop, Addr g, uint64_t goid);

@@ -6,6 +6,7 @@
 #include "trace/validator.h"
 
 #include <algorithm>
+#include <map>
 #include <unordered_set>
 
 namespace deftrace {
@@ -131,6 +132,20 @@ nlohmann::ordered_json Tracer::snapshot(Tracee &tracee) {
         out.push_back(std::move(j));
     }
     return out;
+}
+
+std::vector<std::pair<std::string, size_t>> Tracer::unplaced() const {
+    std::map<std::string, size_t> by_function;
+    for (LinkAddr a : unplaced_) {
+        // Told at the call instead (on_recover_call): nothing is missed.
+        const auto *probes = plan_->at(a);
+        if (probes != nullptr && std::all_of(probes->begin(), probes->end(),
+                                             [](const Probe &p) { return p.kind == ProbeKind::RecoverCallReturn; }))
+            continue;
+        auto f = bin_->pclntab().find_func(a);
+        ++by_function[f ? std::string(bin_->pclntab().func_name(*f)) : a.hex()];
+    }
+    return {by_function.begin(), by_function.end()};
 }
 
 } // namespace deftrace

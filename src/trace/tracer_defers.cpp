@@ -171,6 +171,8 @@ void Tracer::on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid) {
         // Then at most a register copy or two (the closure context into RDX) and the call.
         LinkAddr at = load->next();
         for (int n = 0; n < 4; ++n) {
+            if (placed_at_.contains(at))
+                return; // caught at its early site, before the load: reported as a call of nil there
             if (const auto *probes = plan_->at(at))
                 for (const Probe &p : *probes) {
                     if ((p.kind != ProbeKind::OpenExitCall && p.kind != ProbeKind::RuntimeCall) || p.direct ||

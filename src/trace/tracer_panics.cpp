@@ -54,7 +54,7 @@ void Tracer::on_recover_entry(ThreadStop &stop, Addr g) {
     recovers_[g] = r;
 }
 
-void Tracer::on_recover_call(ThreadStop &stop, Addr g) {
+void Tracer::on_recover_call(ThreadStop &stop, Addr g, uint64_t goid) {
     PendingRecover r;
     r.panic = state_->top_panic(g);
     if (!r.panic.addr.is_null()) {
@@ -69,6 +69,10 @@ void Tracer::on_recover_call(ThreadStop &stop, Addr g) {
     r.site = names_->site_at(stop.regs.pc(), false);
     r.validation = validator_->recover_entry(g, stop.regs.pc(), stop.regs.sp(), false); // no panic: no look
     recovers_[g] = r;
+    // Attached, where no trampoline could carry the probe after the call (Tracer::place): told now,
+    // the outcome being known (gorecover, which cannot start a panic, finds none).
+    if (unplaced_set_.contains(return_of_call(stop.regs.pc())))
+        on_recover_return(stop, g, goid);
 }
 
 void Tracer::on_recover_return(ThreadStop &stop, Addr g, uint64_t goid) {

@@ -3,6 +3,7 @@
 // The program (tests/fixtures/attach_loop) runs until killed, so it is not part of the testdata
 // matrix, whose programs all end: the test builds it with the release under test
 // (DEFTRACE_GO_MINOR, default 1.22).
+#include "attached_service.h"
 #include "manifest.h"
 #include "run_program.h"
 #include "scratch_dir.h"
@@ -23,95 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string minor_under_test() {
-    const char *m = std::getenv("DEFTRACE_GO_MINOR");
-    return m != nullptr ? m : "1.22";
-}
-
-// Builds the fixture with the release under test; empty when that toolchain is not installed.
-std::string build_fixture(const ScratchDir &dir) {
-    const std::string src = DEFTRACE_SOURCE_DIR, out = dir / "attach_loop";
-    const std::string cmd =
-        "bash -c " +
-        shell_quote(". " + shell_quote(src + "/scripts/go-env.sh") + " && [ -n \"$(go_root_for " + minor_under_test() +
-                    ")\" ] && cd " + shell_quote(src + "/tests/fixtures/attach_loop") + " && go_for " +
-                    minor_under_test() + " build -o " + shell_quote(out) + " .") +
-        " 2>&1";
-    int status = 0;
-    run_capture(cmd, &status);
-    return status == 0 && fs::exists(out) ? out : "";
-}
-
-// A child process that runs until the end of the scope, its stdout in a file.
-class Service {
-public:
-    Service(const std::vector<std::string> &argv, const std::string &out) : out_(out) {
-        pid_ = fork();
-        if (pid_ == 0) {
-            int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            dup2(fd, 1);
-            dup2(fd, 2);
-            exec_program(argv);
-        }
-    }
-    ~Service() {
-        ::kill(pid_, SIGKILL);
-        int st;
-        waitpid(pid_, &st, 0);
-    }
-    Service(const Service &) = delete;
-    Service &operator=(const Service &) = delete;
-    [[nodiscard]] pid_t pid() const { return pid_; }
-    // The number of the last heartbeat line ("beat N"), 0 before the first.
-    [[nodiscard]] long last_beat() const {
-        const std::string s = slurp(out_);
-        const size_t at = s.rfind("beat ");
-        return at == std::string::npos ? 0 : std::strtol(s.c_str() + at + 5, nullptr, 10);
-    }
-    // Waits (up to 5 s) for a heartbeat after `after`.
-    [[nodiscard]] bool beats_after(long after) const {
-        for (int i = 0; i < 500; ++i) {
-            if (last_beat() > after)
-                return true;
-            std::this_thread::sleep_for(10ms);
-        }
-        return false;
-    }
-    // Whether the process is running (not stopped, not gone).
-    [[nodiscard]] char state() const {
-        const std::string stat = slurp("/proc/" + std::to_string(pid_) + "/stat");
-        const size_t close = stat.rfind(')');
-        return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
-    }
-
-private:
-    pid_t pid_;
-    std::string out_;
-};
-
-// The executable mappings of the program's own file, read through /proc/PID/mem.
-std::string text_of(pid_t pid) {
-    const std::string proc = "/proc/" + std::to_string(pid);
-    const std::string exe = fs::read_symlink(proc + "/exe").string();
-    std::ifstream maps(proc + "/maps");
-    std::string line, text;
-    const int mem = open((proc + "/mem").c_str(), O_RDONLY);
-    while (std::getline(maps, line)) {
-        unsigned long lo = 0, hi = 0;
-        char perms[8] = {};
-        if (std::sscanf(line.c_str(), "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[2] != 'x')
-            continue;
-        if (!line.ends_with(exe))
-            continue;
-        std::string bytes(hi - lo, '\0');
-        if (pread(mem, bytes.data(), bytes.size(), static_cast<off_t>(lo)) != static_cast<ssize_t>(bytes.size()))
-            ADD_FAILURE() << "cannot read " << line;
-        text += bytes;
-    }
-    close(mem);
-    return text;
-}
-
 size_t count_kind(const nlohmann::json &trace, const std::string &kind) {
     size_t n = 0;
     for (const auto &e : trace["events"])
@@ -122,7 +34,7 @@ size_t count_kind(const nlohmann::json &trace, const std::string &kind) {
 class AttachRunning : public ::testing::Test {
 protected:
     void SetUp() override {
-        prog_ = build_fixture(dir_);
+        prog_ = build_attach_fixture(dir_);
         if (prog_.empty())
             FAIL() << "no Go " << minor_under_test() << " toolchain to build the fixture (scripts/setup-go.sh)";
     }
@@ -214,8 +126,8 @@ TEST_F(AttachRunning, SigusrReportsAndSigtermDetaches) {
         << lines.substr(lines.size() > 500 ? lines.size() - 500 : 0);
 }
 
-// Each detach leaves its stub page mapped (a thread may still be in a stub): attaching again
-// needs a new place within reach of the code, every time.
+// Each detach unmaps its probe region once no thread is inside: attaching again finds the place
+// free, and the process keeps no mapping of deftrace's.
 TEST_F(AttachRunning, AttachesToTheSameProcessAgainAndAgain) {
     Service svc({prog_}, dir_ / "out-again.txt");
     ASSERT_TRUE(svc.beats_after(2));
@@ -227,6 +139,7 @@ TEST_F(AttachRunning, AttachesToTheSameProcessAgainAndAgain) {
         ASSERT_EQ(exit_code(r), 0) << r.err;
     }
     EXPECT_TRUE(text_of(svc.pid()) == before) << "the program's code differs after detaching";
+    EXPECT_TRUE(deftrace_mappings(svc.pid()).empty()) << deftrace_mappings(svc.pid()).front();
     EXPECT_TRUE(svc.beats_after(svc.last_beat() + 3));
 }
 
@@ -307,7 +220,8 @@ TEST_F(AttachRunning, ErrorsAreOneLineWithTheirExitCodes) {
     std::this_thread::sleep_for(1s);
     const RunResult second = run_program({DEFTRACE_EXE, "-p", std::to_string(svc.pid())});
     EXPECT_EQ(exit_code(second), 77) << second.err;
-    EXPECT_NE(second.err.find("ptrace_scope"), std::string::npos) << second.err;
+    EXPECT_NE(second.err.find("traced by process " + std::to_string(first) + " (deftrace)"), std::string::npos)
+        << second.err;
     EXPECT_TRUE(one_line(second)) << second.err;
     int st = 0;
     waitpid(first, &st, 0);

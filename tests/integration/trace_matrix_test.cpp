@@ -170,7 +170,9 @@ struct Started {
     int out = -1;
 };
 
-Started start(const std::string &mode) {
+// `traced`: under deftrace (its pid in `deftrace`), else the program alone. `err`: where its
+// standard error goes.
+Started start(const std::string &mode, bool traced = true, const std::string &err = "/dev/null") {
     Started s;
     int fds[2];
     if (pipe(fds) != 0)
@@ -179,11 +181,14 @@ Started start(const std::string &mode) {
     if (s.deftrace == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 2);
+        int errfd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(errfd, 2);
         setpgid(0, 0); // its own process group, like a job started by a shell
-        execl(DEFTRACE_EXE, DEFTRACE_EXE, "--no-color", "-o", "/dev/null", signals_binary().c_str(), mode.c_str(),
-              static_cast<char *>(nullptr));
+        if (traced)
+            execl(DEFTRACE_EXE, DEFTRACE_EXE, "--no-color", "-o", "/dev/null", signals_binary().c_str(), mode.c_str(),
+                  static_cast<char *>(nullptr));
+        else
+            execl(signals_binary().c_str(), signals_binary().c_str(), mode.c_str(), static_cast<char *>(nullptr));
         _exit(127);
     }
     close(fds[1]);
@@ -241,6 +246,41 @@ TEST(TraceSignals, EveryCatchableSignalSentToDeftraceReachesTheProgram) {
                        std::to_string(SIGRTMIN + 3) + "\nterminated\n");
     ASSERT_TRUE(WIFEXITED(st)) << describe_status(st);
     EXPECT_EQ(WEXITSTATUS(st), 5) << "deftrace must exit with the program's status";
+}
+
+// The signals of a fault, sent by another process (kill -ABRT ...), are the program's too: Go's
+// runtime answers SIGABRT with its goroutine dump and exit status 2, and the others as it does
+// untraced.
+TEST(TraceSignals, FaultSignalsSentToDeftraceReachTheProgram) {
+    const fs::path err = fs::temp_directory_path() / ("deftrace-fault-" + std::to_string(getpid()) + ".err");
+    for (int sig : {SIGABRT, SIGSEGV, SIGSYS, SIGBUS, SIGTRAP}) {
+        SCOPED_TRACE(std::to_string(sig));
+        int untraced = 0, traced = 0;
+        std::string untraced_err;
+        for (bool under_deftrace : {false, true}) {
+            auto s = start("sleep", under_deftrace, err.string());
+            ASSERT_GT(s.program, 0);
+            ::kill(s.deftrace, sig); // the program itself when untraced
+            int st = 0;
+            // A signal the runtime ignores leaves the program sleeping: ended the same way then.
+            for (int i = 0; i < 300 && waitpid(s.deftrace, &st, WNOHANG) == 0; ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            if (waitpid(s.deftrace, &st, WNOHANG) == 0) {
+                ::kill(s.deftrace, SIGKILL);
+                waitpid(s.deftrace, &st, 0);
+            }
+            rest(s.out);
+            (under_deftrace ? traced : untraced) = st;
+            const std::string text = slurp(err);
+            const std::string first = text.substr(0, text.find('\n'));
+            if (!under_deftrace)
+                untraced_err = first;
+            else
+                EXPECT_EQ(first, untraced_err) << text.substr(0, 1000);
+        }
+        EXPECT_EQ(describe_status(traced), describe_status(untraced));
+    }
+    fs::remove(err);
 }
 
 TEST(TraceSignals, DeftraceDiesByTheSignalThatKilledTheProgram) {

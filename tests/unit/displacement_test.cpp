@@ -143,5 +143,78 @@ TEST(JumpPatch, RefusedWhereTheCodeDoesNotAllowIt) {
         << "a trampoline out of reach";
 }
 
+TrampolineTrap guarded_trap() {
+    TrampolineTrap t;
+    t.kind = TrampolineTrap::Kind::Signal;
+    t.gate = Addr(0x2f0000);
+    t.gate_open = 4242;
+    t.armed = Addr(0x2f0100);
+    t.tgid = 4000;
+    t.signal = 23;
+    return t;
+}
+
+// A guarded patch may start before its breakpoint: here `mov %rax,%rdx; call *%rcx` (5 bytes),
+// the breakpoint on the call (deferreturn calling a deferred function). The trampoline runs the
+// mov, then the trap, then the call as a push of the original return address and a jump.
+TEST(GuardedPatch, StartsBeforeACallTooShortToCarryAJump) {
+    static Disassembler dis;
+    const std::vector<uint8_t> code = {0x48, 0x89, 0xc2, 0xff, 0xd1};
+    auto p = plan_patch(dis, Bytes(code), Addr(0x401000), Addr(0x401003), 5, Addr(0x300000), guarded_trap());
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->address, Addr(0x401000));
+    EXPECT_EQ(p->site, Addr(0x401003));
+    EXPECT_EQ(p->length, 5);
+    const auto text = text_at(p->trampoline, 0x300000);
+    ASSERT_GE(text.size(), 4u);
+    EXPECT_EQ(text.front(), "mov rdx, rax");
+    EXPECT_EQ(text[text.size() - 2], "push 0x401005");
+    EXPECT_EQ(text.back(), "jmp rcx");
+    // The hit's pc follows the trap's system call.
+    EXPECT_EQ(p->trampoline[p->hit_offset - 2], 0x0f);
+    EXPECT_EQ(p->trampoline[p->hit_offset - 1], 0x05);
+    // Without room before the call, no patch.
+    EXPECT_FALSE(
+        plan_patch(dis, Bytes(code).subspan(3), Addr(0x401003), Addr(0x401003), 2, Addr(0x300000), guarded_trap()));
+}
+
+// The trap saves what its system calls use below the stack pointer, checks the gate and the
+// armed byte (RIP-relative, so they address the given words from wherever it runs), sends the
+// signal, and restores everything before the relocated code.
+TEST(GuardedPatch, TheTrapChecksItsGateAndRestoresWhatItSaved) {
+    static Disassembler dis;
+    const std::vector<uint8_t> ret = {0x48, 0x83, 0xc4, 0x38, 0x5d, 0xc3}; // add $0x38,%rsp; pop %rbp; ret
+    auto p = plan_patch(dis, Bytes(ret), Addr(0x401000), Addr(0x401005), 6, Addr(0x300000), guarded_trap());
+    ASSERT_TRUE(p) << "a ret ends its patch";
+    EXPECT_EQ(p->address, Addr(0x401000));
+    const auto text = text_at(p->trampoline, 0x300000);
+    const std::string all = [&] {
+        std::string s;
+        for (const auto &t : text)
+            s += t + "\n";
+        return s;
+    }();
+    EXPECT_NE(all.find("add rsp, 0x38\npop rbp\nmov qword ptr [rsp - 8], rax"), std::string::npos) << all;
+    // The gate at 0x2f0000 (== 4242), the armed byte at 0x2f0100, the trampoline at 0x300000:
+    // each RIP-relative displacement lands on its word.
+    EXPECT_NE(all.find("pushfq\ncmp dword ptr [rip - 0x10033], 0x1092\njne 0x30006b\n"
+                       "cmp byte ptr [rip - 0xff40], 0\nje 0x30006b\n"),
+              std::string::npos)
+        << all;
+    EXPECT_EQ(0x300033 - 0x10033, 0x2f0000); // the cmp ends at 0x300033
+    EXPECT_EQ(0x300040 - 0xff40, 0x2f0100);
+    // The pass's mark below the saved flags, then tgkill(4000, gettid(), 23).
+    EXPECT_NE(all.find("rdtsc\nmov dword ptr [rsp - 8], eax\nmov dword ptr [rsp - 4], edx\nmov eax, 0xba\nsyscall\n"
+                       "mov esi, eax\nmov edi, 0xfa0\nmov edx, 0x17\nmov eax, 0xea\nsyscall\nnop\npopfq\n"),
+              std::string::npos)
+        << all;
+    EXPECT_EQ(p->trampoline.at(p->hit_offset), 0x90) << "the hit's pc is the nop, which a skip jumps over";
+    EXPECT_EQ(text.back(), "ret");
+    EXPECT_EQ(text[text.size() - 2], "mov rax, qword ptr [rsp - 8]");
+    // A plain load through a register before the breakpoint may be a Go nil check: never moved.
+    const std::vector<uint8_t> load = {0x48, 0x8b, 0x08, 0xff, 0xd1}; // mov (%rax),%rcx; call *%rcx
+    EXPECT_FALSE(plan_patch(dis, Bytes(load), Addr(0x401000), Addr(0x401003), 5, Addr(0x300000), guarded_trap()));
+}
+
 } // namespace
 } // namespace deftrace::testing
