@@ -13,6 +13,7 @@ struct CodeLog::Header {
     pid_t pid;
     uint32_t done; // 1: nothing left to undo
     uint64_t region, region_size;
+    uint64_t parking_lo, parking_hi;
     uint64_t used; // entries in use or freed (live == 0), from the first
 };
 
@@ -46,6 +47,15 @@ pid_t CodeLog::process() const {
 void CodeLog::set_region(Addr remote, size_t size) {
     header_->region = remote.value();
     header_->region_size = size;
+}
+
+void CodeLog::set_parking(Addr lo, Addr hi) {
+    header_->parking_lo = lo.value();
+    header_->parking_hi = hi.value();
+}
+
+std::pair<Addr, Addr> CodeLog::parking() const {
+    return {Addr(header_->parking_lo), Addr(header_->parking_hi)};
 }
 
 Addr CodeLog::region() const {

@@ -15,6 +15,7 @@
 #include <span>
 #include <sys/types.h>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace deftrace {
@@ -34,6 +35,9 @@ public:
 
     void set_process(pid_t pid);
     [[nodiscard]] pid_t process() const;
+    // Tracee::set_parking's range, for the guardian's own system calls in the process.
+    void set_parking(Addr lo, Addr hi);
+    [[nodiscard]] std::pair<Addr, Addr> parking() const;
     // The probe region the process maps ({} once it is unmapped).
     void set_region(Addr remote, size_t size);
     [[nodiscard]] Addr region() const;

@@ -1,6 +1,7 @@
 #include "process/guardian.h"
 
 #include "binary/error.h"
+#include "process/probe_region.h"
 #include "process/tracee.h"
 
 #include <cerrno>
@@ -9,6 +10,9 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
+#include <string>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
@@ -66,6 +70,37 @@ void ignore_signals() {
 
 } // namespace
 
+bool Guardian::wait_for_earlier(pid_t pid, std::chrono::milliseconds limit) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    // A guardian at work traces the process; a region with no tracer is one whose guardian is
+    // about to (its deftrace just died). A live deftrace tracing it is no reason to wait: the
+    // attach fails at once, naming it.
+    auto busy = [&] {
+        pid_t tracer = 0;
+        std::ifstream status(proc + "/status");
+        for (std::string line; std::getline(status, line);)
+            if (line.starts_with("TracerPid:"))
+                tracer = static_cast<pid_t>(std::stol(line.substr(10)));
+        if (tracer != 0) {
+            std::ifstream comm("/proc/" + std::to_string(tracer) + "/comm");
+            std::string name;
+            return std::getline(comm, name) && name == kCommand;
+        }
+        std::ifstream maps(proc + "/maps");
+        for (std::string line; std::getline(maps, line);)
+            if (line.find(ProbeRegion::kName) != std::string::npos)
+                return true;
+        return false;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (busy()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
 Guardian Guardian::start(CodeLog &log) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
@@ -83,6 +118,7 @@ Guardian Guardian::start(CodeLog &log) {
             _exit(guardian < 0 ? 1 : 0);
         ignore_signals();
         close_all_but(reader.get());
+        prctl(PR_SET_NAME, kCommand); // what a later deftrace waits for (wait_for_earlier)
         guard(reader.get(), log);
     }
     int st = 0;
@@ -103,6 +139,7 @@ size_t Guardian::restore(const CodeLog &log) {
     for (;;) {
         try {
             Tracee t = Tracee::attach(log.process());
+            t.set_parking(log.parking().first, log.parking().second);
             const size_t n = t.undo(log);
             t.detach();
             return n;

@@ -15,6 +15,7 @@
 #include "binary/unique_fd.h"
 #include "process/code_log.h"
 
+#include <chrono>
 #include <sys/types.h>
 
 namespace deftrace {
@@ -28,9 +29,17 @@ public:
     // Closes deftrace's end of the pipe: the guardian looks at the log now.
     ~Guardian();
 
-    // The guardian's own work, in the forked process: exported for the tests, which run it on a
-    // process whose tracer they killed. Returns the number of changes put back; throws on failure.
+    // The guardian's own work, in the forked process. Returns the number of changes put back;
+    // throws on failure.
     static size_t restore(const CodeLog &log);
+
+    // Before attaching to `pid`: waits (up to `limit`) while an earlier deftrace's probe region
+    // is still mapped there, or the process still traced by its guardian (a deftrace killed a
+    // moment ago, its guardian at work). False when that does not end in time.
+    static bool wait_for_earlier(pid_t pid, std::chrono::milliseconds limit);
+
+    // Its command name (/proc/PID/comm), as `ps` shows it.
+    static constexpr const char *kCommand = "deftrace-guard";
 
 private:
     explicit Guardian(UniqueFd pipe) : pipe_(std::move(pipe)) {}

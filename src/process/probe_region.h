@@ -25,6 +25,8 @@ namespace deftrace {
 class ProbeRegion {
 public:
     static constexpr size_t kSize = 256 * 1024;
+    // The memfd's name: /proc/PID/maps shows the region as /memfd:deftrace-probes (deleted).
+    static constexpr const char *kName = "deftrace-probes";
 
     // Maps `fd` (the process's memfd, reopened here through /proc) here, lays the region out and
     // takes the lock. `remote` is where the process mapped it.

@@ -143,7 +143,8 @@ Tracee Tracee::launch(const std::vector<std::string> &argv) {
         fail("the child did not stop before exec");
     // PTRACE_SEIZE (not TRACEME): group-stops stay group-stops (Ctrl-Z works) and running
     // threads can be interrupted for a clean detach.
-    long opts = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL;
+    long opts =
+        PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
     if (ptrace(PTRACE_SEIZE, pid, nullptr, reinterpret_cast<void *>(opts)) != 0)
         fail("PTRACE_SEIZE");
     ::kill(pid, SIGCONT);
@@ -223,8 +224,10 @@ Tracee Tracee::attach(pid_t pid) {
     const std::string who = "process " + std::to_string(pid);
     if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH))
         throw Error(ErrorKind::NotFound, "no such process: " + std::to_string(pid));
-    // No PTRACE_O_EXITKILL: the program is not ours, it must outlive deftrace.
-    const long opts = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
+    // No PTRACE_O_EXITKILL: the program is not ours, it must outlive deftrace. TRACESYSGOOD: a
+    // thread left in a system call stop (inject_syscall) by a deftrace that died is sent
+    // SIGTRAP by the kernel unless the stop's status is SIGTRAP | 0x80, which is no signal.
+    const long opts = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_TRACESYSGOOD;
     if (ptrace(PTRACE_SEIZE, pid, nullptr, reinterpret_cast<void *>(opts)) != 0) {
         const int e = errno;
         if (e == ESRCH || process_ended(pid))
@@ -343,11 +346,12 @@ Addr Tracee::map_probe_region(const std::vector<Addr> &hints) {
     // memfd_create's name, just below the leader's stack pointer (no Go code keeps anything
     // there), put back after.
     const Addr name_at = get_registers(pid_).sp() - 256;
-    static constexpr uint8_t kName[16] = "deftrace-probes";
-    uint8_t saved[sizeof kName];
+    const std::string_view name = ProbeRegion::kName;
+    std::vector<uint8_t> saved(name.size() + 1), name_bytes(name.size() + 1, 0);
+    std::memcpy(name_bytes.data(), name.data(), name.size());
     if (!memory_.read(name_at, saved))
         throw Error(ErrorKind::Process, "cannot read the leader's stack at " + name_at.hex());
-    memory_.write(name_at, kName);
+    memory_.write(name_at, name_bytes);
     const int64_t fd = inject_syscall(SYS_memfd_create, {name_at.value(), MFD_CLOEXEC});
     memory_.write(name_at, saved);
     if (fd < 0)
@@ -405,13 +409,119 @@ std::optional<uint64_t> Tracee::auxv(uint64_t type) const {
     return std::nullopt;
 }
 
+namespace {
+
+constexpr long kErestartSys = -512, kErestartNoIntr = -513;
+
+// A thread in a system call's exit stop goes back to an interrupt stop. The kernel restarts a
+// call a stop interrupted (ERESTARTSYS...) on the way out of a stop taken while handling signals,
+// not out of an exit stop: without this, the call the thread was in before deftrace borrowed it
+// would return that error to the program.
+void stop_in_signal_handling(pid_t tid, std::vector<int> &queued) {
+    if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0 || ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0)
+        return;
+    for (;;) {
+        int st = 0;
+        pid_t got;
+        while ((got = waitpid(tid, &st, __WALL)) < 0 && errno == EINTR) {
+        }
+        if (got != tid || !WIFSTOPPED(st) || (st >> 16) != 0)
+            return; // the interrupt stop (or the thread is gone)
+        // A signal first, then the interrupt at its resume: queued again later.
+        queued.push_back(WSTOPSIG(st));
+        if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0)
+            return;
+    }
+}
+
+// Drives thread `tid` with PTRACE_SYSCALL through a system call's entry and exit stops, both with
+// the pc `after` (the instruction after the `syscall`); signals reported meanwhile are added to
+// `queued` (to be queued again). False when the call did not run.
+bool run_one_syscall(pid_t tid, Addr after, std::vector<int> &queued, Registers &at_exit) {
+    bool entered = false;
+    for (int tries = 0; tries < 64; ++tries) {
+        if (ptrace(PTRACE_SYSCALL, tid, nullptr, nullptr) != 0)
+            ptrace_failed("PTRACE_SYSCALL", tid);
+        int st = 0;
+        pid_t got;
+        while ((got = waitpid(tid, &st, __WALL)) < 0 && errno == EINTR) {
+        }
+        if (got != tid || !WIFSTOPPED(st))
+            throw Error(ErrorKind::Process, "the tracee did not stop around an injected system call");
+        at_exit = get_registers(tid);
+        if (!(WSTOPSIG(st) == (SIGTRAP | 0x80) && (st >> 16) == 0 && at_exit.pc() == after)) {
+            if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP && WSTOPSIG(st) != (SIGTRAP | 0x80))
+                queued.push_back(WSTOPSIG(st));
+            continue;
+        }
+        if (entered)
+            return true;
+        entered = true;
+    }
+    return false;
+}
+
+} // namespace
+
+void Tracee::set_parking(Addr lo, Addr hi) {
+    parking_ = {lo, hi};
+    if (log_ != nullptr)
+        log_->set_parking(lo, hi);
+}
+
+std::optional<pid_t> Tracee::parked_thread() const {
+    if (parking_.second.is_null())
+        return std::nullopt;
+    for (pid_t t : threads_)
+        if (auto regs = registers_of(t); regs && regs->raw.orig_rax == SYS_futex &&
+                                         static_cast<int64_t>(regs->raw.rax) == kErestartSys &&
+                                         regs->pc() >= parking_.first && regs->pc() < parking_.second)
+            return t;
+    return std::nullopt;
+}
+
 int64_t Tracee::inject_syscall(long nr, std::initializer_list<uint64_t> args) {
-    return inject_syscall(pid_, nr, args);
+    // A thread parked in a futex wait in the code set_parking names (every idle thread of a Go
+    // program, in runtime.futex), interrupted: the
+    // kernel restarts its system call when it resumes, so it is made to restart this one instead,
+    // from its own `syscall` instruction, and then its own again. Should deftrace die meanwhile,
+    // the thread runs this call and returns to the runtime's futex wrapper with its result, which
+    // the runtime ignores (futexsleep loops on its condition) and registers its ABI does not keep:
+    // nothing of the program changed but what the call did. Otherwise, the leader.
+    const std::optional<pid_t> parked = parked_thread();
+    if (!parked)
+        return inject_syscall(pid_, nr, args);
+    const Registers saved = get_registers(*parked);
+    Registers r = saved;
+    r.raw.orig_rax = static_cast<unsigned long long>(nr);
+    r.raw.rax = static_cast<unsigned long long>(kErestartNoIntr); // restarted as orig_rax
+    unsigned long long *regs[] = {&r.raw.rdi, &r.raw.rsi, &r.raw.rdx, &r.raw.r10, &r.raw.r8, &r.raw.r9};
+    size_t i = 0;
+    for (uint64_t a : args)
+        *regs[i++] = a;
+    set_registers(*parked, r);
+    std::vector<int> queued;
+    Registers after;
+    const bool ran = run_one_syscall(*parked, saved.pc(), queued, after);
+    // Its own state back, and back in an interrupt stop: the kernel restarts an interrupted call
+    // on the way out of a stop taken while handling signals, not out of a system call's exit
+    // stop. (Killed before that, the thread returns to the runtime's futex wrapper, which
+    // ignores the error it gets and waits again.)
+    set_registers(*parked, saved);
+    stop_in_signal_handling(*parked, queued);
+    for (int sig : queued)
+        syscall(SYS_tgkill, pid_, *parked, sig);
+    if (!ran)
+        throw Error(ErrorKind::Process, "an injected system call did not run");
+    return static_cast<int64_t>(after.raw.rax);
 }
 
 int64_t Tracee::inject_syscall(pid_t tid, long nr, std::initializer_list<uint64_t> args) {
     // Run one `syscall` instruction at the current pc of the (stopped) thread, every other thread
-    // stopped too, then put its code and registers back.
+    // stopped too, then put its code and registers back. The thread is driven from the call's
+    // entry stop to its exit stop (PTRACE_SYSCALL), not single-stepped: the trap flag a single
+    // step leaves set until the thread's next resume would kill it with SIGTRAP should deftrace
+    // die before then.
     const Registers saved = get_registers(tid);
     const Addr at = saved.pc();
     uint8_t original[2];
@@ -427,30 +537,17 @@ int64_t Tracee::inject_syscall(pid_t tid, long nr, std::initializer_list<uint64_
     for (uint64_t a : args)
         *regs[i++] = a;
     set_registers(tid, r);
-    // A signal queued for the thread is reported before the instruction runs: step again (it
-    // is queued again afterwards), until the pc is past the instruction.
+    // A signal queued for the thread is reported before the instruction runs: it is queued
+    // again afterwards.
     std::vector<int> queued;
     Registers after;
-    for (int tries = 0; tries < 64; ++tries) {
-        if (ptrace(PTRACE_SINGLESTEP, tid, nullptr, nullptr) != 0)
-            ptrace_failed("PTRACE_SINGLESTEP", tid);
-        int st = 0;
-        pid_t got;
-        while ((got = waitpid(tid, &st, __WALL)) < 0 && errno == EINTR) {
-        }
-        if (got != tid || !WIFSTOPPED(st))
-            throw Error(ErrorKind::Process, "the tracee did not stop after an injected system call");
-        if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP)
-            queued.push_back(WSTOPSIG(st));
-        after = get_registers(tid);
-        if (after.pc() == at + sizeof syscall_insn)
-            break;
-    }
+    const bool done = run_one_syscall(tid, at + sizeof syscall_insn, queued, after);
     memory_.patch(at, original);
     set_registers(tid, saved);
+    stop_in_signal_handling(tid, queued);
     for (int sig : queued)
         syscall(SYS_tgkill, pid_, tid, sig);
-    if (after.pc() != at + sizeof syscall_insn)
+    if (!done)
         throw Error(ErrorKind::Process, "an injected system call did not run");
     return static_cast<int64_t>(after.raw.rax);
 }
@@ -475,6 +572,7 @@ void Tracee::guard(int signal, CodeLog &log) {
     guard_signal_ = signal;
     log_ = &log;
     log.set_process(pid_);
+    log.set_parking(parking_.first, parking_.second);
     memory_.set_code_log(&log);
 }
 
@@ -1167,7 +1265,7 @@ void Tracee::follow_children(ChildPolicy &policy) {
     // Inherited by every thread created from now on (ptrace(2), PTRACE_SETOPTIONS): the program
     // is one thread, stopped at its first instruction.
     const long opts = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL |
-                      PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
+                      PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
     if (ptrace(PTRACE_SETOPTIONS, pid_, nullptr, reinterpret_cast<void *>(opts)) != 0)
         ptrace_failed("PTRACE_SETOPTIONS", pid_);
     policy_ = &policy;

@@ -103,6 +103,9 @@ public:
     // program should deftrace die.
     void guard(int signal, CodeLog &log);
     [[nodiscard]] bool guarded() const { return guard_signal_ != 0; }
+    // [lo, hi): a function that waits in a futex and ignores what the call returns (Go's
+    // runtime.futex). inject_syscall borrows a thread parked there, when there is one.
+    void set_parking(Addr lo, Addr hi);
     // Only while stopped at launch or attach: runs mmap in the tracee for an executable scratch
     // area (guarded: the probe region), trying each hint with MAP_FIXED_NOREPLACE (stubs must be
     // within rel32 reach of the code).
@@ -222,6 +225,9 @@ private:
     void resume_after_breakpoint(pid_t tid, Registers &regs, Addr addr);
     int64_t inject_syscall(long nr, std::initializer_list<uint64_t> args);
     int64_t inject_syscall(pid_t tid, long nr, std::initializer_list<uint64_t> args);
+    // Every thread stopped: one interrupted in a futex wait in the parking code (inject_syscall's
+    // choice), if any.
+    [[nodiscard]] std::optional<pid_t> parked_thread() const;
     bool on_signal_stack(pid_t tid);
     // `stopped`: a thread already in a ptrace-stop (the one being handled), if any. Launched,
     // then waits for the program to end.
@@ -261,6 +267,7 @@ private:
     CodeLog *log_ = nullptr;
     std::unique_ptr<ProbeRegion> region_;
     std::unordered_map<pid_t, uint64_t> last_mark_;
+    std::pair<Addr, Addr> parking_;
     // The scratch area (the probe region when guarded), unmapped at detach.
     Addr scratch_;
     size_t scratch_size_ = 0;

@@ -55,6 +55,12 @@ void Tracer::open_readers(Tracee &tracee) {
 
 void Tracer::attach(Tracee &tracee) {
     open_readers(tracee);
+    // An idle Go thread waits in runtime.futex, which ignores what the call returns: the thread
+    // deftrace may borrow for the system calls it runs in the program (Tracee::inject_syscall).
+    if (auto futex = bin_->pclntab().find_by_name("runtime.futex")) {
+        const FuncInfo f = bin_->pclntab().func(*futex);
+        tracee.set_parking(bias_.runtime(f.entry), bias_.runtime(f.end));
+    }
     map_scratch();
     scope_ = Scope::parse(options_.scope, *bin_);
     whole_program_ = !options_.panics_only && scope_.is_all();
