@@ -5,6 +5,7 @@
 #include "binary/go_binary.h"
 #include "binary/source_paths.h"
 #include "exit_codes.h"
+#include "file_roles.h"
 #include "goruntime/runtime_offsets.h"
 #include "process/code_log.h"
 #include "process/guardian.h"
@@ -73,6 +74,15 @@ template <typename F> auto on_trace(const std::string &name, F &&f) {
     } catch (const nlohmann::json::exception &e) {
         throw Error(ErrorKind::Usage, name + ": not a deftrace JSON trace: " + e.what());
     }
+}
+
+// A saved trace, and a word on stderr when its writer stopped mid-line (trace_file.h): the
+// comparison goes on with what was written whole, and the reader knows what was left out.
+LoadedTrace load_saved_trace(const std::string &path) {
+    LoadedTrace t = on_trace(path, [&] { return load_trace_file(path); });
+    if (!t.cut.empty())
+        std::fprintf(stderr, "deftrace: %s: %s\n", terminal_safe(path).c_str(), t.cut.c_str());
+    return t;
 }
 
 // -p: every signal deftrace can catch either asks it to detach (Ctrl-C, SIGTERM, SIGHUP, and every
@@ -229,6 +239,32 @@ GoBinary open_program(const std::string &path, std::optional<int> pid) {
     }
 }
 
+// The files the command reads, and those it writes (file_roles.h). Standard error counts as an
+// output when the text trace goes there: `--json t 2>t` would mix two traces as surely as
+// `-o t --json t`.
+std::vector<NamedFile> named_inputs(const TraceCommandOptions &opts, const std::string &program) {
+    std::vector<NamedFile> in{{"the program", program, true}};
+    if (opts.expect)
+        in.push_back({"--expect", *opts.expect, true});
+    for (const std::string &p : opts.probes) // a shipped probe's name is no file here, and is skipped
+        if (std::error_code ec; fs::is_regular_file(p, ec))
+            in.push_back({"--probes", p, true});
+    return in;
+}
+
+std::vector<NamedFile> named_outputs(const TraceCommandOptions &opts) {
+    std::vector<NamedFile> out;
+    if (opts.output)
+        out.push_back({"-o", *opts.output, true});
+    else
+        out.push_back({"standard error (where the text trace goes)", "/dev/stderr", false});
+    if (opts.json)
+        out.push_back({"--json", *opts.json, true});
+    if (opts.jsonl)
+        out.push_back({"--jsonl", *opts.jsonl, true});
+    return out;
+}
+
 // snapshot: the tracer's readers without a trace.
 class NullSink : public EventSink {
 public:
@@ -256,7 +292,7 @@ int run_trace(const TraceCommandOptions &opts) {
     // the probes are read, the output files created.
     std::optional<LoadedTrace> expected;
     if (opts.expect)
-        expected = on_trace(*opts.expect, [&] { return load_trace_file(*opts.expect); });
+        expected = load_saved_trace(*opts.expect);
     const Scope scope = Scope::parse(opts.scope, bin); // a bad expression fails here
     TraceOptions topts;
     topts.panics_only = opts.panics_only;
@@ -267,6 +303,7 @@ int run_trace(const TraceCommandOptions &opts) {
     const bool shipped = opts.leaks || ((opts.fail_on_leak || opts.leak_age) && opts.probes.empty());
     topts.resources = resource_probes(opts.probes, shipped, data);
     topts.offsets_for = [data](const GoBinary &b) { return RuntimeOffsets::from(layouts_for(b, data)); }; // exec
+    refuse_shared_files(named_inputs(opts, path), named_outputs(opts));
     OutputStream text_out = opts.output ? OutputStream::open(*opts.output, OutputStream::Buffering::Line)
                                         : OutputStream::borrow(stderr, "stderr");
     std::optional<OutputStream> json_out, jsonl_out;
@@ -310,10 +347,16 @@ int run_trace(const TraceCommandOptions &opts) {
         children.emplace(opts.follow_forks, sinks, topts);
     Tracer tracer(bin, Tracer::sites_needed(bin, topts), offsets, opts.follow_forks ? children->program_sink() : sinks,
                   topts);
-    // Attached: the guardian first, before anything in the program changes (process/guardian.h).
+    // Attached: the guardian first, before anything in the program changes (process/guardian.h),
+    // and not before an earlier deftrace's guardian is done with it.
     std::optional<CodeLog> code_log;
     std::optional<Guardian> guardian;
     if (opts.pid) {
+        if (!Guardian::wait_for_earlier(*opts.pid, std::chrono::seconds(10)))
+            throw Error(ErrorKind::Process, "process " + std::to_string(*opts.pid) +
+                                                " still holds the probes of an earlier deftrace, whose guardian is "
+                                                "not done with it (/proc/" +
+                                                std::to_string(*opts.pid) + "/maps)");
         code_log.emplace();
         guardian.emplace(Guardian::start(*code_log));
     }
@@ -468,8 +511,8 @@ int run_snapshot(int pid, bool json_out) {
 }
 
 int run_diff(const std::string &expected, const std::string &actual) {
-    const LoadedTrace want = on_trace(expected, [&] { return load_trace_file(expected); });
-    const LoadedTrace got = on_trace(actual, [&] { return load_trace_file(actual); });
+    const LoadedTrace want = load_saved_trace(expected);
+    const LoadedTrace got = load_saved_trace(actual);
     TraceDiff d = on_trace(expected + " or " + actual,
                            [&] { return diff_traces(*want.events, want.members, *got.events, got.members); });
     if (d.same)

@@ -38,6 +38,11 @@ public:
     // Drops the state of a goroutine that has ended (goexit1): goroutine ids are never reused
     // (runtime.newproc1 takes them from a global counter), so nothing will refer to it again.
     void forget(Goid goid) { goroutines_.erase(goid); }
+    // A goroutine whose state the model cannot know (deftrace attached while it was panicking, or
+    // its stack could not be walked whole): its observations are applied leniently, as after a
+    // divergence but without one, until a ChainSnapshot (its next panic, Goexit or end) gives
+    // the model its state.
+    void state_unknown(Goid goid) { state(goid).desynchronised = true; }
 
     // The next deferred call (or recovery / end) the newest panic's runner will make. Computes and
     // remembers it; nullopt if no panic is in progress or its current deferred call has not returned.

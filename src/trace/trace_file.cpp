@@ -166,7 +166,7 @@ public:
         }
         (void)normalizer();
         members_.erase("events");
-        return LoadedTrace{std::move(normalizer_), std::move(members_)};
+        return LoadedTrace{std::move(normalizer_), std::move(members_), {}};
     }
 
 private:
@@ -237,16 +237,31 @@ template <typename Input> LoadedTrace load_document(Input &&input, const std::st
     return loader.finish(doc.contains("events"));
 }
 
+// One line of a JSON Lines trace, and whether a newline ended it: only the last line of a file
+// can lack one, and it is then where the writer stopped.
+struct Line {
+    std::string text;
+    bool ended = true;
+};
+
 // The JSON Lines form, from a function that returns the next line (nullopt at the end).
 template <typename NextLine> LoadedTrace load_lines(NextLine &&next_line, const std::string &name) {
     Loader loader(name);
     size_t line_no = 0;
     bool ended = false;
+    std::string cut;
     while (auto line = next_line()) {
         ++line_no;
-        if (line->find_first_not_of(" \t\r") == std::string::npos)
+        if (line->text.find_first_not_of(" \t\r") == std::string::npos)
             continue;
-        auto j = parse_json_input(*line, kMaxTraceDepth);
+        auto j = parse_json_input(line->text, kMaxTraceDepth);
+        if ((!j || !j->is_object()) && !line->ended && line_no > 1) {
+            // Every line is written whole and then flushed: an unterminated last line that does
+            // not parse is a write cut short, and the lines before it still tell the story.
+            cut = "line " + std::to_string(line_no) +
+                  " ends in the middle (the writer stopped there): read up to line " + std::to_string(line_no - 1);
+            break;
+        }
         if (!j || !j->is_object())
             not_a_trace(name, "line " + std::to_string(line_no) + " is not a JSON object");
         if (ended)
@@ -265,7 +280,9 @@ template <typename NextLine> LoadedTrace load_lines(NextLine &&next_line, const 
             loader.event(*j);
         }
     }
-    return loader.finish(true); // a trace cut short (the tracer was killed) still tells its story
+    LoadedTrace t = loader.finish(true); // a trace cut short (the tracer was killed) still tells its story
+    t.cut = std::move(cut);
+    return t;
 }
 
 bool is_jsonl_header(std::string_view first_line) {
@@ -280,11 +297,12 @@ LoadedTrace load_trace(std::string_view text, const std::string &name) {
     if (first_nl != std::string_view::npos && is_jsonl_header(text.substr(0, first_nl))) {
         size_t at = 0;
         return load_lines(
-            [&]() -> std::optional<std::string> {
+            [&]() -> std::optional<Line> {
                 if (at >= text.size())
                     return std::nullopt;
                 size_t nl = text.find('\n', at);
-                std::string line(text.substr(at, nl == std::string_view::npos ? std::string_view::npos : nl - at));
+                Line line{std::string(text.substr(at, nl == std::string_view::npos ? std::string_view::npos : nl - at)),
+                          nl != std::string_view::npos};
                 at = nl == std::string_view::npos ? text.size() : nl + 1;
                 return line;
             },
@@ -309,11 +327,12 @@ LoadedTrace load_trace_file(const std::string &path) {
         ~Free() { std::free(*p); }
     } free_buf{&buf};
     return load_lines(
-        [&]() -> std::optional<std::string> {
+        [&]() -> std::optional<Line> {
             const ssize_t n = getline(&buf, &cap, f.get());
             if (n < 0)
                 return std::nullopt;
-            return std::string(buf, static_cast<size_t>(n > 0 && buf[n - 1] == '\n' ? n - 1 : n));
+            const bool ended = n > 0 && buf[n - 1] == '\n';
+            return Line{std::string(buf, static_cast<size_t>(ended ? n - 1 : n)), ended};
         },
         path);
 }

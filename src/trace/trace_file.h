@@ -28,11 +28,16 @@ inline constexpr size_t kMaxTraceDepth = 64;
 struct LoadedTrace {
     std::unique_ptr<Normalizer> events; // normalized, ready for reading back
     nlohmann::ordered_json members;     // every member but "events"
+    // A JSON Lines trace whose writer stopped in the middle of a line (a full disk, a kill
+    // between two writes): what was left out, for the reader to say ("line 1099 ends in the
+    // middle (the writer stopped there): read up to line 1098"). Empty otherwise.
+    std::string cut;
 };
 
 // Reads a trace in either form: a JSON document, or JSON Lines (a header line with
 // "format": "jsonl", one event a line, a closing {"end": {...}} line; a trace cut short before
-// its end line is read up to its last line). `name` is used in error messages.
+// its end line is read up to its last complete line, see LoadedTrace::cut). `name` is used in
+// error messages.
 LoadedTrace load_trace(std::string_view text, const std::string &name);
 // The same from a file, never holding the file (see read_input_file for the file checks).
 LoadedTrace load_trace_file(const std::string &path);

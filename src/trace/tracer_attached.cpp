@@ -68,6 +68,17 @@ Site Tracer::registration_site(const PendingDefer &d) const {
     return site;
 }
 
+// Stopped inside the runtime's panic machinery: gopanic or Goexit may not have linked their
+// _panic yet (gopanic's p.start, 1.22+; the entry probe that would have told it is behind), or
+// recovery is on its way back to the frame it resumes.
+bool Tracer::unwinding(const StoppedGoroutine &s) const {
+    constexpr size_t kFrames = 64;
+    for (const Frame &f : walker_->walk(s.at.pc, s.at.sp, kFrames))
+        if (f.name == "runtime.gopanic" || f.name == "runtime.Goexit" || f.name == "runtime.recovery")
+            return true;
+    return false;
+}
+
 void Tracer::seed_attached(const std::vector<StoppedGoroutine> &stopped) {
     std::vector<std::pair<StoppedGoroutine, PendingDefers>> chains;
     std::unordered_set<std::string> unanalysed; // not analysed: out of scope, or --panics-only
@@ -87,10 +98,16 @@ void Tracer::seed_attached(const std::vector<StoppedGoroutine> &stopped) {
         // The model learns a goroutine's chain only when it can learn all of it: every frame
         // walked, no panic in progress (its records and the model's panic state would have to be
         // rebuilt too), no range-over-func record (its head belongs to a deferrangefunc call).
-        const bool whole = whole_program_ && pending.complete && state_->panics(s.g, 1).empty() &&
+        const bool panicking = !state_->panics(s.g, 1).empty() || unwinding(s);
+        const bool whole = whole_program_ && pending.complete && !panicking &&
                            std::none_of(pending.defers.begin(), pending.defers.end(),
                                         [](const PendingDefer &d) { return d.kind == PendingDefer::Kind::Rangefunc; });
         validator_->at_stop({}, {});
+        // What the model does not learn it must not judge: a panic caught halfway (its deferred
+        // calls, recover and resume still to come) in every mode, and with every defer observed,
+        // a chain not learnt. Its next panic's chain snapshot teaches it.
+        if (panicking || (whole_program_ && !whole))
+            validator_->state_unknown(s.goid);
         // Oldest first, as they were registered: the reverse of the order they would run in.
         for (auto d = pending.defers.rbegin(); d != pending.defers.rend(); ++d) {
             const Addr funcval = d->funcval.value_or(Addr());

@@ -91,6 +91,9 @@ public:
     void fatal(uint64_t goid);
     // goexit1 entry: the goroutine's function returned, or Goexit ran out of defers.
     void goroutine_end(uint64_t goid, Addr g);
+    // Attached: a goroutine caught in the middle of what the model would have to have seen
+    // (Model::state_unknown).
+    void state_unknown(uint64_t goid) { model_.state_unknown(goid); }
     // A ret of main.main (the chains must hold only what runtime.main registered), or os.Exit's
     // entry (`exiting`: the goroutine's pending defers are skipped): a chain snapshot.
     void program_ending(uint64_t goid, Addr g, Addr pc, Addr sp, bool exiting);

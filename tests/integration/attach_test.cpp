@@ -14,6 +14,7 @@
 #include <fstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -84,6 +85,38 @@ TEST_F(AttachRunning, TracesPanicsAndDetachesLeavingTheProgramUntouched) {
         }
         EXPECT_NE(slurp(dir_ / "trace.txt").find("exit: detached"), std::string::npos);
     }
+}
+
+// A busy service (20 goroutines panicking and recovering without pause) is attached to in the
+// middle of its panics: a goroutine's first events may be a deferred call run by a panic, a
+// recover or a resume whose panic deftrace never saw start. The model must not judge what it
+// could not see (Model::state_unknown), and learns each such goroutine at its next panic.
+TEST_F(AttachRunning, AttachingMidPanicGivesNoDivergence) {
+    Service svc({prog_, "busy"}, dir_ / "out-busy.txt");
+    ASSERT_TRUE(svc.beats_after(2));
+    size_t caught = 0; // goroutines whose first event belongs to a panic begun before the attach
+    for (int i = 0; i < 6; ++i) {
+        const std::string mode = i % 2 == 0 ? "--scope=main" : "--scope=all";
+        SCOPED_TRACE(mode + " attach " + std::to_string(i));
+        const RunResult r = run_program({DEFTRACE_EXE, mode, "-p", std::to_string(svc.pid()), "--duration", "0.3", "-o",
+                                         dir_ / "busy.txt", "--json", dir_ / "busy.json"});
+        ASSERT_EQ(exit_code(r), 0) << r.err;
+        auto trace = nlohmann::json::parse(slurp(dir_ / "busy.json"), nullptr, false);
+        ASSERT_FALSE(trace.is_discarded());
+        EXPECT_GE(count_kind(trace, "panic"), 10u);
+        EXPECT_EQ(trace["validation"].value("divergences", -1), 0) << slurp(dir_ / "busy.txt").substr(0, 3000);
+        std::set<uint64_t> seen;
+        for (const auto &e : trace["events"]) {
+            if (!e.contains("goroutine") || !seen.insert(e["goroutine"].get<uint64_t>()).second)
+                continue;
+            const std::string kind = e["kind"];
+            caught += kind == "recover"
+                          ? e.value("recovered", false)
+                          : kind == "recovery" || (kind == "defer_call" && e.value("cause", "") == "panic");
+        }
+    }
+    std::printf("attached mid-panic: %zu goroutines in 6 attaches\n", caught);
+    EXPECT_FALSE(svc.ended()) << svc.output();
 }
 
 // Polls `file` for `text` for up to 20 s.

@@ -337,6 +337,89 @@ TEST(HostileInput, MalformedTracesAreRejectedWithOneLine) {
     }
 }
 
+// A file written that is also read, or written under another name, is refused before anything
+// is opened for writing: the program survives `--json ./prog ./prog`, two traces never share a
+// file (by the same name, another spelling of it, or a hard link).
+TEST(HostileInput, AnOutputThatIsAnInputOrAnotherOutputIsRefusedBeforeAnythingIsWritten) {
+    ScratchDir tmp("hostile");
+    const auto builds = oldest_and_newest({"basic"});
+    ASSERT_FALSE(builds.empty());
+    const auto &b = newest(builds);
+    const fs::path prog = tmp / "prog";
+    fs::copy_file(b.binary(), prog);
+    const std::string prog_bytes = slurp(prog);
+    auto rec = run_deftrace({"-o", "/dev/null", "--normalize", "--json", tmp / "want.json", prog});
+    ASSERT_EQ(exit_code(rec), 0) << rec.err;
+    const std::string want_bytes = slurp(tmp / "want.json");
+    std::ofstream(tmp / "linked") << "x";
+    fs::create_hard_link(tmp / "linked", tmp / "link");
+    const std::string probe = std::string(DEFTRACE_SOURCE_DIR) + "/probes/resources/os-file.json";
+    fs::copy_file(probe, tmp / "probe.json");
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {{"--json", prog, prog}, "--json " + prog.string() + " is the same file as the program"},
+        {{"-o", tmp / "same.out", "--json", tmp / "same.out", prog}, "is the same file as -o"},
+        {{"-o", tmp / "same.out", "--jsonl", tmp / "./same.out", prog}, "is the same file as -o"},
+        {{"-o", tmp / "linked", "--jsonl", tmp / "link", prog}, "--jsonl " + tmp / "link"},
+        {{"-o", "/dev/null", "--expect", tmp / "want.json", "--json", tmp / "want.json", prog},
+         "is the same file as --expect"},
+        {{"--probes", tmp / "probe.json", "-o", tmp / "probe.json", prog}, "is the same file as --probes"},
+    };
+    for (const auto &c : cases) {
+        SCOPED_TRACE(c.message);
+        auto r = run_deftrace(c.args);
+        EXPECT_EQ(exit_code(r), kUsage) << describe_status(r.status) << r.err;
+        expect_one_line(r, c.message);
+        EXPECT_EQ(r.out, "") << "the program must not have run";
+    }
+    EXPECT_EQ(slurp(prog), prog_bytes) << "the program was written to";
+    EXPECT_EQ(slurp(tmp / "want.json"), want_bytes) << "the expectation was written to";
+    EXPECT_EQ(slurp(tmp / "probe.json"), slurp(probe)) << "the probe file was written to";
+    EXPECT_EQ(slurp(tmp / "linked"), "x");
+    EXPECT_FALSE(fs::exists(tmp / "same.out"));
+    // Devices are no one's file: two traces thrown away are fine.
+    auto null = run_deftrace({"-o", "/dev/null", "--json", "/dev/null", "--jsonl", "/dev/null", prog});
+    EXPECT_EQ(exit_code(null), 0) << null.err;
+}
+
+// A JSON Lines trace cut in the middle of a line by a full disk (here a file size limit, the
+// same write error) is read up to its last whole line by diff and --expect, which say so.
+TEST(HostileInput, AJsonLinesTraceCutByAFullDiskIsStillATrace) {
+    ScratchDir tmp("hostile");
+    const auto builds = oldest_and_newest({"defer_heavy"});
+    ASSERT_FALSE(builds.empty());
+    const auto &b = newest(builds);
+    const std::string cut = tmp / "cut.jsonl";
+    // 8 KiB, far less than the trace; SIGXFSZ ignored so that the write fails with EFBIG.
+    auto r =
+        run_program({"/bin/bash", "-c", "trap '' XFSZ; ulimit -f 8; exec \"$0\" -o /dev/null --jsonl \"$1\" \"$2\"",
+                     DEFTRACE_EXE, cut, b.binary()});
+    EXPECT_EQ(exit_code(r), kIo) << describe_status(r.status) << r.err;
+    expect_one_line(r, "File too large");
+    const std::string text = slurp(cut);
+    ASSERT_EQ(text.size(), 8192u);
+    ASSERT_NE(text.back(), '\n') << "the limit did not fall inside a line";
+    const std::string lines = std::to_string(std::count(text.begin(), text.end(), '\n'));
+    const std::string note = "cut.jsonl: line " + std::to_string(std::stoul(lines) + 1) +
+                             " ends in the middle (the writer stopped there): read up to line " + lines;
+    auto same = run_deftrace({"diff", cut, cut});
+    EXPECT_EQ(exit_code(same), 0) << describe_status(same.status) << same.err;
+    EXPECT_EQ(lines_of(same.err), 2u) << same.err; // once per file read
+    EXPECT_NE(same.err.find(note), std::string::npos) << same.err;
+    // Against the whole trace: a comparison (79, the events left out), not a refusal (64).
+    auto whole = run_deftrace({"-o", "/dev/null", "--jsonl", tmp / "whole.jsonl", b.binary()});
+    ASSERT_EQ(exit_code(whole), 0) << whole.err;
+    auto diff = run_deftrace({"diff", tmp / "whole.jsonl", cut});
+    EXPECT_EQ(exit_code(diff), 79) << describe_status(diff.status) << diff.err;
+    expect_one_line(diff, note);
+    auto expect = run_deftrace({"-o", "/dev/null", "--expect", cut, b.binary()});
+    EXPECT_EQ(exit_code(expect), 79) << describe_status(expect.status) << expect.err;
+    EXPECT_NE(expect.err.find(note), std::string::npos) << expect.err;
+}
+
 TEST(HostileInput, AProbeNamedTwiceIsFollowedOnce) {
     ScratchDir tmp("hostile");
     const auto builds = oldest_and_newest({"resource_probes"});

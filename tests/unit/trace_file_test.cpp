@@ -149,6 +149,23 @@ TEST(TraceFile, JsonLinesAreOneEventALineAndReadBackAsTheSameTrace) {
     EXPECT_FALSE(partial.contains("exit"));
 }
 
+TEST(TraceFile, AJsonLinesTraceCutMidLineIsReadUpToItsLastWholeLine) {
+    const std::string text = through_sink([&](OutputStream &out) { return JsonLinesSink(header(), out); });
+    const size_t second_nl = text.find('\n', text.find('\n') + 1);
+    // A full disk stopped the writer 7 bytes into line 3 (the end line): lines 1-2 are whole.
+    LoadedTrace t = load_trace(text.substr(0, second_nl + 8), "full-disk");
+    EXPECT_EQ(t.cut, "line 3 ends in the middle (the writer stopped there): read up to line 2");
+    json partial = t.events->document(t.members);
+    EXPECT_EQ(partial["events"].size(), 1u);
+    EXPECT_FALSE(partial.contains("exit"));
+    // Whole lines leave nothing to say.
+    EXPECT_EQ(load_trace(text, "whole").cut, "");
+    // A line that is damaged but ends with a newline is not a cut: refused as before.
+    expect_rejected(text.substr(0, second_nl + 8) + "\n", "line 3 is not a JSON object");
+    // Nor is a damaged header, which leaves no trace to read.
+    expect_rejected(text.substr(0, 20), "not JSON");
+}
+
 TEST(TraceFile, AWriteErrorIsRememberedNotThrown) {
     FILE *full = std::fopen("/dev/full", "we");
     ASSERT_NE(full, nullptr);
