@@ -78,11 +78,12 @@ Tracee::Tracee(Tracee &&o) noexcept
     : pid_(std::exchange(o.pid_, -1)), memory_(std::move(o.memory_)), breakpoints_(std::move(o.breakpoints_)),
       threads_(std::move(o.threads_)), last_hit_(std::move(o.last_hit_)), pending_(std::move(o.pending_)),
       exit_(o.exit_), exit_reported_(o.exit_reported_), started_(o.started_), attached_(o.attached_),
-      attach_pcs_(std::move(o.attach_pcs_)), between_stops_(std::move(o.between_stops_)), stats_(o.stats_),
-      policy_(o.policy_), children_(std::move(o.children_)), unclaimed_(std::move(o.unclaimed_)),
-      parent_pid_(o.parent_pid_), handler_(o.handler_), shares_memory_(o.shares_memory_),
-      guard_signal_(o.guard_signal_), log_(o.log_), region_(std::move(o.region_)), last_mark_(std::move(o.last_mark_)),
-      scratch_(o.scratch_), scratch_size_(o.scratch_size_) {}
+      attach_pcs_(std::move(o.attach_pcs_)), attach_threads_(std::move(o.attach_threads_)),
+      between_stops_(std::move(o.between_stops_)), stats_(o.stats_), policy_(o.policy_),
+      children_(std::move(o.children_)), unclaimed_(std::move(o.unclaimed_)), parent_pid_(o.parent_pid_),
+      handler_(o.handler_), shares_memory_(o.shares_memory_), guard_signal_(o.guard_signal_), log_(o.log_),
+      region_(std::move(o.region_)), last_mark_(std::move(o.last_mark_)), scratch_(o.scratch_),
+      scratch_size_(o.scratch_size_) {}
 
 Tracee::~Tracee() {
     // A process deftrace attached to is someone else's, and a child process its parent's:
@@ -284,7 +285,7 @@ Tracee Tracee::attach(pid_t pid) {
     t.stats_.threads = t.threads_.size();
     for (pid_t tid : t.threads_)
         if (auto regs = registers_of(tid))
-            t.attach_pcs_.push_back(regs->pc());
+            t.attach_threads_[tid] = regs->pc();
     return t;
 }
 
@@ -335,8 +336,9 @@ bool Tracee::wait_attached(pid_t tid) {
 }
 
 bool Tracee::stopped_inside(Addr addr, size_t patchable) const {
-    return std::any_of(attach_pcs_.begin(), attach_pcs_.end(),
-                       [&](Addr pc) { return pc > addr && pc < addr + patchable; });
+    auto inside = [&](Addr pc) { return pc > addr && pc < addr + patchable; };
+    return std::any_of(attach_pcs_.begin(), attach_pcs_.end(), inside) ||
+           std::any_of(attach_threads_.begin(), attach_threads_.end(), [&](const auto &t) { return inside(t.second); });
 }
 
 // The probe region is a memfd of the process's own (a descriptor of deftrace's would not be the
@@ -587,8 +589,10 @@ bool Tracee::insert_breakpoint(Addr addr, size_t patchable, size_t before) {
             trap.armed = *armed;
             trap.tgid = static_cast<uint32_t>(pid_);
             trap.signal = guard_signal_;
-            if (breakpoints_.insert_guarded(memory_, dis_, addr, before, patchable, trap,
-                                            [&](Addr a, size_t n) { return !stopped_inside(a, n); }))
+            if (breakpoints_.insert_guarded(memory_, dis_, addr, before, patchable, trap, [&](Addr a, size_t n) {
+                    step_out_of(a, n);
+                    return !stopped_inside(a, n);
+                }))
                 return true;
         }
         ++stats_.unguarded;
@@ -1065,6 +1069,30 @@ pid_t wait_for(pid_t tid, int &st) {
 }
 
 } // namespace
+
+void Tracee::step_out_of(Addr addr, size_t n) {
+    constexpr int kMaxSteps = 64; // a patch covers a few instructions
+    for (auto &[tid, pc] : attach_threads_) {
+        for (int step = 0; step < kMaxSteps && pc > addr && pc < addr + n; ++step) {
+            // In a system call (its pc just after the instruction), a step would wait for it to
+            // end: leave it, and the patch with it.
+            const auto regs = registers_of(tid);
+            if (!regs || static_cast<int64_t>(regs->raw.orig_rax) >= 0)
+                break;
+            int st = 0;
+            if (ptrace(PTRACE_SINGLESTEP, tid, nullptr, nullptr) != 0 || wait_for(tid, st) != tid || !WIFSTOPPED(st))
+                break;
+            if (WSTOPSIG(st) != SIGTRAP) {
+                // A signal arrived instead of the step's trap: queue it again for the thread,
+                // which takes it once it runs, and stop stepping.
+                syscall(SYS_tgkill, pid_, tid, WSTOPSIG(st));
+                break;
+            }
+            if (const auto now = registers_of(tid))
+                pc = now->pc();
+        }
+    }
+}
 
 Tracee::Held Tracee::held_for(pid_t tid, std::optional<int> status) const {
     const bool signal_stop = !status || (*status >> 16) == 0;

@@ -123,8 +123,10 @@ public:
     bool insert_breakpoint(Addr addr, size_t patchable, size_t before = 0);
     // Attached, before run(): places where code will resume that are not a thread's pc: the
     // return addresses on every goroutine's stack, among them the interrupted pc of one the runtime
-    // preempted asynchronously (its asyncPreempt frame returns there). A jump patch covering one
-    // would have that code resume in the middle of the jump.
+    // preempted asynchronously (its asyncPreempt frame returns there), and the saved pc of a
+    // goroutine not running. A jump patch covering one would have that code resume in the middle
+    // of the jump. (A thread stopped inside a patch is single-stepped out of it instead:
+    // step_out_of.)
     void keep_unpatched(const std::vector<Addr> &resume_pcs) {
         attach_pcs_.insert(attach_pcs_.end(), resume_pcs.begin(), resume_pcs.end());
     }
@@ -228,6 +230,10 @@ private:
     // Every thread stopped: one interrupted in a futex wait in the parking code (inject_syscall's
     // choice), if any.
     [[nodiscard]] std::optional<pid_t> parked_thread() const;
+    // Attached, before run(): single-steps each thread stopped strictly inside [addr, addr + n)
+    // (not in a system call) until it is out, so that a patch can go there; a busy service always
+    // has a thread somewhere in the entry of a hot function (gorecover).
+    void step_out_of(Addr addr, size_t n);
     bool on_signal_stack(pid_t tid);
     // `stopped`: a thread already in a ptrace-stop (the one being handled), if any. Launched,
     // then waits for the program to end.
@@ -246,9 +252,10 @@ private:
     std::deque<std::pair<pid_t, int>> pending_; // stops collected by run(), not handled yet (thread, status)
     std::optional<ExitStatus> exit_;
     bool exit_reported_ = false;
-    bool started_ = false;         // run() was called: other threads may be running
-    bool attached_ = false;        // attach(), not launch(): detach, never kill, when done
-    std::vector<Addr> attach_pcs_; // attached: where each thread stopped, and keep_unpatched's
+    bool started_ = false;                           // run() was called: other threads may be running
+    bool attached_ = false;                          // attach(), not launch(): detach, never kill, when done
+    std::vector<Addr> attach_pcs_;                   // attached: keep_unpatched's resume pcs
+    std::unordered_map<pid_t, Addr> attach_threads_; // attached: where each thread stopped
     std::function<bool()> between_stops_;
     Stats stats_;
     // follow_children: the policy, every traced child process (grandchildren too), and the

@@ -28,7 +28,8 @@ std::vector<Tracer::StoppedGoroutine> Tracer::stopped_goroutines(Tracee &tracee)
         if (!goid || !status || *status == 0 || *status == 6) // idle, dead
             continue;
         const auto it = running.find(g);
-        out.push_back({g, *goid, *status, it != running.end() ? it->second : state_->saved_context(g)});
+        const bool on_thread = it != running.end();
+        out.push_back({g, *goid, *status, on_thread ? it->second : state_->saved_context(g), on_thread});
     }
     return out;
 }
@@ -36,9 +37,16 @@ std::vector<Tracer::StoppedGoroutine> Tracer::stopped_goroutines(Tracee &tracee)
 std::vector<Addr> Tracer::resume_pcs(const std::vector<StoppedGoroutine> &stopped) const {
     std::vector<Addr> out;
     constexpr size_t kFrames = 1024;
-    for (const StoppedGoroutine &s : stopped)
-        for (const Frame &f : walker_->walk(s.at.pc, s.at.sp, kFrames))
-            out.push_back(f.pc);
+    // The pc of a goroutine on a thread is the thread's own, which the Tracee knows and may step
+    // out of a patch's way (Tracee::step_out_of); its callers' return addresses are kept here.
+    for (const StoppedGoroutine &s : stopped) {
+        bool top = true;
+        for (const Frame &f : walker_->walk(s.at.pc, s.at.sp, kFrames)) {
+            if (!(top && s.on_thread))
+                out.push_back(f.pc);
+            top = false;
+        }
+    }
     return out;
 }
 
