@@ -2,6 +2,7 @@
 # Installs the Debian packages deftrace builds and tests with (idempotent; needs root or sudo).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git clang-format libelf-dev libdw-dev libcapstone-dev libcli11-dev
+      libre2-dev                   # RE2: the user's regular expressions in linear time
       nlohmann-json3-dev libgtest-dev googletest python3 python3-jsonschema ca-certificates time
       clang-14 libclang-rt-14-dev  # clang: the libFuzzer targets (scripts/fuzz.sh)
       clang-tidy                   # scripts/check-function-size.sh (run-clang-tidy)

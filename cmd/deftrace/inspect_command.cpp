@@ -2,6 +2,7 @@
 
 #include "analysis/defer_sites.h"
 #include "binary/error.h"
+#include "binary/name_pattern.h"
 #include "exit_codes.h"
 #include "inspect_report.h"
 
@@ -11,13 +12,10 @@ namespace deftrace {
 
 int run_inspect(const InspectOptions &opts) {
     DeferAnalysisOptions aopts;
-    if (opts.func_regex) {
-        try {
-            aopts.function_filter.emplace(*opts.func_regex, std::regex::ECMAScript | std::regex::optimize);
-        } catch (const std::regex_error &e) {
-            throw Error(ErrorKind::Usage, "--func: invalid regular expression '" + *opts.func_regex + "': " + e.what());
-        }
-    }
+    if (opts.func_regex)
+        aopts.only = [p = NamePattern::compile(*opts.func_regex, "--func")](std::string_view name) {
+            return p.search(name);
+        };
     GoBinary bin = GoBinary::open(opts.binary);
     auto funcs = analyze_defer_sites(bin, aopts);
     if (opts.json)

@@ -294,6 +294,11 @@ int run_trace(const TraceCommandOptions &opts) {
     if (opts.expect)
         expected = load_saved_trace(*opts.expect);
     const Scope scope = Scope::parse(opts.scope, bin); // a bad expression fails here
+    if (scope.module_inferred())
+        std::fprintf(stderr,
+                     "deftrace: %s has no module information (built without modules): tracing the defers of "
+                     "package main and of %s/..., the module its packages' paths suggest (--scope chooses others)\n",
+                     terminal_safe(program.front()).c_str(), terminal_safe(scope.module()).c_str());
     TraceOptions topts;
     topts.panics_only = opts.panics_only;
     topts.scope = opts.scope;

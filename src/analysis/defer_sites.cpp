@@ -793,13 +793,8 @@ std::vector<FunctionDefers> analyze_defer_sites(const GoBinary &bin, const Defer
     std::vector<FunctionDefers> out;
     for (size_t i = 0; i < tab.num_funcs(); ++i) {
         FuncInfo f = tab.func(i);
-        if (opts.function_filter || opts.only) {
-            std::string name(tab.func_name(f));
-            if (opts.function_filter && !std::regex_search(name, *opts.function_filter))
-                continue;
-            if (opts.only && !opts.only(name))
-                continue;
-        }
+        if (opts.only && !opts.only(tab.func_name(f)))
+            continue;
         const bool open = tab.funcdata_offset(f, kFuncdataOpenCodedDeferInfo).has_value();
         // Every function that registers a linked defer calls deferreturn (so _func.deferreturn is
         // set), except range-over-func bodies, whose deferprocat belongs to the enclosing frame.

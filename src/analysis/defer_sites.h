@@ -13,7 +13,6 @@
 
 #include <functional>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,7 +61,6 @@ struct FunctionDefers {
 };
 
 struct DeferAnalysisOptions {
-    std::optional<std::regex> function_filter; // only functions whose full name matches (search)
     // Only functions it accepts, by full name: a trace analyses just what it will probe (a
     // function's analysis decodes all of its code, most of the start-up time on a large binary).
     std::function<bool(std::string_view)> only;

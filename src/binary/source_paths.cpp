@@ -1,6 +1,11 @@
 #include "binary/source_paths.h"
 
+#include "binary/go_names.h"
+
+#include <algorithm>
+#include <array>
 #include <optional>
+#include <unordered_set>
 
 namespace deftrace {
 
@@ -67,6 +72,51 @@ std::optional<TestedPackage> tested_package(const Pclntab &tab) {
     return std::nullopt;
 }
 
+bool has_module_line(const BuildInfo &bi) {
+    return bi.mod_info.starts_with("mod\t") || bi.mod_info.find("\nmod\t") != std::string::npos;
+}
+
+std::vector<std::string_view> elements(std::string_view path) {
+    std::vector<std::string_view> out;
+    for (size_t at = 0; at <= path.size();) {
+        const size_t slash = std::min(path.find('/', at), path.size());
+        out.push_back(path.substr(at, slash - at));
+        at = slash + 1;
+    }
+    return out;
+}
+
+// How many elements of an import path name a repository: host/owner/repo on the code hosts
+// whose paths have an owner, host/repo on any other host (a vanity domain), the first element
+// alone for a path without a host (GOPATH's own "myapp/...").
+size_t repository_depth(const std::vector<std::string_view> &elems) {
+    static const std::array<std::string_view, 6> kHostsWithOwners = {"github.com",   "gitlab.com", "bitbucket.org",
+                                                                     "codeberg.org", "git.sr.ht",  "golang.org"};
+    if (elems.empty() || elems[0].find('.') == std::string_view::npos)
+        return 1;
+    for (std::string_view host : kHostsWithOwners)
+        if (elems[0] == host)
+            return std::min<size_t>(3, elems.size());
+    return std::min<size_t>(2, elems.size());
+}
+
+// Each package the program's functions belong to, but main and the standard library (no host in
+// its first element), with the source file of the first of its functions found.
+std::vector<std::pair<std::string, std::string>> package_files(const Pclntab &tab) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::unordered_set<std::string_view> seen;
+    for (size_t i = 0; i < tab.num_funcs(); ++i) {
+        const FuncInfo f = tab.func(i);
+        const std::string_view pkg = package_of(tab.func_name(f));
+        if (pkg.empty() || pkg == "main" || pkg.substr(0, pkg.find('/')).find('.') == std::string_view::npos ||
+            !seen.insert(pkg).second)
+            continue;
+        if (const auto pos = tab.source_at(f, f.entry))
+            out.emplace_back(std::string(pkg), std::string(pos->file));
+    }
+    return out;
+}
+
 } // namespace
 
 nlohmann::ordered_json SourcePaths::to_json() const {
@@ -77,13 +127,58 @@ nlohmann::ordered_json SourcePaths::to_json() const {
     return p;
 }
 
-std::string main_module_of(const GoBinary &bin) {
+MainModule find_main_module(const GoBinary &bin) {
     const auto &bi = bin.buildinfo();
-    std::string module = bi ? main_module(*bi) : std::string();
-    if (module.empty())
-        if (auto tested = tested_package(bin.pclntab()))
-            module = tested->path;
-    return module;
+    if (bi && has_module_line(*bi))
+        return {main_module(*bi), false};
+    if (auto tested = tested_package(bin.pclntab()))
+        return {tested->path, false};
+    if (!bi || bi->main_path.empty() || bi->main_path == "command-line-arguments")
+        return {bi ? bi->main_path : std::string(), false};
+    const std::string main_file = file_of(bin.pclntab(), "main.main");
+    const std::string main_dir =
+        main_file.substr(0, main_file.rfind('/') == std::string::npos ? 0 : main_file.rfind('/'));
+    return {infer_main_module(bi->main_path, main_dir, package_files(bin.pclntab())), true};
+}
+
+std::string infer_main_module(const std::string &main_package, const std::string &main_dir,
+                              const std::vector<std::pair<std::string, std::string>> &packages) {
+    const std::vector<std::string_view> main_elems = elements(main_package);
+    // A GOPATH tree keeps a package's sources at <root>/src/<import path> (with -trimpath, at the
+    // import path itself): the program's own packages are under main's <root>; a dependency
+    // installed elsewhere (a distribution's /usr/share/gocode) or vendored is not the program's.
+    const bool gopath = main_dir.ends_with("/" + main_package);
+    const bool trimmed = main_dir == main_package;
+    const std::string root = gopath ? main_dir.substr(0, main_dir.size() - main_package.size()) : std::string();
+    auto own = [&](const std::string &pkg, const std::string &file) {
+        if (file.find("/vendor/") != std::string::npos)
+            return false;
+        return gopath ? file.starts_with(root) : trimmed && file.starts_with(pkg + "/");
+    };
+    const size_t floor = repository_depth(main_elems);
+    size_t best = 0;
+    for (const auto &[pkg, file] : packages) {
+        if (!own(pkg, file))
+            continue;
+        const std::vector<std::string_view> elems = elements(pkg);
+        size_t common = 0;
+        while (common < elems.size() && common < main_elems.size() && elems[common] == main_elems[common])
+            ++common;
+        if (common >= floor && common < main_elems.size() && (best == 0 || common < best))
+            best = common;
+    }
+    if (best == 0) // no other package of the program's: a "cmd" element ends the module's path
+        for (size_t i = floor; i < main_elems.size(); ++i)
+            if (main_elems[i] == "cmd") {
+                best = i;
+                break;
+            }
+    if (best == 0)
+        return main_package;
+    std::string out;
+    for (size_t i = 0; i < best; ++i)
+        out += (i == 0 ? "" : "/") + std::string(main_elems[i]);
+    return out;
 }
 
 SourcePaths source_paths(const GoBinary &bin) {

@@ -44,6 +44,10 @@ struct ResourceProbe {
     // "callers": "program": only calls from the program's own code count, not those the standard
     // library makes for itself (its many internal locks).
     bool program_callers_only = false;
+    // Named on the command line (--probes), not one of the set --leaks follows: when none of its
+    // acquire functions is in the program, the report says so (a shipped probe for what a
+    // program does not use is no news).
+    bool named = false;
 };
 
 // Parses one probe file; throws Error(Usage) naming the file and the problem.

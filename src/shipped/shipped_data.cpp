@@ -84,8 +84,10 @@ std::vector<ResourceProbe> resource_probes(const std::vector<std::string> &names
     for (const auto &p : names_or_files) {
         // A probe file does not need the shipped data: a broken install must not refuse it.
         const fs::path dir = is_probe_file_name(p) ? fs::path() : data.resources_dir();
-        if (ResourceProbe probe = find_resource_probe(p, dir); !known(probe))
+        if (ResourceProbe probe = find_resource_probe(p, dir); !known(probe)) {
+            probe.named = true;
             out.push_back(std::move(probe));
+        }
     }
     if (all_shipped)
         for (auto &p : shipped_resource_probes(data.resources_dir()))

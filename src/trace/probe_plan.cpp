@@ -314,8 +314,11 @@ void ProbePlan::add_resources(const std::vector<ResourceProbe> &resources) {
     }
     const auto copies = bin_->inlined_copies(names);
     for (const ResourceProbe &rp : resources) {
+        bool acquirable = false; // an acquire function is in the program, out of line or inlined
         auto each_function = [&](const std::vector<ProbedFunction> &list, bool acquire) {
             for (const ProbedFunction &pf : list) {
+                if (acquire && (tab.find_by_name(pf.function) || !copies.at(pf.function).empty()))
+                    acquirable = true;
                 Probe p = probe_of(acquire ? ProbeKind::ResourceAcquire : ProbeKind::ResourceRelease);
                 p.resource = &rp;
                 p.handle_reg = abi_register(pf.handle.index);
@@ -336,7 +339,22 @@ void ProbePlan::add_resources(const std::vector<ResourceProbe> &resources) {
         };
         each_function(rp.acquire, true);
         each_function(rp.release, false);
+        if (!acquirable && rp.named)
+            notes_.push_back(unmatched_note(rp));
     }
+}
+
+// A probe none of whose acquire functions the linker kept (the program never calls them, or the
+// probe names a function that does not exist): it can see nothing, and "leaks: none" alone would
+// pass for a clean bill.
+std::string ProbePlan::unmatched_note(const ResourceProbe &rp) {
+    std::string functions;
+    for (size_t i = 0; i < rp.acquire.size() && i < 3; ++i)
+        functions += (i == 0 ? "" : ", ") + rp.acquire[i].function;
+    if (rp.acquire.size() > 3)
+        functions += ", ...";
+    return "probe " + (rp.name.empty() ? rp.resource : rp.name) + " (" + rp.resource +
+           ") matched nothing: the program has none of its acquire functions (" + functions + ")";
 }
 
 void ProbePlan::add_inlined_copies(const ResourceProbe &rp, const ProbedFunction &pf, const Probe &p,

@@ -174,6 +174,7 @@ private:
     void add_scoped_recover_calls(const Scope &scope);
     void set_arming(const PlanOptions &opts);
     void add_open_exit(const FunctionDefers &f, const OpenCodedExit &e);
+    static std::string unmatched_note(const ResourceProbe &rp);
     void add_resources(const std::vector<ResourceProbe> &resources);
     void add_inlined_copies(const ResourceProbe &rp, const ProbedFunction &pf, const Probe &p,
                             const std::vector<GoBinary::InlinedCopy> &copies);

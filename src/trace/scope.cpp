@@ -11,16 +11,13 @@ Scope Scope::parse(const std::string &spec, const GoBinary &bin) {
         return all();
     if (spec == "main") {
         Scope s(Kind::MainModule);
-        s.module_ = main_module_of(bin);
+        MainModule m = find_main_module(bin);
+        s.module_ = std::move(m.path);
+        s.inferred_ = m.inferred;
         return s;
     }
     Scope s(Kind::Regex);
-    s.pattern_ = spec;
-    try {
-        s.regex_ = std::make_shared<const std::regex>(spec, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error &) {
-        throw Error(ErrorKind::Usage, "--scope: not a valid regular expression: " + spec);
-    }
+    s.pattern_ = NamePattern::compile(spec, "--scope"); // a bad expression fails here
     return s;
 }
 
@@ -31,7 +28,7 @@ bool Scope::contains(std::string_view function) const {
         const std::string plain = canonical_function(std::string(function));
         return package_of(plain) == "main" || in_package_tree(plain, module_);
     }
-    case Kind::Regex: return std::regex_search(function.begin(), function.end(), *regex_);
+    case Kind::Regex: return pattern_->search(function);
     }
     return false;
 }
@@ -39,8 +36,10 @@ bool Scope::contains(std::string_view function) const {
 std::string Scope::describe() const {
     switch (kind_) {
     case Kind::All: return "all";
-    case Kind::MainModule: return module_.empty() ? "main" : "main module " + module_;
-    case Kind::Regex: return "functions matching " + pattern_;
+    case Kind::MainModule:
+        return module_.empty() ? "main"
+                               : "main module " + module_ + (inferred_ ? " (inferred: no module information)" : "");
+    case Kind::Regex: return "functions matching " + pattern_->text();
     }
     return {};
 }

@@ -1,5 +1,6 @@
 #include "trace/text_safety.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -147,11 +148,17 @@ void make_json_safe(nlohmann::ordered_json &j) {
     }
     if (!j.is_object())
         return;
-    // Keys first (rare: only ever our own), then values, adding "<key>_hex" after an invalid one.
+    // Keys first (rare: only ever our own), then values, adding "<key>_hex" after an invalid one:
+    // a string's hex, or for an array of strings (a command line) the hex of each, in order.
+    auto invalid = [](const nlohmann::ordered_json &v) {
+        return v.is_string() && !is_valid_utf8(v.get_ref<const std::string &>());
+    };
+    auto invalid_array = [&](const nlohmann::ordered_json &v) {
+        return v.is_array() && std::any_of(v.begin(), v.end(), invalid);
+    };
     bool rebuild = false;
     for (auto it = j.begin(); it != j.end() && !rebuild; ++it)
-        rebuild = !is_valid_utf8(it.key()) ||
-                  (it.value().is_string() && !is_valid_utf8(it.value().get_ref<const std::string &>()));
+        rebuild = !is_valid_utf8(it.key()) || invalid(it.value()) || invalid_array(it.value());
     if (!rebuild) {
         for (auto &[k, v] : j.items())
             make_json_safe(v);
@@ -165,6 +172,16 @@ void make_json_safe(nlohmann::ordered_json &j) {
             const std::string raw = v.get<std::string>();
             out[key] = replace_invalid_utf8(raw);
             out[key + "_hex"] = to_hex(raw);
+            continue;
+        }
+        if (invalid_array(v)) {
+            nlohmann::ordered_json hex = nlohmann::ordered_json::array();
+            for (const auto &e : v)
+                hex.push_back(e.is_string() ? nlohmann::ordered_json(to_hex(e.get_ref<const std::string &>()))
+                                            : nullptr);
+            make_json_safe(v);
+            out[key] = std::move(v);
+            out[key + "_hex"] = std::move(hex);
             continue;
         }
         make_json_safe(v);

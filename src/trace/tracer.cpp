@@ -190,14 +190,19 @@ Event Tracer::make_event(EventKind kind, uint64_t goid, Addr g) {
 }
 
 bool Tracer::shown(const Event &e) const {
-    // The runtime's own defers and recovers (runtime.main's deferred unlock, preprintpanics
-    // recovering from a failing Error method) are machinery, not the program's story.
+    // The runtime's own defers (runtime.main's deferred unlock, internal/poll's deferred
+    // unlocks) are machinery, not the program's story: shown only to a scope that names them
+    // (all, or an expression that matches them), which pays their stops anyway. Its recovers
+    // (preprintpanics recovering from a panicking Error method, which the program never sees as
+    // a recover) are never shown.
     const bool defers = e.kind == EventKind::Defer || e.kind == EventKind::DeferCall;
-    if ((defers || e.kind == EventKind::Recover) && is_runtime_function(e.site.function))
+    const bool runtime_site = is_runtime_function(e.site.function);
+    const bool runtime_asked = runtime_site && scope_.contains(e.site.function);
+    if (runtime_site && ((defers && !runtime_asked) || e.kind == EventKind::Recover))
         return false;
     // A deferred runtime function (not a wrapper around one: `defer close(ch)` is the program's).
     if (const auto *call = std::get_if<CallPayload>(&e.payload);
-        call && call->fn.wrapper.empty() && is_runtime_function(call->fn.fn))
+        call && call->fn.wrapper.empty() && is_runtime_function(call->fn.fn) && !runtime_asked)
         return false;
     if (defers && !scope_.contains(e.site.function))
         return false;

@@ -213,6 +213,7 @@ private:
         uint64_t goid;
         uint32_t status;
         SavedContext at; // where it continues: its thread's registers if it is running on one
+        bool on_thread = false;
     };
     // Every live goroutine of a process whose threads are all stopped.
     [[nodiscard]] std::vector<StoppedGoroutine> stopped_goroutines(Tracee &tracee) const;

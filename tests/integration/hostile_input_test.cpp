@@ -111,6 +111,20 @@ TEST(HostileInput, InvalidUtf8KeepsEveryJsonOutputValidAndTheRawBytes) {
         EXPECT_EQ(exit_code(cmp), 0) << cmp.err;
         // With --expect, the --json file is the normalized trace that was compared.
         EXPECT_EQ(slurp(tmp / "e.json"), slurp(tmp / "n.json"));
+        // An argument of the program that is not UTF-8: the header's command line keeps its bytes.
+        auto arg = run_deftrace(
+            {"-o", "/dev/null", "--json", tmp / "a.json", "--jsonl", tmp / "a.jsonl", b.binary(), "x\xfe"});
+        EXPECT_EQ(exit_code(arg), exit_code(run_program({b.binary(), "x\xfe"}))) << arg.err;
+        std::string first_line = slurp(tmp / "a.jsonl");
+        first_line.resize(first_line.find('\n'));
+        for (const json &h :
+             {json::parse(slurp(tmp / "a.json"), nullptr, false), json::parse(first_line, nullptr, false)}) {
+            ASSERT_FALSE(h.is_discarded());
+            EXPECT_EQ(h["program"][1], "x\xef\xbf\xbd");
+            ASSERT_TRUE(h.contains("program_hex")) << h["program"].dump();
+            EXPECT_EQ(h["program_hex"][1], "78fe");
+            EXPECT_EQ(h["program_hex"].size(), h["program"].size());
+        }
     }
 }
 

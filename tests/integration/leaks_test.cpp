@@ -188,6 +188,33 @@ TEST(LeakProbes, AProbedFunctionInlinedSomewhereIsNamedInTheReport) {
     }
 }
 
+// A probe none of whose acquire functions is in the program sees nothing; the report says so
+// next to its "leaks: none", in the text and the JSON.
+TEST(LeakProbes, AProbeThatMatchesNothingIsNamedInTheReport) {
+    ScratchDir tmp("leaks");
+    std::ofstream(tmp / "ghost.json") << R"({"schema": "deftrace.probe/1", "name": "ghost", "resource": "ghost handle",
+        "acquire": [{"function": "main.openGhost", "handle": "result0"}],
+        "release": [{"function": "main.closeGhost", "handle": "receiver"}]})";
+    const auto builds = oldest_and_newest({"basic"});
+    ASSERT_FALSE(builds.empty());
+    for (const auto &b : builds) {
+        SCOPED_TRACE(b.label());
+        auto t = run_program({DEFTRACE_EXE, "--probes", tmp / "ghost.json", "--probes", "sql-tx", "-o",
+                              tmp / "trace.txt", "--json", tmp / "trace.json", b.binary()},
+                             kEnv);
+        EXPECT_EQ(exit_code(t), 0) << t.err;
+        auto trace = json::parse(slurp(tmp / "trace.json"), nullptr, false);
+        ASSERT_FALSE(trace.is_discarded());
+        const json want = {"probe ghost (ghost handle) matched nothing: the program has none of its acquire "
+                           "functions (main.openGhost)",
+                           "probe sql-tx (database/sql transaction) matched nothing: the program has none of its "
+                           "acquire functions (database/sql.(*DB).BeginTx, database/sql.(*Conn).BeginTx)"};
+        EXPECT_EQ(trace["probe_notes"], want);
+        const std::string text = slurp(tmp / "trace.txt");
+        EXPECT_NE(text.find("  note: probe ghost (ghost handle) matched nothing"), std::string::npos) << text;
+    }
+}
+
 TEST(LeakProbes, AnUnusableProbeIsAUsageErrorBeforeTheProgramRuns) {
     ScratchDir tmp("leaks");
     auto builds = builds_of("resource_probes", true);

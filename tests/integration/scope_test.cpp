@@ -108,6 +108,83 @@ TEST(TraceScope, PanicsOnlyLeavesOutRecoversThatFindNoPanic) {
     }
 }
 
+// A program built without modules (tests/fixtures/gopath, GO111MODULE=off): its build information
+// names only the main package, example.com/acme/tool/cmd/tool. The default scope infers the
+// module from the program's packages, says so on stderr, and traces the defers of the program's
+// own package below the module's root but not those of the dependency in another GOPATH root.
+TEST(TraceScope, TheDefaultScopeOfAProgramWithoutModulesIsItsInferredModule) {
+    for (const auto &b : oldest_and_newest({"basic"})) {
+        SCOPED_TRACE("go" + b.minor);
+        ScratchDir tmp("deftrace-scope");
+        const std::string src = DEFTRACE_SOURCE_DIR, fixture = src + "/tests/fixtures/gopath", prog = tmp / "tool";
+        int status = 0;
+        const std::string log = run_capture(
+            "bash -c " +
+                shell_quote(". " + shell_quote(src + "/scripts/go-env.sh") + " && root=$(go_root_for " + b.minor +
+                            ") && env GOROOT=\"$root\" GOTOOLCHAIN=local GOTELEMETRY=off GO111MODULE=off GOFLAGS= "
+                            "GOPATH=" +
+                            shell_quote(fixture + "/app:" + fixture + "/deps") +
+                            " GOCACHE=\"$DEFTRACE_CACHE/gocache\" CGO_ENABLED=0 \"$root/bin/go\" build -o " +
+                            shell_quote(prog) + " example.com/acme/tool/cmd/tool") +
+                " 2>&1",
+            &status);
+        ASSERT_EQ(status, 0) << log;
+        const auto plain = run_program({prog});
+        auto r = run_program({DEFTRACE_EXE, "-o", tmp / "t.txt", "--json", tmp / "t.json", prog});
+        EXPECT_EQ(r.status, plain.status) << describe_status(r.status) << r.err;
+        EXPECT_EQ(r.out, plain.out);
+        EXPECT_NE(r.err.find("has no module information (built without modules): tracing the defers of package main "
+                             "and of example.com/acme/tool/..."),
+                  std::string::npos)
+            << r.err;
+        const auto t = nlohmann::json::parse(slurp(tmp / "t.json"), nullptr, false);
+        ASSERT_FALSE(t.is_discarded());
+        EXPECT_EQ(t["scope"], "main module example.com/acme/tool (inferred: no module information)");
+        EXPECT_EQ(count(t, "defer", "main.main"), 1u);
+        EXPECT_EQ(count(t, "defer", "example.com/acme/tool/internal/store.Save"), 1u) << slurp(tmp / "t.txt");
+        EXPECT_EQ(count(t, "defer", "github.com/other/lib."), 0u) << slurp(tmp / "t.txt");
+    }
+}
+
+// An expression made to backtrack (std::regex took over a minute on it before the program
+// started): RE2 matches in time linear in each name, so the trace runs as any other. Under
+// `timeout`, so that a hang fails the test instead of the suite.
+// The runtime's and internal packages' own defers are shown to a scope that names them: `all`,
+// or an expression matching them — which pays their stops, and so must show what they saw.
+TEST(TraceScope, AScopeThatNamesTheRuntimesOwnDefersShowsThem) {
+    for (const auto &b : oldest_and_newest({"basic"})) {
+        SCOPED_TRACE(b.label());
+        // basic prints with fmt: internal/poll.(*FD).Write defers its writeUnlock at each line.
+        const Traced poll = trace(b, {"--scope", "^internal/poll\\.\\(\\*FD\\)\\.Write$"}, "");
+        EXPECT_GT(poll.hits, 0u);
+        EXPECT_GT(count(poll.trace, "defer", "internal/poll.(*FD).Write"), 0u);
+        EXPECT_EQ(count(poll.trace, "defer", "internal/poll.(*FD).Write"),
+                  count(poll.trace, "defer_call", "internal/poll.(*FD).Write"));
+        const Traced all = trace(b, {"--scope", "all"}, "");
+        EXPECT_EQ(count(all.trace, "defer", "internal/poll.(*FD).Write"),
+                  count(poll.trace, "defer", "internal/poll.(*FD).Write"));
+        EXPECT_EQ(all.trace["validation"].value("divergences", -1), 0);
+        // The default scope is the program's: none of them.
+        const Traced main = trace(b, {}, "");
+        EXPECT_EQ(count(main.trace, "defer", "internal/"), 0u);
+        EXPECT_EQ(count(main.trace, "defer", "runtime."), 0u);
+    }
+}
+
+TEST(TraceScope, AnExpressionMadeToBacktrackDoesNotHang) {
+    for (const auto &b : oldest_and_newest({"basic"})) {
+        SCOPED_TRACE(b.label());
+        const auto plain = run_program({b.binary()});
+        auto r = run_program({"/usr/bin/timeout", "60", DEFTRACE_EXE, "-o", "/dev/null", "--scope",
+                              "((((((((((a*)*)*)*)*)*)*)*)*)*)*$", b.binary()});
+        EXPECT_EQ(r.status, plain.status) << describe_status(r.status) << r.err;
+        EXPECT_EQ(r.out, plain.out);
+        auto i = run_program({"/usr/bin/timeout", "60", DEFTRACE_EXE, "inspect", "--func",
+                              "((((((((((a*)*)*)*)*)*)*)*)*)*)*$", b.binary()});
+        EXPECT_EQ(exit_code(i), 0) << describe_status(i.status) << i.err;
+    }
+}
+
 TEST(TraceScope, ABadRegularExpressionIsOneLineAndExit64) {
     for (const auto &b : oldest_and_newest({"basic"})) {
         auto r = run_program({DEFTRACE_EXE, "--scope", "(", b.binary()});

@@ -51,12 +51,14 @@ TEST(TextSafety, JsonKeepsTheRawBytesBesideTheReplacedString) {
     EXPECT_EQ(j["panics"][0]["value"], "x\xef\xbf\xbd");
     EXPECT_EQ(j["panics"][0]["value_hex"], "78fe");
     EXPECT_EQ(j["program"][1], "arg\xef\xbf\xbd");
+    // An array of strings (a command line): the hex of each, in order.
+    EXPECT_EQ(j["program_hex"], nlohmann::ordered_json({"6f6b", "617267ff"}));
     EXPECT_NO_THROW((void)j.dump()); // nlohmann throws on invalid UTF-8
     // Member order is kept, the raw bytes right after their string.
     std::vector<std::string> keys;
     for (auto it = j.begin(); it != j.end(); ++it)
         keys.push_back(it.key());
-    EXPECT_EQ(keys, (std::vector<std::string>{"kind", "value", "value_hex", "panics", "program"}));
+    EXPECT_EQ(keys, (std::vector<std::string>{"kind", "value", "value_hex", "panics", "program", "program_hex"}));
 }
 
 } // namespace
