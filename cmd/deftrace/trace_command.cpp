@@ -1,6 +1,7 @@
 #include "trace_command.h"
 
 #include "analysis/defer_sites.h"
+#include "arch/disassembler.h"
 #include "binary/error.h"
 #include "binary/go_binary.h"
 #include "binary/source_paths.h"
@@ -470,7 +471,9 @@ int run_snapshot(int pid, bool json_out) {
     TraceOptions topts;
     topts.panics_only = true;
     // Everything that does not need the process is done before it is stopped.
+    const Disassembler dis; // the plan's, for as long as the tracer lives
     Tracer tracer(bin, Tracer::sites_needed(bin, topts), offsets, none, topts);
+    tracer.prepare_snapshot(dis);
     const auto t0 = std::chrono::steady_clock::now();
     Tracee tracee = Tracee::attach(pid);
     nlohmann::ordered_json goroutines = tracer.snapshot(tracee); // on failure the destructor detaches

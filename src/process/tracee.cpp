@@ -249,7 +249,7 @@ Tracee Tracee::attach(pid_t pid) {
     Tracee t(pid, true);
     t.threads_.clear();
     std::unordered_set<pid_t> seen;
-    auto stop = [&](pid_t tid) {
+    auto interrupt = [&](pid_t tid) {
         // A thread created since by a seized one is ours already (clone tracing): EPERM. A thread
         // another tracer holds would be left out, and trap on the breakpoints: all or none.
         if (tid != pid && ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void *>(opts)) != 0) {
@@ -267,18 +267,25 @@ Tracee Tracee::attach(pid_t pid) {
         }
         if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0)
             return;
-        t.threads_.insert(tid);
-        if (!t.wait_attached(tid))
-            t.threads_.erase(tid);
+        t.threads_.insert(tid); // the destructor's to let go, should a later thread fail
     };
-    // Go starts threads at any time: list again until a pass finds none that is new.
+    // Go starts threads at any time: list again until a pass finds none that is new. Each pass
+    // interrupts every new thread before waiting for any: they stop together, and the process
+    // is stopped for the longest of their delays rather than their sum (a loaded machine takes
+    // milliseconds to schedule each).
     for (bool more = true; more;) {
         more = false;
+        std::vector<pid_t> interrupted;
         for (pid_t tid : tasks_of(pid))
             if (seen.insert(tid).second) {
                 more = true;
-                stop(tid);
+                interrupt(tid);
+                if (t.threads_.contains(tid))
+                    interrupted.push_back(tid);
             }
+        for (pid_t tid : interrupted)
+            if (!t.wait_attached(tid))
+                t.threads_.erase(tid);
     }
     if (!t.threads_.contains(pid) || process_ended(pid))
         throw Error(ErrorKind::NotFound, "no such process: " + std::to_string(pid) + " (it ended)");

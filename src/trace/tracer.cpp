@@ -99,7 +99,10 @@ void Tracer::attach(Tracee &tracee) {
             if (place(tracee, w))
                 tracee.set_breakpoint_enabled(bias_.runtime(placed_at(a)), false);
         }
-    seed_attached(stopped);
+    // Read again: a thread stopped inside a patch was stepped out of it (Tracee::step_out_of),
+    // past what the probes would have seen (a deferBits store, say), so what the model learns
+    // must be where each goroutine is now.
+    seed_attached(tracee.attached() ? stopped_goroutines(tracee) : stopped);
 }
 
 // A breakpoint where the plan says, or, guarded and where no trampoline fits, at its early site

@@ -82,6 +82,10 @@ public:
     // have just been open for TraceOptions::leak_age.
     void report_leaks();
     void check_leak_age();
+    // deftrace snapshot, before the process is stopped: what needs only the binary (the probe
+    // plan, which knows where allgs is), so that the process is stopped for the reads alone.
+    // `dis` must outlive the Tracer.
+    void prepare_snapshot(const Disassembler &dis);
     // deftrace snapshot, every thread of `tracee` stopped: each goroutine's pending deferred calls
     // and panics in progress (JSON, schema deftrace.snapshot/1's "goroutines"). Reads memory
     // only: no scratch page, no breakpoint.

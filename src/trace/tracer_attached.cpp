@@ -132,10 +132,15 @@ void Tracer::seed_attached(const std::vector<StoppedGoroutine> &stopped) {
     emit_divergences();
 }
 
+void Tracer::prepare_snapshot(const Disassembler &dis) {
+    const PlanOptions plan{true, &options_.resources, &scope_, false};
+    plan_ = std::make_unique<ProbePlan>(ProbePlan::build(*bin_, sites_, dis, plan));
+}
+
 nlohmann::ordered_json Tracer::snapshot(Tracee &tracee) {
     open_readers(tracee);
-    const PlanOptions plan{true, &options_.resources, &scope_, false};
-    plan_ = std::make_unique<ProbePlan>(ProbePlan::build(*bin_, sites_, tracee.disassembler(), plan));
+    if (!plan_)
+        prepare_snapshot(tracee.disassembler());
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const StoppedGoroutine &s : stopped_goroutines(tracee)) {
         bool complete = true;
