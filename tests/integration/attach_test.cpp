@@ -32,6 +32,30 @@ size_t count_kind(const nlohmann::json &trace, const std::string &kind) {
     return n;
 }
 
+// The divergence lines of a text trace, and the events of their goroutines before them.
+std::string divergence_lines(const std::string &text) {
+    std::vector<std::string> lines;
+    for (size_t at = 0; at < text.size();) {
+        const size_t nl = std::min(text.find('\n', at), text.size());
+        lines.push_back(text.substr(at, nl - at));
+        at = nl + 1;
+    }
+    std::string out;
+    for (size_t i = 0; i < lines.size(); ++i) {
+        if (lines[i].find("divergence (") == std::string::npos)
+            continue;
+        const std::string g = lines[i].substr(0, lines[i].find(']') + 1);
+        std::vector<std::string> before;
+        for (size_t j = 0; j < i; ++j)
+            if (lines[j].starts_with(g))
+                before.push_back(lines[j]);
+        for (size_t j = before.size() > 8 ? before.size() - 8 : 0; j < before.size(); ++j)
+            out += before[j] + "\n";
+        out += lines[i] + "\n";
+    }
+    return out;
+}
+
 class AttachRunning : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -112,7 +136,7 @@ TEST_F(AttachRunning, AttachingMidPanicGivesNoDivergence) {
             ++unplaced;
             continue;
         }
-        EXPECT_EQ(trace["validation"].value("divergences", -1), 0) << slurp(dir_ / "busy.txt").substr(0, 3000);
+        EXPECT_EQ(trace["validation"].value("divergences", -1), 0) << divergence_lines(slurp(dir_ / "busy.txt"));
         std::set<uint64_t> seen;
         for (const auto &e : trace["events"]) {
             if (!e.contains("goroutine") || !seen.insert(e["goroutine"].get<uint64_t>()).second)
