@@ -422,6 +422,14 @@ namespace {
 
 constexpr long kErestartSys = -512, kErestartNoIntr = -513;
 
+// waitpid for one thread, through EINTR.
+pid_t wait_for(pid_t tid, int &st) {
+    pid_t got;
+    while ((got = waitpid(tid, &st, __WALL)) < 0 && errno == EINTR) {
+    }
+    return got;
+}
+
 // A thread in a system call's exit stop goes back to an interrupt stop. The kernel restarts a
 // call a stop interrupted (ERESTARTSYS...) on the way out of a stop taken while handling signals,
 // not out of an exit stop: without this, the call the thread was in before deftrace borrowed it
@@ -431,10 +439,7 @@ void stop_in_signal_handling(pid_t tid, std::vector<int> &queued) {
         return;
     for (;;) {
         int st = 0;
-        pid_t got;
-        while ((got = waitpid(tid, &st, __WALL)) < 0 && errno == EINTR) {
-        }
-        if (got != tid || !WIFSTOPPED(st) || (st >> 16) != 0)
+        if (wait_for(tid, st) != tid || !WIFSTOPPED(st) || (st >> 16) != 0)
             return; // the interrupt stop (or the thread is gone)
         // A signal first, then the interrupt at its resume: queued again later.
         queued.push_back(WSTOPSIG(st));
@@ -452,10 +457,7 @@ bool run_one_syscall(pid_t tid, Addr after, std::vector<int> &queued, Registers 
         if (ptrace(PTRACE_SYSCALL, tid, nullptr, nullptr) != 0)
             ptrace_failed("PTRACE_SYSCALL", tid);
         int st = 0;
-        pid_t got;
-        while ((got = waitpid(tid, &st, __WALL)) < 0 && errno == EINTR) {
-        }
-        if (got != tid || !WIFSTOPPED(st))
+        if (wait_for(tid, st) != tid || !WIFSTOPPED(st))
             throw Error(ErrorKind::Process, "the tracee did not stop around an injected system call");
         at_exit = get_registers(tid);
         if (!(WSTOPSIG(st) == (SIGTRAP | 0x80) && (st >> 16) == 0 && at_exit.pc() == after)) {
@@ -1068,24 +1070,18 @@ bool signal_pending(pid_t tid, int sig) {
     return false;
 }
 
-pid_t wait_for(pid_t tid, int &st) {
-    pid_t got;
-    while ((got = waitpid(tid, &st, __WALL)) < 0 && errno == EINTR) {
-    }
-    return got;
-}
-
 } // namespace
 
 void Tracee::step_out_of(Addr addr, size_t n) {
     constexpr int kMaxSteps = 64; // a patch covers a few instructions
     for (auto &[tid, pc] : attach_threads_) {
+        if (!(pc > addr && pc < addr + n))
+            continue;
+        // In a system call (its pc just after the instruction), a step would wait for it to end:
+        // leave it, and the patch with it. (A patch holds no `syscall`: once out, no step enters one.)
+        if (const auto regs = registers_of(tid); !regs || static_cast<int64_t>(regs->raw.orig_rax) >= 0)
+            continue;
         for (int step = 0; step < kMaxSteps && pc > addr && pc < addr + n; ++step) {
-            // In a system call (its pc just after the instruction), a step would wait for it to
-            // end: leave it, and the patch with it.
-            const auto regs = registers_of(tid);
-            if (!regs || static_cast<int64_t>(regs->raw.orig_rax) >= 0)
-                break;
             int st = 0;
             if (ptrace(PTRACE_SINGLESTEP, tid, nullptr, nullptr) != 0 || wait_for(tid, st) != tid || !WIFSTOPPED(st))
                 break;

@@ -229,8 +229,7 @@ private:
     // Attached: the deferred calls each goroutine registered before deftrace came, remembered
     // (so that their calls name their defer statements) and, where a goroutine's whole chain is
     // known, given to the runtime model as if it had seen them registered.
-    [[nodiscard]] bool unwinding(const StoppedGoroutine &s) const;
-    [[nodiscard]] bool mid_exit(const StoppedGoroutine &s) const;
+    [[nodiscard]] bool halfway(const StoppedGoroutine &s) const;
     void seed_attached(const std::vector<StoppedGoroutine> &stopped);
 
     // tracer_resources.cpp

@@ -76,29 +76,23 @@ Site Tracer::registration_site(const PendingDefer &d) const {
     return site;
 }
 
-// Stopped inside the runtime's panic machinery: gopanic or Goexit may not have linked their
-// _panic yet (gopanic's p.start, 1.22+; the entry probe that would have told it is behind), or
-// recovery is on its way back to the frame it resumes.
-bool Tracer::unwinding(const StoppedGoroutine &s) const {
-    constexpr size_t kFrames = 64;
-    for (const Frame &f : walker_->walk(s.at.pc, s.at.sp, kFrames))
-        if (f.name == "runtime.gopanic" || f.name == "runtime.Goexit" || f.name == "runtime.recovery")
-            return true;
-    return false;
-}
-
-// Stopped between an open-coded exit's clearing of a deferBits bit and the call it makes of that
-// deferred function (the code ANDs the bit away, loads the closure, calls it: a few bytes before
-// the instruction after the call, ProbePlan::exit_returns). Memory then says "nothing pending" and
-// the probe on the call is still to come: the model, seeded from memory, would see a call it was
-// never told of. Only where the goroutine is, or was when the runtime preempted it (the frame
-// above runtime.asyncPreempt's): a return address is after a call, and none comes between.
-bool Tracer::mid_exit(const StoppedGoroutine &s) const {
+// Caught halfway through something the model must see whole, in one walk of the stack:
+// - inside the runtime's panic machinery: gopanic or Goexit may not have linked their _panic yet
+//   (gopanic's p.start, 1.22+; the entry probe that would have told it is behind), or recovery is
+//   on its way back to the frame it resumes;
+// - between an open-coded exit's clearing of a deferBits bit and its call of that deferred
+//   function (the bit ANDed away, the closure loaded, called: a few bytes before the instruction
+//   after the call, ProbePlan::exit_returns). Memory says "nothing pending" and the probe on the
+//   call is still to come. Only where the goroutine is, or was when the runtime preempted it (the
+//   frame above runtime.asyncPreempt's): a return address is after a call, and none comes between.
+bool Tracer::halfway(const StoppedGoroutine &s) const {
     constexpr uint64_t kExitSequence = 32; // the bit cleared .. the instruction after the call
-    const std::vector<LinkAddr> &returns = plan_->exit_returns();
     constexpr size_t kFrames = 64;
+    const std::vector<LinkAddr> &returns = plan_->exit_returns();
     bool interrupted = true; // the top frame; then one that asyncPreempt interrupted
     for (const Frame &f : walker_->walk(s.at.pc, s.at.sp, kFrames)) {
+        if (f.name == "runtime.gopanic" || f.name == "runtime.Goexit" || f.name == "runtime.recovery")
+            return true;
         const uint64_t pc = bias_.link(f.pc).value();
         if (interrupted && std::any_of(returns.begin(), returns.end(),
                                        [&](LinkAddr r) { return r.value() > pc && r.value() - pc <= kExitSequence; }))
@@ -127,8 +121,8 @@ void Tracer::seed_attached(const std::vector<StoppedGoroutine> &stopped) {
         // The model learns a goroutine's chain only when it can learn all of it: every frame
         // walked, no panic in progress (its records and the model's panic state would have to be
         // rebuilt too), no range-over-func record (its head belongs to a deferrangefunc call).
-        const bool halfway = !state_->panics(s.g, 1).empty() || unwinding(s) || mid_exit(s);
-        const bool whole = whole_program_ && pending.complete && !halfway &&
+        const bool caught = !state_->panics(s.g, 1).empty() || halfway(s);
+        const bool whole = whole_program_ && pending.complete && !caught &&
                            std::none_of(pending.defers.begin(), pending.defers.end(),
                                         [](const PendingDefer &d) { return d.kind == PendingDefer::Kind::Rangefunc; });
         validator_->at_stop({}, {});
@@ -136,7 +130,7 @@ void Tracer::seed_attached(const std::vector<StoppedGoroutine> &stopped) {
         // calls, recover and resume still to come) or an open-coded exit caught between its bit
         // and its call, in every mode; and with every defer observed, a chain not learnt. Its
         // next chain snapshot (a panic, Goexit, its end) teaches it.
-        if (halfway || (whole_program_ && !whole))
+        if (caught || (whole_program_ && !whole))
             validator_->state_unknown(s.goid);
         // Oldest first, as they were registered: the reverse of the order they would run in.
         for (auto d = pending.defers.rbegin(); d != pending.defers.rend(); ++d) {
