@@ -2,6 +2,7 @@
 
 #include "binary/error.h"
 #include "binary/unique_fd.h"
+#include "process/signal_frames.h"
 #include "process/signals.h"
 
 #include "arch/guarded_trap.h"
@@ -79,6 +80,7 @@ Tracee::Tracee(Tracee &&o) noexcept
       threads_(std::move(o.threads_)), last_hit_(std::move(o.last_hit_)), pending_(std::move(o.pending_)),
       exit_(o.exit_), exit_reported_(o.exit_reported_), started_(o.started_), attached_(o.attached_),
       attach_pcs_(std::move(o.attach_pcs_)), attach_threads_(std::move(o.attach_threads_)),
+      restorers_(std::move(o.restorers_)), deferred_signals_(std::move(o.deferred_signals_)),
       between_stops_(std::move(o.between_stops_)), stats_(o.stats_), policy_(o.policy_),
       children_(std::move(o.children_)), unclaimed_(std::move(o.unclaimed_)), parent_pid_(o.parent_pid_),
       handler_(o.handler_), shares_memory_(o.shares_memory_), guard_signal_(o.guard_signal_), log_(o.log_),
@@ -334,8 +336,11 @@ bool Tracee::wait_attached(pid_t tid) {
         case WaitStop::Kind::GroupStop: return true;
         case WaitStop::Kind::Trap:
         case WaitStop::Kind::Signal:
-            // A signal that arrived before the interrupt: delivered now, as it would have been.
-            cont(tid, stop.signal);
+            // A signal that arrived before the interrupt: delivered when the thread is let go
+            // (run(), a detach). Delivered now, the thread would stop in its handler, which may
+            // return into code deftrace is about to patch.
+            deferred_signals_[tid].push_back(stop.signal);
+            cont(tid, 0);
             break;
         default: cont(tid, 0); break; // a clone (the new thread is listed later), an exit
         }
@@ -577,6 +582,108 @@ bool Tracee::on_signal_stack(pid_t tid) {
     return r == 0 && read && (ss.ss_flags & SS_ONSTACK) != 0;
 }
 
+const std::vector<std::pair<Addr, Addr>> &Tracee::signal_restorers() {
+    if (restorers_)
+        return *restorers_;
+    restorers_.emplace();
+    // struct sigaction as the kernel has it (kernel_sigaction): handler, flags, restorer, mask.
+    struct KernelSigaction {
+        uint64_t handler, flags, restorer, mask;
+    } old{};
+    constexpr uint64_t kSaRestorer = 0x04000000; // SA_RESTORER, asm/signal.h
+    constexpr uint64_t kRestorerSize = 16;       // mov $15, %eax (or %rax); syscall
+    try {
+        const Addr buf = get_registers(pid_).sp() - 512; // below the leader's stack pointer, put back after
+        uint8_t saved[sizeof old];
+        if (!memory_.read(buf, saved))
+            return *restorers_;
+        const int64_t r = inject_syscall(SYS_rt_sigaction, {SIGURG, 0, buf.value(), sizeof old.mask});
+        const bool read = memory_.read(buf, std::span<uint8_t>(reinterpret_cast<uint8_t *>(&old), sizeof old));
+        memory_.write(buf, saved);
+        if (r == 0 && read && (old.flags & kSaRestorer) != 0 && old.restorer != 0)
+            restorers_->emplace_back(Addr(old.restorer), Addr(old.restorer + kRestorerSize));
+    } catch (const Error &) {
+        // No restorer known: a thread in a handler is then taken to return anywhere.
+    }
+    return *restorers_;
+}
+
+void Tracee::leave_signal_handlers() {
+    const auto &restorers = signal_restorers();
+    if (restorers.empty())
+        return;
+    auto in_handler = [&](pid_t tid) {
+        const auto r = registers_of(tid);
+        return r && !signal_frames(memory_, r->pc(), r->sp(), restorers).empty();
+    };
+    // A handler returns within microseconds; one that does not (it waits for something) is left
+    // where it is after a few rounds: its interrupted pc is then kept out of every patch
+    // (keep_unpatched).
+    constexpr int kRounds = 50;
+    std::unordered_map<pid_t, Held> driven; // every thread resumed, until its own mask is back
+    for (int round = 0; round < kRounds; ++round) {
+        std::vector<Held *> in;
+        for (pid_t tid : threads_)
+            if (in_handler(tid))
+                in.push_back(&driven.try_emplace(tid, Held{tid, 0, false}).first->second);
+        if (in.empty())
+            break;
+        for (Held *h : in) {
+            quiet_signals(*h);
+            cont(h->tid, 0);
+        }
+        if (round < 10)
+            sched_yield();
+        else
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        const std::unordered_set<pid_t> before = threads_;
+        for (Held *h : in) {
+            if (!interrupt_holding(*h)) {
+                threads_.erase(h->tid);
+                attach_threads_.erase(h->tid);
+                driven.erase(h->tid);
+                continue;
+            }
+            if (auto r = registers_of(h->tid))
+                attach_threads_[h->tid] = r->pc();
+        }
+        // A thread created meanwhile starts in a stop of its own (clone tracing): waited for.
+        for (pid_t tid : std::vector<pid_t>(threads_.begin(), threads_.end()))
+            if (!before.contains(tid)) {
+                if (!wait_attached(tid)) {
+                    threads_.erase(tid);
+                    continue;
+                }
+                if (auto r = registers_of(tid))
+                    attach_threads_[tid] = r->pc();
+            }
+    }
+    // Signals that came meanwhile reach each thread when it is let go.
+    for (auto &[tid, h] : driven) {
+        restore_signals(h);
+        auto &d = deferred_signals_[tid];
+        if (h.deliver != 0)
+            d.push_back(h.deliver);
+        d.insert(d.end(), h.later.begin(), h.later.end());
+        if (d.empty())
+            deferred_signals_.erase(tid);
+    }
+}
+
+bool Tracee::resumes_inside(pid_t tid, Addr base, size_t size) {
+    const auto r = registers_of(tid);
+    if (!r)
+        return false;
+    auto inside = [&](Addr pc) { return pc >= base && pc < base + size; };
+    if (inside(r->pc()))
+        return true;
+    const auto &restorers = signal_restorers();
+    if (restorers.empty())
+        return on_signal_stack(tid);
+    const auto frames = signal_frames(memory_, r->pc(), r->sp(), restorers);
+    return std::any_of(frames.begin(), frames.end(), [&](const InterruptedContext &c) { return inside(c.pc); });
+}
+
 void Tracee::guard(int signal, CodeLog &log) {
     if (!attached_ || started_)
         throw Error(ErrorKind::Usage, "guarded breakpoints are for a process attached to, before it runs");
@@ -705,8 +812,14 @@ ExitStatus Tracee::run(StopHandler &handler) {
     // Attached, signals to deftrace are deftrace's: they ask it to detach.
     std::optional<SignalForwarding> forwarding;
     if (attached_) {
-        for (pid_t tid : threads_)
-            cont(tid, 0);
+        for (pid_t tid : threads_) {
+            const auto d = deferred_signals_.find(tid);
+            cont(tid, d == deferred_signals_.end() ? 0 : d->second.front());
+            if (d != deferred_signals_.end())
+                for (size_t i = 1; i < d->second.size(); ++i)
+                    syscall(SYS_tgkill, pid_, tid, d->second[i]);
+        }
+        deferred_signals_.clear();
     } else {
         forwarding.emplace(pid_);
         cont(pid_, 0);
@@ -1085,11 +1198,13 @@ void Tracee::step_out_of(Addr addr, size_t n) {
             int st = 0;
             if (ptrace(PTRACE_SINGLESTEP, tid, nullptr, nullptr) != 0 || wait_for(tid, st) != tid || !WIFSTOPPED(st))
                 break;
-            if (WSTOPSIG(st) != SIGTRAP) {
-                // A signal arrived instead of the step's trap: queue it again for the thread,
-                // which takes it once it runs, and stop stepping.
-                syscall(SYS_tgkill, pid_, tid, WSTOPSIG(st));
-                break;
+            if (WSTOPSIG(st) != SIGTRAP || (st >> 16) != 0) {
+                // A signal arrived instead of the step's trap: the thread takes it when it is let
+                // go (delivered now, its handler would return into the window). The step is
+                // still to be made.
+                if ((st >> 16) == 0)
+                    deferred_signals_[tid].push_back(WSTOPSIG(st));
+                continue;
             }
             if (const auto now = registers_of(tid))
                 pc = now->pc();
@@ -1144,17 +1259,100 @@ void Tracee::hold_all(std::vector<Held> &held) {
     }
 }
 
+namespace {
+
+constexpr uint64_t signal_bit(int sig) {
+    return sig >= 1 && sig <= 64 ? uint64_t{1} << (sig - 1) : 0;
+}
+
+// Signals a thread raises by executing an instruction (a fault, a trap): never blocked (the
+// kernel kills a process whose thread faults with the signal blocked) nor held back (the
+// instruction would fault again): delivered at once.
+constexpr uint64_t kRaisedByInstruction = signal_bit(SIGSEGV) | signal_bit(SIGBUS) | signal_bit(SIGFPE) |
+                                          signal_bit(SIGILL) | signal_bit(SIGTRAP) | signal_bit(SIGSYS);
+constexpr uint64_t kQuieted = ~(kRaisedByInstruction | signal_bit(SIGKILL) | signal_bit(SIGSTOP));
+
+} // namespace
+
+void Tracee::quiet_signals(Held &h) {
+    uint64_t now = 0;
+    if (ptrace(PTRACE_GETSIGMASK, h.tid, sizeof now, &now) != 0)
+        return;
+    if (h.own_mask && now == h.quiet_mask)
+        return;
+    h.own_mask = now;
+    h.quiet_mask = now | kQuieted;
+    ptrace(PTRACE_SETSIGMASK, h.tid, sizeof h.quiet_mask, &h.quiet_mask);
+}
+
+void Tracee::restore_signals(Held &h) {
+    if (!h.own_mask)
+        return;
+    uint64_t now = 0;
+    if (ptrace(PTRACE_GETSIGMASK, h.tid, sizeof now, &now) == 0 && now == h.quiet_mask)
+        ptrace(PTRACE_SETSIGMASK, h.tid, sizeof *h.own_mask, &*h.own_mask);
+    h.own_mask.reset();
+}
+
+bool Tracee::interrupt_holding(Held &h) {
+    // Until an interrupt stop: one reported first (a signal's delivery, a clone) leaves the
+    // interrupt pending, to stop the thread again at once when next resumed, before it runs a
+    // single instruction. So a stop already reported is taken first, and no second interrupt is
+    // sent to a thread whose pending one has already stopped it: that would stay pending in turn,
+    // and every later resume would end at once, the thread never moving again.
+    int st = 0;
+    pid_t got = waitpid(h.tid, &st, __WALL | WNOHANG);
+    if (got < 0)
+        return false;
+    bool interrupted = false;
+    if (got == 0) {
+        ptrace(PTRACE_INTERRUPT, h.tid, nullptr, nullptr);
+        interrupted = true;
+    }
+    for (int n = 0; n < 64; ++n) {
+        if (got != h.tid && wait_for(h.tid, st) != h.tid)
+            return false;
+        got = 0;
+        if (!WIFSTOPPED(st))
+            return false;
+        const int event = st >> 16;
+        if (event == PTRACE_EVENT_STOP)
+            return true;
+        if (!interrupted) { // stopped now: the interrupt stops it right after this resume
+            ptrace(PTRACE_INTERRUPT, h.tid, nullptr, nullptr);
+            interrupted = true;
+        }
+        if (event == 0 && (signal_bit(WSTOPSIG(st)) & kRaisedByInstruction) != 0) {
+            cont(h.tid, WSTOPSIG(st));
+            continue;
+        }
+        if (event == 0) { // a signal-delivery stop: the signal waits for the detach
+            if (h.deliver == 0)
+                h.deliver = WSTOPSIG(st);
+            else
+                h.later.push_back(WSTOPSIG(st));
+        } else if (event == PTRACE_EVENT_CLONE) {
+            unsigned long child = 0;
+            ptrace(PTRACE_GETEVENTMSG, h.tid, nullptr, &child);
+            threads_.insert(static_cast<pid_t>(child));
+        }
+        if (n == 63)
+            break; // stopped all the same
+        cont(h.tid, 0);
+    }
+    return true;
+}
+
 bool Tracee::release_area(std::vector<Held> &held, Addr base, size_t size) {
-    // Inside: its pc in the area, or in a signal handler, which may return there (a signal may
-    // have come while it was in a trampoline: the handler's frame holds a pc of the area).
-    auto inside = [&](const Held &h) {
-        auto r = registers_of(h.tid);
-        return r && ((r->pc() >= base && r->pc() < base + size) || on_signal_stack(h.tid));
-    };
+    // Inside: its pc in the area, or in a signal handler that returns there (a signal came while
+    // it was in a trampoline: the handler's frame holds a pc of the area).
+    auto inside = [&](const Held &h) { return resumes_inside(h.tid, base, size); };
     // A thread in a stub or trampoline is a few instructions from the code it jumps back to
     // (which is the original code again), one in a signal handler a few microseconds from its
     // return: let each run a moment and stop it again, until none is left inside. A signal that
-    // stops it meanwhile is delivered on the next run or at the detach.
+    // stops it meanwhile waits for the detach: delivered now, it would enter a handler again, and
+    // a process that receives signals often (a profiler's, the runtime's preemption) would never
+    // be found outside one.
     constexpr int kRounds = 1000;
     for (int round = 0; round < kRounds; ++round) {
         std::vector<Held *> in;
@@ -1164,29 +1362,17 @@ bool Tracee::release_area(std::vector<Held> &held, Addr base, size_t size) {
         if (in.empty())
             break;
         for (Held *h : in) {
-            cont(h->tid, h->deliver);
-            h->deliver = 0;
+            quiet_signals(*h);
+            cont(h->tid, 0);
             h->trapped = false;
         }
         if (round < 10)
             sched_yield();
         else
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        for (Held *h : in) {
-            ptrace(PTRACE_INTERRUPT, h->tid, nullptr, nullptr);
-            int st = 0;
-            if (wait_for(h->tid, st) != h->tid || !WIFSTOPPED(st)) {
+        for (Held *h : in)
+            if (!interrupt_holding(*h))
                 h->tid = -1; // gone
-                continue;
-            }
-            if ((st >> 16) == 0)
-                h->deliver = WSTOPSIG(st);
-            else if ((st >> 16) == PTRACE_EVENT_CLONE) {
-                unsigned long child = 0;
-                ptrace(PTRACE_GETEVENTMSG, h->tid, nullptr, &child);
-                threads_.insert(static_cast<pid_t>(child));
-            }
-        }
         std::erase_if(held, [](const Held &h) { return h.tid < 0; });
         if (round == kRounds - 1)
             return false;
@@ -1219,10 +1405,20 @@ void Tracee::detach_all(std::optional<pid_t> stopped) {
         held.push_back(held_for(*stopped, std::nullopt));
     // Before run(), every thread is in a stop already reported (launch, attach): interrupting
     // it would report nothing more.
-    if (!started_)
+    if (!started_) {
         for (pid_t t : threads_)
             if (!holds(t))
                 held.push_back({t, 0, false});
+        for (Held &h : held)
+            if (auto d = deferred_signals_.find(h.tid); d != deferred_signals_.end())
+                for (int sig : d->second) {
+                    if (h.deliver == 0)
+                        h.deliver = sig;
+                    else
+                        h.later.push_back(sig);
+                }
+        deferred_signals_.clear();
+    }
     for (auto [t, st] : pending_)
         if (WIFSTOPPED(st) && !holds(t))
             held.push_back(held_for(t, st));
@@ -1249,8 +1445,13 @@ void Tracee::detach_all(std::optional<pid_t> stopped) {
             scratch_size_ = 0;
         }
     }
+    for (Held &h : held)
+        restore_signals(h);
     for (const Held &h : held)
         ptrace(PTRACE_DETACH, h.tid, nullptr, reinterpret_cast<void *>(static_cast<intptr_t>(h.deliver)));
+    for (const Held &h : held)
+        for (int sig : h.later)
+            syscall(SYS_tgkill, pid_, h.tid, sig);
     threads_.clear();
     if (log_ != nullptr && log_->pending().empty() && log_->region_size() == 0)
         log_->mark_done();

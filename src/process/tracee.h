@@ -127,6 +127,15 @@ public:
     // goroutine not running. A jump patch covering one would have that code resume in the middle
     // of the jump. (A thread stopped inside a patch is single-stepped out of it instead:
     // step_out_of.)
+    // Every thread stopped: the process's signal restorer ([entry, end)), read from the kernel's
+    // record of its SIGURG handler (rt_sigaction run in the process; every handler of a Go program
+    // has the same one, the runtime's own or, with cgo, libc's); empty without one. Read once.
+    const std::vector<std::pair<Addr, Addr>> &signal_restorers();
+    // Attached, before run(): lets each thread stopped inside a signal handler (signal_frames)
+    // run until it has returned from it, so that where it goes on is its pc, which step_out_of
+    // can move out of a patch's way, rather than a pc no probe may cover. Signals reported
+    // meanwhile reach the thread when it is let go.
+    void leave_signal_handlers();
     void keep_unpatched(const std::vector<Addr> &resume_pcs) {
         attach_pcs_.insert(attach_pcs_.end(), resume_pcs.begin(), resume_pcs.end());
     }
@@ -216,8 +225,22 @@ private:
         pid_t tid;
         int deliver; // the signal to deliver on detach
         bool trapped;
+        std::vector<int> later = {}; // signals that came meanwhile, queued again once detached
+        // quiet_signals: the thread's own signal mask, and the one deftrace gave it.
+        std::optional<uint64_t> own_mask = {};
+        uint64_t quiet_mask = 0;
     };
+    // While thread `h` is resumed only to leave a place (release_area, leave_signal_handlers):
+    // every signal it does not raise itself is blocked (PTRACE_SETSIGMASK), so that it runs
+    // instead of stopping for each one that arrives before it gets a CPU; they stay pending and
+    // arrive once its own mask is back (restore_signals). A mask the thread changed meanwhile
+    // (rt_sigreturn restores the one a handler interrupted) is its own from then on.
+    static void quiet_signals(Held &h);
+    static void restore_signals(Held &h);
     bool release_area(std::vector<Held> &held, Addr base, size_t size);
+    // Interrupts thread `h` (resumed by release_area) and waits for that stop, keeping the signals
+    // reported meanwhile for the detach; false if the thread is gone.
+    bool interrupt_holding(Held &h);
     // How thread `tid`, in a stop with wait status `status` (nullopt: the one being handled),
     // is to be let go.
     [[nodiscard]] Held held_for(pid_t tid, std::optional<int> status) const;
@@ -235,6 +258,9 @@ private:
     // has a thread somewhere in the entry of a hot function (gorecover).
     void step_out_of(Addr addr, size_t n);
     bool on_signal_stack(pid_t tid);
+    // Whether thread `tid` goes on inside [base, base + size): its pc, or where a signal handler
+    // it is in returns to (signal_frames; without a known restorer, any handler: on_signal_stack).
+    bool resumes_inside(pid_t tid, Addr base, size_t size);
     // `stopped`: a thread already in a ptrace-stop (the one being handled), if any. Launched,
     // then waits for the program to end.
     void detach_all_and_wait(std::optional<pid_t> stopped);
@@ -256,6 +282,8 @@ private:
     bool attached_ = false;                          // attach(), not launch(): detach, never kill, when done
     std::vector<Addr> attach_pcs_;                   // attached: keep_unpatched's resume pcs
     std::unordered_map<pid_t, Addr> attach_threads_; // attached: where each thread stopped
+    std::optional<std::vector<std::pair<Addr, Addr>>> restorers_;  // signal_restorers, once read
+    std::unordered_map<pid_t, std::vector<int>> deferred_signals_; // attached, before run(): for the let go
     std::function<bool()> between_stops_;
     Stats stats_;
     // follow_children: the policy, every traced child process (grandchildren too), and the

@@ -61,6 +61,8 @@ void Tracer::attach(Tracee &tracee) {
         const FuncInfo f = bin_->pclntab().func(*futex);
         tracee.set_parking(bias_.runtime(f.entry), bias_.runtime(f.end));
     }
+    if (tracee.attached())
+        tracee.leave_signal_handlers();
     map_scratch();
     scope_ = Scope::parse(options_.scope, *bin_);
     whole_program_ = !options_.panics_only && scope_.is_all();
@@ -79,9 +81,11 @@ void Tracer::attach(Tracee &tracee) {
         if (std::find(probe_notes_.begin(), probe_notes_.end(), note) == probe_notes_.end())
             probe_notes_.push_back(note);
     // Attached: where every goroutine is, read once (the process stays stopped until run()).
+    std::vector<Addr> interrupted; // where signal handlers return to
     const std::vector<StoppedGoroutine> stopped =
-        tracee.attached() ? stopped_goroutines(tracee) : std::vector<StoppedGoroutine>();
+        tracee.attached() ? stopped_goroutines(tracee, &interrupted) : std::vector<StoppedGoroutine>();
     tracee.keep_unpatched(resume_pcs(stopped));
+    tracee.keep_unpatched(interrupted);
     unplaced_.clear();
     unplaced_set_.clear();
     early_hits_.clear();

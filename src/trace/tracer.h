@@ -219,8 +219,11 @@ private:
         SavedContext at; // where it continues: its thread's registers if it is running on one
         bool on_thread = false;
     };
-    // Every live goroutine of a process whose threads are all stopped.
-    [[nodiscard]] std::vector<StoppedGoroutine> stopped_goroutines(Tracee &tracee) const;
+    // Every live goroutine of a process whose threads are all stopped. A goroutine whose thread is
+    // in a signal handler continues where the signal interrupted it (signal_frames); the pc of
+    // every context a handler will return to, a goroutine's or not, is added to `interrupted`.
+    [[nodiscard]] std::vector<StoppedGoroutine> stopped_goroutines(Tracee &tracee,
+                                                                   std::vector<Addr> *interrupted = nullptr) const;
     // A function's defer sites, from sites_ or attached_sites_; null if not analysed.
     [[nodiscard]] const FunctionDefers *analysed(std::string_view function) const;
     [[nodiscard]] Site registration_site(const PendingDefer &d) const;

@@ -3,6 +3,7 @@
 // read-only picture of `deftrace snapshot`.
 #include "trace/tracer.h"
 
+#include "process/signal_frames.h"
 #include "trace/validator.h"
 
 #include <algorithm>
@@ -11,25 +12,42 @@
 
 namespace deftrace {
 
-std::vector<Tracer::StoppedGoroutine> Tracer::stopped_goroutines(Tracee &tracee) const {
+std::vector<Tracer::StoppedGoroutine> Tracer::stopped_goroutines(Tracee &tracee, std::vector<Addr> *interrupted) const {
     // A goroutine running on a thread has a stale saved context: where the thread stopped is
-    // where it is.
+    // where it is; or, the thread in a signal handler, where the handler returns to (the
+    // context whose stack pointer is on the goroutine's stack: not a nested signal's, taken on
+    // the signal stack).
     std::unordered_map<Addr, SavedContext> running;
+    std::vector<InterruptedContext> contexts;
+    const auto &restorers = tracee.signal_restorers();
     for (pid_t tid : tracee.thread_ids()) {
         const Registers regs = get_registers(tid);
         const CurrentG::Found cur = current_g_.at(regs, tracee.memory());
         if (auto h = cur.g.is_null() ? std::nullopt : state_->header(cur.g); h && h->goid != 0)
             running[cur.g] = SavedContext{regs.pc(), regs.sp()};
+        for (const InterruptedContext &c : signal_frames(tracee.memory(), regs.pc(), regs.sp(), restorers)) {
+            contexts.push_back(c);
+            if (interrupted != nullptr)
+                interrupted->push_back(c.pc);
+        }
     }
     std::vector<StoppedGoroutine> out;
     for (Addr g : all_goroutines(Addr())) {
-        auto goid = state_->goid(g);
+        auto header = state_->header(g);
         auto status = state_->status(g);
-        if (!goid || !status || *status == 0 || *status == 6) // idle, dead
+        if (!header || !status || *status == 0 || *status == 6) // idle, dead
             continue;
         const auto it = running.find(g);
-        const bool on_thread = it != running.end();
-        out.push_back({g, *goid, *status, on_thread ? it->second : state_->saved_context(g), on_thread});
+        bool on_thread = it != running.end();
+        SavedContext at = on_thread ? it->second : state_->saved_context(g);
+        // Stopped in a handler, the thread is not where the goroutine goes on: nothing can step it
+        // out of a patch's way (resume_pcs keeps its pc, like a parked one's).
+        for (const InterruptedContext &c : contexts)
+            if (c.sp >= header->stack_lo && c.sp < header->stack_hi) {
+                at = SavedContext{c.pc, c.sp};
+                on_thread = false;
+            }
+        out.push_back({g, header->goid, *status, at, on_thread});
     }
     return out;
 }

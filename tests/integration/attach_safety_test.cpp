@@ -7,6 +7,7 @@
 #include "run_program.h"
 #include "scratch_dir.h"
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <gtest/gtest.h>
 #include <random>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -236,6 +238,61 @@ TEST_F(AttachSafety, AttachingAndDetachingAgainAndAgainLeavesNothingBehind) {
             ADD_FAILURE() << "cycle " << i << ": exit " << exit_code(r) << ": " << r.err;
     }
     std::printf("attach/detach: %d cycles, %d failed\n", cycles, failed);
+    expect_untouched(svc, before);
+}
+
+// Sends SIGURG (the runtime's own preemption signal, which a Go program takes at any time) to
+// every thread of a process, one thread after another, about every `period`, while it lives.
+class SignalFlood {
+public:
+    SignalFlood(pid_t pid, std::chrono::microseconds period)
+        : thread_([this, pid, period] {
+              const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+              while (!stop_) {
+                  std::error_code ec;
+                  for (const auto &e : fs::directory_iterator(tasks, ec))
+                      syscall(SYS_tgkill, pid, std::stoi(e.path().filename().string()), SIGURG);
+                  ++rounds_;
+                  std::this_thread::sleep_for(period);
+              }
+          }) {}
+    ~SignalFlood() {
+        stop_ = true;
+        thread_.join();
+    }
+    SignalFlood(const SignalFlood &) = delete;
+    SignalFlood &operator=(const SignalFlood &) = delete;
+    [[nodiscard]] uint64_t rounds() const { return rounds_; }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::atomic<uint64_t> rounds_{0};
+    std::thread thread_;
+};
+
+// A service that receives signals all the time has threads inside signal handlers whenever
+// deftrace stops it, each to return to the pc the signal interrupted (its ucontext): neither a
+// patch over such a pc nor a detach that waits for no handler to be running may follow. Every
+// cycle attaches, places every probe and detaches, and the service lives on as it was.
+TEST_F(AttachSafety, AServiceFloodedWithSignalsIsLeftAsItWas) {
+    const int cycles = std::getenv("DEFTRACE_FLOOD_CYCLES") ? std::atoi(std::getenv("DEFTRACE_FLOOD_CYCLES")) : 100;
+    Service svc({prog_, "busy"}, dir_ / "svc-flood.txt");
+    ASSERT_TRUE(svc.beats_after(2));
+    const std::string before = text_of(svc.pid());
+    int failed = 0, unplaced = 0;
+    {
+        SignalFlood flood(svc.pid(), 1ms);
+        for (int i = 0; i < cycles && !svc.ended(); ++i) {
+            const RunResult r =
+                run_program({DEFTRACE_EXE, "-p", std::to_string(svc.pid()), "--duration", "0.01", "-o", "/dev/null"});
+            if (exit_code(r) != 0 && ++failed <= 3)
+                ADD_FAILURE() << "cycle " << i << ": exit " << exit_code(r) << ": " << r.err;
+            unplaced += r.err.find("not placed") != std::string::npos;
+        }
+        std::printf("attach/detach under a SIGURG flood (%llu rounds): %d cycles, %d failed, %d with a probe not "
+                    "placed\n",
+                    static_cast<unsigned long long>(flood.rounds()), cycles, failed, unplaced);
+    }
     expect_untouched(svc, before);
 }
 
