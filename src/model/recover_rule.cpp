@@ -31,11 +31,12 @@ bool argp_matches(const RecoverCalled &c) {
 
 // 1.26/1.27, gorecover(): walking up from recover's caller with an inline-aware unwinder, skipping
 // FuncIDWrapper frames, exactly one non-wrapper frame must precede this panic's gopanic frame.
+// `defer recover()` run by the panic: 0 frames (the deferwrap is a wrapper); run when the deferred
+// function that registered it returns: 1 through an inline open-coded exit, 2 through
+// runtime.deferreturn (test/recover.go test4, recover1.go test5/test6). A recover() in a helper
+// inlined into the deferred function: 2 (issue 73916).
 bool frame_count_matches(const RecoverCalled &c) {
-    if (c.deferred_recover) {
-        return false; // 0 non-wrapper frames (or deferreturn + registrar: 2)
-    }
-    return c.invoker == Invoker::PanicRunner && c.inlined_frames == 0;
+    return c.frames_to_gopanic == 1;
 }
 
 } // namespace

@@ -268,10 +268,12 @@ model::RecoverCalled Validator::recover_entry(Addr g, Addr pc, Addr sp, bool pan
     const Frame &caller = frames[1];
     c.caller_frame = depth(g, caller.sp);
     c.caller_fn = caller.pc.is_null() ? 0 : walker_.to_runtime(caller.func.entry).value();
-    // `defer recover()`: the deferwrap wrapper is recover's caller.
-    c.deferred_recover = is_wrapper(caller);
     // A recover() in a helper inlined into the deferred function (1.26+ counts it as a frame).
     c.inlined_frames = bin_.outermost_inlined(caller.func, walker_.to_link(caller.pc) - 1) ? 1 : 0;
+    // `defer recover()`: the deferwrap wrapper is recover's caller, recover not in code inlined
+    // into it (`defer F()` with F inlined into its deferwrap calls recover from F's code).
+    c.deferred_recover = is_wrapper(caller) && c.inlined_frames == 0;
+    c.frames_to_gopanic = frames_to_gopanic(frames);
     size_t at = 0;
     c.invoker = invoker_of(frames, 1, &at, &c.wrapper_frames);
     if (c.deferred_recover && c.invoker == model::Invoker::Deferreturn && at < frames.size()) {
@@ -290,6 +292,24 @@ model::RecoverCalled Validator::recover_entry(Addr g, Addr pc, Addr sp, bool pan
         }
     }
     return c;
+}
+
+// 1.26+ gorecover's count (model::RecoverCalled::frames_to_gopanic), from frames[1], recover's
+// caller, up. Every frame above the first is stopped at a return address: its call is at pc - 1.
+// Inlined calls are counted as ordinary functions (the funcID of an inlined wrapper is not read).
+int Validator::frames_to_gopanic(const std::vector<Frame> &frames) const {
+    int count = 0;
+    for (size_t i = 1; i < frames.size(); ++i) {
+        const Frame &f = frames[i];
+        if (is(f, "runtime.gopanic"))
+            return count;
+        count += static_cast<int>(bin_.inlined_calls(f.func, walker_.to_link(f.pc) - 1).size());
+        if (!is_wrapper(f))
+            ++count;
+        if (count > 1)
+            return 2;
+    }
+    return -1;
 }
 
 // Who called frames[i]: gopanic's or Goexit's loop (directly, or through runOpenDeferFrame and

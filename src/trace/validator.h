@@ -118,6 +118,7 @@ private:
     [[nodiscard]] model::ChainSnapshot snapshot(uint64_t goid, Addr g, const std::vector<Frame> *frames);
     void nil_exit_call(uint64_t goid, Addr g, const std::vector<Frame> &frames, const Site &site);
     [[nodiscard]] bool is_wrapper(const Frame &f) const;
+    [[nodiscard]] int frames_to_gopanic(const std::vector<Frame> &frames) const;
     // Who called frames[i], looking through wrapper frames; sets *at to the invoking frame.
     [[nodiscard]] model::Invoker invoker_of(const std::vector<Frame> &frames, size_t i, size_t *at,
                                             int *wrappers) const;

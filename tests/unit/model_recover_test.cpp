@@ -26,6 +26,7 @@ RecoverCalled direct() {
     RecoverCalled c;
     c.goid = 1;
     c.invoker = Invoker::PanicRunner;
+    c.frames_to_gopanic = 1;
     return c;
 }
 
@@ -49,6 +50,7 @@ TEST_P(ModelRecoverRule, WrappersAreTransparent) {
 TEST_P(ModelRecoverRule, NestedHelperDoesNotRecover) {
     RecoverCalled c = direct();
     c.invoker = Invoker::Ordinary; // defer func(){ func(){ recover() }() }()
+    c.frames_to_gopanic = 2;
     RecoverVerdict v = judge(GetParam(), c);
     EXPECT_FALSE(v.recovered);
     EXPECT_STREQ(to_string(v.reason), "not called directly by a deferred function");
@@ -58,6 +60,7 @@ TEST_P(ModelRecoverRule, DeferRecoverDirectlyReturnsNil) {
     RecoverCalled c = direct();
     c.deferred_recover = true;                  // defer recover(), run by the panic itself
     c.registrar_invoker = Invoker::PanicRunner; // even when the registering frame was itself deferred
+    c.frames_to_gopanic = 0;                    // the deferwrap, a wrapper, then gopanic
     EXPECT_EQ(judge(GetParam(), c).reason, RecoverReason::NotDirect);
 }
 
@@ -69,7 +72,20 @@ TEST_P(ModelRecoverRule, DeferRecoverRunByDeferreturnOfDeferredFunction) {
     c.deferred_recover = true;
     c.invoker = Invoker::Deferreturn;
     c.registrar_invoker = Invoker::PanicRunner;
+    c.frames_to_gopanic = 2; // runtime.deferreturn, then the deferred function
     EXPECT_EQ(judge(GetParam(), c).recovered, GetParam() <= 25);
+}
+
+// test/recover.go test4, recover1.go test5: the same `defer recover()` run by the deferred
+// function's inline open-coded exit: no deferreturn frame, one non-wrapper frame; every release
+// recovers ("should squelch").
+TEST_P(ModelRecoverRule, DeferRecoverRunByInlineExitOfDeferredFunction) {
+    RecoverCalled c = direct();
+    c.deferred_recover = true;
+    c.invoker = Invoker::Deferreturn;
+    c.registrar_invoker = Invoker::PanicRunner;
+    c.frames_to_gopanic = 1;
+    EXPECT_TRUE(judge(GetParam(), c).recovered);
 }
 
 // Issue 73916: `defer F(1)` with F calling an inlined helper that calls recover(): ≤1.25 sees F's
@@ -77,12 +93,14 @@ TEST_P(ModelRecoverRule, DeferRecoverRunByDeferreturnOfDeferredFunction) {
 TEST_P(ModelRecoverRule, RecoverInInlinedHelper) {
     RecoverCalled c = direct();
     c.inlined_frames = 1;
+    c.frames_to_gopanic = 2;
     EXPECT_EQ(judge(GetParam(), c).recovered, GetParam() <= 25);
 }
 
 TEST_P(ModelRecoverRule, DeferreturnRunDefersDoNotRecoverTheOuterPanic) {
     RecoverCalled c = direct();
     c.invoker = Invoker::Deferreturn;
+    c.frames_to_gopanic = -1;
     EXPECT_FALSE(judge(GetParam(), c).recovered);
 }
 

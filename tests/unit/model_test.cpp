@@ -29,6 +29,9 @@ struct Script {
         r.goid = g;
         r.caller_frame = caller;
         r.invoker = inv;
+        // What 1.26+ counts for each: the deferred function alone; it and the helper it calls;
+        // no gopanic frame above.
+        r.frames_to_gopanic = inv == Invoker::PanicRunner ? 1 : inv == Invoker::Ordinary ? 2 : -1;
         return r;
     }
     std::optional<Divergence> recover(RecoverCalled r, std::optional<bool> outcome) {
