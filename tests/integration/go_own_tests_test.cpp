@@ -31,7 +31,10 @@ std::string goroot_of(const std::string &minor) {
 // function's deferreturn after a nested recovery) still gets a divergence from the argp rule of
 // those releases, an open finding.
 std::vector<std::string> programs(const std::string &minor) {
-    std::vector<std::string> out = {"recover.go", "recover2.go", "recover3.go", "recover4.go"};
+    // issue23837: nil dereferences in frameless functions, recovered (the frame a fault
+    // interrupts is walked from the faulting instruction, not as a return address).
+    std::vector<std::string> out = {"recover.go", "recover2.go", "recover3.go", "recover4.go",
+                                    "fixedbugs/issue23837.go"};
     if (std::stoi(minor.substr(2)) >= 26)
         out.insert(out.end(),
                    {"recover1.go", "fixedbugs/issue73916.go", "fixedbugs/issue73916b.go", "fixedbugs/issue73917.go"});
