@@ -71,7 +71,7 @@ struct RecoverCalled {
     Invoker registrar_invoker = Invoker::Ordinary;
     // What 1.26+ gorecover counts (its inline-aware unwinder, panic.go): the logical frames from
     // recover's caller up to the first runtime.gopanic frame, inlined calls included, FuncIDWrapper
-    // frames skipped, runtime.deferreturn counted like any function; 2 stands for "more than one",
+    // frames skipped (runtime.deferreturn is one); 2 stands for "more than one",
     // -1 for no gopanic frame before the second.
     int frames_to_gopanic = -1;
     std::optional<bool> recovered; // the runtime's answer (gorecover returned non-nil), if seen

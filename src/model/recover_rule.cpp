@@ -32,9 +32,9 @@ bool argp_matches(const RecoverCalled &c) {
 // 1.26/1.27, gorecover(): walking up from recover's caller with an inline-aware unwinder, skipping
 // FuncIDWrapper frames, exactly one non-wrapper frame must precede this panic's gopanic frame.
 // `defer recover()` run by the panic: 0 frames (the deferwrap is a wrapper); run when the deferred
-// function that registered it returns: 1 through an inline open-coded exit, 2 through
-// runtime.deferreturn (test/recover.go test4, recover1.go test5/test6). A recover() in a helper
-// inlined into the deferred function: 2 (issue 73916).
+// function that registered it returns, through an inline open-coded exit or runtime.deferreturn
+// (a wrapper as well): 1 (test/recover.go test4, recover1.go test5/test6). A recover() in a
+// helper inlined into the deferred function: 2 (issue 73916).
 bool frame_count_matches(const RecoverCalled &c) {
     return c.frames_to_gopanic == 1;
 }

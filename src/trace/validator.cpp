@@ -316,7 +316,8 @@ int Validator::frames_to_gopanic(const std::vector<Frame> &frames) const {
 // deferCallSave before Go 1.22), deferreturn or an inline open-coded exit, or ordinary Go code.
 model::Invoker Validator::invoker_of(const std::vector<Frame> &frames, size_t i, size_t *at, int *wrappers) const {
     size_t j = i + 1;
-    while (j < frames.size() && is_wrapper(frames[j])) {
+    // runtime.deferreturn is a FuncIDWrapper too (objabi/funcid.go, 1.17-1.27), yet the runner.
+    while (j < frames.size() && is_wrapper(frames[j]) && !is(frames[j], "runtime.deferreturn")) {
         ++j;
         ++*wrappers;
     }

@@ -29,17 +29,13 @@ std::string goroot_of(const std::string &minor) {
     return status == 0 ? root : "";
 }
 
-// test/recover1.go is left out before 1.26: its test6 (`defer recover()` run by the deferred
-// function's deferreturn after a nested recovery) still gets a divergence from the argp rule of
-// those releases, an open finding.
 std::vector<std::string> programs(const std::string &minor) {
     // issue23837: nil dereferences in frameless functions, recovered (the frame a fault
     // interrupts is walked from the faulting instruction, not as a return address).
-    std::vector<std::string> out = {"recover.go", "recover2.go", "recover3.go", "recover4.go",
-                                    "fixedbugs/issue23837.go"};
-    if (std::stoi(minor.substr(2)) >= 26)
-        out.insert(out.end(),
-                   {"recover1.go", "fixedbugs/issue73916.go", "fixedbugs/issue73916b.go", "fixedbugs/issue73917.go"});
+    std::vector<std::string> out = {"recover.go",  "recover1.go", "recover2.go",
+                                    "recover3.go", "recover4.go", "fixedbugs/issue23837.go"};
+    if (std::stoi(minor.substr(2)) >= 26) // added with 1.26's frame-counting gorecover
+        out.insert(out.end(), {"fixedbugs/issue73916.go", "fixedbugs/issue73916b.go", "fixedbugs/issue73917.go"});
     return out;
 }
 
@@ -80,17 +76,16 @@ TEST(GoOwnTests, RecoverProgramsOfTheReleasesTreeTraceAsUntracedWithoutDivergenc
 
 // Every program of $GOROOT/test and test/fixedbugs that Go's test driver runs (a `// run` line)
 // and that calls recover(): some 90 (1.19) to 120 (1.27). Left out: divmod.go (hundreds of
-// thousands of recovered divisions by zero: minutes traced) and, before 1.26, recover1.go (above).
+// thousands of recovered divisions by zero: minutes traced).
 TEST(GoOwnTests, EveryRunTestThatRecoversTracesAsUntraced) {
     const std::string minor = minor_under_test();
     const std::string root = goroot_of(minor);
     ASSERT_FALSE(root.empty()) << "no Go " << minor << " toolchain (scripts/setup-go.sh)";
-    const bool old_argp_rule = std::stoi(minor.substr(2)) < 26;
     std::vector<std::string> names;
     for (const std::string sub : {"", "fixedbugs/"})
         for (const auto &e : fs::directory_iterator(root + "/test/" + sub)) {
             const std::string file = e.path().filename().string();
-            if (e.path().extension() != ".go" || file == "divmod.go" || (old_argp_rule && file == "recover1.go"))
+            if (e.path().extension() != ".go" || file == "divmod.go")
                 continue;
             const std::string text = slurp(e.path().string());
             if (("\n" + text).find("\n// run\n") != std::string::npos && text.find("recover()") != std::string::npos)
