@@ -64,23 +64,12 @@ TEST_P(ModelRecoverRule, DeferRecoverDirectlyReturnsNil) {
     EXPECT_EQ(judge(GetParam(), c).reason, RecoverReason::NotDirect);
 }
 
-// test/recover1.go test6: `defer recover()` inside a deferred function, run by that function's
-// deferreturn after a nested panic was recovered: the wrapper passes the deferred function's FP,
+// `defer recover()` inside a deferred function, run when that function returns: by its inline
+// open-coded exit (test/recover.go test4, recover1.go test5) or by runtime.deferreturn after a
+// nested panic was recovered (recover1.go test6). The wrapper passes the deferred function's FP,
 // which equals p.argp up to 1.25; 1.26+ skips the deferwrap and runtime.deferreturn (both
-// wrappers) and finds the one deferred function: every release recovers.
-TEST_P(ModelRecoverRule, DeferRecoverRunByDeferreturnOfDeferredFunction) {
-    RecoverCalled c = direct();
-    c.deferred_recover = true;
-    c.invoker = Invoker::Deferreturn;
-    c.registrar_invoker = Invoker::PanicRunner;
-    c.frames_to_gopanic = 1;
-    EXPECT_TRUE(judge(GetParam(), c).recovered);
-}
-
-// test/recover.go test4, recover1.go test5: the same `defer recover()` run by the deferred
-// function's inline open-coded exit: no deferreturn frame, one non-wrapper frame; every release
-// recovers ("should squelch").
-TEST_P(ModelRecoverRule, DeferRecoverRunByInlineExitOfDeferredFunction) {
+// wrappers) and finds the one deferred function: every release recovers ("should squelch").
+TEST_P(ModelRecoverRule, DeferRecoverRunWhenTheDeferredFunctionReturns) {
     RecoverCalled c = direct();
     c.deferred_recover = true;
     c.invoker = Invoker::Deferreturn;
