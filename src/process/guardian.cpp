@@ -56,11 +56,13 @@ void ignore_signals() {
     if (log.done() || log.process() <= 0)
         _exit(0);
     try {
-        const size_t n = Guardian::restore(log);
+        const Guardian::Restored r = Guardian::restore(log);
         std::fprintf(stderr,
                      "deftrace: guardian: deftrace ended without detaching from process %d; its %zu code change%s "
-                     "put back, its probe region unmapped, the process detached\n",
-                     log.process(), n, n == 1 ? "" : "s");
+                     "put back, %s, the process detached\n",
+                     log.process(), r.changes, r.changes == 1 ? "" : "s",
+                     r.unmapped ? "its probe region unmapped"
+                                : "its probe region left mapped (a thread would not leave it; nothing jumps there)");
         _exit(0);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "deftrace: guardian: could not restore process %d: %s\n", log.process(), e.what());
@@ -131,7 +133,7 @@ Guardian Guardian::start(CodeLog &log) {
 
 Guardian::~Guardian() = default; // closing the pipe is the signal
 
-size_t Guardian::restore(const CodeLog &log) {
+Guardian::Restored Guardian::restore(const CodeLog &log) {
     // The kernel lets go of the process as deftrace's exit completes, after its files (the pipe)
     // are closed: until then the process is still traced, and attaching is refused.
     using Clock = std::chrono::steady_clock;
@@ -140,12 +142,14 @@ size_t Guardian::restore(const CodeLog &log) {
         try {
             Tracee t = Tracee::attach(log.process());
             t.set_parking(log.parking().first, log.parking().second);
-            const size_t n = t.undo(log);
+            Restored r;
+            r.changes = t.undo(log);
             t.detach();
-            return n;
+            r.unmapped = !t.holds_area();
+            return r;
         } catch (const Error &e) {
             if (e.kind() == ErrorKind::NotFound)
-                return 0; // the process is gone: nothing to put back
+                return {}; // the process is gone: nothing to put back
             if (e.kind() != ErrorKind::Permission || Clock::now() > deadline)
                 throw;
         }

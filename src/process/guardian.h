@@ -29,9 +29,14 @@ public:
     // Closes deftrace's end of the pipe: the guardian looks at the log now.
     ~Guardian();
 
-    // The guardian's own work, in the forked process. Returns the number of changes put back;
-    // throws on failure.
-    static size_t restore(const CodeLog &log);
+    // The guardian's own work, in the forked process: the number of changes put back, and
+    // whether the probe region could be unmapped (no thread was left inside it); throws on
+    // failure.
+    struct Restored {
+        size_t changes = 0;
+        bool unmapped = true;
+    };
+    static Restored restore(const CodeLog &log);
 
     // Before attaching to `pid`: waits (up to `limit`) while an earlier deftrace's probe region
     // is still mapped there, or the process still traced by its guardian (a deftrace killed a

@@ -136,6 +136,9 @@ public:
     // can move out of a patch's way, rather than a pc no probe may cover. Signals reported
     // meanwhile reach the thread when it is let go.
     void leave_signal_handlers();
+    // Attached: the scratch area (probe region) is still mapped in the process (after a detach:
+    // it could not be released).
+    [[nodiscard]] bool holds_area() const { return scratch_size_ != 0; }
     void keep_unpatched(const std::vector<Addr> &resume_pcs) {
         attach_pcs_.insert(attach_pcs_.end(), resume_pcs.begin(), resume_pcs.end());
     }
