@@ -628,17 +628,10 @@ void Tracee::leave_signal_handlers() {
                 in.push_back(&driven.try_emplace(tid, Held{tid, 0, false}).first->second);
         if (in.empty())
             break;
-        for (Held *h : in) {
-            quiet_signals(*h);
-            cont(h->tid, 0);
-        }
-        if (round < 10)
-            sched_yield();
-        else
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         const std::unordered_set<pid_t> before = threads_;
+        const std::unordered_set<pid_t> gone = run_a_moment(in, round);
         for (Held *h : in) {
-            if (!interrupt_holding(*h)) {
+            if (gone.contains(h->tid)) {
                 threads_.erase(h->tid);
                 attach_threads_.erase(h->tid);
                 driven.erase(h->tid);
@@ -1343,6 +1336,24 @@ bool Tracee::interrupt_holding(Held &h) {
     return true;
 }
 
+std::unordered_set<pid_t> Tracee::run_a_moment(const std::vector<Held *> &in, int round) {
+    for (Held *h : in) {
+        quiet_signals(*h);
+        cont(h->tid, 0);
+        h->trapped = false;
+    }
+    // A few yields first (a handler or a trampoline ends within microseconds), then 1 ms rests.
+    if (round < 10)
+        sched_yield();
+    else
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::unordered_set<pid_t> gone;
+    for (Held *h : in)
+        if (!interrupt_holding(*h))
+            gone.insert(h->tid);
+    return gone;
+}
+
 bool Tracee::release_area(std::vector<Held> &held, Addr base, size_t size) {
     // Inside: its pc in the area, or in a signal handler that returns there (a signal came while
     // it was in a trampoline: the handler's frame holds a pc of the area).
@@ -1361,18 +1372,10 @@ bool Tracee::release_area(std::vector<Held> &held, Addr base, size_t size) {
                 in.push_back(&h);
         if (in.empty())
             break;
-        for (Held *h : in) {
-            quiet_signals(*h);
-            cont(h->tid, 0);
-            h->trapped = false;
-        }
-        if (round < 10)
-            sched_yield();
-        else
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        for (Held *h : in)
-            if (!interrupt_holding(*h))
-                h->tid = -1; // gone
+        for (pid_t tid : run_a_moment(in, round))
+            for (Held &h : held)
+                if (h.tid == tid)
+                    h.tid = -1;
         std::erase_if(held, [](const Held &h) { return h.tid < 0; });
         if (round == kRounds - 1)
             return false;

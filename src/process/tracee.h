@@ -244,6 +244,9 @@ private:
     // Interrupts thread `h` (resumed by release_area) and waits for that stop, keeping the signals
     // reported meanwhile for the detach; false if the thread is gone.
     bool interrupt_holding(Held &h);
+    // release_area and leave_signal_handlers, round `round`: resumes each of `in` with its
+    // asynchronous signals blocked, lets it run a moment and stops it again; the threads gone.
+    std::unordered_set<pid_t> run_a_moment(const std::vector<Held *> &in, int round);
     // How thread `tid`, in a stop with wait status `status` (nullopt: the one being handled),
     // is to be let go.
     [[nodiscard]] Held held_for(pid_t tid, std::optional<int> status) const;
