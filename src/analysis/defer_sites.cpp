@@ -263,6 +263,7 @@ struct OpenCodedScan {
     std::vector<std::pair<size_t, uint8_t>> exit_stores; // store index, bits cleared (0: unknown)
     std::map<size_t, uint8_t> prev_of;                   // exit store -> value known before it
     uint8_t merged_bits = 0;                             // bits registered by a store that sets several at once
+    uint8_t registered = 0;                              // bits set by the registrations classified so far
     int max_bit;
 
     // The stores to the closure slots.
@@ -398,6 +399,7 @@ private:
             switch (t.what) {
             case Traced::What::Zero: break; // the prologue's zeroing
             case Traced::What::Set:
+                s.registered |= t.bits;
                 if (std::popcount(t.bits) > 1)
                     s.merged_bits |= t.bits;
                 for (int b = 0; b < 8; ++b) {
@@ -437,8 +439,51 @@ private:
             }
         } else if (!prologue && t.what == Traced::What::Zero) {
             t = Traced::clear(0); // an exit; which bit is found from its call
+        } else if (!prologue && t.constant && before == BitsValueFlow::kUnknown) {
+            if (auto b = guarded_clear(s, k, *t.constant))
+                t = Traced::clear(static_cast<uint8_t>(1u << *b));
         }
         return t;
+    }
+
+    // openDeferExit (ssagen, every release) runs defer b as `if bits&(1<<b) != 0 { bits &^=
+    // 1<<b; store; call }`. When the paths into that test carry different bits (a conditional
+    // defer), the flow cannot weigh the store against one value; Go 1.27 then stores the
+    // constant it knows on the guarded path (`test $2,%al; je; movb $1,bits`, or the store as the
+    // target of a `jne`), which looks like a registration of bit 0. It is the exit of b when it
+    // stores no bit that was not registered before it and its only way in is a test of b, a
+    // registered bit, alone.
+    std::optional<int> guarded_clear(const OpenCodedScan &s, size_t k, uint8_t stored) const {
+        if (k < 2 || (stored & ~s.registered) != 0)
+            return std::nullopt;
+        auto is = [](const Instruction &in, std::string_view a, std::string_view b) {
+            return in.op == Op::Jcc && (in.text.starts_with(a) || in.text.starts_with(b));
+        };
+        std::optional<size_t> guard;
+        const Instruction &prev = insns_[k - 1];
+        if (prev.op != Op::Jmp && prev.op != Op::Ret && prev.op != Op::Int3) {
+            if (!is(prev, "je ", "jz "))
+                return std::nullopt; // straight-line code before it: not a guarded path
+            guard = k - 1;
+        }
+        for (size_t j = 0; j < insns_.size(); ++j) {
+            const Instruction &in = insns_[j];
+            if (!in.branch_target || *in.branch_target != insns_[k].address || in.op == Op::Call)
+                continue;
+            if (guard || !is(in, "jne ", "jnz "))
+                return std::nullopt; // a second way in, or one that is not the test of a bit
+            guard = j;
+        }
+        if (!guard || *guard == 0)
+            return std::nullopt;
+        const Instruction &test = insns_[*guard - 1];
+        if (test.op != Op::Test || test.operands.size() != 2 || test.operands[0].kind != Operand::Kind::Reg ||
+            test.operands[1].kind != Operand::Kind::Imm)
+            return std::nullopt;
+        const auto mask = static_cast<uint64_t>(test.operands[1].imm);
+        if (std::popcount(mask) != 1 || mask > 0x80 || (stored & mask) != 0 || (s.registered & mask) == 0)
+            return std::nullopt;
+        return std::countr_zero(mask);
     }
 
     // Closure slot stores. When the compiler can see that a defer's bit is cleared again before
