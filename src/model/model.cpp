@@ -267,7 +267,8 @@ void adopt_open_frames(GoroutineState &gs, const std::vector<SnapshotOpenFrame> 
 
 } // namespace
 
-Model::Model(const GoRelease &traits) : gen_(make_generation(traits)) {}
+Model::Model(const GoRelease &traits, bool sees_every_defer)
+    : gen_(make_generation(traits)), sees_every_defer_(sees_every_defer) {}
 
 GoroutineState &Model::state(Goid goid) {
     auto [it, inserted] = goroutines_.try_emplace(goid);
@@ -308,9 +309,15 @@ std::optional<Divergence> Model::observe(const Observation &o) {
 // call it had — deferreturn and the inline exits see to that — so a linked record or a set bit
 // left deeper means a deferred call was not observed. Records without pending calls may remain:
 // ≤1.21 deferreturn keeps an open record linked while its last call runs (runOpenDeferFrame), and
-// a snapshot taken meanwhile shows it.
+// a snapshot taken meanwhile shows it. When not every defer is observed, what a snapshot showed
+// deeper may have run on a return the model did not see (a frame that returned while a deferred
+// call of a panic ran, after a nested panic was recovered): it is dropped without a word.
 void Model::live_frame(GoroutineState &gs, FrameDepth frame) {
     if (frame == kUnknownDepth) {
+        return;
+    }
+    if (!sees_every_defer_) {
+        discard_frames_deeper_than(gs, frame);
         return;
     }
     std::string left;

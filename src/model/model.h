@@ -29,7 +29,10 @@ struct UnwindPrediction {
 
 class Model {
 public:
-    explicit Model(const GoRelease &traits);
+    // `sees_every_defer`: every registration and every return-path deferred call is observed
+    // (the whole program probed). Otherwise what the model knows of pending defers comes from
+    // chain snapshots, and frames may return, running their deferred calls, unobserved.
+    explicit Model(const GoRelease &traits, bool sees_every_defer = true);
 
     // Checks one observation against the prediction and advances the model. Returns the divergence
     // it produced, if any. While a goroutine is desynchronised (after a divergence) its observations
@@ -80,6 +83,7 @@ private:
     std::vector<Divergence> divergences_;
     uint64_t observations_ = 0;
     PanicId next_panic_ = 1;
+    bool sees_every_defer_ = true;
 };
 
 std::string describe(const PredictedCall &c);

@@ -44,9 +44,9 @@ Perturbation Perturbation::from_environment() {
 
 Validator::Validator(const GoBinary &bin, const StackWalker &walker, const RuntimeState &state, const GoRelease &traits,
                      bool registrations_observed, Perturbation perturb)
-    : bin_(bin), walker_(walker), state_(state), model_(traits), registrations_observed_(registrations_observed),
-      era_b_(state.era() == Era::B), funcvals_(bin, state.memory()), perturb_(perturb),
-      deferreturn_(bin.runtime().get("runtime.deferreturn")) {
+    : bin_(bin), walker_(walker), state_(state), model_(traits, registrations_observed),
+      registrations_observed_(registrations_observed), era_b_(state.era() == Era::B), funcvals_(bin, state.memory()),
+      perturb_(perturb), deferreturn_(bin.runtime().get("runtime.deferreturn")) {
     if (perturb_.kind == Perturbation::Kind::CallFn) {
         // Another function of the program: what a misread funcval would name.
         if (auto i = bin_.pclntab().find_by_name("main.main"))
@@ -277,14 +277,20 @@ model::RecoverCalled Validator::recover_entry(Addr g, Addr pc, Addr sp, bool pan
     size_t at = 0;
     c.invoker = invoker_of(frames, 1, &at, &c.wrapper_frames);
     if (c.deferred_recover && c.invoker == model::Invoker::Deferreturn && at < frames.size()) {
-        // The frame that executed the defer statement: above runtime.deferreturn, or the frame
-        // whose inline open-coded exit called the wrapper.
+        // The frame that executed the defer statement: above runtime.deferreturn (reached
+        // directly, or ≤1.21 through deferCallSave <- runOpenDeferFrame), or frames[at] itself
+        // when its inline open-coded exit called the wrapper. Only that chain is searched: above
+        // an inline exit there may be another deferreturn (the panic was raised by a deferred
+        // call that deferreturn ran) which belongs to a different frame.
         size_t registrar = at;
-        for (size_t k = at; k < frames.size() && k < at + 4; ++k)
-            if (is(frames[k], "runtime.deferreturn")) {
-                registrar = k + 1;
-                break;
-            }
+        if (is(frames[at], "runtime.deferreturn"))
+            registrar = at + 1;
+        else if (is(frames[at], "runtime.deferCallSave"))
+            for (size_t k = at + 1; k < frames.size() && k < at + 4; ++k)
+                if (is(frames[k], "runtime.deferreturn")) {
+                    registrar = k + 1;
+                    break;
+                }
         if (registrar < frames.size()) {
             size_t unused_at = 0;
             int unused_wrappers = 0;
