@@ -7,6 +7,7 @@
 #include "process/process_memory.h"
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -97,7 +98,7 @@ private:
     std::unordered_map<Addr, Breakpoint> table_;
     std::unordered_map<Addr, Addr> trampolines_;  // int3 address -> breakpoint address
     std::unordered_map<Addr, Addr> guarded_hits_; // hit pc -> breakpoint address
-    std::vector<std::pair<Addr, Addr>> patched_;  // [start, end) of every jump patch in place
+    std::map<Addr, Addr> patched_;                // start -> end of every jump patch in place
     std::vector<JumpPatch> orphaned_;             // jumps left in place by remove()
     std::unordered_set<Addr> removed_, removed_trampolines_, removed_guarded_hits_;
 };

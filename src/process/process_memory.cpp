@@ -79,6 +79,16 @@ void ProcessMemory::prefetch(std::span<const Addr> addrs) const {
 bool ProcessMemory::read(Addr addr, std::span<uint8_t> out) const {
     if (out.empty())
         return true;
+    if (staging_) {
+        if (stage_pages(addr, out.size())) {
+            read_staged(addr, out);
+            return true;
+        }
+        if (!read_uncached(addr, out)) // a page cannot be read whole: exactly these bytes then
+            return false;
+        read_staged(addr, out);
+        return true;
+    }
     if (caching_ && out.size() <= kBlock) {
         const uint64_t base = addr.value() & ~(kBlock - 1);
         const uint64_t end = addr.value() + out.size();
@@ -169,7 +179,7 @@ void ProcessMemory::map_local(Addr remote, uint8_t *local, size_t size) {
 void ProcessMemory::patch(Addr addr, std::span<const uint8_t> code) const {
     if (log_ != nullptr && !in_local(addr, code.size())) {
         std::vector<uint8_t> before(code.size());
-        if (!read_uncached(addr, before))
+        if (!read(addr, before))
             throw Error(ErrorKind::Process, "reading " + std::to_string(code.size()) + " bytes at " + addr.hex() +
                                                 " in process " + std::to_string(pid_) + " before changing them");
         log_->record(addr, before, code);
@@ -183,10 +193,78 @@ void ProcessMemory::write(Addr addr, std::span<const uint8_t> data) const {
         std::memcpy(local_.local + (addr - local_.remote), data.data(), data.size());
         return;
     }
+    if (staging_ && stage(addr, data))
+        return;
     ssize_t n = pwrite(mem_.get(), data.data(), data.size(), static_cast<off_t>(addr.value()));
     if (n != static_cast<ssize_t>(data.size()))
         throw Error(ErrorKind::Process, "writing " + std::to_string(data.size()) + " bytes at " + addr.hex() +
                                             " in process " + std::to_string(pid_) + ": " + std::strerror(errno));
+}
+
+bool ProcessMemory::stage_pages(Addr addr, size_t n) const {
+    const uint64_t first = addr.value() & ~(kPage - 1), end = addr.value() + n;
+    if (end < addr.value())
+        return false;
+    for (uint64_t page = first; page < end; page += kPage)
+        if (!staged_.contains(page)) {
+            StagedPage p;
+            if (!read_uncached(Addr(page), p.bytes))
+                return false;
+            staged_.emplace(page, p);
+        }
+    return true;
+}
+
+// False (nothing staged) when a page cannot be read: the caller writes directly.
+bool ProcessMemory::stage(Addr addr, std::span<const uint8_t> data) const {
+    if (!stage_pages(addr, data.size()))
+        return false;
+    const uint64_t end = addr.value() + data.size();
+    for (uint64_t page = addr.value() & ~(kPage - 1); page < end; page += kPage) {
+        StagedPage &p = staged_.at(page);
+        const uint64_t from = std::max(page, addr.value()), to = std::min(page + kPage, end);
+        std::memcpy(p.bytes.data() + (from - page), data.data() + (from - addr.value()), to - from);
+        p.dirty = true;
+    }
+    return true;
+}
+
+// The staged pages' bytes over `out` where they overlap [addr, addr + out.size()).
+void ProcessMemory::read_staged(Addr addr, std::span<uint8_t> out) const {
+    const uint64_t end = addr.value() + out.size();
+    for (auto it = staged_.lower_bound(addr.value() & ~(kPage - 1)); it != staged_.end() && it->first < end; ++it) {
+        const uint64_t from = std::max(it->first, addr.value()), to = std::min(it->first + kPage, end);
+        std::memcpy(out.data() + (from - addr.value()), it->second.bytes.data() + (from - it->first), to - from);
+    }
+}
+
+void ProcessMemory::flush_staged() const {
+    std::vector<uint8_t> run;
+    uint64_t run_base = 0;
+    auto write_run = [&] {
+        if (run.empty())
+            return;
+        ssize_t n = pwrite(mem_.get(), run.data(), run.size(), static_cast<off_t>(run_base));
+        if (n != static_cast<ssize_t>(run.size()))
+            throw Error(ErrorKind::Process, "writing " + std::to_string(run.size()) + " bytes at " +
+                                                Addr(run_base).hex() + " in process " + std::to_string(pid_) + ": " +
+                                                std::strerror(errno));
+        run.clear();
+    };
+    for (const auto &[base, page] : staged_) {
+        if (!page.dirty) {
+            write_run();
+            continue;
+        }
+        if (!run.empty() && run_base + run.size() != base)
+            write_run();
+        if (run.empty())
+            run_base = base;
+        run.insert(run.end(), page.bytes.begin(), page.bytes.end());
+    }
+    write_run();
+    staged_.clear();
+    staging_ = false;
 }
 
 } // namespace deftrace

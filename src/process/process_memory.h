@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -64,6 +65,21 @@ public:
 
 private:
     friend class StopCache;
+    friend class WriteBatch;
+    // Pages written while a WriteBatch is open: their contents as they will be, in address order.
+    static constexpr uint64_t kPage = 4096;
+    struct StagedPage {
+        std::array<uint8_t, kPage> bytes{};
+        bool dirty = false;
+    };
+    // The pages [addr, addr + n) lies in, read from the process into staged_ if they are not
+    // there yet; false when one cannot be read.
+    bool stage_pages(Addr addr, size_t n) const;
+    bool stage(Addr addr, std::span<const uint8_t> data) const;
+    void read_staged(Addr addr, std::span<uint8_t> out) const;
+    void flush_staged() const;
+    mutable bool staging_ = false;
+    mutable std::map<uint64_t, StagedPage> staged_;
     struct Block {
         uint64_t base = 0;
         std::array<uint8_t, kBlock> bytes{};
@@ -106,6 +122,29 @@ public:
     }
     StopCache(const StopCache &) = delete;
     StopCache &operator=(const StopCache &) = delete;
+
+private:
+    const ProcessMemory &mem_;
+};
+
+// While a WriteBatch is open, writes outside the local mapping change a copy of each page they
+// touch instead of the process, and reads are served from copies too (a page is read once);
+// flush() writes the changed pages back,
+// one pwrite per run of adjacent pages. For planting thousands of probes in a process that
+// cannot run meanwhile (a program launched, stopped before its first instruction): one read
+// and one write per page instead of a read and two writes per probe. Closing a batch without
+// flush() drops what it staged (the process keeps its code as it was).
+class WriteBatch {
+public:
+    explicit WriteBatch(const ProcessMemory &mem) : mem_(mem) { mem_.staging_ = true; }
+    ~WriteBatch() {
+        mem_.staging_ = false;
+        mem_.staged_.clear();
+    }
+    WriteBatch(const WriteBatch &) = delete;
+    WriteBatch &operator=(const WriteBatch &) = delete;
+    // Throws Error(Process) when a page cannot be written.
+    void flush() { mem_.flush_staged(); }
 
 private:
     const ProcessMemory &mem_;

@@ -90,6 +90,11 @@ void Tracer::attach(Tracee &tracee) {
     unplaced_set_.clear();
     early_hits_.clear();
     placed_at_.clear();
+    // Launched, the program cannot run while its probes are planted: their code changes are
+    // staged and written back a page at a time (WriteBatch), not probe by probe.
+    std::optional<WriteBatch> batch;
+    if (!tracee.attached())
+        batch.emplace(tracee.memory());
     for (const auto &b : plan_->breakpoints())
         place(tracee, b);
     // Off until needed: int3s (a jump patch cannot be switched while threads run), or guarded
@@ -103,6 +108,8 @@ void Tracer::attach(Tracee &tracee) {
             if (place(tracee, w))
                 tracee.set_breakpoint_enabled(bias_.runtime(placed_at(a)), false);
         }
+    if (batch)
+        batch->flush();
     // Read again: a thread stopped inside a patch was stepped out of it (Tracee::step_out_of),
     // past what the probes would have seen (a deferBits store, say), so what the model learns
     // must be where each goroutine is now.
