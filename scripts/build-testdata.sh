@@ -11,6 +11,7 @@
 # OUTDIR/<minor>/<variant>/<program>/prog       the binary
 # OUTDIR/<minor>/<variant>/<program>/defer.txt  the compiler's -d=defer report
 # OUTDIR/manifest.tsv                           minor variant program srcdir bindir (one per build)
+# OUTDIR/src/generated-<minor>                  the source of program "generated" (tests/gen)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -24,6 +25,25 @@ out=$(cd "$out" && pwd)
 programs=("$@")
 if ((${#programs[@]} == 0)); then
   for d in "$root"/testdata/*/; do [[ -f $d/go.mod ]] && programs+=("$(basename "$d")"); done
+  programs+=(generated)
+fi
+
+# "generated": DEFTRACE_GEN_PROGRAMS (200) random programs of tests/gen in one binary, different
+# for each release (seed 100 x DEFTRACE_GEN_SEED (1) + the minor version: 1.27 -> 127), written to
+# OUTDIR/src/generated-1.NN with the lines.txt the test reads.
+generate_programs() {
+  local newest minor
+  newest=$(go_minors | sort -V | tail -1)
+  (cd "$root/tests/gen" && go_for "$newest" build -o "$out/gen/gen" .)
+  for minor in $(go_minors); do
+    rm -rf "$out/src/generated-$minor"
+    "$out/gen/gen" -seed $((${DEFTRACE_GEN_SEED:-1} * 100 + ${minor#1.})) -n "${DEFTRACE_GEN_PROGRAMS:-200}" \
+      -o "$out/src/generated-$minor"
+    echo "default stripped" >"$out/src/generated-$minor/variants"
+  done
+}
+if [[ " ${programs[*]} " == *" generated "* ]]; then
+  generate_programs
 fi
 
 jobs=$out/jobs.txt
@@ -31,6 +51,7 @@ jobs=$out/jobs.txt
 for minor in $(go_minors); do
   for p in "${programs[@]}"; do
     src=$root/testdata/$p
+    [[ $p == generated ]] && src=$out/src/generated-$minor
     need=$(go_mod_minor "$src")
     minor_ge "$minor" "$need" || continue
     variants=(default stripped pie)

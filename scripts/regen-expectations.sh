@@ -22,7 +22,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 programs=("$@")
 if ((${#programs[@]} == 0)); then
-  mapfile -t programs < <(awk -F'\t' '$2 == "default" && $3 != "signals" {print $3}' "$manifest" | sort -u)
+  mapfile -t programs < <(awk -F'\t' '$2 == "default" && $3 != "signals" && $3 != "generated" {print $3}' "$manifest" | sort -u)
 fi
 
 # regen PROGRAM NAME [FLAG...]: testdata/PROGRAM/NAME.json and NAME.go1.NN.json.

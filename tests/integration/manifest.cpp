@@ -12,7 +12,9 @@ namespace deftrace::testing {
 
 std::vector<BuiltProgram> load_manifest() {
     std::vector<BuiltProgram> out;
-    const std::string path = std::string(DEFTRACE_TESTDATA_OUT) + "/manifest.tsv";
+    // scripts/gen-soak.sh points the tests at builds of its own.
+    const char *dir = std::getenv("DEFTRACE_TESTDATA_OUT");
+    const std::string path = std::string(dir != nullptr ? dir : DEFTRACE_TESTDATA_OUT) + "/manifest.tsv";
     std::ifstream in(path);
     if (!in) {
         ADD_FAILURE() << "no " << path << ": the testdata.build test must run first (scripts/build-testdata.sh)";

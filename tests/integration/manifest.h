@@ -16,7 +16,8 @@ struct BuiltProgram {
     [[nodiscard]] std::string label() const { return "go" + minor + "/" + variant + "/" + program; }
 };
 
-// All builds; fails the calling test (ADD_FAILURE) if the manifest is missing or empty.
+// All builds (of $DEFTRACE_TESTDATA_OUT when set); fails the calling test (ADD_FAILURE) if the
+// manifest is missing or empty.
 std::vector<BuiltProgram> load_manifest();
 // Every build by the Go release named in $DEFTRACE_GO_MINOR ("1.22"; all releases when unset):
 // ctest runs the matrix tests once per release.

@@ -17,5 +17,8 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
 std::string describe_status(int status);
 // The exit code, or -1 when the program was killed by a signal.
 int exit_code(const RunResult &r);
+// A crash's traceback with what scheduling and address randomisation change between runs
+// masked: argument words, goroutine and M ids, the runtime's own goroutines.
+std::string mask_traceback(const std::string &s);
 
 } // namespace deftrace::testing

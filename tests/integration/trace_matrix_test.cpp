@@ -31,36 +31,14 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> kEnv = {"GOMAXPROCS=2"};
 
-// The matrix builds but testdata/signals, which waits for signals (TraceSignals sends them).
+// The matrix builds but testdata/signals, which waits for signals (TraceSignals sends them),
+// and the generated programs (GeneratedPrograms: their expectation is their own output).
 std::vector<BuiltProgram> traced_builds() {
     std::vector<BuiltProgram> out;
     for (auto &b : builds_under_test())
-        if (b.program != "signals")
+        if (b.program != "signals" && b.program != "generated")
             out.push_back(std::move(b));
     return out;
-}
-
-// Go's crash tracebacks print argument words and goroutine ids. The words can be heap addresses
-// (randomised from Go 1.26), and ids come from per-P batches (runtime.newproc1: _GoidCacheBatch),
-// so they depend on which P ran the creating goroutine: scheduling, which any tracer perturbs.
-// A fatal error's traceback (runtime.throw) also names the M the goroutine ran on (" m=N ") and
-// lists the runtime's own goroutines (forcegchelper, bgsweep, ... "created by runtime.*"), whose
-// state at that instant ([runnable] or [force gc (idle)]) is scheduling again, untraced runs
-// included. Output that differs from the untraced run is compared with those masked.
-std::string mask_traceback(const std::string &s) {
-    static const std::regex hex("0x[0-9a-f]+"), goid("goroutine [0-9]+"), mid(" m=[0-9]+ ");
-    std::string kept;
-    for (size_t at = 0; at < s.size();) {
-        size_t next = s.find("\n\ngoroutine ", at + 1);
-        if (next == std::string::npos)
-            next = s.size();
-        const std::string block = s.substr(at, next - at);
-        if (at == 0 || block.find("\ncreated by runtime.") == std::string::npos)
-            kept += block;
-        at = next;
-    }
-    return std::regex_replace(std::regex_replace(std::regex_replace(kept, hex, "0x?"), goid, "goroutine ?"), mid,
-                              " m=? ");
 }
 
 // The expectation for a release: the versioned file with the highest 1.NN not above it, else

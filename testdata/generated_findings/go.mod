@@ -1,0 +1,3 @@
+module generated_findings
+
+go 1.19

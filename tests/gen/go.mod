@@ -1,0 +1,3 @@
+module deftrace.test/gen
+
+go 1.19
