@@ -198,8 +198,9 @@ int main(int argc, char **argv) {
         std::cerr << "deftrace: " << e.what() << "\n";
         return exit_code_for(e.kind());
     } catch (const std::bad_alloc &) {
+        // Not a bug: a trace or a program too large for the memory deftrace may use (ulimit -v).
         std::cerr << "deftrace: out of memory\n";
-        return kExitInternal;
+        return kExitOsError;
     } catch (const std::exception &e) {
         std::cerr << "deftrace: internal error (a bug in deftrace): " << e.what() << "\n";
         return kExitInternal;

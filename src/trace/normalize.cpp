@@ -5,6 +5,7 @@
 #include "trace/output_stream.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -62,15 +63,37 @@ std::string base_name(const std::string &path) {
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// Every 0x followed by 5 or more hex digits becomes 0x? (in one pass: a value can be hundreds
+// of megabytes, where std::regex takes a minute).
 std::string mask_addresses(const std::string &s) {
-    static const std::regex hex("0x[0-9a-fA-F]{5,}");
-    return std::regex_replace(s, hex, "0x?");
+    auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    std::string out;
+    size_t copied = 0;
+    for (size_t at = s.find("0x"); at != std::string::npos; at = s.find("0x", at + 2)) {
+        size_t end = at + 2;
+        while (end < s.size() && hex(s[end]))
+            ++end;
+        if (end - at - 2 < 5)
+            continue;
+        if (out.empty())
+            out.reserve(s.size());
+        out.append(s, copied, at - copied).append("0x?");
+        copied = end;
+        at = end - 2;
+    }
+    if (copied == 0)
+        return s;
+    return out.append(s, copied, std::string::npos);
 }
 
-// Values may hold pointers (a panic(&T{}) prints one): addresses vary from run to run.
+// Values may hold pointers (a panic(&T{}) prints one): addresses vary from run to run. In
+// place: a value can be hundreds of megabytes.
 void normalize_value(json &holder) {
-    if (holder.contains("value") && holder["value"].is_string())
-        holder["value"] = mask_addresses(holder["value"].get<std::string>());
+    if (!holder.contains("value") || !holder["value"].is_string())
+        return;
+    auto &value = holder["value"].get_ref<std::string &>();
+    if (value.find("0x") != std::string::npos)
+        value = mask_addresses(value);
 }
 
 json normalize_pending(const json &list, const Paths &paths) {
@@ -90,7 +113,7 @@ json normalize_pending(const json &list, const Paths &paths) {
 }
 
 // The event without what the normalized form leaves out; nullopt when the event goes.
-std::optional<json> normalize_event(const json &e, const Paths &paths) {
+std::optional<json> normalize_event(json &&e, const Paths &paths) {
     const std::string kind = str_or(e, "kind");
     const std::string function = e.contains("site") ? str_or(e["site"], "function") : std::string();
     const bool std_site = !function.empty() && is_std_function(function, paths.main_module);
@@ -114,7 +137,7 @@ std::optional<json> normalize_event(const json &e, const Paths &paths) {
         if (k == "seq" || k == "bit" || k == "wrapper" || k == "handle" || (k == "status" && kind != "exit") ||
             k == "time" || k == "tid" || k == "stack" || k == "stack_truncated")
             continue;
-        n[k] = it.value();
+        n[k] = std::move(it.value());
     }
     if (n.contains("site")) {
         n["site"]["file"] = paths.file(str_or(n["site"], "file"));
@@ -262,7 +285,7 @@ Normalizer::Normalizer(const json &header) : header_(header), spill_(spill_file(
 
 Normalizer::~Normalizer() = default;
 
-void Normalizer::add(const json &e) {
+void Normalizer::add(json e) {
     if (layout_)
         throw std::logic_error("Normalizer::add after the events were read");
     std::optional<json> n;
@@ -271,19 +294,20 @@ void Normalizer::add(const json &e) {
         return e.contains(key) && e[key].is_number_integer() && e[key].get<int64_t>() > 0 ? e[key].get<uint64_t>() : 0;
     };
     if (pass_through_) {
-        n = e;
+        n = std::move(e);
     } else {
         const uint64_t pid = pid_of("pid");
         if (str_or(e, "kind") == "exit" && pid == 0)
             return; // the top-level "exit" says it
-        n = normalize_event(e, Paths{module_dir_, goroot_, main_module_});
+        const uint64_t child_pid = str_or(e, "kind") == "child" ? pid_of("child_pid") : 0;
+        n = normalize_event(std::move(e), Paths{module_dir_, goroot_, main_module_});
         if (!n)
             return;
-        if (str_or(e, "kind") == "child" && pid_of("child_pid") != 0 && n->contains("argv")) {
+        if (child_pid != 0 && n->contains("argv")) {
             std::string name; // its command line as normalized: the process's name
             for (const auto &arg : (*n)["argv"])
                 name += (name.empty() ? "" : " ") + (arg.is_string() ? arg.get<std::string>() : std::string());
-            processes_[pid_of("child_pid")].name = name;
+            processes_[child_pid].name = name;
         }
         if (pid != 0) {
             // A child's goroutines are told apart from the program's, and from other children's,

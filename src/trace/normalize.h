@@ -50,8 +50,9 @@ public:
     Normalizer(const Normalizer &) = delete;
     Normalizer &operator=(const Normalizer &) = delete;
 
-    // One event, in the order the trace has them.
-    void add(const nlohmann::ordered_json &event);
+    // One event, in the order the trace has them (taken: its values move into the normalized
+    // form, which matters for a value of hundreds of megabytes).
+    void add(nlohmann::ordered_json event);
     // `closing`: the raw trace's members after its events (validation, leaks, exit).
     [[nodiscard]] nlohmann::ordered_json document(const nlohmann::ordered_json &closing) const;
     // The same document, pretty-printed exactly as document().dump(2) would be, streamed.

@@ -356,7 +356,7 @@ void JsonSink::emit(const Event &e) {
         first_event_ = false;
     }
     if (normalizer_)
-        normalizer_->add(j);
+        normalizer_->add(std::move(j));
 }
 
 void JsonSink::finish() {

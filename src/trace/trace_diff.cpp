@@ -3,6 +3,7 @@
 #include "trace/normalize.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <vector>
 
@@ -14,6 +15,26 @@ using json = nlohmann::ordered_json;
 
 std::string scalar(const json &v) {
     return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+// A member's value as a report line shows it: a long one (a panic value of megabytes) by its
+// first 120 bytes, its size and a hash of the whole (FNV-1a), so that two values that differ
+// past what is shown still read differently, and the report stays a report.
+std::string shown(const json &v) {
+    constexpr size_t kShown = 120;
+    std::string text = scalar(v);
+    if (text.size() <= 2 * kShown)
+        return text;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : text)
+        h = (h ^ c) * 0x100000001b3ull;
+    size_t cut = kShown;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80)
+        --cut; // not inside a UTF-8 sequence
+    char tail[64];
+    std::snprintf(tail, sizeof tail, "… (%zu bytes, fnv1a %016llx)", text.size(), static_cast<unsigned long long>(h));
+    text.resize(cut);
+    return text + tail;
 }
 
 std::string describe_exit(const json &exit) {
@@ -92,7 +113,7 @@ std::string describe_event(const json &e) {
     for (auto it = e.begin(); it != e.end(); ++it) {
         if (it.key() == "kind" || it.key() == "site" || it.key() == "goroutine" || it.key() == "seq")
             continue;
-        line += (it == e.begin() ? " " : "  ") + it.key() + "=" + scalar(it.value());
+        line += (it == e.begin() ? " " : "  ") + it.key() + "=" + shown(it.value());
     }
     return line;
 }

@@ -7,7 +7,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <iterator>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace deftrace {
 
@@ -147,13 +151,14 @@ public:
     explicit Loader(const std::string &name) : name_(name) {}
 
     void member(const std::string &key, const json &value) { members_[key] = value; }
-    void event(const json &e) {
+    // Takes the event (it is not used after).
+    void event(json &e) {
         try {
             check_event(e, count_++);
         } catch (const ShapeError &err) {
             not_a_trace(name_, err.what());
         }
-        normalizer().add(e);
+        normalizer().add(std::move(e));
     }
     // `had_events`: the trace had an "events" member (JSON Lines always has).
     LoadedTrace finish(bool had_events) {
@@ -224,7 +229,10 @@ template <typename Input> LoadedTrace load_document(Input &&input, const std::st
     };
     json doc;
     try {
-        doc = json::parse(std::forward<Input>(input), callback, false);
+        if constexpr (requires { input.first, input.second; }) // an iterator range
+            doc = json::parse(input.first, input.second, callback, false);
+        else
+            doc = json::parse(std::forward<Input>(input), callback, false);
     } catch (const TooDeep &) {
         not_a_trace(name, "nested more than " + std::to_string(kMaxTraceDepth) + " levels deep");
     }
@@ -285,6 +293,50 @@ template <typename NextLine> LoadedTrace load_lines(NextLine &&next_line, const 
     return t;
 }
 
+// The characters of a FILE, read 64 KiB at a time, as the input iterators nlohmann's parser
+// takes: its FILE* input reads one character per fgetc call (a lock each), which made a trace
+// holding one 300 MB panic value take a minute to read.
+class FileChars {
+public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = char;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const char *;
+    using reference = const char &;
+
+    struct Source {
+        FILE *file;
+        std::vector<char> buf = std::vector<char>(64 * 1024);
+        size_t at = 0, size = 0;
+        bool fill() {
+            at = 0;
+            size = std::fread(buf.data(), 1, buf.size(), file);
+            return size > 0;
+        }
+    };
+
+    FileChars() = default; // the end
+    explicit FileChars(Source &s) : source_(&s) {
+        if (s.at == s.size && !s.fill())
+            source_ = nullptr;
+    }
+    reference operator*() const { return source_->buf[source_->at]; }
+    FileChars &operator++() {
+        if (++source_->at == source_->size && !source_->fill())
+            source_ = nullptr;
+        return *this;
+    }
+    FileChars operator++(int) {
+        FileChars before = *this;
+        ++*this;
+        return before;
+    }
+    bool operator==(const FileChars &o) const { return source_ == o.source_; }
+
+private:
+    Source *source_ = nullptr;
+};
+
 bool is_jsonl_header(std::string_view first_line) {
     auto head = parse_json_input(first_line, kMaxTraceDepth);
     return head && head->is_object() && head->contains("format") && (*head)["format"] == "jsonl";
@@ -318,8 +370,21 @@ LoadedTrace load_trace_file(const std::string &path) {
     for (int c; first.size() < (size_t{1} << 20) && (c = std::fgetc(f.get())) != EOF && c != '\n';)
         first += static_cast<char>(c);
     std::rewind(f.get());
-    if (!is_jsonl_header(first))
-        return load_document(f.get(), path);
+    if (!is_jsonl_header(first)) {
+        FileChars::Source source{f.get()};
+        auto read = [&] {
+            if (std::ferror(f.get())) // what stopped the reading was not the end of the file
+                throw Error(ErrorKind::Io, "reading " + path + ": " + std::strerror(errno));
+        };
+        try {
+            LoadedTrace t = load_document(std::make_pair(FileChars(source), FileChars()), path);
+            read();
+            return t;
+        } catch (const Error &) {
+            read();
+            throw;
+        }
+    }
     char *buf = nullptr;
     size_t cap = 0;
     struct Free {

@@ -354,6 +354,43 @@ TEST(HostileInput, MalformedTracesAreRejectedWithOneLine) {
 // A file written that is also read, or written under another name, is refused before anything
 // is opened for writing: the program survives `--json ./prog ./prog`, two traces never share a
 // file (by the same name, another spelling of it, or a hard link).
+// A panic value of tens of megabytes (a program that panics with a whole file): diff reads it
+// in one pass (its normalization used std::regex, its reading one fgetc per character: a 300 MB
+// value took over a minute and 6.5 times its size in memory), masks the address in it (0x?),
+// and the report shows the start of each value, its size and a hash instead of all of it. Out
+// of memory is said as such (71).
+TEST(HostileInput, AHugeValueIsDiffedAndShownInShort) {
+    ScratchDir tmp("hostile-huge");
+    const auto builds = oldest_and_newest({"main_panic"});
+    ASSERT_FALSE(builds.empty());
+    auto rec = run_deftrace({"-o", "/dev/null", "--json", tmp / "t.json", newest(builds).binary()});
+    json t = json::parse(slurp(tmp / "t.json"));
+    json *panic = nullptr;
+    for (auto &e : t["events"])
+        if (e.value("kind", "") == "panic" && panic == nullptr)
+            panic = &e;
+    ASSERT_NE(panic, nullptr) << slurp(tmp / "t.json");
+    const size_t size = 40u << 20;
+    (*panic)["value"] = std::string(size, 'x') + " at 0x7fff12345678";
+    std::ofstream(tmp / "a.json") << t.dump();
+    (*panic)["value"] = std::string(size, 'x') + " at 0x7fff12345679!";
+    std::ofstream(tmp / "b.json") << t.dump();
+    const RunResult same = run_deftrace({"diff", tmp / "a.json", tmp / "a.json"});
+    EXPECT_EQ(exit_code(same), 0) << same.err;
+    const RunResult differ = run_deftrace({"diff", tmp / "a.json", tmp / "b.json"});
+    EXPECT_EQ(exit_code(differ), 79) << differ.err;
+    EXPECT_LT(differ.out.size(), 4096u) << differ.out.substr(0, 4096);
+    EXPECT_NE(differ.out.find(std::to_string(size + 7) + " bytes, fnv1a "), std::string::npos) << differ.out;
+    EXPECT_NE(differ.out.find(std::to_string(size + 8) + " bytes, fnv1a "), std::string::npos) << differ.out;
+#if !defined(__SANITIZE_ADDRESS__) // the sanitizer reserves terabytes of address space
+    const RunResult starved = run_program({"/bin/sh", "-c",
+                                           "ulimit -v 100000 && exec " + shell_quote(DEFTRACE_EXE) + " diff " +
+                                               shell_quote(tmp / "a.json") + " " + shell_quote(tmp / "b.json")});
+    EXPECT_EQ(exit_code(starved), 71) << describe_status(starved.status) << starved.err;
+    expect_one_line(starved, "out of memory");
+#endif
+}
+
 TEST(HostileInput, AnOutputThatIsAnInputOrAnotherOutputIsRefusedBeforeAnythingIsWritten) {
     ScratchDir tmp("hostile");
     const auto builds = oldest_and_newest({"basic"});
