@@ -137,7 +137,7 @@ int main(int argc, char **argv) {
                      "panic) in --panics-only mode, which otherwise leaves them out and costs them no stop");
         app.add_flag("--stats", trace.stats,
                      "End the text trace with what tracing cost: stops, breakpoint hits, signals, threads, "
-                     "events and memory reads");
+                     "events, memory reads and the start-up's steps");
         app.add_flag("--leaks", trace.leaks,
                      "Follow the shipped resource probes (database/sql transactions and connections, "
                      "os.File) and report what is still open at exit, and which panic abandoned it");

@@ -13,6 +13,7 @@
 #include "process/program_path.h"
 #include "process/tracee.h"
 #include "shipped/shipped_data.h"
+#include "startup_progress.h"
 #include "trace/child_tracers.h"
 #include "trace/normalize.h"
 #include "trace/output_stream.h"
@@ -285,6 +286,10 @@ int run_trace(const TraceCommandOptions &opts) {
     } else {
         path = resolve_program(opts.argv.at(0));
     }
+    const char *term = std::getenv("TERM");
+    StartupProgress progress(isatty(STDERR_FILENO) != 0 && !(term != nullptr && std::string_view(term) == "dumb"));
+    const std::string name = terminal_safe(std::filesystem::path(program.front()).filename().string());
+    progress.step("reading " + name, "reading");
     GoBinary bin = open_program(path, opts.pid);
     const ShippedData data = ShippedData::of_this_process();
     RuntimeOffsets offsets = RuntimeOffsets::from(layouts_for(bin, data));
@@ -351,8 +356,13 @@ int run_trace(const TraceCommandOptions &opts) {
     std::optional<ChildTracers> children;
     if (!opts.pid)
         children.emplace(opts.follow_forks, sinks, topts);
-    Tracer tracer(bin, Tracer::sites_needed(bin, topts), offsets, opts.follow_forks ? children->program_sink() : sinks,
-                  topts);
+    progress.step("analysing the defer sites of " + name, "analysis");
+    bool cached = false;
+    Tracer tracer(bin, Tracer::sites_needed(bin, topts, &cached), offsets,
+                  opts.follow_forks ? children->program_sink() : sinks, topts);
+    if (cached)
+        progress.rename_step("analysis (cached)");
+    progress.step((opts.pid ? "attaching to " : "starting ") + name, opts.pid ? "attach" : "exec");
     // Attached: the guardian first, before anything in the program changes (process/guardian.h),
     // and not before an earlier deftrace's guardian is done with it.
     std::optional<CodeLog> code_log;
@@ -369,10 +379,12 @@ int run_trace(const TraceCommandOptions &opts) {
     Tracee tracee = opts.pid ? Tracee::attach(*opts.pid) : Tracee::launch(opts.argv);
     if (code_log)
         tracee.guard(Tracer::kGuardSignal, *code_log);
+    progress.step("placing the probes in " + name, "probes");
     tracer.attach(tracee);
     // Counted now: a detach takes them all out.
     const size_t placed = tracee.breakpoints().size();
     const size_t patched = tracee.breakpoints().jump_patched() + tracee.breakpoints().guarded();
+    progress.done();
     if (children) {
         children->set_program(tracer, tracee.pid());
         tracee.follow_children(*children);
@@ -419,6 +431,7 @@ int run_trace(const TraceCommandOptions &opts) {
             static_cast<unsigned long long>(tracer.events()), static_cast<unsigned long long>(reads),
             st.breakpoint_hits ? static_cast<double>(reads) / static_cast<double>(st.breakpoint_hits) : 0.0);
         text_out.write(line);
+        text_out.write("stats: " + progress.summary() + "\n");
     }
     if (json && opts.json && whole_trace)
         json->write_normalized(*json_out);

@@ -1,5 +1,6 @@
 #include "trace/tracer.h"
 
+#include "analysis/analysis_cache.h"
 #include "arch/register_loads.h"
 
 #include "binary/error.h"
@@ -23,15 +24,28 @@ Tracer::Tracer(const GoBinary &bin, std::vector<FunctionDefers> sites, RuntimeOf
 
 Tracer::~Tracer() = default;
 
-std::vector<FunctionDefers> Tracer::sites_needed(const GoBinary &bin, const TraceOptions &options) {
+std::vector<FunctionDefers> Tracer::sites_needed(const GoBinary &bin, const TraceOptions &options, bool *from_cache) {
     if (options.panics_only)
         return {};
     const Scope scope = Scope::parse(options.scope, bin);
-    if (scope.is_all())
-        return analyze_defer_sites(bin);
-    DeferAnalysisOptions only_in_scope;
-    only_in_scope.only = [&scope](std::string_view function) { return scope.contains(function); };
-    return analyze_defer_sites(bin, only_in_scope);
+    // What the scope expression selects depends on the binary alone: with it, the key.
+    const AnalysisCache cache = AnalysisCache::for_user();
+    const std::string what = "scope=" + (scope.is_all() ? std::string("all") : options.scope);
+    if (auto cached = cache.load(bin, what)) {
+        if (from_cache != nullptr)
+            *from_cache = true;
+        return std::move(*cached);
+    }
+    std::vector<FunctionDefers> sites;
+    if (scope.is_all()) {
+        sites = analyze_defer_sites(bin);
+    } else {
+        DeferAnalysisOptions only_in_scope;
+        only_in_scope.only = [&scope](std::string_view function) { return scope.contains(function); };
+        sites = analyze_defer_sites(bin, only_in_scope);
+    }
+    cache.store(bin, what, sites);
+    return sites;
 }
 
 // The readers of the live program: load bias, stack walker, runtime state, types, names.

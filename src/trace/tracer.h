@@ -61,8 +61,10 @@ public:
            TraceOptions options);
     // The defer sites a trace with `options` probes (the `sites` to construct it with): those of
     // the functions in scope, none with --panics-only, which reads pending defers from memory.
-    // Throws Error(Usage) for a bad --scope expression.
-    static std::vector<FunctionDefers> sites_needed(const GoBinary &bin, const TraceOptions &options);
+    // Throws Error(Usage) for a bad --scope expression. Kept between runs (analysis/analysis_cache.h);
+    // `from_cache` says whether this one was.
+    static std::vector<FunctionDefers> sites_needed(const GoBinary &bin, const TraceOptions &options,
+                                                    bool *from_cache = nullptr);
     ~Tracer() override;
 
     // At the launch stop: load bias, scratch page, breakpoints.

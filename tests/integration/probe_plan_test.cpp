@@ -2,6 +2,7 @@
 // what it stops at, in each mode, and that no jump patch can swallow another probe.
 #include "manifest.h"
 
+#include "analysis/analysis_cache.h"
 #include "analysis/defer_sites.h"
 #include "binary/go_binary.h"
 #include "trace/probe_plan.h"
@@ -102,6 +103,59 @@ TEST(ProbePlan, StopsWhereTheRuntimeRunsDefersAndPanicsInEveryMode) {
         ++checked;
     }
     EXPECT_GT(checked, 0u);
+}
+
+// What the analysis cache stores reads back as the analysis, field by field, for every function
+// of every build (a field left out of the stored form would come back empty here).
+TEST(ProbePlan, TheAnalysisReadsBackFromTheCacheAsItWas) {
+    for (const auto &b : builds_under_test()) {
+        SCOPED_TRACE(b.label());
+        const auto sites = analyze_defer_sites(GoBinary::open(b.binary()));
+        const auto back = deserialize_analysis(serialize_analysis(sites));
+        ASSERT_TRUE(back.has_value());
+        ASSERT_EQ(back->size(), sites.size());
+        for (size_t i = 0; i < sites.size(); ++i) {
+            const FunctionDefers &a = sites[i], &c = (*back)[i];
+            SCOPED_TRACE(a.name);
+            EXPECT_EQ(c.name, a.name);
+            EXPECT_EQ(c.entry, a.entry);
+            EXPECT_EQ(c.end, a.end);
+            EXPECT_EQ(c.file, a.file);
+            EXPECT_EQ(c.line, a.line);
+            EXPECT_EQ(c.deferreturn_call, a.deferreturn_call);
+            EXPECT_EQ(c.notes, a.notes);
+            ASSERT_EQ(c.sites.size(), a.sites.size());
+            for (size_t k = 0; k < a.sites.size(); ++k) {
+                EXPECT_EQ(c.sites[k].kind, a.sites[k].kind);
+                EXPECT_EQ(c.sites[k].pc, a.sites[k].pc);
+                EXPECT_EQ(c.sites[k].file, a.sites[k].file);
+                EXPECT_EQ(c.sites[k].line, a.sites[k].line);
+                EXPECT_EQ(c.sites[k].runtime_call, a.sites[k].runtime_call);
+                EXPECT_EQ(c.sites[k].bit, a.sites[k].bit);
+            }
+            ASSERT_EQ(c.open_coded.has_value(), a.open_coded.has_value());
+            if (!a.open_coded)
+                continue;
+            const OpenCodedFrame &x = *a.open_coded, &y = *c.open_coded;
+            EXPECT_EQ(y.info.format, x.info.format);
+            EXPECT_EQ(y.info.deferbits_offset, x.info.deferbits_offset);
+            EXPECT_EQ(y.info.slots_offset, x.info.slots_offset);
+            EXPECT_EQ(y.info.closure_offsets, x.info.closure_offsets);
+            EXPECT_EQ(y.info.defer_count, x.info.defer_count);
+            EXPECT_EQ(y.frame_size, x.frame_size);
+            EXPECT_EQ(y.deferbits_sp_offset, x.deferbits_sp_offset);
+            EXPECT_EQ(y.defer_count, x.defer_count);
+            EXPECT_EQ(y.slot_sp_offsets, x.slot_sp_offsets);
+            ASSERT_EQ(y.exits.size(), x.exits.size());
+            for (size_t k = 0; k < x.exits.size(); ++k) {
+                EXPECT_EQ(y.exits[k].bit, x.exits[k].bit);
+                EXPECT_EQ(y.exits[k].clear_pc, x.exits[k].clear_pc);
+                EXPECT_EQ(y.exits[k].call_pc, x.exits[k].call_pc);
+                EXPECT_EQ(y.exits[k].target, x.exits[k].target);
+                EXPECT_EQ(y.exits[k].target_name, x.exits[k].target_name);
+            }
+        }
+    }
 }
 
 } // namespace

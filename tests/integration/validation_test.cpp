@@ -147,7 +147,14 @@ TEST(TraceStats, TheLastLineCountsWhatTheRunCost) {
             {"GOMAXPROCS=2"});
         EXPECT_EQ(exit_code(r), exit_code(plain));
         EXPECT_EQ(r.out, plain.out);
-        const std::string line = last_line(slurp(text));
+        std::string body = slurp(text);
+        const std::string startup = last_line(body);
+        static const std::regex steps(
+            "^stats: start-up [0-9]+ ms \\(reading [0-9]+ ms, analysis( \\(cached\\))? [0-9]+ "
+            "ms, exec [0-9]+ ms, probes [0-9]+ ms\\)$");
+        EXPECT_TRUE(std::regex_match(startup, steps)) << startup;
+        body.resize(body.rfind(startup));
+        const std::string line = last_line(body);
         std::smatch m;
         static const std::regex stats(
             "^stats: ([0-9]+) breakpoints \\(([0-9]+) jump-patched\\), ([0-9]+) stops, "
@@ -164,6 +171,45 @@ TEST(TraceStats, TheLastLineCountsWhatTheRunCost) {
         EXPECT_GE(n(6), 2u) << "a Go program runs on several threads";
         EXPECT_EQ(n(7), trace["events"].size());
         EXPECT_GE(n(4), trace["events"].size()) << "each event comes from a stop";
+    }
+}
+
+// The analysis of a binary's defer sites is kept between runs (analysis/analysis_cache.h): the
+// second trace reads it back and is the same trace; a cache file made garbage, or the cache
+// turned off, means analysing again, never a failure.
+TEST(TraceStats, TheAnalysisIsKeptBetweenRunsAndABrokenCacheIgnored) {
+    ScratchDir tmp("analysis-cache");
+    const std::string cache = tmp / "cache";
+    for (const auto &b : oldest_and_newest({"recover_patterns"})) {
+        SCOPED_TRACE(b.label());
+        std::filesystem::remove_all(cache);
+        auto trace = [&](const std::vector<std::string> &extra_env) {
+            const std::string text = tmp / "trace.txt", js = tmp / "trace.json";
+            std::vector<std::string> env = {"GOMAXPROCS=2", "XDG_CACHE_HOME=" + cache};
+            env.insert(env.end(), extra_env.begin(), extra_env.end());
+            auto r = run_program(
+                {DEFTRACE_EXE, "--scope", "all", "--stats", "--normalize", "-o", text, "--json", js, b.binary()}, env);
+            EXPECT_EQ(exit_code(r), 0) << r.err;
+            return std::make_pair(last_line(slurp(text)), slurp(js));
+        };
+        const auto [first_stats, first] = trace({});
+        EXPECT_NE(first_stats.find(" analysis "), std::string::npos) << first_stats;
+        const auto [second_stats, second] = trace({});
+        EXPECT_NE(second_stats.find(" analysis (cached) "), std::string::npos) << second_stats;
+        EXPECT_EQ(second, first);
+        size_t files = 0;
+        for (const auto &e : std::filesystem::recursive_directory_iterator(cache))
+            if (e.is_regular_file()) {
+                ++files;
+                std::ofstream(e.path(), std::ios::app) << "]]garbage";
+            }
+        EXPECT_EQ(files, 1u);
+        const auto [broken_stats, broken] = trace({});
+        EXPECT_NE(broken_stats.find(" analysis "), std::string::npos) << broken_stats;
+        EXPECT_EQ(broken, first);
+        const auto [off_stats, off] = trace({"DEFTRACE_NO_CACHE=1"});
+        EXPECT_NE(off_stats.find(" analysis "), std::string::npos) << off_stats;
+        EXPECT_EQ(off, first);
     }
 }
 
