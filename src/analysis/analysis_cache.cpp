@@ -177,12 +177,16 @@ AnalysisCache AnalysisCache::for_user() {
 
 std::string AnalysisCache::key(const GoBinary &bin, const std::string &what) const {
     std::string binary;
-    if (const ElfSection *note = bin.elf().section(".note.go.buildid"); note != nullptr && note->has_file_bytes()) {
+    // A Go build ID (actionID/contentID, the latter a hash of the linked file) is some 80 bytes;
+    // `-ldflags=-buildid=` leaves the note without one, and then the file itself is the key.
+    const ElfSection *note = bin.elf().section(".note.go.buildid");
+    if (note != nullptr && note->has_file_bytes() && note->size >= 16 + 40) {
         const Bytes b = bin.elf().section_bytes(*note);
-        binary = "buildid " + hex64(fnv1a(std::string_view(reinterpret_cast<const char *>(b.data()), b.size())));
         struct stat st {};
-        if (::stat(bin.path().c_str(), &st) == 0)
-            binary += " size " + std::to_string(st.st_size);
+        if (::stat(bin.path().c_str(), &st) != 0)
+            return {}; // not a file (an image in memory): not kept
+        binary = "buildid " + hex64(fnv1a(std::string_view(reinterpret_cast<const char *>(b.data()), b.size()))) +
+                 " size " + std::to_string(st.st_size);
     } else {
         binary = "file " + identity(bin.path());
     }
@@ -198,7 +202,15 @@ std::optional<std::vector<FunctionDefers>> AnalysisCache::load(const GoBinary &b
     const std::string k = key(bin, what);
     if (k.empty())
         return std::nullopt;
-    std::ifstream in(dir_ / (hex64(fnv1a(k)) + ".json"), std::ios::binary);
+    // Only what this user wrote, in a directory no one else may write: what the analysis says
+    // decides where deftrace writes into a process.
+    const std::filesystem::path path = dir_ / (hex64(fnv1a(k)) + ".json");
+    struct stat dir_st = {};
+    struct stat file_st = {};
+    if (::stat(dir_.c_str(), &dir_st) != 0 || ::stat(path.c_str(), &file_st) != 0 || dir_st.st_uid != ::geteuid() ||
+        file_st.st_uid != ::geteuid() || (dir_st.st_mode & 022) != 0 || (file_st.st_mode & 022) != 0)
+        return std::nullopt;
+    std::ifstream in(path, std::ios::binary);
     std::string first;
     if (!in || !std::getline(in, first) || first != k)
         return std::nullopt; // absent, or another key with the same hash
@@ -216,6 +228,7 @@ void AnalysisCache::store(const GoBinary &bin, const std::string &what,
         return;
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
+    std::filesystem::permissions(dir_, std::filesystem::perms::owner_all, ec);
     const std::filesystem::path final_path = dir_ / (hex64(fnv1a(k)) + ".json");
     const std::filesystem::path tmp = dir_ / (hex64(fnv1a(k)) + "." + std::to_string(::getpid()) + ".tmp");
     {

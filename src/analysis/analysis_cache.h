@@ -9,9 +9,10 @@
 //     build of deftrace never reads what an old one wrote.
 // Files live in $XDG_CACHE_HOME/deftrace/analysis (~/.cache/...), are written whole (a
 // temporary file renamed into place) and hold a check of their own key; one that cannot be read
-// back whole is ignored. At most kMaxEntries are kept (the least recently written go first).
-// DEFTRACE_NO_CACHE=1 neither reads nor writes. Any failure to read or write is silent: the
-// analysis is then simply done.
+// back whole is ignored, and so is one that another user owns or could have written (the
+// analysis decides where deftrace writes into a process). At most kMaxEntries are kept (the
+// least recently written go first). DEFTRACE_NO_CACHE=1 neither reads nor writes. Any failure
+// to read or write is silent: the analysis is then simply done.
 #pragma once
 
 #include "analysis/defer_sites.h"

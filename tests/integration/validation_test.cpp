@@ -180,7 +180,9 @@ TEST(TraceStats, TheLastLineCountsWhatTheRunCost) {
 TEST(TraceStats, TheAnalysisIsKeptBetweenRunsAndABrokenCacheIgnored) {
     ScratchDir tmp("analysis-cache");
     const std::string cache = tmp / "cache";
-    for (const auto &b : oldest_and_newest({"recover_patterns"})) {
+    const auto builds = oldest_and_newest({"recover_patterns"});
+    ASSERT_FALSE(builds.empty());
+    for (const auto &b : builds) {
         SCOPED_TRACE(b.label());
         std::filesystem::remove_all(cache);
         auto trace = [&](const std::vector<std::string> &extra_env) {
