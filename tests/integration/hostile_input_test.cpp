@@ -18,6 +18,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// deftrace is built as these tests are: with AddressSanitizer or without.
+#if defined(__SANITIZE_ADDRESS__)
+#define DEFTRACE_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DEFTRACE_TEST_ASAN 1
+#endif
+#endif
+#ifndef DEFTRACE_TEST_ASAN
+#define DEFTRACE_TEST_ASAN 0
+#endif
+
 namespace deftrace::testing {
 namespace {
 
@@ -382,7 +394,7 @@ TEST(HostileInput, AHugeValueIsDiffedAndShownInShort) {
     EXPECT_LT(differ.out.size(), 4096u) << differ.out.substr(0, 4096);
     EXPECT_NE(differ.out.find(std::to_string(size + 7) + " bytes, fnv1a "), std::string::npos) << differ.out;
     EXPECT_NE(differ.out.find(std::to_string(size + 8) + " bytes, fnv1a "), std::string::npos) << differ.out;
-#if !defined(__SANITIZE_ADDRESS__) // the sanitizer reserves terabytes of address space
+#if !DEFTRACE_TEST_ASAN // the sanitizer reserves terabytes of address space
     const RunResult starved = run_program({"/bin/sh", "-c",
                                            "ulimit -v 100000 && exec " + shell_quote(DEFTRACE_EXE) + " diff " +
                                                shell_quote(tmp / "a.json") + " " + shell_quote(tmp / "b.json")});
