@@ -73,7 +73,7 @@ func (g *gen) id() int { g.ids++; return g.ids }
 
 func (g *gen) chance(percent int) bool { return g.r.Intn(100) < percent }
 
-// panicValue returns the statements that log and start a panic: an explicit panic of a value of
+// panicStmt writes the statements that log and start a panic: an explicit panic of a value of
 // some kind, or a run-time error.
 func (g *gen) panicStmt() {
 	id := g.id()
