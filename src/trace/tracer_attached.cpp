@@ -176,6 +176,9 @@ nlohmann::ordered_json Tracer::snapshot(Tracee &tracee) {
     if (!plan_)
         prepare_snapshot(tracee.disassembler());
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    // Every thread is stopped from the attach to the detach: nothing changes the memory read,
+    // so each block is read once however many goroutines, records and frames lie in it.
+    const StopCache cache(tracee.memory());
     for (const StoppedGoroutine &s : stopped_goroutines(tracee)) {
         bool complete = true;
         auto pending = program_pending(s.g, s.at.pc, s.at.sp, &complete);
