@@ -71,16 +71,17 @@ void StartupProgress::show_loop() {
     if (wake_.wait_until(lock, start_ + kQuiet, [this] { return finished_; }))
         return;
     std::string last;
+    bool shown = false;
     while (!finished_) {
         if (status_ != last) {
             std::fprintf(stderr, "\r\033[Kdeftrace: %s…", status_.c_str());
             std::fflush(stderr);
-            shown_ = true;
+            shown = true;
             last = status_;
         }
         wake_.wait(lock);
     }
-    if (shown_) {
+    if (shown) {
         std::fputs("\r\033[K", stderr);
         std::fflush(stderr);
     }

@@ -37,7 +37,7 @@ private:
     using Clock = std::chrono::steady_clock;
     mutable std::mutex mu_;
     std::condition_variable wake_;
-    bool finished_ = false, shown_ = false;
+    bool finished_ = false;
     std::string status_;
     Clock::time_point start_, step_start_;
     std::vector<std::pair<std::string, double>> steps_; // name, ms

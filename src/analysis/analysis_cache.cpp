@@ -1,5 +1,7 @@
 #include "analysis/analysis_cache.h"
 
+#include "binary/fnv1a.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -17,13 +19,6 @@ using json = nlohmann::json;
 
 // Bump when the stored form changes.
 constexpr int kFormat = 1;
-
-uint64_t fnv1a(std::string_view s) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned char c : s)
-        h = (h ^ c) * 0x100000001b3ull;
-    return h;
-}
 
 std::string hex64(uint64_t v) {
     char buf[17];
@@ -229,8 +224,9 @@ void AnalysisCache::store(const GoBinary &bin, const std::string &what,
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     std::filesystem::permissions(dir_, std::filesystem::perms::owner_all, ec);
-    const std::filesystem::path final_path = dir_ / (hex64(fnv1a(k)) + ".json");
-    const std::filesystem::path tmp = dir_ / (hex64(fnv1a(k)) + "." + std::to_string(::getpid()) + ".tmp");
+    const std::string stem = hex64(fnv1a(k));
+    const std::filesystem::path final_path = dir_ / (stem + ".json");
+    const std::filesystem::path tmp = dir_ / (stem + "." + std::to_string(::getpid()) + ".tmp");
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         out << k << "\n" << serialize_analysis(sites);

@@ -1,5 +1,6 @@
 #include "trace/trace_diff.h"
 
+#include "binary/fnv1a.h"
 #include "trace/normalize.h"
 
 #include <algorithm>
@@ -25,9 +26,7 @@ std::string shown(const json &v) {
     std::string text = scalar(v);
     if (text.size() <= 2 * kShown)
         return text;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned char c : text)
-        h = (h ^ c) * 0x100000001b3ull;
+    const uint64_t h = fnv1a(text);
     size_t cut = kShown;
     while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80)
         --cut; // not inside a UTF-8 sequence
