@@ -1,12 +1,16 @@
 // Reading a saved trace as `deftrace diff` and `--expect` do: load_trace (JSON document or JSON
 // Lines, checked and normalized as it is parsed), the normalized document written and read back,
-// diff_traces against itself and against a fixed trace. The only acceptable failure is a
+// diff_traces against itself and against a fixed trace; and as `deftrace timeline`, `report` and
+// `summary` do (read_trace into each view, written to /dev/null). The only acceptable failure is a
 // deftrace::Error (the input is not a deftrace trace); a nlohmann::json exception escaping the
 // normalizer or the diff means the shape check let a malformed member through.
 #include "fuzz_common.h"
-#include "trace/normalize.h"
-#include "trace/trace_diff.h"
-#include "trace/trace_file.h"
+#include "output/normalize.h"
+#include "output/report.h"
+#include "output/summary.h"
+#include "output/timeline.h"
+#include "output/trace_diff.h"
+#include "output/trace_file.h"
 
 #include <string_view>
 
@@ -29,6 +33,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)diff_traces(*trace.events, trace.members, *again.events, again.members);
         (void)diff_traces(reference, normalized);
         (void)diff_traces(normalized, reference);
+        OutputStream sink = OutputStream::open("/dev/null", OutputStream::Buffering::Full);
+        TimelineWriter timeline(sink);
+        (void)read_trace(text, "fuzz", timeline);
+        ReportWriter report(sink);
+        (void)read_trace(text, "fuzz", report);
+        Summary summary;
+        SummaryVisitor counter(summary);
+        (void)read_trace(text, "fuzz", counter);
+        (void)summary.text();
     });
     return 0;
 }

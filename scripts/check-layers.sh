@@ -21,6 +21,7 @@ levels=(
   "goruntime"
   "leaks"
   "shipped trace"
+  "output"
   "cmd"
 )
 # Layers held tighter than their level: each includes only the layers listed, wherever it sits

@@ -8,13 +8,5 @@ pkgs=(build-essential cmake pkg-config git clang-format libelf-dev libdw-dev lib
       clang-tidy                   # scripts/check-function-size.sh (run-clang-tidy)
       groff-base man-db            # the man_page test renders docs/deftrace.1 with groff and man
       strace)                      # the attach tests hold a thread of the service with it
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  SUDO=; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  echo "setup-deps: installing ${missing[*]}" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+. "$(dirname "$0")/apt-packages.sh"
+install_packages setup-deps "${pkgs[@]}"

@@ -19,15 +19,7 @@
 #                              pulls in as well).
 set -euo pipefail
 pkgs=(golang-github-lib-pq-dev)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  SUDO=; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  echo "setup-go-libs: installing ${missing[*]}" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+. "$(dirname "$0")/apt-packages.sh"
+install_packages setup-go-libs "${pkgs[@]}"
 mod=/usr/share/gocode/src/github.com/lib/pq/go.mod # named by testdata/txleak_pg/go.mod
 [[ -f $mod ]] || { echo "setup-go-libs: $mod is missing" >&2; exit 1; }

@@ -13,10 +13,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 pkgs=(postgresql postgresql-client curl)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+. "$here/apt-packages.sh"
+mapfile -t missing < <(missing_packages "${pkgs[@]}")
 if ((${#missing[@]})); then
   SUDO=; [[ $(id -u) -ne 0 ]] && SUDO=sudo
   if ! dpkg-query -W -f='${Status}' postgresql-common 2>/dev/null | grep -q "install ok installed"; then

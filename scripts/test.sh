@@ -105,13 +105,18 @@ setup_packages() {
   scripts/setup-postgres.sh
 }
 phase "Debian packages" setup_packages
+# Chromium, for the report's browser test at the end: a large download, fetched meanwhile.
+background "Chromium" scripts/setup-browser.sh
 # Once the toolchains are in (and the Go libraries the programs import, installed just above).
 background "testdata (every program x Go release x variant)" \
   after "Go toolchains" scripts/build-testdata.sh "$testdata_bin"
 phase "format (clang-format)" scripts/check-format.sh
 
+# Line tables only in the debug information of both builds (what a backtrace needs): full debug
+# information made every file a third slower to compile.
 build_normal() {
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
+        -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
   cmake --build build -j"$jobs"
 }
 phase "build (RelWithDebInfo)" build_normal
@@ -120,7 +125,9 @@ if [[ -z ${DEFTRACE_SKIP_ASAN:-} ]]; then
   # instrumented) and the test suite under the sanitizers.
   build_instrumented() {
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \
-          -DCMAKE_CXX_COMPILER=clang++-14 -DDEFTRACE_FUZZ=ON -DDEFTRACE_TESTDATA_OUT="$testdata_bin" \
+          -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
+          -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
+          -DDEFTRACE_FUZZ=ON -DDEFTRACE_TESTDATA_OUT="$testdata_bin" \
           -DDEFTRACE_TEST_GO_RELEASES="$(era_boundaries)" >/dev/null
     cmake --build build-asan -j"$jobs"
   }
@@ -129,6 +136,7 @@ fi
 phase "no function in src/ over 80 lines" scripts/check-function-size.sh build
 join "Go toolchains"
 join "testdata (every program x Go release x variant)"
+join "Chromium"
 
 if [[ -z ${DEFTRACE_SKIP_ASAN:-} ]]; then
   phase "fuzz targets (a short run of each)" env FUZZ_BUILD="$root/build-asan" scripts/fuzz.sh
@@ -140,11 +148,12 @@ if [[ -z ${DEFTRACE_SKIP_ASAN:-} ]]; then
   # (leaks.postgres and trace.expect's 20-run loops go through the same deftrace code as the
   # leaks and trace.go1.NN tests; under the sanitizers they would only add minutes. The install
   # test checks the release build for source paths, which the sanitizers' own diagnostics hold
-  # in an instrumented build; it ran above.)
+  # in an instrumented build; it ran above. The browser test's views are the unit tests' under
+  # the sanitizers.)
   asan_tests() {
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --test-dir build-asan --output-on-failure -j"$jobs" -FS testdata \
-        -E '^(testdata\.build|leaks\.postgres|trace\.expect|install)$'
+        -E '^(testdata\.build|leaks\.postgres|trace\.expect|install|report\.browser)$'
   }
   phase "tests under ASan + UBSan (Go $(era_boundaries | tr ';' ' '))" asan_tests
 fi

@@ -1,7 +1,7 @@
 #include "file_roles.h"
 
 #include "binary/error.h"
-#include "trace/text_safety.h"
+#include "output/text_safety.h"
 
 #include <filesystem>
 #include <optional>

@@ -6,6 +6,7 @@
 #include "process/signals.h"
 #include "release/go_releases.h"
 #include "trace_command.h"
+#include "view_commands.h"
 
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -65,12 +66,22 @@ int main(int argc, char **argv) {
     const bool inspect_mode = argc > 1 && std::string_view(argv[1]) == "inspect";
     const bool diff_mode = argc > 1 && std::string_view(argv[1]) == "diff";
     const bool snapshot_mode = argc > 1 && std::string_view(argv[1]) == "snapshot";
+    std::optional<TraceView> view_mode;
+    if (argc > 1 && std::string_view(argv[1]) == "timeline")
+        view_mode = TraceView::Timeline;
+    else if (argc > 1 && std::string_view(argv[1]) == "report")
+        view_mode = TraceView::Report;
+    else if (argc > 1 && std::string_view(argv[1]) == "summary")
+        view_mode = TraceView::Summary;
 
     CLI::App app{"deftrace: trace the defers, panics and recovers of a Go program\n\n"
                  "  deftrace [OPTIONS] PROGRAM [ARGS...]\n"
                  "  deftrace [OPTIONS] -p PID [--duration SECONDS]\n"
                  "  deftrace inspect [--json] [--func REGEX] BINARY\n"
                  "  deftrace diff EXPECTED.json ACTUAL.json\n"
+                 "  deftrace timeline TRACE [-o FILE]\n"
+                 "  deftrace report TRACE [-o FILE]\n"
+                 "  deftrace summary TRACE [--json]\n"
                  "  deftrace snapshot [--json] -p PID"};
     app.set_version_flag("--version", version_text());
     app.formatter(std::make_shared<Usage>());
@@ -80,7 +91,24 @@ int main(int argc, char **argv) {
     std::string diff_a, diff_b;
     int snapshot_pid = 0;
     bool snapshot_json = false;
-    if (snapshot_mode) {
+    ViewCommandOptions view;
+    if (view_mode) {
+        view.view = *view_mode;
+        const char *what = *view_mode == TraceView::Timeline ? "timeline"
+                           : *view_mode == TraceView::Report ? "report"
+                                                             : "summary";
+        auto *v = app.add_subcommand(
+            what, *view_mode == TraceView::Timeline
+                      ? "Turn a saved trace (--json, --jsonl) into a timeline for Perfetto or chrome://tracing"
+                  : *view_mode == TraceView::Report
+                      ? "Turn a saved trace (--json, --jsonl) into one self-contained HTML page"
+                      : "Count a saved trace's events per site, as -c does");
+        v->add_option("TRACE", view.trace, "The saved trace")->required();
+        if (*view_mode == TraceView::Summary)
+            v->add_flag("--json", view.json, "Print the summary as JSON (the trace's \"summary\" member)");
+        else
+            v->add_option("-o,--output", view.output, "Write to FILE instead of standard output");
+    } else if (snapshot_mode) {
         auto *sn = app.add_subcommand("snapshot", "Stop a running Go process a moment and print every goroutine's "
                                                   "pending deferred calls and panics in progress");
         sn->add_option("-p,--pid", snapshot_pid, "The running Go process")->required();
@@ -135,6 +163,17 @@ int main(int argc, char **argv) {
         app.add_flag("--all-recovers", trace.all_recovers,
                      "Also report recover() calls made while no panic is in progress (recover() = nil, no "
                      "panic) in --panics-only mode, which otherwise leaves them out and costs them no stop");
+        app.add_option("--timeline", trace.timeline,
+                       "Write a timeline of the trace to FILE (Trace Event Format: open it in ui.perfetto.dev or "
+                       "chrome://tracing), a track per goroutine");
+        app.add_option("--report", trace.report,
+                       "Write the trace as one self-contained HTML page to FILE: goroutine lanes, the panics and "
+                       "how each ended, the leaks");
+        app.add_flag("-c,--summary", trace.summary_only,
+                     "As strace -c: the text trace is a table per site (defers by kind, deferred calls by "
+                     "cause, panics, recovers) and per goroutine start, counted, not each event; the JSON "
+                     "traces get a \"summary\" member");
+        app.add_flag("-C,--summary-after", trace.summary, "As -c, the tables after the text trace of every event");
         app.add_flag("--stats", trace.stats,
                      "End the text trace with what tracing cost: stops, breakpoint hits, signals, threads, "
                      "events, memory reads and the start-up's steps");
@@ -157,7 +196,7 @@ int main(int argc, char **argv) {
 
     try {
         app.parse(argc, argv);
-        if (!inspect_mode && !diff_mode && !snapshot_mode) {
+        if (!inspect_mode && !diff_mode && !snapshot_mode && !view_mode) {
             trace.argv = app.remaining();
             // Options end at the first word that is not one of ours; `--` ends them explicitly
             // (for a program whose name starts with a dash). A dash-word that is not ours is a
@@ -193,6 +232,8 @@ int main(int argc, char **argv) {
             return run_diff(diff_a, diff_b);
         if (snapshot_mode)
             return run_snapshot(snapshot_pid, snapshot_json);
+        if (view_mode)
+            return run_view(view);
         return run_trace(trace);
     } catch (const Error &e) {
         std::cerr << "deftrace: " << e.what() << "\n";

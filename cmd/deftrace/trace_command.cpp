@@ -8,6 +8,15 @@
 #include "exit_codes.h"
 #include "file_roles.h"
 #include "goruntime/runtime_offsets.h"
+#include "output/normalize.h"
+#include "output/output_stream.h"
+#include "output/report.h"
+#include "output/sinks.h"
+#include "output/summary.h"
+#include "output/text_safety.h"
+#include "output/timeline.h"
+#include "output/trace_diff.h"
+#include "output/trace_file.h"
 #include "process/code_log.h"
 #include "process/guardian.h"
 #include "process/program_path.h"
@@ -15,13 +24,7 @@
 #include "shipped/shipped_data.h"
 #include "startup_progress.h"
 #include "trace/child_tracers.h"
-#include "trace/normalize.h"
-#include "trace/output_stream.h"
 #include "trace/scope.h"
-#include "trace/sinks.h"
-#include "trace/text_safety.h"
-#include "trace/trace_diff.h"
-#include "trace/trace_file.h"
 #include "trace/tracer.h"
 
 #include <array>
@@ -264,8 +267,50 @@ std::vector<NamedFile> named_outputs(const TraceCommandOptions &opts) {
         out.push_back({"--json", *opts.json, true});
     if (opts.jsonl)
         out.push_back({"--jsonl", *opts.jsonl, true});
+    if (opts.timeline)
+        out.push_back({"--timeline", *opts.timeline, true});
+    if (opts.report)
+        out.push_back({"--report", *opts.report, true});
     return out;
 }
+
+// --timeline, --report, -c / -C: the views made while tracing. The timeline and the report read
+// the trace as its JSON form has it, as they read a saved one (VisitorSink); the summary takes
+// the events as they are, formatting nothing.
+struct TraceViews {
+    std::optional<OutputStream> timeline_out, report_out;
+    std::optional<TimelineWriter> timeline;
+    std::optional<ReportWriter> report;
+    std::optional<VisitorSink> timeline_sink, report_sink;
+    std::optional<Summary> summary;
+    std::optional<SummarySink> summary_sink;
+
+    // Creates the files (before the program starts: a bad path fails first).
+    explicit TraceViews(const TraceCommandOptions &opts) {
+        if (opts.timeline)
+            timeline_out.emplace(OutputStream::open(*opts.timeline, OutputStream::Buffering::Full));
+        if (opts.report)
+            report_out.emplace(OutputStream::open(*opts.report, OutputStream::Buffering::Full));
+        if (opts.summary || opts.summary_only)
+            summary.emplace();
+    }
+    void add_to(TeeSink &sinks, const nlohmann::ordered_json &header) {
+        if (timeline_out) {
+            timeline.emplace(*timeline_out);
+            timeline_sink.emplace(header, *timeline);
+            sinks.add(&*timeline_sink);
+        }
+        if (report_out) {
+            report.emplace(*report_out);
+            report_sink.emplace(header, *report);
+            sinks.add(&*report_sink);
+        }
+        if (summary) {
+            summary_sink.emplace(*summary);
+            sinks.add(&*summary_sink);
+        }
+    }
+};
 
 // snapshot: the tracer's readers without a trace.
 class NullSink : public EventSink {
@@ -323,10 +368,13 @@ int run_trace(const TraceCommandOptions &opts) {
     if (opts.jsonl)
         jsonl_out.emplace(OutputStream::open(*opts.jsonl, OutputStream::Buffering::Full));
 
+    TraceViews views(opts);
+
     const bool color = !opts.no_color && text_out.is_terminal();
     TextSink text(text_out, color, opts.timestamps);
     TeeSink sinks;
-    sinks.add(&text);
+    if (!opts.summary_only)
+        sinks.add(&text);
     nlohmann::ordered_json header;
     header["schema"] = std::string(kTraceSchema);
     header["go_version"] = bin.version().text;
@@ -351,6 +399,7 @@ int run_trace(const TraceCommandOptions &opts) {
         jsonl.emplace(header, *jsonl_out);
         sinks.add(&*jsonl);
     }
+    views.add_to(sinks, header);
 
     // The processes the program starts: followed with -f; otherwise each gets a note.
     std::optional<ChildTracers> children;
@@ -416,7 +465,15 @@ int run_trace(const TraceCommandOptions &opts) {
     ExitStatus status = tracee.run(tracer);
     attached_signals.reset();
     tracer.finish(status);
+    if (views.summary) { // the trace's "summary" member, and the tables after the text trace
+        if (json)
+            json->add_closing("summary", views.summary->to_json());
+        if (jsonl)
+            jsonl->add_closing("summary", views.summary->to_json());
+    }
     sinks.finish();
+    if (views.summary)
+        text_out.write(views.summary->text());
     if (opts.stats) {
         const Tracee::Stats &st = tracee.stats();
         const uint64_t reads = tracee.memory().read_syscalls();
@@ -438,7 +495,9 @@ int run_trace(const TraceCommandOptions &opts) {
     // A trace that could not be written is the one failure that outranks the program's status:
     // whoever reads the trace must know it is cut (the program itself ran on undisturbed).
     bool write_failed = false;
-    for (OutputStream *out : {&text_out, json_out ? &*json_out : nullptr, jsonl_out ? &*jsonl_out : nullptr}) {
+    for (OutputStream *out :
+         {&text_out, json_out ? &*json_out : nullptr, jsonl_out ? &*jsonl_out : nullptr,
+          views.timeline_out ? &*views.timeline_out : nullptr, views.report_out ? &*views.report_out : nullptr}) {
         if (out == nullptr)
             continue;
         out->close();

@@ -18,16 +18,20 @@ struct TraceCommandOptions {
     bool timestamps = false;   // -t: the time and thread id on each line of the text trace
     bool follow_forks = false; // -f: trace the Go programs the program's child processes run
     bool panics_only = false;
-    std::string scope = "main";        // --scope: main, all, or a regular expression
-    bool all_recovers = false;         // --all-recovers
-    bool stats = false;                // --stats: what tracing cost, at the end of the text trace
-    bool normalize = false;            // --normalize: the --json trace in normalized form
-    std::optional<std::string> expect; // --expect: compare the normalized trace with this file
-    bool strict = false;               // --strict: exit kExitDivergence when the model diverged
-    bool leaks = false;                // --leaks: the shipped resource probes
-    std::vector<std::string> probes;   // --probes: names or files
-    bool fail_on_leak = false;         // --fail-on-leak: exit kExitLeak when something is left open
-    std::optional<double> leak_age;    // --leak-age: with -p, report what stays open this many seconds
+    std::string scope = "main";          // --scope: main, all, or a regular expression
+    bool all_recovers = false;           // --all-recovers
+    bool stats = false;                  // --stats: what tracing cost, at the end of the text trace
+    bool normalize = false;              // --normalize: the --json trace in normalized form
+    std::optional<std::string> expect;   // --expect: compare the normalized trace with this file
+    bool strict = false;                 // --strict: exit kExitDivergence when the model diverged
+    bool leaks = false;                  // --leaks: the shipped resource probes
+    std::vector<std::string> probes;     // --probes: names or files
+    bool fail_on_leak = false;           // --fail-on-leak: exit kExitLeak when something is left open
+    std::optional<double> leak_age;      // --leak-age: with -p, report what stays open this many seconds
+    std::optional<std::string> timeline; // --timeline: the Trace Event Format timeline to this file
+    std::optional<std::string> report;   // --report: the HTML report to this file
+    bool summary_only = false;           // -c: the text trace is the summary tables alone
+    bool summary = false;                // -C: the text trace, then the summary tables
 };
 
 // Returns the exit status deftrace should end with: the tracee's own (a tracee killed by a signal

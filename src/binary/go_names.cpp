@@ -31,4 +31,16 @@ bool in_package_tree(std::string_view function, std::string_view pkg) {
     return !pkg.empty() && (p == pkg || (p.size() > pkg.size() && p.starts_with(pkg) && p[pkg.size()] == '/'));
 }
 
+bool is_std_function(std::string_view function, std::string_view main_module) {
+    // Type arguments may name packages of their own (go.shape.struct { net/netip.z ... }).
+    const std::string plain = canonical_function(std::string(function));
+    const std::string_view pkg = package_of(plain);
+    if (pkg.empty() || pkg == "main")
+        return false;
+    if (in_package_tree(plain, main_module))
+        return false;
+    const std::string_view first = pkg.substr(0, pkg.find('/'));
+    return first.find('.') == std::string_view::npos;
+}
+
 } // namespace deftrace

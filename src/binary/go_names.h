@@ -17,4 +17,9 @@ std::string canonical_function(const std::string &name);
 // Whether `function` belongs to package `pkg` or to a package below it (pkg "a/b": a/b, a/b/c).
 bool in_package_tree(std::string_view function, std::string_view pkg);
 
+// Whether a function belongs to the standard library, given the main module's path: its package
+// path's first element has no dot (as for `go list std`) and it is neither package main nor in
+// the main module.
+bool is_std_function(std::string_view function, std::string_view main_module);
+
 } // namespace deftrace

@@ -61,6 +61,35 @@ std::string utc_time_text(int64_t time_us) {
     return text;
 }
 
+std::optional<int64_t> parse_utc_time(std::string_view text) {
+    // Exactly the form utc_time_text writes: 27 characters, the fraction 6 digits.
+    if (text.size() != 27 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+        text[16] != ':' || text[19] != '.' || text[26] != 'Z')
+        return std::nullopt;
+    auto number = [&](size_t at, size_t len) -> std::optional<int> {
+        int v = 0;
+        for (size_t i = at; i < at + len; ++i) {
+            if (text[i] < '0' || text[i] > '9')
+                return std::nullopt;
+            v = v * 10 + (text[i] - '0');
+        }
+        return v;
+    };
+    const auto year = number(0, 4), month = number(5, 2), day = number(8, 2), hour = number(11, 2),
+               minute = number(14, 2), second = number(17, 2), micros = number(20, 6);
+    if (!year || !month || !day || !hour || !minute || !second || !micros || *month < 1 || *month > 12 || *day < 1 ||
+        *day > 31 || *hour > 23 || *minute > 59 || *second > 60)
+        return std::nullopt;
+    tm t{};
+    t.tm_year = *year - 1900;
+    t.tm_mon = *month - 1;
+    t.tm_mday = *day;
+    t.tm_hour = *hour;
+    t.tm_min = *minute;
+    t.tm_sec = *second;
+    return static_cast<int64_t>(timegm(&t)) * 1000000 + *micros;
+}
+
 std::string local_time_text(int64_t time_us) {
     const auto [seconds, micros] = split_us(time_us);
     tm t{};

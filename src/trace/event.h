@@ -8,7 +8,9 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace deftrace {
 
@@ -42,6 +44,8 @@ int64_t wall_clock_us();
 // A time as the JSON trace writes it: RFC 3339 in UTC, to the microsecond
 // ("2026-12-04T22:51:07.123456Z").
 std::string utc_time_text(int64_t time_us);
+// The inverse of utc_time_text (what views of a saved trace read back); nullopt for any other text.
+std::optional<int64_t> parse_utc_time(std::string_view text);
 // A time as the text trace writes it with --timestamps: the local time of day, to the
 // microsecond ("22:51:07.123456"), as strace -tt does.
 std::string local_time_text(int64_t time_us);

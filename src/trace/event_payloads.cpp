@@ -124,6 +124,8 @@ json RecoveryPayload::to_json() const {
     json j = json::object();
     if (resume)
         j["resume"] = *resume;
+    if (panics_ended)
+        j["panics_ended"] = *panics_ended;
     return j;
 }
 

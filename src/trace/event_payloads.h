@@ -4,7 +4,7 @@
 // keys are left out when unset), so that the trace's format stays exactly what it is.
 //
 // Strings read from the program (panic values, error texts, function names) are the raw bytes:
-// the sinks make them safe for their output (text_safety.h).
+// the sinks make them safe for their output (output/text_safety.h).
 #pragma once
 
 #include "binary/site.h"
@@ -111,6 +111,11 @@ struct RecoverPayload {
 // recovery: the runtime resumed a goroutine after a recovered panic.
 struct RecoveryPayload {
     std::optional<std::string> resume; // the function that continues, when known
+    // How many of the goroutine's panics in progress (of those the trace shows) it ended: the
+    // recovered one, older ones recovered and then superseded by a panic of their deferred call,
+    // and the aborted ones (each also an aborted event after it). Unset when the frame that
+    // resumes is not known. What the views of a trace (a panic's slice on the timeline) end on.
+    std::optional<uint32_t> panics_ended;
     [[nodiscard]] nlohmann::ordered_json to_json() const;
 };
 

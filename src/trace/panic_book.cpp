@@ -23,6 +23,7 @@ PanicBook::Resumed PanicBook::resumed(uint64_t goid, uint64_t depth) {
         }
         if (!p->recovered)
             out.aborted.push_back(std::move(*p));
+        ++out.ended;
         p = list.erase(p);
     }
     if (list.empty())

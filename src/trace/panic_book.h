@@ -29,6 +29,7 @@ public:
     struct Resumed {
         std::optional<PanicValue> by; // the value of the newest recovered panic that ended
         std::vector<Panic> aborted;
+        uint32_t ended = 0; // the panics it ended: the recovered ones and the aborted ones
     };
     // Execution resumes in the frame at `depth`: the panics started below it are over.
     Resumed resumed(uint64_t goid, uint64_t depth);

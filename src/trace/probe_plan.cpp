@@ -3,7 +3,7 @@
 #include "arch/displacement.h"
 #include "arch/register_loads.h"
 
-#include "trace/normalize.h"
+#include "binary/go_names.h"
 #include "trace/symbolizer.h"
 
 #include <algorithm>

@@ -1,8 +1,8 @@
 #include "trace/symbolizer.h"
 
 #include "analysis/wrapped_callee.h"
+#include "binary/go_names.h"
 #include "binary/source_paths.h"
-#include "trace/normalize.h"
 
 #include <algorithm>
 

@@ -3,7 +3,7 @@
 #include "trace/tracer.h"
 
 #include "binary/error.h"
-#include "trace/normalize.h"
+#include "binary/go_names.h"
 #include "trace/validator.h"
 
 #include <elf.h>

@@ -127,7 +127,6 @@ void Tracer::on_recovery(ThreadStop &stop) {
         e.site.function = names_->site_at(*at.pc, true).function;
         recovery.resume = e.site.function;
     }
-    e.payload = recovery;
     // Everything started below the frame that resumes is over.
     const std::optional<uint64_t> resume_depth = at.sp ? depth_of(g, *at.sp) : std::optional<uint64_t>();
     const uint64_t resumed_at = resume_depth.value_or(0);
@@ -135,7 +134,9 @@ void Tracer::on_recovery(ThreadStop &stop) {
     if (resume_depth) {
         ended = panics_.resumed(*goid, resumed_at);
         drop_deferreturn_frames(*goid, resumed_at); // the frames the panic unwound
+        recovery.panics_ended = ended.ended;
     }
+    e.payload = recovery;
     update_recover_arming();
     // Resources acquired below the frame that resumes were acquired by frames now gone.
     if (!options_.resources.empty()) {

@@ -2,7 +2,7 @@
 // leak tracker's bookkeeping; the leak reports made while the program runs.
 #include "trace/tracer.h"
 
-#include "trace/normalize.h"
+#include "binary/go_names.h"
 
 namespace deftrace {
 

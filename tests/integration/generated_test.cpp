@@ -16,6 +16,7 @@
 #include "manifest.h"
 #include "run_program.h"
 #include "scratch_dir.h"
+#include "views/view_checks.h"
 
 #include <cstdlib>
 #include <gtest/gtest.h>
@@ -105,6 +106,9 @@ void check_program(const BuiltProgram &b, const Generated &g, int k, const Scrat
         EXPECT_EQ(got[kind], want[kind]) << "events of kind " << kind << " (tests/gen/main.go); trace:\n"
                                          << head(slurp(text));
     EXPECT_EQ(trace["validation"].value("divergences", -1), 0) << head(slurp(text));
+    // Random panics, repanics and recovers are the hard cases of the views' panic stories.
+    const auto view_problems = test::views_problems(json, nlohmann::ordered_json::parse(slurp(json)), dir / ".");
+    EXPECT_TRUE(view_problems.empty()) << "the views of the trace:\n" << test::lines(view_problems);
 }
 
 TEST(GeneratedPrograms, TraceAsTheyRunAndCountWhatTheyLogged) {

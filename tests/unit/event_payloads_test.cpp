@@ -1,7 +1,7 @@
 // Event payloads: the JSON each one writes is the trace format (key names, order, and which keys
 // are left out), and the text sink formats from the typed fields.
+#include "output/sinks.h"
 #include "trace/event.h"
-#include "trace/sinks.h"
 
 #include <gtest/gtest.h>
 
@@ -90,7 +90,7 @@ TEST(EventPayloads, TheTimeAndThreadComeRightAfterTheGoroutine) {
     e.tid = 12345;
     e.kind = EventKind::Recovery;
     e.site = {"main.main", "", 0};
-    e.payload = RecoveryPayload{"main.main"};
+    e.payload = RecoveryPayload{"main.main", std::nullopt};
     const json j = e.to_json();
     EXPECT_EQ(keys(j), "seq,goroutine,time,tid,kind,site,resume");
     EXPECT_EQ(j["time"], "2026-12-04T22:51:07.123456Z");

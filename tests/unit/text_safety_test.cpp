@@ -1,5 +1,5 @@
-// Strings from the traced program reach JSON valid and the terminal harmless (trace/text_safety.h).
-#include "trace/text_safety.h"
+// Strings from the traced program reach JSON valid and the terminal harmless (output/text_safety.h).
+#include "output/text_safety.h"
 
 #include <gtest/gtest.h>
 

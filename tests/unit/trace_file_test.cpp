@@ -1,8 +1,8 @@
-// Saved traces are read defensively (trace/trace_file.h), and what the JSON sinks stream is what
-// the reader reads back (trace/sinks.h).
+// Saved traces are read defensively (output/trace_file.h), and what the JSON sinks stream is what
+// the reader reads back (output/sinks.h).
 #include "binary/error.h"
-#include "trace/sinks.h"
-#include "trace/trace_file.h"
+#include "output/sinks.h"
+#include "output/trace_file.h"
 
 #include <cstdio>
 #include <gtest/gtest.h>

@@ -1,6 +1,7 @@
 // normalize_trace and diff_traces on hand-made traces: what CI relies on.
-#include "trace/normalize.h"
-#include "trace/trace_diff.h"
+#include "binary/go_names.h"
+#include "output/normalize.h"
+#include "output/trace_diff.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // with a report a person can act on — which goroutine, which event, expected against actual.
 #pragma once
 
-#include "trace/normalize.h"
+#include "output/normalize.h"
 
 #include <nlohmann/json.hpp>
 #include <string>

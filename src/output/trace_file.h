@@ -1,4 +1,5 @@
-// Reading a saved trace (deftrace --json or --jsonl) for `--expect` and `deftrace diff`.
+// Reading a saved trace (deftrace --json or --jsonl): for `--expect`, `deftrace diff`, and the
+// views made from a saved trace (timeline, report, summary).
 //
 // A trace file is input from anywhere (a CI artefact, a hand-edited expectation), so it is
 // checked as it is read: nesting depth (refused past kMaxTraceDepth), the deftrace schema, and
@@ -10,7 +11,8 @@
 // Normalizer (normalize.h) the moment it is parsed, and only the other members are kept.
 #pragma once
 
-#include "trace/normalize.h"
+#include "output/normalize.h"
+#include "output/trace_visitor.h"
 
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -33,6 +35,18 @@ struct LoadedTrace {
     // middle (the writer stopped there): read up to line 1098"). Empty otherwise.
     std::string cut;
 };
+
+// What reading a trace through a TraceVisitor leaves: the members (every one but "events"), and
+// where a cut-short JSON Lines trace stopped (as LoadedTrace::cut).
+struct TraceRead {
+    nlohmann::ordered_json members;
+    std::string cut;
+};
+
+// Reads a trace in either form, checked as load_trace checks it, handing it to `visitor` as it
+// is read.
+TraceRead read_trace(std::string_view text, const std::string &name, TraceVisitor &visitor);
+TraceRead read_trace_file(const std::string &path, TraceVisitor &visitor);
 
 // Reads a trace in either form: a JSON document, or JSON Lines (a header line with
 // "format": "jsonl", one event a line, a closing {"end": {...}} line; a trace cut short before

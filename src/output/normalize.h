@@ -108,9 +108,4 @@ std::unique_ptr<Normalizer> normalizer_of(const nlohmann::ordered_json &trace, n
 // Normalizes a raw trace; a trace that is already normalized is returned unchanged.
 nlohmann::ordered_json normalize_trace(const nlohmann::ordered_json &trace);
 
-// Whether a function belongs to the standard library, given the main module's path: its package
-// path's first element has no dot (as for `go list std`) and it is neither package main nor in
-// the main module.
-bool is_std_function(std::string_view function, std::string_view main_module);
-
 } // namespace deftrace

@@ -1,9 +1,10 @@
 // Where events go: a readable per-goroutine text stream, and the JSON trace document.
 #pragma once
 
+#include "output/normalize.h"
+#include "output/output_stream.h"
+#include "output/trace_visitor.h"
 #include "trace/event.h"
-#include "trace/normalize.h"
-#include "trace/output_stream.h"
 
 #include <optional>
 #include <string>
@@ -48,6 +49,8 @@ public:
     // For diff_traces (trace_diff.h): the events, and the members other than the events.
     [[nodiscard]] const Normalizer &normalizer() const { return *normalizer_; }
     [[nodiscard]] nlohmann::ordered_json members() const;
+    // A member the trace ends with besides those its events make ("summary", -c), before finish().
+    void add_closing(const std::string &key, nlohmann::ordered_json value);
 
 private:
     nlohmann::ordered_json header_;
@@ -66,11 +69,28 @@ public:
     JsonLinesSink(nlohmann::ordered_json header, OutputStream &stream);
     void emit(const Event &e) override;
     void finish() override;
+    // As JsonSink::add_closing: in the closing "end" line.
+    void add_closing(const std::string &key, nlohmann::ordered_json value);
 
 private:
     void line(const nlohmann::ordered_json &j);
     OutputStream &stream_;
     nlohmann::ordered_json trailer_ = nlohmann::ordered_json::object();
+};
+
+// The trace as its JSON form has it, handed to a TraceVisitor while the program runs: the views
+// made while tracing (--timeline, --report) read exactly what they read from a saved trace.
+class VisitorSink : public EventSink {
+public:
+    VisitorSink(nlohmann::ordered_json header, TraceVisitor &visitor);
+    void emit(const Event &e) override;
+    // Ends the visit: every member, the header's and the closing ones.
+    void finish() override;
+
+private:
+    nlohmann::ordered_json header_;
+    nlohmann::ordered_json trailer_ = nlohmann::ordered_json::object();
+    TraceVisitor &visitor_;
 };
 
 // Sends every event to several sinks.

@@ -1,7 +1,7 @@
-#include "trace/trace_diff.h"
+#include "output/trace_diff.h"
 
 #include "binary/fnv1a.h"
-#include "trace/normalize.h"
+#include "output/normalize.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "trace/output_stream.h"
+#include "output/output_stream.h"
 
 #include "binary/error.h"
 

@@ -1,9 +1,9 @@
-#include "trace/trace_file.h"
+#include "output/trace_file.h"
 
 #include "binary/error.h"
 #include "binary/input_file.h"
 #include "binary/json_input.h"
-#include "trace/normalize.h"
+#include "output/normalize.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -144,11 +144,12 @@ void check_members(const json &t) {
     throw Error(ErrorKind::Usage, name + ": not a deftrace JSON trace: " + why);
 }
 
-// Builds a LoadedTrace event by event; the Normalizer is made at the first event, from the
-// members read before it (our traces put paths, program and mode first).
+// Checks a trace as it is read and hands it to a TraceVisitor: the header members once the first
+// event comes (our traces put paths, program and mode first), each event, and all members at the
+// end.
 class Loader {
 public:
-    explicit Loader(const std::string &name) : name_(name) {}
+    Loader(const std::string &name, TraceVisitor &visitor) : name_(name), visitor_(visitor) {}
 
     void member(const std::string &key, const json &value) { members_[key] = value; }
     // Takes the event (it is not used after).
@@ -158,10 +159,11 @@ public:
         } catch (const ShapeError &err) {
             not_a_trace(name_, err.what());
         }
-        normalizer().add(std::move(e));
+        begin();
+        visitor_.event(std::move(e));
     }
     // `had_events`: the trace had an "events" member (JSON Lines always has).
-    LoadedTrace finish(bool had_events) {
+    json finish(bool had_events) {
         if (had_events)
             members_["events"] = json::array(); // their place (check_members wants it), not them
         try {
@@ -169,34 +171,45 @@ public:
         } catch (const ShapeError &err) {
             not_a_trace(name_, err.what());
         }
-        (void)normalizer();
+        begin();
         members_.erase("events");
-        return LoadedTrace{std::move(normalizer_), std::move(members_), {}};
+        visitor_.end(members_);
+        return std::move(members_);
     }
 
 private:
-    Normalizer &normalizer() {
-        if (!normalizer_) {
-            // Before the first event: the schema must be known to be ours already.
-            if (!members_.contains("schema") || members_["schema"] != kTraceSchema)
-                not_a_trace(name_, "the trace does not name the schema deftrace.trace/1 before its events");
-            normalizer_ = std::make_unique<Normalizer>(members_);
-        }
-        return *normalizer_;
+    void begin() {
+        if (begun_)
+            return;
+        // Before the first event: the schema must be known to be ours already.
+        if (!members_.contains("schema") || members_["schema"] != kTraceSchema)
+            not_a_trace(name_, "the trace does not name the schema deftrace.trace/1 before its events");
+        begun_ = true;
+        visitor_.begin(members_);
     }
 
     const std::string &name_;
+    TraceVisitor &visitor_;
     json members_ = json::object();
-    std::unique_ptr<Normalizer> normalizer_;
+    bool begun_ = false;
     size_t count_ = 0;
+};
+
+// What load_trace keeps: the events normalized (spilled to a temporary file).
+class NormalizingVisitor : public TraceVisitor {
+public:
+    void begin(const json &header) override { normalizer = std::make_unique<Normalizer>(header); }
+    void event(json e) override { normalizer->add(std::move(e)); }
+    void end(const json &) override {}
+    std::unique_ptr<Normalizer> normalizer;
 };
 
 struct TooDeep {};
 
 // The JSON document form, from any input nlohmann can read (a string, a FILE*): parsed with a
 // callback that hands each event to the Loader and drops it, so the document is never built.
-template <typename Input> LoadedTrace load_document(Input &&input, const std::string &name) {
-    Loader loader(name);
+template <typename Input> TraceRead load_document(Input &&input, const std::string &name, TraceVisitor &visitor) {
+    Loader loader(name, visitor);
     std::string top_key;
     bool is_object = false;
     auto callback = [&](int depth, json::parse_event_t ev, json &parsed) -> bool {
@@ -242,7 +255,7 @@ template <typename Input> LoadedTrace load_document(Input &&input, const std::st
         not_a_trace(name, "the trace is not a JSON object");
     if (doc.contains("events") && !doc["events"].is_array())
         not_a_trace(name, "trace.events is not an array");
-    return loader.finish(doc.contains("events"));
+    return TraceRead{loader.finish(doc.contains("events")), {}};
 }
 
 // One line of a JSON Lines trace, and whether a newline ended it: only the last line of a file
@@ -253,8 +266,9 @@ struct Line {
 };
 
 // The JSON Lines form, from a function that returns the next line (nullopt at the end).
-template <typename NextLine> LoadedTrace load_lines(NextLine &&next_line, const std::string &name) {
-    Loader loader(name);
+template <typename NextLine>
+TraceRead load_lines(NextLine &&next_line, const std::string &name, TraceVisitor &visitor) {
+    Loader loader(name, visitor);
     size_t line_no = 0;
     bool ended = false;
     std::string cut;
@@ -288,9 +302,8 @@ template <typename NextLine> LoadedTrace load_lines(NextLine &&next_line, const 
             loader.event(*j);
         }
     }
-    LoadedTrace t = loader.finish(true); // a trace cut short (the tracer was killed) still tells its story
-    t.cut = std::move(cut);
-    return t;
+    // A trace cut short (the tracer was killed) still tells its story.
+    return TraceRead{loader.finish(true), std::move(cut)};
 }
 
 // The characters of a FILE, read 64 KiB at a time, as the input iterators nlohmann's parser
@@ -344,7 +357,7 @@ bool is_jsonl_header(std::string_view first_line) {
 
 } // namespace
 
-LoadedTrace load_trace(std::string_view text, const std::string &name) {
+TraceRead read_trace(std::string_view text, const std::string &name, TraceVisitor &visitor) {
     const size_t first_nl = text.find('\n');
     if (first_nl != std::string_view::npos && is_jsonl_header(text.substr(0, first_nl))) {
         size_t at = 0;
@@ -358,12 +371,12 @@ LoadedTrace load_trace(std::string_view text, const std::string &name) {
                 at = nl == std::string_view::npos ? text.size() : nl + 1;
                 return line;
             },
-            name);
+            name, visitor);
     }
-    return load_document(text, name);
+    return load_document(text, name, visitor);
 }
 
-LoadedTrace load_trace_file(const std::string &path) {
+TraceRead read_trace_file(const std::string &path, TraceVisitor &visitor) {
     InputFile f = open_input_file(path, "trace");
     // A JSON Lines header is a short line; a JSON document's first line may be the whole file.
     std::string first;
@@ -377,7 +390,7 @@ LoadedTrace load_trace_file(const std::string &path) {
                 throw Error(ErrorKind::Io, "reading " + path + ": " + std::strerror(errno));
         };
         try {
-            LoadedTrace t = load_document(std::make_pair(FileChars(source), FileChars()), path);
+            TraceRead t = load_document(std::make_pair(FileChars(source), FileChars()), path, visitor);
             read();
             return t;
         } catch (const Error &) {
@@ -399,7 +412,23 @@ LoadedTrace load_trace_file(const std::string &path) {
             const bool ended = n > 0 && buf[n - 1] == '\n';
             return Line{std::string(buf, static_cast<size_t>(ended ? n - 1 : n)), ended};
         },
-        path);
+        path, visitor);
+}
+
+namespace {
+LoadedTrace loaded(TraceRead read, NormalizingVisitor &v) {
+    return LoadedTrace{std::move(v.normalizer), std::move(read.members), std::move(read.cut)};
+}
+} // namespace
+
+LoadedTrace load_trace(std::string_view text, const std::string &name) {
+    NormalizingVisitor v;
+    return loaded(read_trace(text, name, v), v);
+}
+
+LoadedTrace load_trace_file(const std::string &path) {
+    NormalizingVisitor v;
+    return loaded(read_trace_file(path, v), v);
 }
 
 } // namespace deftrace

@@ -1,6 +1,6 @@
-#include "trace/sinks.h"
+#include "output/sinks.h"
 
-#include "trace/text_safety.h"
+#include "output/text_safety.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -378,6 +378,33 @@ json JsonSink::members() const {
 
 void JsonSink::write_normalized(OutputStream &out) const {
     normalizer_->write(out, trailer_);
+}
+
+void JsonSink::add_closing(const std::string &key, json value) {
+    make_json_safe(value);
+    trailer_[key] = std::move(value);
+}
+
+void JsonLinesSink::add_closing(const std::string &key, json value) {
+    make_json_safe(value);
+    trailer_[key] = std::move(value);
+}
+
+VisitorSink::VisitorSink(json header, TraceVisitor &visitor) : header_(std::move(header)), visitor_(visitor) {
+    make_json_safe(header_);
+    visitor_.begin(header_);
+}
+
+void VisitorSink::emit(const Event &e) {
+    if (!take_closing(e, trailer_))
+        visitor_.event(event_json(e));
+}
+
+void VisitorSink::finish() {
+    json members = header_;
+    for (auto it = trailer_.begin(); it != trailer_.end(); ++it)
+        members[it.key()] = it.value();
+    visitor_.end(members);
 }
 
 JsonLinesSink::JsonLinesSink(json header, OutputStream &stream) : stream_(stream) {

@@ -1,4 +1,4 @@
-#include "trace/text_safety.h"
+#include "output/text_safety.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,8 +1,8 @@
-#include "trace/normalize.h"
+#include "output/normalize.h"
 
 #include "binary/error.h"
 #include "binary/go_names.h"
-#include "trace/output_stream.h"
+#include "output/output_stream.h"
 
 #include <algorithm>
 #include <cctype>
@@ -218,22 +218,6 @@ json normalize_leaks(const json &leaks, const Paths &paths, const std::map<uint6
     std::sort(out.begin(), out.end(), [](const json &a, const json &b) { return a.dump() < b.dump(); });
     return json(out);
 }
-
-} // namespace
-
-bool is_std_function(std::string_view function, std::string_view main_module) {
-    // Type arguments may name packages of their own (go.shape.struct { net/netip.z ... }).
-    const std::string plain = canonical_function(std::string(function));
-    const std::string_view pkg = package_of(plain);
-    if (pkg.empty() || pkg == "main")
-        return false;
-    if (in_package_tree(plain, main_module))
-        return false;
-    const std::string_view first = pkg.substr(0, pkg.find('/'));
-    return first.find('.') == std::string_view::npos;
-}
-
-namespace {
 
 // An unlinked temporary file, close-on-exec.
 FILE *spill_file() {

@@ -1,0 +1,37 @@
+// What the views of a trace call its goroutines: the function each started in, as far as the
+// trace shows it. The trace does not record where goroutines start; a panic's stack, when it is
+// whole, ends with that function (the outermost frame outside the runtime: main.main for the main
+// goroutine, the function of the go statement for another). A goroutine that never panicked is
+// named by the first function seen on it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+
+namespace deftrace {
+
+class GoroutineNames {
+public:
+    // An event of goroutine `goid` of process `pid` (0: the program) at a site of `function`;
+    // `stack_start`: a panic's outermost frame when its stack is whole ("" otherwise).
+    void see(int64_t pid, uint64_t goid, const std::string &function, const std::string &stack_start);
+    // The same from an event's JSON form.
+    void see(const nlohmann::ordered_json &e);
+    // "" for a goroutine not seen.
+    [[nodiscard]] std::string of(int64_t pid, uint64_t goid) const;
+
+    // A panic event's outermost frame when its stack is whole, "" otherwise.
+    static std::string stack_start(const nlohmann::ordered_json &e);
+
+private:
+    struct Name {
+        std::string function;
+        bool from_stack = false;
+    };
+    std::map<std::pair<int64_t, uint64_t>, Name> names_;
+};
+
+} // namespace deftrace
