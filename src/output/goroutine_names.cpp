@@ -4,12 +4,15 @@
 
 namespace deftrace {
 
-void GoroutineNames::see(int64_t pid, uint64_t goid, const std::string &function, const std::string &stack_start) {
+void GoroutineNames::see(int64_t pid, uint64_t goid, const std::string &function, const std::string &stack_start,
+                         const std::string &go_start) {
     if (goid == 0)
         return;
     Name &n = names_[{pid, goid}];
-    if (!stack_start.empty() && !n.from_stack)
-        n = Name{stack_start, true};
+    if (!go_start.empty() && n.rank < 2)
+        n = Name{go_start == "runtime.main" ? "main.main" : go_start, 2};
+    else if (!stack_start.empty() && n.rank < 1)
+        n = Name{stack_start, 1};
     else if (n.function.empty())
         n.function = function;
 }
@@ -17,7 +20,8 @@ void GoroutineNames::see(int64_t pid, uint64_t goid, const std::string &function
 void GoroutineNames::see(const nlohmann::ordered_json &e) {
     const uint64_t goid =
         e.contains("goroutine") && e["goroutine"].is_number_unsigned() ? e["goroutine"].get<uint64_t>() : 0;
-    see(int_of(e, "pid"), goid, e.contains("site") ? str_of(e["site"], "function") : "", stack_start(e));
+    see(int_of(e, "pid"), goid, e.contains("site") ? str_of(e["site"], "function") : "", stack_start(e),
+        str_of(e, "go_start"));
 }
 
 std::string GoroutineNames::of(int64_t pid, uint64_t goid) const {

@@ -133,9 +133,10 @@ std::optional<json> normalize_event(json &&e, const Paths &paths) {
         // which thread, never the same twice. A panic's stack: which calls the compiler inlines,
         // and so which frames a traceback shows, changes from release to release, and the
         // library's frames with it; the events' sites and order already tell the story.
-        // (A child's exit, -f, keeps its status.)
+        // go_start: the wrapper a go statement starts in is named differently by each release
+        // (main.main.func1, main.main.gowrap1). (A child's exit, -f, keeps its status.)
         if (k == "seq" || k == "bit" || k == "wrapper" || k == "handle" || (k == "status" && kind != "exit") ||
-            k == "time" || k == "tid" || k == "stack" || k == "stack_truncated")
+            k == "time" || k == "tid" || k == "stack" || k == "stack_truncated" || k == "go_start")
             continue;
         n[k] = std::move(it.value());
     }

@@ -47,6 +47,7 @@ Summary::Fact Summary::of(const Event &e) {
     f.function = e.site.function;
     f.file = e.site.file;
     f.line = e.site.line;
+    f.go_start = e.go_start;
     if (const auto *d = std::get_if<DeferPayload>(&e.payload)) {
         f.fn = d->fn.fn;
         f.defer_kind = to_string(d->form);
@@ -82,6 +83,7 @@ Summary::Fact Summary::of(const json &e) {
     f.reason = str_of(e, "reason");
     f.recovered = e.contains("recovered") && e["recovered"].is_boolean() && e["recovered"].get<bool>();
     f.stack_start = GoroutineNames::stack_start(e);
+    f.go_start = str_of(e, "go_start");
     if (f.kind == "never_run" && e.contains("pending") && e["pending"].is_array())
         for (const auto &d : e["pending"])
             f.never_run.emplace_back(str_of(d, "fn"), str_of(d, "function"));
@@ -105,7 +107,7 @@ void Summary::add(const Fact &f) {
     GoroutineCounts &g = goroutines_[{f.pid, f.goroutine}];
     if (f.goroutine != 0)
         ++g.events;
-    names_.see(f.pid, f.goroutine, f.function, f.stack_start);
+    names_.see(f.pid, f.goroutine, f.function, f.stack_start, f.go_start);
     const bool site_event =
         f.kind == "defer" || f.kind == "defer_call" || f.kind == "panic" || f.kind == "repanic" || f.kind == "recover";
     if (site_event) {
@@ -245,7 +247,7 @@ std::string Summary::text() const {
             out += line + terminal_safe(reason) + "\n";
         }
     }
-    out += "\n   goroutines     events   defers   panics recovered | started in (a panic's stack), or first seen in\n";
+    out += "\n   goroutines     events   defers   panics recovered | started in\n";
     for (const json &s : j["by_start"]) {
         std::snprintf(
             line, sizeof line, "%13s %10s %8s %8s %9s | ", with_commas(s["goroutines"].get<uint64_t>()).c_str(),

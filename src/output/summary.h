@@ -4,8 +4,7 @@
 //   - defer statements: calls registered by kind (open-coded, stack, heap), deferred calls by
 //     cause (return, panic, Goexit), and those that never ran (os.Exit, a fatal error, exec);
 //   - panics, and recover() calls: those that stopped a panic, and those that returned nil, by why;
-//   - per goroutine: goroutines grouped by the function a panic's stack shows them starting in,
-//     or else the first function seen on them (the trace does not say where goroutines start).
+//   - per goroutine: goroutines grouped by the function they started in (goroutine_names.h).
 // It is fed typed events while tracing (SummarySink: nothing formatted that only the summary
 // needs) or the JSON events of a saved trace (SummaryVisitor); both end in the same table, as
 // text and as the JSON trace's "summary" member.
@@ -39,6 +38,7 @@ public:
         std::string reason;                                         // recover() = nil: why
         bool recovered = false;                                     // recover: it stopped a panic
         std::string stack_start;                                    // panic: the outermost frame of a whole stack
+        std::string go_start;                                       // where the goroutine started, on its first event
         std::vector<std::pair<std::string, std::string>> never_run; // never_run: (fn, function) each
     };
     static Fact of(const Event &e);

@@ -3,9 +3,8 @@
 // `deftrace timeline TRACE -o FILE` from a saved --json or --jsonl trace (one cut short included).
 //
 //   - a process per traced process (the program, and each -f child, named by its command line);
-//   - a track (thread) per goroutine, "g7 main.worker", ordered by goroutine id. A goroutine is
-//     named by the outermost frame of a panic's stack when one shows it whole, otherwise by the
-//     first function seen on it (the trace does not record where goroutines start);
+//   - a track (thread) per goroutine, "g7 main.worker", ordered by goroutine id, named by the
+//     function it started in (goroutine_names.h);
 //   - a slice per panic, from the panic to the recovery that ended it (panics_ended), its abort,
 //     the fatal end or the end of the trace; a repanic's slice inside the panic it re-raised;
 //   - instants for defers, deferred calls, recovers that stopped nothing, Goexit, never-run lists,

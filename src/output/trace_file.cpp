@@ -73,8 +73,9 @@ void check_site(const json &s, const std::string &where) {
 // Members that several kinds of event, pending defers and leak reports share.
 void check_common(const json &o, const std::string &where) {
     need(o.is_object(), where, "is not an object");
-    for (const char *k : {"kind", "fn", "function", "defer_kind", "cause", "type", "printed", "resume", "reason",
-                          "resource", "state", "recovered_in", "signal_name", "handle", "time", "process", "program"})
+    for (const char *k :
+         {"kind", "fn", "function", "defer_kind", "cause", "type", "printed", "resume", "reason", "resource", "state",
+          "recovered_in", "signal_name", "handle", "time", "process", "program", "go_start"})
         opt_string(o, k, where);
     if (o.contains("value")) // null: panic(nil) before Go 1.21, a nil error
         need(o["value"].is_string() || o["value"].is_null(), where + ".value", "is not a string or null");

@@ -112,6 +112,8 @@ nlohmann::ordered_json Event::to_json() const {
     j["kind"] = to_string(kind);
     if (!site.function.empty())
         j["site"] = site.to_json();
+    if (!go_start.empty())
+        j["go_start"] = go_start;
     const nlohmann::ordered_json members = deftrace::to_json(payload);
     for (auto it = members.begin(); it != members.end(); ++it)
         j[it.key()] = it.value();

@@ -63,6 +63,11 @@ struct Event {
     int32_t pid = 0;
     EventKind kind = EventKind::Defer;
     Site site;
+    // On the first event shown of each goroutine: the function it started in (g.startpc's;
+    // runtime.main for the main goroutine; for a go statement the compiler wrapped, the function
+    // the wrapper calls when it calls one directly, else the wrapper: main.main.gowrap1). Empty
+    // otherwise, and left out of the JSON.
+    std::string go_start;
     int depth = 0;        // panics in progress on the goroutine (for indentation)
     EventPayload payload; // the one that goes with `kind`
 

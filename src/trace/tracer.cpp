@@ -214,6 +214,12 @@ Event Tracer::make_event(EventKind kind, uint64_t goid, Addr g) {
     e.tid = stamp_.tid;
     if (!g.is_null())
         e.depth = static_cast<int>(state_->panics(g, 64).size());
+    // Where the goroutine started, until an event of it that says so is shown (emit): for a go
+    // statement with arguments, the function the compiler's wrapper calls (the wrapper is a
+    // FuncIDWrapper like a defer's: main.main.func1 up to 1.21, main.main.gowrap1 from 1.22).
+    if (goid != 0 && !g.is_null() && !started_.contains(goid))
+        if (auto pc = state_->word(g, off_.g.startpc); pc && *pc != 0)
+            e.go_start = names_->deferred_fn(Addr(*pc), Addr()).fn;
     return e;
 }
 
@@ -252,6 +258,13 @@ void Tracer::emit(Event e) {
         e.tid = stamp_.tid;
     }
     e.seq = ++seq_;
+    if (!e.go_start.empty()) {
+        // Goroutine ids are never reused, and a service makes millions: forgetting them all now
+        // and then costs one more go_start per goroutine still running, not a growing set.
+        if (started_.size() >= (size_t{1} << 20))
+            started_.clear();
+        started_.insert(e.goroutine);
+    }
     sink_.emit(e);
 }
 

@@ -290,6 +290,7 @@ private:
     // Observations and divergences of the validators of programs replaced by exec.
     uint64_t retired_observations_ = 0, retired_divergences_ = 0;
     uint64_t seq_ = 0;
+    std::unordered_set<uint64_t> started_; // goroutines whose go_start was shown (make_event)
     bool active_ = true;
     std::unordered_map<pid_t, uint64_t> spawned_by_; // child process -> the goroutine that started it
     // The stop being handled: the thread that stopped and the wall-clock time its handling began.

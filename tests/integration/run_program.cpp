@@ -74,17 +74,24 @@ std::string describe_status(int status) {
 // A fatal error's traceback (runtime.throw) also names the M the goroutine ran on (" m=N ") and
 // lists the runtime's own goroutines (forcegchelper, bgsweep, ... "created by runtime.*"), whose
 // state at that instant ([runnable] or [force gc (idle)]) is scheduling again, untraced runs
-// included. Output that differs from the untraced run is compared with those masked.
+// included. So are the other goroutines' states: one that has just sent on a channel and is about
+// to block on another is [runnable] in runtime.chanrecv, or [chan receive] in runtime.gopark a
+// moment later; such a goroutine is compared from its first frame outside the runtime on.
+// Output that differs from the untraced run is compared with those masked.
 std::string mask_traceback(const std::string &s) {
-    static const std::regex hex("0x[0-9a-f]+"), goid("goroutine [0-9]+"), mid(" m=[0-9]+ ");
+    static const std::regex hex("0x[0-9a-f]+"), goid("goroutine [0-9]+"), mid(" m=[0-9]+ "),
+        other_state("^\n\ngoroutine [0-9]+ \\[[^\\]]*\\]:\n((runtime\\.[^\n]*\n\t[^\n]*\n)*)");
     std::string kept;
     for (size_t at = 0; at < s.size();) {
         size_t next = s.find("\n\ngoroutine ", at + 1);
         if (next == std::string::npos)
             next = s.size();
         const std::string block = s.substr(at, next - at);
-        if (at == 0 || block.find("\ncreated by runtime.") == std::string::npos)
+        if (at == 0)
             kept += block;
+        else if (block.find("\ncreated by runtime.") == std::string::npos)
+            kept += std::regex_replace(block, other_state, "\n\ngoroutine ? [?]:\n",
+                                       std::regex_constants::format_first_only);
         at = next;
     }
     return std::regex_replace(std::regex_replace(std::regex_replace(kept, hex, "0x?"), goid, "goroutine ?"), mid,

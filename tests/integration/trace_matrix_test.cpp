@@ -95,10 +95,22 @@ TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) 
         EXPECT_EQ(trace["schema"], "deftrace.trace/1");
         EXPECT_TRUE(trace["go_version"].get<std::string>().starts_with("go" + b.minor));
         uint64_t seq = 0;
+        std::map<uint64_t, std::string> started; // go_start: said once a goroutine, before its panics
         for (const auto &e : trace["events"]) {
             EXPECT_GT(e["seq"].get<uint64_t>(), seq);
             seq = e["seq"];
             EXPECT_TRUE(e.contains("goroutine") && e.contains("kind"));
+            const uint64_t g = e.value("goroutine", uint64_t{0});
+            if (e.contains("go_start") && !e.contains("pid")) {
+                EXPECT_FALSE(started.count(g)) << "a second go_start for g" << g;
+                started[g] = e["go_start"];
+            }
+            if ((e["kind"] == "panic" || e["kind"] == "repanic") && !e.contains("pid")) {
+                EXPECT_TRUE(started.count(g)) << "g" << g << " panicked before its go_start";
+            }
+        }
+        if (started.count(1)) {
+            EXPECT_EQ(started[1], "runtime.main");
         }
         ASSERT_TRUE(trace.contains("exit"));
         ASSERT_TRUE(trace.contains("validation")) << "no validation summary";

@@ -49,7 +49,10 @@ json story() {
     json events = json::array();
     uint64_t s = 0;
     events.push_back(ev(++s, 1, "defer", 10,
-                        {{"site", site("main.main", 5)}, {"defer_kind", "open-coded"}, {"fn", "main.main.func1"}}));
+                        {{"site", site("main.main", 5)},
+                         {"go_start", "runtime.main"},
+                         {"defer_kind", "open-coded"},
+                         {"fn", "main.main.func1"}}));
     events.push_back(ev(++s, 1, "acquire", 15,
                         {{"site", site("main.work", 20)}, {"resource", "*sql.Tx"}, {"handle", "0xc000010000"}}));
     events.push_back(ev(++s, 1, "panic", 20,
@@ -93,8 +96,9 @@ json story() {
                          {"value", "<script>alert(1)</script>"}}));
     events.push_back(
         ev(++s, 7, "recovery", 36, {{"site", site("main.worker", 0)}, {"resume", "main.worker"}, {"panics_ended", 1}}));
-    events.push_back(
-        ev(++s, 9, "panic", 40, {{"site", site("main.k", 60)}, {"type", "error"}, {"value", "fatal one"}}));
+    events.push_back(ev(
+        ++s, 9, "panic", 40,
+        {{"site", site("main.k", 60)}, {"go_start", "main.main.gowrap1"}, {"type", "error"}, {"value", "fatal one"}}));
     events.push_back(
         ev(++s, 9, "fatal", 41,
            {{"panics", json::array({{{"type", "error"}, {"value", "fatal one"}}})}, {"pending", json::array()}}));
@@ -207,10 +211,10 @@ TEST(Timeline, IsWellFormedAndCountsWhatTheTraceHolds) {
         if (e["ph"] == "X" && e["cat"] == "recovery" && e.value("flow_in", false))
             ++flows_to_resume;
     }
-    EXPECT_EQ(names["1"], "g1 main.main");   // from the outermost frame of its panic's stack
-    EXPECT_EQ(names["7"], "g7 main.worker"); // likewise
-    EXPECT_EQ(names["9"], "g9 main.k");      // no whole stack: the first function seen
-    EXPECT_EQ(flows_to_resume, 3u);          // g1's one recovery, g7's two
+    EXPECT_EQ(names["1"], "g1 main.main");         // go_start runtime.main: the program's main.main
+    EXPECT_EQ(names["7"], "g7 main.worker");       // no go_start: its panic's stack's outermost frame
+    EXPECT_EQ(names["9"], "g9 main.main.gowrap1"); // go_start, though its panic's site is main.k
+    EXPECT_EQ(flows_to_resume, 3u);                // g1's one recovery, g7's two
     // Times are microseconds from the first event.
     EXPECT_EQ(doc["traceEvents"].back()["ts"].get<int64_t>(), 32);
 }
