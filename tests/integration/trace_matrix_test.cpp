@@ -132,8 +132,10 @@ TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) 
         if (b.variant == "default")
             fs::copy_file(json, keep / (b.minor + "-" + b.program + ".json"), fs::copy_options::overwrite_existing);
         // Its views (timeline, report, summary) are well formed and count what it holds.
-        const auto view_problems = test::views_problems(json.string(), trace, tmp.string());
-        EXPECT_TRUE(view_problems.empty()) << "the views of the trace:\n" << test::lines(view_problems);
+        if (test::view_checks_enabled()) {
+            const auto view_problems = test::views_problems(json.string(), trace, tmp.string());
+            EXPECT_TRUE(view_problems.empty()) << "the views of the trace:\n" << test::lines(view_problems);
+        }
 
         const fs::path expected = expectation_for(b.src_dir, b.minor);
         ASSERT_TRUE(fs::exists(expected)) << "no " << expected << " (scripts/regen-expectations.sh)";

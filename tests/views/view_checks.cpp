@@ -7,6 +7,7 @@
 #include "output/trace_file.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -261,6 +262,11 @@ std::vector<std::string> views_problems(const std::string &trace_path, const jso
     for (auto &p : summary_problems(summary.to_json(), trace))
         out.push_back("summary: " + p);
     return out;
+}
+
+bool view_checks_enabled() {
+    const char *v = std::getenv("DEFTRACE_VIEW_CHECKS");
+    return v == nullptr || std::string(v) != "0";
 }
 
 std::string lines(const std::vector<std::string> &problems) {

@@ -33,6 +33,10 @@ std::vector<std::string> summary_problems(const nlohmann::ordered_json &summary,
 std::vector<std::string> views_problems(const std::string &trace_path, const nlohmann::ordered_json &trace,
                                         const std::string &scratch_dir);
 
+// Whether the tests that trace programs check their views too: DEFTRACE_VIEW_CHECKS, 1 unless
+// set to 0 (the instrumented build, tests/CMakeLists.txt).
+bool view_checks_enabled();
+
 // Every problem, one a line, for a failure message.
 std::string lines(const std::vector<std::string> &problems);
 
