@@ -146,6 +146,7 @@ void Tracer::forget_program() {
     fatals_.clear();
     exec_held_.clear();
     attached_sites_.clear();
+    started_.clear();
     thrown_ = false;
 }
 
