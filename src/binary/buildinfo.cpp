@@ -40,8 +40,23 @@ std::string main_path_of(const std::string &mod) {
     return {};
 }
 
+// Whether [addr, addr+len) is loaded but has no bytes in the file: the zero-filled tail of a
+// PT_LOAD (.bss). runtime.modinfo of a binary built outside a module (GOPATH mode, Go < 1.18) is
+// an empty string there.
+bool in_zero_fill(const ElfFile &elf, uint64_t addr, uint64_t len) {
+    for (const auto &seg : elf.segments()) {
+        const uint64_t start = seg.vaddr.value();
+        if (seg.type == PT_LOAD && addr >= start + seg.filesz && addr - start <= seg.memsz &&
+            len <= seg.memsz - (addr - start))
+            return true;
+    }
+    return false;
+}
+
 std::string read_go_string(const ElfFile &elf, uint64_t header_addr, const std::string &what) {
     auto hdr = elf.bytes_at(LinkAddr(header_addr), 16);
+    if (!hdr && in_zero_fill(elf, header_addr, 16))
+        return {};
     if (!hdr)
         throw_truncated(what + ": string header at " + to_hex(header_addr) + " is not in the file");
     ByteReader h(*hdr, what);

@@ -32,6 +32,11 @@ GoBinary GoBinary::load(ElfFile elf) {
     GoBinary b(std::move(elf));
     const std::string path = b.path();
     b.buildinfo_ = read_buildinfo(b.elf_);
+    // A release outside the registry is refused by its version before any of its tables is read:
+    // their formats may be ones deftrace has no reader for.
+    if (b.buildinfo_)
+        if (auto v = GoVersion::parse(b.buildinfo_->go_version); v && v->major == 1 && !go_release(1, v->minor))
+            throw Error(ErrorKind::UnsupportedGo, path + ": " + unsupported_go_message(v->text));
     try {
         b.locate_pclntab();
     } catch (const Error &e) {

@@ -55,8 +55,9 @@ Pclntab Pclntab::parse(Bytes table, LinkAddr table_addr, std::optional<LinkAddr>
         throw_corrupt(".gopclntab: header fields (pad, minLC, ptrSize) are not those of an x86-64 Go binary");
     const auto releases = go_releases();
     if (std::none_of(releases.begin(), releases.end(), [&](const GoRelease &g) { return g.pclntab_magic == magic; }))
-        throw Error(ErrorKind::UnsupportedGo, "pclntab format " + to_hex(magic) + " (" + layout->go_versions +
-                                                  ") is not supported; " + supported_go_sentence());
+        throw Error(ErrorKind::UnsupportedGo, "unsupported Go version (its pclntab format " + to_hex(magic) +
+                                                  " is that of Go " + layout->go_versions + "); " +
+                                                  supported_go_sentence());
 
     Pclntab p(table, table_addr, layout);
     p.nfunc_ = r.u64(8);
