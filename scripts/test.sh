@@ -107,6 +107,8 @@ setup_packages() {
 phase "Debian packages" setup_packages
 # Chromium, for the report's browser test at the end: a large download, fetched meanwhile.
 background "Chromium" scripts/setup-browser.sh
+# Real Go programs of releases with no Debian toolchain (esbuild, from the npm registry).
+background "real Go binaries (npm)" scripts/setup-real-binaries.sh
 # Once the toolchains are in (and the Go libraries the programs import, installed just above).
 background "testdata (every program x Go release x variant)" \
   after "Go toolchains" scripts/build-testdata.sh "$testdata_bin"
@@ -137,6 +139,7 @@ phase "no function in src/ over 80 lines" scripts/check-function-size.sh build
 join "Go toolchains"
 join "testdata (every program x Go release x variant)"
 join "Chromium"
+join "real Go binaries (npm)"
 
 if [[ -z ${DEFTRACE_SKIP_ASAN:-} ]]; then
   phase "fuzz targets (a short run of each)" env FUZZ_BUILD="$root/build-asan" scripts/fuzz.sh

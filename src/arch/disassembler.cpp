@@ -118,6 +118,12 @@ Op classify(const cs_insn &insn, const cs_x86 &x86) {
     case X86_INS_LEA: return Op::Lea;
     case X86_INS_INT3: return Op::Int3;
     case X86_INS_NOP: return Op::Nop;
+    case X86_INS_CMP: return Op::Cmp;
+    case X86_INS_ADD: return Op::Add;
+    case X86_INS_SUB: return Op::Sub;
+    case X86_INS_PUSH: return Op::Push;
+    case X86_INS_POP: return Op::Pop;
+    case X86_INS_CMPXCHG: return Op::Cmpxchg;
     default: break;
     }
     for (uint8_t i = 0; i < insn.detail->groups_count; ++i)

@@ -28,7 +28,30 @@ struct Operand {
     uint8_t size = 0;    // bytes
 };
 
-enum class Op : uint8_t { Other, Mov, MovImm, Or, And, Xor, Test, Call, Jmp, Jcc, Ret, Lea, Movzx, Setcc, Int3, Nop };
+enum class Op : uint8_t {
+    Other,
+    Mov,
+    MovImm,
+    Or,
+    And,
+    Xor,
+    Test,
+    Call,
+    Jmp,
+    Jcc,
+    Ret,
+    Lea,
+    Movzx,
+    Setcc,
+    Int3,
+    Nop,
+    Cmp,
+    Add,
+    Sub,
+    Push,
+    Pop,
+    Cmpxchg
+};
 
 // One decoded instruction at an address of space `A`: LinkAddr when decoding the ELF file's
 // code for the analyses, Addr when decoding the live process's code to move it out of line.

@@ -61,8 +61,9 @@ public:
     // "go1.22.12": the compiler named by the DWARF producer, or the table's toolchain.
     [[nodiscard]] const std::string &go_version() const { return go_version_; }
     void set_go_version(std::string v) { go_version_ = std::move(v); }
-    // "dwarf" or "table": where these layouts were read from (for messages).
+    // "dwarf", "table" or "inferred": where these layouts came from (for messages).
     [[nodiscard]] const std::string &source() const { return source_; }
+    void set_source(std::string s) { source_ = std::move(s); }
 
     // Adds or replaces a structure (for tests and synthetic layouts); its fields are put in offset order.
     void add(std::string name, StructLayout layout);

@@ -29,7 +29,6 @@ RuntimeOffsets RuntimeOffsets::from(const StructLayouts &l) {
     o.g.sched_pc = req(l, g, "sched.pc");
     o.g.atomicstatus = req(l, g, "atomicstatus");
     o.g.goid = req(l, g, "goid");
-    o.g.param = opt(l, g, "param");
     o.g.sigcode0 = opt(l, g, "sigcode0");
     o.g.sigcode1 = opt(l, g, "sigcode1");
     o.g.startpc = opt(l, g, "startpc");

@@ -14,7 +14,7 @@ struct RuntimeOffsets {
     using Opt = std::optional<uint32_t>;
     struct G {
         uint32_t stack_lo, stack_hi, panic, defer, m, sched_sp, sched_pc, atomicstatus, goid;
-        Opt param, sigcode0, sigcode1, startpc, gopc;
+        Opt sigcode0, sigcode1, startpc, gopc;
     } g{};
     struct M {
         uint32_t g0, curg;

@@ -68,7 +68,8 @@ struct GoRelease {
 
     // Built and traced by the test matrix (scripts/go-versions.txt), with a shipped layout table
     // for stripped binaries (probes/layouts/go1.NN.json). A release without it is read and modelled
-    // from its sources alone, and a stripped binary of it is refused for want of a layout table.
+    // from its sources, tested on real binaries (scripts/real-binaries.txt), and a stripped binary
+    // of it is traced with the layout inferred from its runtime's code (analysis/layout_inference.h).
     bool in_matrix;
 
     [[nodiscard]] std::string name() const; // "1.22"

@@ -1,5 +1,6 @@
 #include "shipped/shipped_data.h"
 
+#include "analysis/layout_inference.h"
 #include "binary/error.h"
 #include "binary/input_file.h"
 #include "binary/json_input.h"
@@ -57,22 +58,28 @@ StructLayouts layouts_for(const GoBinary &bin, const ShippedData &data) {
         if (auto l = StructLayouts::from_dwarf(bin.elf()); l && !l->empty())
             return *l;
     const std::string file = "go" + bin.version().minor_string() + ".json";
-    fs::path dir;
+    std::string why; // why no table was used, for the message if the inference fails too
     try {
-        dir = data.layouts_dir();
+        const fs::path dir = data.layouts_dir();
+        std::error_code ec;
+        if (fs::exists(dir / file, ec)) {
+            auto j = parse_json_input(read_input_file((dir / file).string(), "layout table"), 16);
+            if (j)
+                if (auto l = StructLayouts::from_table(*j))
+                    return *l;
+        }
+        why = "no runtime layout table " + file + " is shipped for it in " + dir.string();
     } catch (const Error &e) {
-        throw Error(e.kind(), bin.path() + ": stripped binary built by " + bin.version().text + "; " + e.what());
+        why = e.what();
     }
-    std::error_code ec;
-    if (fs::exists(dir / file, ec)) {
-        auto j = parse_json_input(read_input_file((dir / file).string(), "layout table"), 16);
-        if (j)
-            if (auto l = StructLayouts::from_table(*j))
-                return *l;
+    // No table for this release (Go 1.18 and 1.20 have no toolchain to make one): read the
+    // offsets from the runtime's own code.
+    try {
+        return infer_runtime_layouts(bin, Disassembler());
+    } catch (const Error &e) {
+        throw Error(ErrorKind::UnsupportedGo,
+                    bin.path() + ": stripped binary built by " + bin.version().text + ", " + why + "; " + e.what());
     }
-    throw Error(ErrorKind::UnsupportedGo, bin.path() + ": stripped binary built by " + bin.version().text +
-                                              ", and no runtime layout table " + file + " is shipped for it in " +
-                                              dir.string());
 }
 
 std::vector<ResourceProbe> resource_probes(const std::vector<std::string> &names_or_files, bool all_shipped,

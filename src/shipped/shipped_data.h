@@ -45,8 +45,9 @@ private:
 };
 
 // The runtime structure layouts for `bin`: from its own DWARF when it has any, otherwise the
-// shipped table of its Go minor release (layouts/go1.NN.json). Throws Error(UnsupportedGo) when
-// neither exists (or the data directory itself is missing).
+// shipped table of its Go minor release (layouts/go1.NN.json), otherwise inferred from the
+// runtime's code (analysis/layout_inference.h). Throws Error(UnsupportedGo) when none of these
+// gives them, saying why each did not.
 StructLayouts layouts_for(const GoBinary &bin, const ShippedData &data);
 
 // The resource probes a command line asks for: each of `names_or_files` (a shipped NAME, or a

@@ -7,6 +7,7 @@
 //   - the runtime model (docs/validation.md) agrees with every observation: 0 divergences.
 #include "manifest.h"
 #include "output/trace_diff.h"
+#include "release/go_releases.h"
 #include "run_program.h"
 #include "scratch_dir.h"
 #include "views/view_checks.h"
@@ -61,6 +62,17 @@ fs::path expectation_for(const fs::path &src_dir, const std::string &minor) {
     return best;
 }
 
+// A copy of deftrace's data without the layout table of `minor`: a stripped build traced with it
+// uses the layout inferred from its own code (analysis/layout_inference.h), as a stripped Go 1.18
+// or 1.20 binary does.
+fs::path data_without_table(const fs::path &tmp, const std::string &minor) {
+    const fs::path dir = tmp / ("probes-without-go" + minor);
+    fs::remove_all(dir);
+    fs::copy(fs::path(DEFTRACE_SOURCE_DIR) / "probes", dir, fs::copy_options::recursive);
+    fs::remove(dir / "layouts" / ("go" + minor + ".json"));
+    return dir;
+}
+
 TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) {
     auto builds = traced_builds();
     ASSERT_FALSE(builds.empty());
@@ -77,9 +89,14 @@ TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) 
         // checked by the model); PIE builds in the default scope, whose trace must tell the same
         // normalized story (the standard library's defers are not part of it).
         const bool whole = b.variant != "pie";
+        // The stripped builds of the releases whose layout can be inferred are traced with it.
+        std::vector<std::string> env = kEnv;
+        const GoRelease *release = go_release(1, std::stoi(b.minor.substr(2)));
+        if (b.variant == "stripped" && release != nullptr && release->era == Era::A)
+            env.push_back("DEFTRACE_PROBES_DIR=" + data_without_table(tmp, b.minor).string());
         auto t = run_program(
             {DEFTRACE_EXE, "--scope", whole ? "all" : "main", "-o", text.string(), "--json", json.string(), b.binary()},
-            kEnv);
+            env);
 
         EXPECT_EQ(t.status, u1.status) << "traced " << describe_status(t.status) << ", untraced "
                                        << describe_status(u1.status) << "\n"
