@@ -407,7 +407,14 @@ void Inference::casgstatus() {
     const WalkResult *wp = walk("runtime.casgstatus");
     if (wp == nullptr)
         return;
-    found("runtime.g", "atomicstatus", offset_of(first(*wp, Kind::Cmpxchg, wp->find(SymKind::Arg, 0), 4)), 4);
+    const WalkResult &w = *wp;
+    const SymId gp = w.find(SymKind::Arg, 0);
+    found("runtime.g", "atomicstatus", offset_of(first(w, Kind::Cmpxchg, gp, 4)), 4);
+    // Built with -gcflags=all=-N -l, the atomic is a call: gp.atomicstatus.CompareAndSwap(...).
+    for (const CallEvent &c : w.calls)
+        if (c.callee.ends_with("(*Uint32).CompareAndSwap") && !c.reg_args.empty() && c.reg_args[0] != 0 &&
+            w.sym(c.reg_args[0]).kind == SymKind::Address && w.sym(c.reg_args[0]).base == gp)
+            found("runtime.g", "atomicstatus", w.sym(c.reg_args[0]).n, 4);
 }
 
 // goroutineheader(gp): gpstatus := readgstatus(gp) (its first 4-byte load), then print("goroutine

@@ -87,6 +87,8 @@ std::pair<SymId, int64_t> Walker::address(const State &s, const Instruction &in,
     const SymId base = s.regs[static_cast<size_t>(m.base)];
     if (base != 0 && out_.syms[base].kind == SymKind::Stack) // a copy of SP (mov %rsp,%rbx)
         return {stack_, out_.syms[base].n + m.disp};
+    if (base != 0 && out_.syms[base].kind == SymKind::Address) // through a field's address
+        return {out_.syms[base].base, out_.syms[base].n + m.disp};
     return {base, m.disp};
 }
 
@@ -179,6 +181,8 @@ void Walker::step(State &s, const Instruction &in) {
                 v = intern(SymKind::Stack, off);
             else if (ops[1].mem.base == Gpr::Rip && ops[1].mem.index == Gpr::None)
                 v = intern(SymKind::Static, off);
+            else if (base != 0 && out_.syms[base].kind != SymKind::Imm)
+                v = intern(SymKind::Address, off, base);
             write(s, ops[0], v);
         }
         return;

@@ -33,6 +33,7 @@ enum class SymKind : uint8_t {
     ReturnPc, // the return address pushed by the call
     Stack,    // the address entry SP + n (Stack 8: the caller's SP, where stack arguments start)
     Field,    // the word loaded from base + n
+    Address,  // base + n, computed (lea n(base)): the address of a field
     Result,   // what `callee` returned in RAX
     Imm,      // the constant n
     Static,   // the link-time address n (a RIP-relative LEA)
