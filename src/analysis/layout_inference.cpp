@@ -1,6 +1,6 @@
 #include "analysis/layout_inference.h"
 
-#include "analysis/symbolic_walk.h"
+#include "analysis/layout_facts.h"
 #include "binary/error.h"
 
 #include <algorithm>
@@ -9,57 +9,11 @@
 
 namespace deftrace {
 
-namespace {
+namespace layout_facts {
 
 using Kind = MemEvent::Kind;
 
-struct Inferred {
-    int64_t offset;
-    uint64_t size;
-    std::string from; // the runtime function that said so first
-};
-
-// One run of the inference: the walks it made (one per runtime function) and what each field
-// was found to be. Every fact names the function and the lines of its source it mirrors.
-class Inference {
-public:
-    Inference(const GoBinary &bin, const Disassembler &dis) : bin_(bin), dis_(dis) {}
-    StructLayouts run();
-
-private:
-    // The walk of runtime function `fn`, or nullptr when the linker left it out (deferproc
-    // without heap defers, gorecover without recover()): the facts it gives come from others.
-    const WalkResult *walk(const std::string &fn);
-    void found(const std::string &s, const std::string &f, std::optional<int64_t> off, uint64_t size);
-    [[nodiscard]] std::optional<int64_t> get(const std::string &s, const std::string &f) const;
-    [[nodiscard]] int64_t need(const std::string &s, const std::string &f) const;
-
-    void gorecover();
-    void deferproc();
-    void mcall();
-    void deferreturn();
-    void newdefer();
-    void gopanic();
-    void defer_call_save();
-    void run_open_defer_frame();
-    void add_one_open_defer_frame();
-    void curg_check(const std::string &fn);
-    void printpanics();
-    void casgstatus();
-    void recovery();
-    void goroutine_header();
-    void newproc1();
-    StructLayouts assemble() const;
-
-    const GoBinary &bin_;
-    const Disassembler &dis_;
-    std::map<std::string, std::unique_ptr<WalkResult>> walks_;
-    std::string current_; // the function whose facts are being read
-    std::map<std::pair<std::string, std::string>, Inferred> fields_;
-    std::optional<uint64_t> defer_size_;
-};
-
-const MemEvent *first(const WalkResult &w, Kind kind, SymId base, int size = 0, SymId value = 0) {
+const MemEvent *first(const WalkResult &w, Kind kind, SymId base, int size, SymId value) {
     for (const MemEvent &e : w.mem)
         if (e.kind == kind && e.base == base && (size == 0 || e.size == size) && (value == 0 || e.value == value))
             return &e;
@@ -75,6 +29,15 @@ SymId result_of(const WalkResult &w, std::string_view callee) {
         if (w.syms[id].kind == SymKind::Result && w.syms[id].callee == callee)
             return id;
     return 0;
+}
+
+std::vector<int64_t> flag_tests(const WalkResult &w, SymId base) {
+    std::vector<int64_t> out;
+    for (const MemEvent &e : w.mem)
+        if (e.kind == Kind::Compare && e.base == base && base != 0 && e.size == 1 && w.is(e.value, SymKind::Imm, 0) &&
+            std::find(out.begin(), out.end(), e.offset) == out.end())
+            out.push_back(e.offset);
+    return out;
 }
 
 const WalkResult *Inference::walk(const std::string &fn) {
@@ -111,8 +74,9 @@ int64_t Inference::need(const std::string &s, const std::string &f) const {
     throw Error(ErrorKind::UnsupportedGo, s + "." + f + " was not found (needed by " + current_ + ")");
 }
 
-// gorecover(argp)@1.17–1.21: p := gp._panic; if p != nil && !p.goexit && !p.recovered &&
-// argp == uintptr(p.argp) { p.recovered = true; return p.arg }.
+// gorecover(argp)@1.17–1.25: p := gp._panic; if p != nil && !p.goexit && !p.recovered &&
+// argp == uintptr(p.argp) { p.recovered = true; return p.arg }. (1.26+ gorecover() tests the
+// same two flags first and returns p.arg; it has no argp.)
 void Inference::gorecover() {
     const WalkResult *wp = walk("runtime.gorecover");
     if (wp == nullptr)
@@ -122,10 +86,7 @@ void Inference::gorecover() {
     const MemEvent *load = first(w, Kind::Load, g, 8);
     found("runtime.g", "_panic", offset_of(load), 8);
     const SymId p = load != nullptr ? load->value : 0;
-    std::vector<int64_t> tests; // !p.goexit, then !p.recovered
-    for (const MemEvent &e : w.mem)
-        if (e.kind == Kind::Compare && e.base == p && e.size == 1 && w.is(e.value, SymKind::Imm, 0))
-            tests.push_back(e.offset);
+    const std::vector<int64_t> tests = flag_tests(w, p); // !p.goexit, then !p.recovered
     if (tests.size() >= 2)
         found("runtime._panic", "goexit", tests[0], 1);
     found("runtime._panic", "recovered", offset_of(first(w, Kind::Store, p, 1, one)), 1);
@@ -189,9 +150,10 @@ void Inference::curg_check(const std::string &fn) {
         }
 }
 
-// printpanics(p)@1.18–1.21: if p.link != nil { printpanics(p.link); if !p.link.goexit {...} }; if
-// p.goexit { return }; print("panic: "); printpanicval(p.arg); if p.recovered {...}. Every
-// binary has it (fatalpanic).
+// printpanics(p)@1.18–1.24: if p.link != nil { printpanics(p.link); if !p.link.goexit {...} }; if
+// p.goexit { return }; print("panic: "); printpanicval(p.arg); if p.recovered {...}. From 1.25
+// it returns first when p.link.repanicked, and tests p.repanicked beside p.recovered (1.25:
+// repanicked, then recovered; 1.26+: recovered && repanicked). Every binary has it (fatalpanic).
 void Inference::printpanics() {
     const WalkResult *wp = walk("runtime.printpanics");
     if (wp == nullptr)
@@ -199,23 +161,29 @@ void Inference::printpanics() {
     const WalkResult &w = *wp;
     const SymId p = w.find(SymKind::Arg, 0);
     const std::string s = "runtime._panic";
+    SymId link = 0;
     for (const CallEvent &c : w.calls) {
-        if (c.callee == "runtime.printpanics" && !c.reg_args.empty())
+        if (c.callee == "runtime.printpanics" && !c.reg_args.empty() && w.offset_in(c.reg_args[0], p)) {
             found(s, "link", w.offset_in(c.reg_args[0], p), 8);
+            link = c.reg_args[0];
+        }
         auto type = c.reg_args.size() >= 2 ? w.offset_in(c.reg_args[0], p) : std::nullopt;
         auto data = c.reg_args.size() >= 2 ? w.offset_in(c.reg_args[1], p) : std::nullopt;
         if (type && data && *data == *type + 8)
             found(s, "arg", type, 16);
     }
-    std::vector<int64_t> tests; // p.goexit, then p.recovered
-    for (const MemEvent &e : w.mem)
-        if (e.kind == Kind::Compare && e.base == p && e.size == 1 && w.is(e.value, SymKind::Imm, 0) &&
-            std::find(tests.begin(), tests.end(), e.offset) == tests.end())
-            tests.push_back(e.offset);
-    if (tests.size() == 2) {
-        found(s, "goexit", tests[0], 1);
-        found(s, "recovered", tests[1], 1);
-    }
+    const std::vector<int64_t> own = flag_tests(w, p), of_link = flag_tests(w, w.field(p, need(s, "link")));
+    const bool repanics = bin_.facts().panic_has_repanicked;
+    if (own.size() != (repanics ? 3u : 2u) || of_link.size() != (repanics ? 2u : 1u))
+        return;
+    found(s, "goexit", own[0], 1);
+    found(s, "goexit", of_link.back(), 1);
+    if (repanics)
+        found(s, "repanicked", of_link[0], 1);
+    for (size_t i = 1; i < own.size(); ++i)
+        if (own[i] != get(s, "repanicked"))
+            found(s, "recovered", own[i], 1);
+    (void)link;
 }
 
 // mcall(fn) (asm_amd64.s): saves the caller's PC and SP in g.sched, then compares g with
@@ -370,7 +338,8 @@ void Inference::add_one_open_defer_frame() {
 }
 
 // recovery(gp)@1.18–1.21: sp := gp.sigcode0; pc := gp.sigcode1; if sp != 0 && (sp < gp.stack.lo
-// || gp.stack.hi < sp) { throw }; gp.sched.sp = sp; gp.sched.pc = pc.
+// || gp.stack.hi < sp) { throw }; gp.sched.sp = sp; gp.sched.pc = pc. From 1.22 sp and pc come
+// from gp._panic (p.sp, p.retpc), with the same check against the stack bounds.
 void Inference::recovery() {
     const WalkResult *wp = walk("runtime.recovery");
     if (wp == nullptr)
@@ -380,11 +349,12 @@ void Inference::recovery() {
     SymId sp = 0;
     for (const MemEvent &e : w.mem)
         if (e.kind == Kind::Store && e.base == gp) {
-            if (e.offset == need("runtime.g", "sched.sp") && w.offset_in(e.value, gp)) {
-                found("runtime.g", "sigcode0", w.offset_in(e.value, gp), 8);
+            if (e.offset == need("runtime.g", "sched.sp") && sp == 0) {
                 sp = e.value;
+                if (bin_.facts().era == Era::A)
+                    found("runtime.g", "sigcode0", w.offset_in(e.value, gp), 8);
             }
-            if (e.offset == need("runtime.g", "sched.pc"))
+            if (e.offset == need("runtime.g", "sched.pc") && bin_.facts().era == Era::A)
                 found("runtime.g", "sigcode1", w.offset_in(e.value, gp), 8);
         }
     std::vector<int64_t> bounds;
@@ -400,6 +370,38 @@ void Inference::recovery() {
         found("runtime.g", "stack.lo", std::min(bounds[0], bounds[1]), 8);
         found("runtime.g", "stack.hi", std::max(bounds[0], bounds[1]), 8);
     }
+}
+
+// sigpanic()@1.18+: case _SIGBUS: if gp.sigcode0 == _BUS_ADRERR (2) && gp.sigcode1 < 0x1000
+// { panicmem() }. Every binary has it.
+void Inference::sigpanic() {
+    const WalkResult *wp = walk("runtime.sigpanic");
+    if (wp == nullptr)
+        return;
+    const WalkResult &w = *wp;
+    const SymId g = w.find(SymKind::G), two = w.find(SymKind::Imm, 2), page = w.find(SymKind::Imm, 0x1000);
+    auto compared_with = [&](SymId imm) -> std::optional<int64_t> {
+        if (imm == 0)
+            return std::nullopt;
+        if (const MemEvent *e = first(w, Kind::Compare, g, 8, imm))
+            return e->offset;
+        for (auto [a, b] : w.reg_compares)
+            if (b == imm && w.offset_in(a, g))
+                return w.offset_in(a, g);
+        return std::nullopt;
+    };
+    found("runtime.g", "sigcode0", compared_with(two), 8);
+    found("runtime.g", "sigcode1", compared_with(page), 8);
+}
+
+// freedefer(d)@1.18+: d.link = nil; ... if !d.heap { return }: its only byte test.
+void Inference::freedefer() {
+    const WalkResult *wp = walk("runtime.freedefer");
+    if (wp == nullptr)
+        return;
+    const std::vector<int64_t> tests = flag_tests(*wp, wp->find(SymKind::Arg, 0));
+    if (tests.size() == 1)
+        found("runtime._defer", "heap", tests[0], 1);
 }
 
 // casgstatus(gp, old, new): the compare-and-swap of gp.atomicstatus.
@@ -450,18 +452,37 @@ void Inference::newproc1() {
                 }
 }
 
-StructLayouts Inference::assemble() const {
-    static const std::map<std::string, std::vector<std::string>> kNeeded = {
+std::map<std::string, std::vector<std::string>> Inference::needed() const {
+    const GoRelease &r = bin_.facts();
+    std::map<std::string, std::vector<std::string>> out = {
         {"runtime.g",
          {"stack.lo", "stack.hi", "_panic", "_defer", "m", "sched.sp", "sched.pc", "atomicstatus", "goid", "sigcode0",
           "sigcode1", "gopc", "startpc"}},
         {"runtime.m", {"g0", "curg"}},
-        {"runtime._defer",
-         {"started", "heap", "openDefer", "sp", "pc", "fn", "_panic", "link", "fd", "varp", "framepc"}},
-        {"runtime._panic", {"argp", "arg", "link", "pc", "sp", "recovered", "aborted", "goexit"}},
     };
+    if (r.era == Era::A) {
+        out["runtime._defer"] = {"started", "heap", "openDefer", "sp",   "pc",     "fn",
+                                 "_panic",  "link", "fd",        "varp", "framepc"};
+        out["runtime._panic"] = {"argp", "arg", "link", "pc", "sp", "recovered", "aborted", "goexit"};
+        return out;
+    }
+    out["runtime._defer"] = {"heap", "rangefunc", "sp", "pc", "fn", "link", "head"};
+    auto &p = out["runtime._panic"];
+    p = {"arg",   "link",      "startPC", "startSP",     "sp",           "fp",
+         "retpc", "recovered", "goexit",  "deferreturn", "deferBitsPtr", "slotsPtr"};
+    p.push_back(r.skips_older_panic_frames ? "pc" : "lr"); // 1.27 renamed lr to pc
+    if (r.recover_rule == RecoverRule::ArgpMatch)
+        p.push_back("argp");
+    if (r.recover_rule == RecoverRule::FrameCountFP)
+        p.push_back("gopanicFP");
+    if (r.panic_has_repanicked)
+        p.push_back("repanicked");
+    return out;
+}
+
+StructLayouts Inference::assemble() const {
     StructLayouts out;
-    for (const auto &[s, fields] : kNeeded) {
+    for (const auto &[s, fields] : needed()) {
         StructLayout layout;
         for (const auto &f : fields)
             if (!get(s, f))
@@ -491,17 +512,31 @@ StructLayouts Inference::assemble() const {
 StructLayouts Inference::run() {
     curg_check("runtime.gopanic");
     curg_check("runtime.deferproc");
-    deferreturn();
     mcall();
-    recovery();
-    gopanic();
-    printpanics();
-    gorecover();
-    deferproc();
+    sigpanic();
+    if (bin_.facts().era == Era::A) {
+        deferreturn();
+        recovery();
+        gopanic();
+        printpanics();
+        gorecover();
+        deferproc();
+        defer_call_save();
+        run_open_defer_frame();
+        add_one_open_defer_frame();
+    } else {
+        next_defer();
+        panic_start();
+        deferconvert();
+        recovery();
+        recovery_fp();
+        gopanic_b();
+        preprintpanics();
+        printpanics();
+        gorecover();
+    }
     newdefer();
-    defer_call_save();
-    run_open_defer_frame();
-    add_one_open_defer_frame();
+    freedefer();
     casgstatus();
     goroutine_header();
     newproc1();
@@ -511,14 +546,11 @@ StructLayouts Inference::run() {
     return out;
 }
 
-} // namespace
+} // namespace layout_facts
 
 StructLayouts infer_runtime_layouts(const GoBinary &bin, const Disassembler &dis) {
-    if (bin.facts().era != Era::A)
-        throw Error(ErrorKind::UnsupportedGo, "inferring the runtime's layout from its code covers the releases of "
-                                              "era A (up to Go 1.21) only");
     try {
-        return Inference(bin, dis).run();
+        return layout_facts::Inference(bin, dis).run();
     } catch (const Error &e) {
         throw Error(ErrorKind::UnsupportedGo,
                     std::string("the runtime's layout could not be inferred from its code: ") + e.what());

@@ -108,6 +108,9 @@ SymId Walker::read(State &s, const Instruction &in, const Operand &op) {
                             (m.base != Gpr::None && out_.is(s.regs[static_cast<size_t>(m.base)], SymKind::Imm, -8));
         return minus8 ? intern(SymKind::G, 0) : 0;
     }
+    if (m.index != Gpr::None && m.base != Gpr::None && m.base != Gpr::Rsp && m.base != Gpr::Rip)
+        if (const SymId b = s.regs[static_cast<size_t>(m.base)]; b != 0 && out_.syms[b].kind == SymKind::Field)
+            out_.mem.push_back({MemEvent::Kind::IndexedLoad, b, m.disp, op.size, 0});
     auto [base, off] = address(s, in, m);
     if (base == stack_ && base != 0) {
         auto it = s.slots.find(off);

@@ -47,7 +47,9 @@ struct Sym {
 };
 
 struct MemEvent {
-    enum class Kind : uint8_t { Load, Store, Compare, Cmpxchg } kind;
+    // IndexedLoad: a load from base + offset + index*scale (an element of an array base points
+    // at); the loaded value is not named.
+    enum class Kind : uint8_t { Load, Store, Compare, Cmpxchg, IndexedLoad } kind;
     SymId base;     // the address register's value (never Stack: those are StackStore)
     int64_t offset; // displacement
     uint8_t size;   // bytes accessed

@@ -34,7 +34,7 @@ public:
     explicit ShippedData(std::vector<std::filesystem::path> search_path);
 
     // The first directory of the search path that exists. Throws Error(UnsupportedGo) — exit 69,
-    // as for a stripped binary with no layout table — naming every directory looked in.
+    // as for an unsupported release — naming every directory looked in.
     [[nodiscard]] const std::filesystem::path &dir() const;
     [[nodiscard]] std::filesystem::path layouts_dir() const { return dir() / "layouts"; }
     [[nodiscard]] std::filesystem::path resources_dir() const { return dir() / "resources"; }
