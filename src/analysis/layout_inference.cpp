@@ -56,6 +56,10 @@ const WalkResult *Inference::walk(const std::string &fn) {
 void Inference::found(const std::string &s, const std::string &f, std::optional<int64_t> off, uint64_t size) {
     if (!off)
         return;
+    // No runtime structure deftrace reads is larger than a page: code that says otherwise was
+    // not what the fact expects (a damaged binary), and is not believed.
+    if (*off < 0 || *off >= 4096)
+        throw Error(ErrorKind::UnsupportedGo, s + "." + f + ": " + current_ + " says offset " + std::to_string(*off));
     auto [it, added] = fields_.try_emplace({s, f}, Inferred{*off, size, current_});
     if (!added && it->second.offset != *off)
         throw Error(ErrorKind::UnsupportedGo, s + "." + f + ": " + it->second.from + " says offset " +
@@ -161,12 +165,9 @@ void Inference::printpanics() {
     const WalkResult &w = *wp;
     const SymId p = w.find(SymKind::Arg, 0);
     const std::string s = "runtime._panic";
-    SymId link = 0;
     for (const CallEvent &c : w.calls) {
-        if (c.callee == "runtime.printpanics" && !c.reg_args.empty() && w.offset_in(c.reg_args[0], p)) {
+        if (c.callee == "runtime.printpanics" && !c.reg_args.empty())
             found(s, "link", w.offset_in(c.reg_args[0], p), 8);
-            link = c.reg_args[0];
-        }
         auto type = c.reg_args.size() >= 2 ? w.offset_in(c.reg_args[0], p) : std::nullopt;
         auto data = c.reg_args.size() >= 2 ? w.offset_in(c.reg_args[1], p) : std::nullopt;
         if (type && data && *data == *type + 8)
@@ -183,7 +184,6 @@ void Inference::printpanics() {
     for (size_t i = 1; i < own.size(); ++i)
         if (own[i] != get(s, "repanicked"))
             found(s, "recovered", own[i], 1);
-    (void)link;
 }
 
 // mcall(fn) (asm_amd64.s): saves the caller's PC and SP in g.sched, then compares g with
@@ -525,6 +525,7 @@ StructLayouts Inference::run() {
         run_open_defer_frame();
         add_one_open_defer_frame();
     } else {
+        panic_start();
         next_defer();
         panic_start();
         deferconvert();

@@ -85,6 +85,17 @@ void Inference::next_defer() {
         if (e.kind == Kind::IndexedLoad && w.offset_in(e.base, p))
             found(P, "slotsPtr", w.offset_in(e.base, p), 8);
     }
+    // Built with -gcflags=all=-N -l: add(p.slotsPtr, i*goarch.PtrSize) and (≤1.25)
+    // p.argp = add(p.startSP, sys.MinFrameSize) are calls.
+    for (const CallEvent &c : w.calls) {
+        const auto off =
+            c.callee == "runtime.add" && !c.reg_args.empty() ? w.offset_in(c.reg_args[0], p) : std::nullopt;
+        if (off && off != get(P, "startSP"))
+            found(P, "slotsPtr", off, 8);
+    }
+    if (bin_.facts().recover_rule == RecoverRule::ArgpMatch)
+        if (const SymId added = result_of(w, "runtime.add"))
+            found(P, "argp", offset_of(first(w, Kind::Store, p, 8, added)), 8);
 }
 
 // (p *_panic).start(pc, sp)@1.22: p.startPC = getcallerpc(); p.startSP = getcallersp(); if
@@ -111,10 +122,13 @@ void Inference::panic_start() {
             found(P, "link", e.offset, 8);
             found("runtime.g", "_panic", from_g, 8);
         }
-        if (e.value == sp && sp != 0 && e.offset != need(P, "sp"))
+        if (e.value == sp && sp != 0 && e.offset != get(P, "sp"))
             from_sp.push_back(e.offset);
     }
-    // sp goes to p.sp (deferreturn) and p.fp; where only p.sp takes it (1.27), pc is p.pc.
+    // sp goes to p.sp (deferreturn) and p.fp; where only p.sp takes it (1.27), pc is p.pc. Known
+    // once nextDefer has named p.sp: run() reads start again after it.
+    if (!get(P, "sp"))
+        return;
     const MemEvent *to_pc = first(w, Kind::Store, p, 8, pc);
     if (from_sp.empty()) {
         found(P, "pc", offset_of(to_pc), 8);

@@ -212,6 +212,21 @@ void Walker::step(State &s, const Instruction &in) {
         }
         if (in.op == Op::Sub && !ops.empty())
             out_.subtracted_from.push_back(read(s, in, ops[0]));
+        // A field's address computed by adding its offset (add $0x90,%rax), as lea does.
+        if (ops.size() == 2 && ops[0].kind == Operand::Kind::Reg && ops[1].kind == Operand::Kind::Imm &&
+            ops[0].reg != Gpr::None && ops[0].size == 8) {
+            const SymId v = s.regs[static_cast<size_t>(ops[0].reg)];
+            const int64_t delta = in.op == Op::Add ? ops[1].imm : -ops[1].imm;
+            if (v != 0 && (out_.syms[v].kind == SymKind::Field || out_.syms[v].kind == SymKind::Arg ||
+                           out_.syms[v].kind == SymKind::G || out_.syms[v].kind == SymKind::Result)) {
+                write(s, ops[0], intern(SymKind::Address, delta, v));
+                return;
+            }
+            if (v != 0 && out_.syms[v].kind == SymKind::Address) {
+                write(s, ops[0], intern(SymKind::Address, out_.syms[v].n + delta, out_.syms[v].base));
+                return;
+            }
+        }
         break;
     case Op::Push:
         s.sp -= 8;
