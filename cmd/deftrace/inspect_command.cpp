@@ -5,6 +5,7 @@
 #include "binary/name_pattern.h"
 #include "exit_codes.h"
 #include "inspect_report.h"
+#include "shipped/shipped_data.h"
 
 #include <iostream>
 
@@ -18,10 +19,20 @@ int run_inspect(const InspectOptions &opts) {
         };
     GoBinary bin = GoBinary::open(opts.binary);
     auto funcs = analyze_defer_sites(bin, aopts);
+    // What a trace would read the runtime's structures with (shipped/layouts_for).
+    LayoutReport layout;
+    try {
+        const StructLayouts l = layouts_for(bin, ShippedData::of_this_process());
+        layout.source = l.source();
+        if (layout.source == "table")
+            layout.detail = "go" + bin.version().minor_string() + ".json";
+    } catch (const Error &e) {
+        layout = {"none", e.what()};
+    }
     if (opts.json)
-        std::cout << inspect_json_text(bin, funcs) << "\n";
+        std::cout << inspect_json_text(bin, funcs, layout) << "\n";
     else
-        inspect_text(std::cout, bin, funcs);
+        inspect_text(std::cout, bin, funcs, layout);
     std::cout.flush();
     if (!std::cout)
         throw Error(ErrorKind::Io, "writing the report to standard output failed");

@@ -56,7 +56,8 @@ nlohmann::ordered_json open_coded_json(const OpenCodedFrame &f) {
 
 } // namespace
 
-nlohmann::ordered_json inspect_json(const GoBinary &bin, const std::vector<FunctionDefers> &funcs) {
+nlohmann::ordered_json inspect_json(const GoBinary &bin, const std::vector<FunctionDefers> &funcs,
+                                    const LayoutReport &layout) {
     nlohmann::ordered_json j;
     j["schema"] = "deftrace.inspect/1";
     j["binary"] = bin.path();
@@ -66,6 +67,8 @@ nlohmann::ordered_json inspect_json(const GoBinary &bin, const std::vector<Funct
     j["pclntab_magic"] = hex32(bin.pclntab().magic());
     j["pclntab_address"] = bin.pclntab().address().hex();
     j["pclntab_source"] = bin.pclntab_source();
+    if (!layout.source.empty())
+        j["runtime_layout"] = {{"source", layout.source}, {"detail", layout.detail}};
     j["moduledata_address"] = bin.moduledata().address.hex();
     j["text_start"] = bin.pclntab().text_start().hex();
     j["stripped"] = bin.stripped();
@@ -109,11 +112,13 @@ nlohmann::ordered_json inspect_json(const GoBinary &bin, const std::vector<Funct
     return j;
 }
 
-std::string inspect_json_text(const GoBinary &bin, const std::vector<FunctionDefers> &funcs) {
-    return inspect_json(bin, funcs).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+std::string inspect_json_text(const GoBinary &bin, const std::vector<FunctionDefers> &funcs,
+                              const LayoutReport &layout) {
+    return inspect_json(bin, funcs, layout).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-void inspect_text(std::ostream &os, const GoBinary &bin, const std::vector<FunctionDefers> &funcs) {
+void inspect_text(std::ostream &os, const GoBinary &bin, const std::vector<FunctionDefers> &funcs,
+                  const LayoutReport &layout) {
     const auto &tab = bin.pclntab();
     os << "binary       " << bin.path() << "\n";
     os << "go version   " << bin.version().text << " (from " << bin.version_source() << "; structure says Go "
@@ -125,6 +130,15 @@ void inspect_text(std::ostream &os, const GoBinary &bin, const std::vector<Funct
     os << "stripped     " << (bin.stripped() ? "yes" : "no") << " (DWARF " << (bin.has_dwarf() ? "present" : "absent")
        << ")\n";
     os << "pie          " << (bin.pie() ? "yes" : "no") << "\n";
+    if (layout.source == "dwarf")
+        os << "layout       from the DWARF\n";
+    else if (layout.source == "table")
+        os << "layout       table " << layout.detail << "\n";
+    else if (layout.source == "inferred")
+        os << "layout       inferred from the runtime's code (no table for Go " << bin.version().minor_string()
+           << ")\n";
+    else if (layout.source == "none")
+        os << "layout       none, the binary cannot be traced: " << layout.detail << "\n";
     for (const auto &w : bin.warnings())
         os << "warning      " << w << "\n";
     os << "runtime functions\n";

@@ -131,6 +131,8 @@ TEST(InspectMatrix, HeaderFieldsDescribeTheBuild) {
         EXPECT_EQ(j["stripped"].get<bool>(), b.variant == "stripped");
         EXPECT_EQ(j["dwarf"].get<bool>(), b.variant != "stripped");
         EXPECT_EQ(j["pie"].get<bool>(), b.variant == "pie");
+        // Every release of the matrix ships its table: a stripped build is traced with it.
+        EXPECT_EQ(j["runtime_layout"].value("source", ""), b.variant == "stripped" ? "table" : "dwarf");
         EXPECT_TRUE(j["warnings"].empty()) << j["warnings"].dump();
         for (const char *fn : {"runtime.gopanic", "runtime.deferreturn", "runtime.recovery", "runtime.fatalpanic",
                                "runtime.preprintpanics", "runtime.gorecover"})
