@@ -29,40 +29,41 @@ public:
     StructLayouts run();
 
 private:
-    // The walk of runtime function `fn`, or nullptr when the linker left it out (deferproc
-    // without heap defers, gorecover without recover()): the facts it gives come from others.
-    const WalkResult *walk(const std::string &fn);
+    // Walks runtime function `fn` (once per function) and reads `fact` from it; nothing when the
+    // linker left the function out (deferproc without heap defers, gorecover without recover()).
+    void apply(const std::string &fn, void (Inference::*fact)(const WalkResult &));
     void found(const std::string &s, const std::string &f, std::optional<int64_t> off, uint64_t size);
     [[nodiscard]] std::optional<int64_t> get(const std::string &s, const std::string &f) const;
     [[nodiscard]] int64_t need(const std::string &s, const std::string &f) const;
 
-    // Every generation (layout_inference.cpp).
-    void curg_check(const std::string &fn);
-    void mcall();
-    void recovery();
-    void sigpanic();
-    void printpanics();
-    void gorecover();
-    void newdefer();
-    void freedefer();
-    void casgstatus();
-    void goroutine_header();
-    void newproc1();
-    // Era A, Go 1.17–1.21 (layout_inference.cpp).
-    void deferreturn();
-    void gopanic();
-    void deferproc();
-    void defer_call_save();
-    void run_open_defer_frame();
-    void add_one_open_defer_frame();
+    // The facts, one runtime function each. Every generation (layout_inference.cpp):
+    void curg_check(const WalkResult &w); // gopanic, deferproc
+    void mcall(const WalkResult &w);
+    void recovery(const WalkResult &w);
+    void sigpanic(const WalkResult &w);
+    void printpanics(const WalkResult &w);
+    void gorecover(const WalkResult &w);
+    void newdefer(const WalkResult &w);
+    void freedefer(const WalkResult &w);
+    void casgstatus(const WalkResult &w);
+    void goroutine_header(const WalkResult &w);
+    void newproc1(const WalkResult &w);
+    // Era A, Go 1.18–1.21 (layout_inference.cpp).
+    void deferreturn(const WalkResult &w);
+    void gopanic(const WalkResult &w);
+    void deferproc(const WalkResult &w);
+    void defer_call_save(const WalkResult &w);
+    void run_open_defer_frame(const WalkResult &w);
+    void add_one_open_defer_frame(const WalkResult &w);
     // Era B, Go 1.22+ (layout_inference_era_b.cpp).
-    void pop_defer(const WalkResult &w, SymId gp);
-    void next_defer();
-    void panic_start();
-    void recovery_fp();
-    void deferconvert();
-    void gopanic_b();
-    void preprintpanics();
+    void pop_defer(const WalkResult &w);
+    void pop_defer_of(const WalkResult &w, SymId gp);
+    void next_defer(const WalkResult &w);
+    void panic_start(const WalkResult &w);
+    void recovery_fp(const WalkResult &w);
+    void deferconvert(const WalkResult &w);
+    void gopanic_b(const WalkResult &w);
+    void preprintpanics(const WalkResult &w);
 
     [[nodiscard]] std::map<std::string, std::vector<std::string>> needed() const;
     [[nodiscard]] StructLayouts assemble() const;

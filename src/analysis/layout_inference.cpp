@@ -40,17 +40,17 @@ std::vector<int64_t> flag_tests(const WalkResult &w, SymId base) {
     return out;
 }
 
-const WalkResult *Inference::walk(const std::string &fn) {
+void Inference::apply(const std::string &fn, void (Inference::*fact)(const WalkResult &)) {
     current_ = fn;
     auto &slot = walks_[fn];
     if (!slot) {
         auto index = bin_.pclntab().find_by_name(fn);
         if (!index)
-            return nullptr;
+            return; // left out by the linker: the facts it gives come from other functions
         slot = std::make_unique<WalkResult>(
             walk_function(bin_, dis_, bin_.pclntab().func(*index), CallingConvention::Registers));
     }
-    return slot.get();
+    (this->*fact)(*slot);
 }
 
 void Inference::found(const std::string &s, const std::string &f, std::optional<int64_t> off, uint64_t size) {
@@ -81,11 +81,7 @@ int64_t Inference::need(const std::string &s, const std::string &f) const {
 // gorecover(argp)@1.17–1.25: p := gp._panic; if p != nil && !p.goexit && !p.recovered &&
 // argp == uintptr(p.argp) { p.recovered = true; return p.arg }. (1.26+ gorecover() tests the
 // same two flags first and returns p.arg; it has no argp.)
-void Inference::gorecover() {
-    const WalkResult *wp = walk("runtime.gorecover");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::gorecover(const WalkResult &w) {
     const SymId g = w.find(SymKind::G), arg0 = w.find(SymKind::Arg, 0), one = w.find(SymKind::Imm, 1);
     const MemEvent *load = first(w, Kind::Load, g, 8);
     found("runtime.g", "_panic", offset_of(load), 8);
@@ -114,11 +110,7 @@ void Inference::gorecover() {
 // deferproc(fn)@1.18–1.21: if gp.m.curg != gp { throw }; d := newdefer(); if d._panic != nil
 // { throw }; d.link = gp._defer; gp._defer = d; d.fn = fn; d.pc = getcallerpc(); d.sp =
 // getcallersp().
-void Inference::deferproc() {
-    const WalkResult *wp = walk("runtime.deferproc");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::deferproc(const WalkResult &w) {
     const SymId g = w.find(SymKind::G);
     const SymId d = result_of(w, "runtime.newdefer");
     const std::string s = "runtime._defer";
@@ -140,12 +132,8 @@ void Inference::deferproc() {
     }
 }
 
-// deferproc and gopanic@1.18–1.21 both begin with `if gp.m.curg != gp { throw }`.
-void Inference::curg_check(const std::string &fn) {
-    const WalkResult *wp = walk(fn);
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+// deferproc and gopanic@1.18+ both begin with `if gp.m.curg != gp { throw }`.
+void Inference::curg_check(const WalkResult &w) {
     const SymId g = w.find(SymKind::G);
     for (const MemEvent &e : w.mem)
         if (e.kind == Kind::Compare && e.value == g && w.offset_in(e.base, g)) {
@@ -158,11 +146,7 @@ void Inference::curg_check(const std::string &fn) {
 // p.goexit { return }; print("panic: "); printpanicval(p.arg); if p.recovered {...}. From 1.25
 // it returns first when p.link.repanicked, and tests p.repanicked beside p.recovered (1.25:
 // repanicked, then recovered; 1.26+: recovered && repanicked). Every binary has it (fatalpanic).
-void Inference::printpanics() {
-    const WalkResult *wp = walk("runtime.printpanics");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::printpanics(const WalkResult &w) {
     const SymId p = w.find(SymKind::Arg, 0);
     const std::string s = "runtime._panic";
     for (const CallEvent &c : w.calls) {
@@ -188,11 +172,7 @@ void Inference::printpanics() {
 
 // mcall(fn) (asm_amd64.s): saves the caller's PC and SP in g.sched, then compares g with
 // g.m.g0 (badmcall).
-void Inference::mcall() {
-    const WalkResult *wp = walk("runtime.mcall");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::mcall(const WalkResult &w) {
     const SymId g = w.find(SymKind::G);
     found("runtime.g", "sched.pc", offset_of(first(w, Kind::Store, g, 8, w.find(SymKind::ReturnPc))), 8);
     found("runtime.g", "sched.sp", offset_of(first(w, Kind::Store, g, 8, w.find(SymKind::Stack, 8))), 8);
@@ -206,11 +186,7 @@ void Inference::mcall() {
 // deferreturn()@1.18–1.21: d := gp._defer; if d.sp != getcallersp() { return }; if
 // d.openDefer {...}; fn := d.fn; d.fn = nil; gp._defer = d.link. Every binary has it (the
 // compiler calls it at the end of every function with open-coded defers, runtime.main's included).
-void Inference::deferreturn() {
-    const WalkResult *wp = walk("runtime.deferreturn");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::deferreturn(const WalkResult &w) {
     const SymId g = w.find(SymKind::G);
     const std::string s = "runtime._defer";
     for (const MemEvent &e : w.mem)
@@ -228,11 +204,7 @@ void Inference::deferreturn() {
 
 // newdefer()@1.18–1.21: d = new(_defer) when the pools are empty, then d.heap = true; return d.
 // The size of _defer is the size word of the type descriptor passed to newobject.
-void Inference::newdefer() {
-    const WalkResult *wp = walk("runtime.newdefer");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::newdefer(const WalkResult &w) {
     for (auto [rax, rbx] : w.returns)
         found("runtime._defer", "heap", offset_of(first(w, Kind::Store, rax, 1, w.find(SymKind::Imm, 1))), 1);
     for (const CallEvent &c : w.calls)
@@ -244,11 +216,7 @@ void Inference::newdefer() {
 // gopanic(e)@1.18–1.21: var p _panic; p.arg = e; p.link = gp._panic; gp._panic = &p; ... for
 // { d := gp._defer; if d.started { if d._panic != nil { d._panic.aborted = true } ... }
 // d.started = true; d._panic = &p ...
-void Inference::gopanic() {
-    const WalkResult *wp = walk("runtime.gopanic");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::gopanic(const WalkResult &w) {
     const SymId g = w.find(SymKind::G), one = w.find(SymKind::Imm, 1);
     const SymId d = w.field(g, need("runtime.g", "_defer"));
     found("runtime._defer", "started", offset_of(first(w, Kind::Compare, d, 1, w.find(SymKind::Imm, 0))), 1);
@@ -289,11 +257,7 @@ void Inference::gopanic() {
 
 // deferCallSave(p, fn)@1.18–1.21: if p != nil { p.argp = getargp(); p.pc = getcallerpc();
 // p.sp = getcallersp() }.
-void Inference::defer_call_save() {
-    const WalkResult *wp = walk("runtime.deferCallSave");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::defer_call_save(const WalkResult &w) {
     const SymId p = w.find(SymKind::Arg, 0);
     const std::string s = "runtime._panic";
     found(s, "argp", offset_of(first(w, Kind::Store, p, 8, result_of(w, "runtime.getargp"))), 8);
@@ -303,11 +267,7 @@ void Inference::defer_call_save() {
 
 // runOpenDeferFrame(d)@1.20–1.21 ((gp, d)@1.18–1.19): fd := d.fd (read first), then deferBits at
 // d.varp - deferBitsOffset.
-void Inference::run_open_defer_frame() {
-    const WalkResult *wp = walk("runtime.runOpenDeferFrame");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::run_open_defer_frame(const WalkResult &w) {
     const SymId a0 = w.find(SymKind::Arg, 0), a1 = w.find(SymKind::Arg, 1);
     SymId d = 0;
     for (const MemEvent &e : w.mem)
@@ -324,11 +284,7 @@ void Inference::run_open_defer_frame() {
 
 // addOneOpenDeferFrame(gp, pc, sp)@1.18–1.19 ((pc, sp)@1.20–1.21), with sp == nil: pc =
 // gp._defer.framepc, sp = gp._defer.sp.
-void Inference::add_one_open_defer_frame() {
-    const WalkResult *wp = walk("runtime.addOneOpenDeferFrame");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::add_one_open_defer_frame(const WalkResult &w) {
     const int64_t defer_at = need("runtime.g", "_defer"), sp = need("runtime._defer", "sp");
     for (SymId gp : {w.find(SymKind::G), w.find(SymKind::Arg, 0)})
         if (SymId d = w.field(gp, defer_at))
@@ -340,11 +296,7 @@ void Inference::add_one_open_defer_frame() {
 // recovery(gp)@1.18–1.21: sp := gp.sigcode0; pc := gp.sigcode1; if sp != 0 && (sp < gp.stack.lo
 // || gp.stack.hi < sp) { throw }; gp.sched.sp = sp; gp.sched.pc = pc. From 1.22 sp and pc come
 // from gp._panic (p.sp, p.retpc), with the same check against the stack bounds.
-void Inference::recovery() {
-    const WalkResult *wp = walk("runtime.recovery");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::recovery(const WalkResult &w) {
     const SymId gp = w.find(SymKind::Arg, 0);
     SymId sp = 0;
     for (const MemEvent &e : w.mem)
@@ -374,11 +326,7 @@ void Inference::recovery() {
 
 // sigpanic()@1.18+: case _SIGBUS: if gp.sigcode0 == _BUS_ADRERR (2) && gp.sigcode1 < 0x1000
 // { panicmem() }. Every binary has it.
-void Inference::sigpanic() {
-    const WalkResult *wp = walk("runtime.sigpanic");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::sigpanic(const WalkResult &w) {
     const SymId g = w.find(SymKind::G), two = w.find(SymKind::Imm, 2), page = w.find(SymKind::Imm, 0x1000);
     auto compared_with = [&](SymId imm) -> std::optional<int64_t> {
         if (imm == 0)
@@ -395,21 +343,14 @@ void Inference::sigpanic() {
 }
 
 // freedefer(d)@1.18+: d.link = nil; ... if !d.heap { return }: its only byte test.
-void Inference::freedefer() {
-    const WalkResult *wp = walk("runtime.freedefer");
-    if (wp == nullptr)
-        return;
-    const std::vector<int64_t> tests = flag_tests(*wp, wp->find(SymKind::Arg, 0));
+void Inference::freedefer(const WalkResult &w) {
+    const std::vector<int64_t> tests = flag_tests(w, w.find(SymKind::Arg, 0));
     if (tests.size() == 1)
         found("runtime._defer", "heap", tests[0], 1);
 }
 
 // casgstatus(gp, old, new): the compare-and-swap of gp.atomicstatus.
-void Inference::casgstatus() {
-    const WalkResult *wp = walk("runtime.casgstatus");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::casgstatus(const WalkResult &w) {
     const SymId gp = w.find(SymKind::Arg, 0);
     found("runtime.g", "atomicstatus", offset_of(first(w, Kind::Cmpxchg, gp, 4)), 4);
     // Built with -gcflags=all=-N -l, the atomic is a call: gp.atomicstatus.CompareAndSwap(...).
@@ -421,11 +362,7 @@ void Inference::casgstatus() {
 
 // goroutineheader(gp): gpstatus := readgstatus(gp) (its first 4-byte load), then print("goroutine
 // ", gp.goid, ...).
-void Inference::goroutine_header() {
-    const WalkResult *wp = walk("runtime.goroutineheader");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::goroutine_header(const WalkResult &w) {
     const SymId gp = w.find(SymKind::Arg, 0);
     found("runtime.g", "atomicstatus", offset_of(first(w, Kind::Load, gp, 4)), 4);
     for (const CallEvent &c : w.calls)
@@ -437,11 +374,7 @@ void Inference::goroutine_header() {
 }
 
 // newproc1(fn, callergp, callerpc): newg.gopc = callerpc; newg.startpc = fn.fn.
-void Inference::newproc1() {
-    const WalkResult *wp = walk("runtime.newproc1");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::newproc1(const WalkResult &w) {
     const SymId fn = w.find(SymKind::Arg, 0), callerpc = w.find(SymKind::Arg, 2);
     for (const MemEvent &e : w.mem)
         if (e.kind == Kind::Store && e.size == 8 && e.value == callerpc && callerpc != 0)
@@ -510,37 +443,39 @@ StructLayouts Inference::assemble() const {
 }
 
 StructLayouts Inference::run() {
-    curg_check("runtime.gopanic");
-    curg_check("runtime.deferproc");
-    mcall();
-    sigpanic();
+    apply("runtime.gopanic", &Inference::curg_check);
+    apply("runtime.deferproc", &Inference::curg_check);
+    apply("runtime.mcall", &Inference::mcall);
+    apply("runtime.sigpanic", &Inference::sigpanic);
     if (bin_.facts().era == Era::A) {
-        deferreturn();
-        recovery();
-        gopanic();
-        printpanics();
-        gorecover();
-        deferproc();
-        defer_call_save();
-        run_open_defer_frame();
-        add_one_open_defer_frame();
+        apply("runtime.deferreturn", &Inference::deferreturn);
+        apply("runtime.recovery", &Inference::recovery);
+        apply("runtime.gopanic", &Inference::gopanic);
+        apply("runtime.printpanics", &Inference::printpanics);
+        apply("runtime.gorecover", &Inference::gorecover);
+        apply("runtime.deferproc", &Inference::deferproc);
+        apply("runtime.deferCallSave", &Inference::defer_call_save);
+        apply("runtime.runOpenDeferFrame", &Inference::run_open_defer_frame);
+        apply("runtime.addOneOpenDeferFrame", &Inference::add_one_open_defer_frame);
     } else {
-        panic_start();
-        next_defer();
-        panic_start();
-        deferconvert();
-        recovery();
-        recovery_fp();
-        gopanic_b();
-        preprintpanics();
-        printpanics();
-        gorecover();
+        // start is read again once nextDefer has named p.sp (see panic_start).
+        apply("runtime.(*_panic).start", &Inference::panic_start);
+        apply("runtime.popDefer", &Inference::pop_defer);
+        apply("runtime.(*_panic).nextDefer", &Inference::next_defer);
+        apply("runtime.(*_panic).start", &Inference::panic_start);
+        apply("runtime.deferconvert", &Inference::deferconvert);
+        apply("runtime.recovery", &Inference::recovery);
+        apply("runtime.recovery", &Inference::recovery_fp);
+        apply("runtime.gopanic", &Inference::gopanic_b);
+        apply("runtime.preprintpanics", &Inference::preprintpanics);
+        apply("runtime.printpanics", &Inference::printpanics);
+        apply("runtime.gorecover", &Inference::gorecover);
     }
-    newdefer();
-    freedefer();
-    casgstatus();
-    goroutine_header();
-    newproc1();
+    apply("runtime.newdefer", &Inference::newdefer);
+    apply("runtime.freedefer", &Inference::freedefer);
+    apply("runtime.casgstatus", &Inference::casgstatus);
+    apply("runtime.goroutineheader", &Inference::goroutine_header);
+    apply("runtime.newproc1", &Inference::newproc1);
     StructLayouts out = assemble();
     out.set_source("inferred");
     out.set_go_version(bin_.version().text);

@@ -10,7 +10,11 @@ using Kind = MemEvent::Kind;
 
 // gp._defer = d.link where d = gp._defer (nextDefer@1.22 with g = getg(); popDefer(gp)@1.23+),
 // with d.fn = nil (and, in popDefer, d.link = nil) and popDefer's `if !d.heap { return }`.
-void Inference::pop_defer(const WalkResult &w, SymId gp) {
+void Inference::pop_defer(const WalkResult &w) {
+    pop_defer_of(w, w.find(SymKind::Arg, 0));
+}
+
+void Inference::pop_defer_of(const WalkResult &w, SymId gp) {
     const std::string D = "runtime._defer";
     for (const MemEvent &e : w.mem)
         if (e.kind == Kind::Store && e.base == gp && gp != 0 && e.value != 0 && w.sym(e.value).kind == SymKind::Field &&
@@ -34,16 +38,10 @@ void Inference::pop_defer(const WalkResult &w, SymId gp) {
 // *(*func())(add(p.slotsPtr, i*goarch.PtrSize)) }; if d := gp._defer; d != nil && d.sp ==
 // uintptr(p.sp) { if d.rangefunc {...}; fn := d.fn; d.fn = nil; p.retpc = d.pc; gp._defer =
 // d.link ... }.
-void Inference::next_defer() {
-    if (const WalkResult *pop = walk("runtime.popDefer"))
-        pop_defer(*pop, pop->find(SymKind::Arg, 0));
-    const WalkResult *wp = walk("runtime.(*_panic).nextDefer");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::next_defer(const WalkResult &w) {
     const SymId g = w.find(SymKind::G), p = w.find(SymKind::Arg, 0);
     const std::string P = "runtime._panic", D = "runtime._defer";
-    pop_defer(w, g); // 1.22; popDefer from 1.23
+    pop_defer_of(w, g); // 1.22; popDefer from 1.23
     // d := gp._defer, whichever register holds g there: the word at g._defer compared with p.sp.
     SymId d = 0;
     auto is_defer = [&](SymId v) {
@@ -101,11 +99,7 @@ void Inference::next_defer() {
 // (p *_panic).start(pc, sp)@1.22: p.startPC = getcallerpc(); p.startSP = getcallersp(); if
 // p.deferreturn { p.sp = sp; ... return }; p.link = gp._panic; gp._panic = p; p.lr, p.fp = pc,
 // sp (1.27: p.pc, p.sp = pc, sp; fp is set by nextFrame only).
-void Inference::panic_start() {
-    const WalkResult *wp = walk("runtime.(*_panic).start");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::panic_start(const WalkResult &w) {
     const SymId g = w.find(SymKind::G), p = w.find(SymKind::Arg, 0);
     const SymId pc = w.find(SymKind::Arg, 1), sp = w.find(SymKind::Arg, 2);
     const std::string P = "runtime._panic";
@@ -142,14 +136,10 @@ void Inference::panic_start() {
 // recovery(gp)@1.27: pc, sp, fp := p.retpc, uintptr(p.sp), uintptr(p.fp), where no store of start
 // names fp (see panic_start): of the words of p recovery reads (retpc, sp, fp, deferBitsPtr,
 // slotsPtr, startSP, startPC, link), the one no other fact named.
-void Inference::recovery_fp() {
+void Inference::recovery_fp(const WalkResult &w) {
     const std::string P = "runtime._panic";
     if (get(P, "fp"))
         return;
-    const WalkResult *wp = walk("runtime.recovery");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
     const SymId p = w.field(w.find(SymKind::Arg, 0), need("runtime.g", "_panic"));
     std::vector<int64_t> unnamed;
     for (const MemEvent &e : w.mem) {
@@ -167,11 +157,7 @@ void Inference::recovery_fp() {
 
 // deferconvert(d0)@1.22: head := d0.head; ... d0.rangefunc = false; ... for { d = head.Load(); if
 // head.CompareAndSwap(d, badDefer()) { break } }.
-void Inference::deferconvert() {
-    const WalkResult *wp = walk("runtime.deferconvert");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::deferconvert(const WalkResult &w) {
     const SymId d0 = w.find(SymKind::Arg, 0);
     for (const MemEvent &e : w.mem)
         if (e.kind == Kind::Cmpxchg && e.offset == 0 && w.offset_in(e.base, d0))
@@ -184,11 +170,7 @@ void Inference::deferconvert() {
 
 // gopanic(e)@1.22: var p _panic; p.arg = e; ... p.start(getcallerpc(), getcallersp()); 1.26 also
 // sets p.gopanicFP = getcallersp().
-void Inference::gopanic_b() {
-    const WalkResult *wp = walk("runtime.gopanic");
-    if (wp == nullptr)
-        return;
-    const WalkResult &w = *wp;
+void Inference::gopanic_b(const WalkResult &w) {
     std::optional<int64_t> p;
     for (const CallEvent &c : w.calls)
         if (c.callee == "runtime.(*_panic).start" && !c.reg_args.empty() && c.reg_args[0] != 0 &&
@@ -207,11 +189,9 @@ void Inference::gopanic_b() {
 }
 
 // preprintpanics(p)@1.25+: if p.link != nil && <same value> { p.link.repanicked = true; ... }.
-void Inference::preprintpanics() {
-    const WalkResult *wp = walk("runtime.preprintpanics");
-    if (wp == nullptr || !bin_.facts().panic_has_repanicked)
+void Inference::preprintpanics(const WalkResult &w) {
+    if (!bin_.facts().panic_has_repanicked)
         return;
-    const WalkResult &w = *wp;
     const SymId link = w.field(w.find(SymKind::Arg, 0), need("runtime._panic", "link"));
     found("runtime._panic", "repanicked", offset_of(first(w, Kind::Store, link, 1, w.find(SymKind::Imm, 1))), 1);
 }
