@@ -42,6 +42,22 @@ namespace deftrace {
 
 namespace {
 
+// "stats: hits by probe: gopanic 1000, recovery 1000, ...": which probes the stops went to, most
+// hit first — where tracing spends its stops.
+std::string hits_by_probe_line(const Tracer &tracer) {
+    std::vector<std::pair<uint64_t, const char *>> by_kind;
+    for (size_t k = 0; k < kProbeKinds; ++k)
+        if (tracer.hits_by_kind()[k] != 0)
+            by_kind.emplace_back(tracer.hits_by_kind()[k], probe_kind_name(static_cast<ProbeKind>(k)));
+    std::stable_sort(by_kind.begin(), by_kind.end(), [](const auto &a, const auto &b) { return a.first > b.first; });
+    if (tracer.unplanned_hits() != 0)
+        by_kind.emplace_back(tracer.unplanned_hits(), "unplanned");
+    std::string line = "stats: hits by probe:";
+    for (const auto &[n, kind] : by_kind)
+        line += std::string(line.back() == ':' ? " " : ", ") + kind + " " + std::to_string(n);
+    return line + (by_kind.empty() ? " none\n" : "\n");
+}
+
 namespace fs = std::filesystem;
 
 [[noreturn]] void die_like(int sig) {
@@ -475,6 +491,7 @@ int run_trace(const TraceCommandOptions &opts) {
     if (views.summary)
         text_out.write(views.summary->text());
     if (opts.stats) {
+        text_out.write(hits_by_probe_line(tracer));
         const Tracee::Stats &st = tracee.stats();
         const uint64_t reads = tracee.memory().read_syscalls();
         char line[512];

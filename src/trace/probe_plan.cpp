@@ -621,4 +621,39 @@ std::optional<LinkAddr> ProbePlan::locate_allgs() const {
     return std::nullopt;
 }
 
+const char *probe_kind_name(ProbeKind kind) {
+    switch (kind) {
+    case ProbeKind::DeferProc: return "deferproc";
+    case ProbeKind::DeferProcStack: return "deferprocStack";
+    case ProbeKind::DeferProcAt: return "deferprocat";
+    case ProbeKind::DeferRangefunc: return "deferrangefunc";
+    case ProbeKind::GoroutineEnd: return "goexit1";
+    case ProbeKind::MainReturn: return "main-return";
+    case ProbeKind::ProgramExit: return "program-exit";
+    case ProbeKind::OpenBitsStore: return "open-bits-store";
+    case ProbeKind::OpenSlotStore: return "open-slot-store";
+    case ProbeKind::OpenExitCall: return "open-exit-call";
+    case ProbeKind::RuntimeCall: return "runtime-call";
+    case ProbeKind::Gopanic: return "gopanic";
+    case ProbeKind::GorecoverEntry: return "gorecover";
+    case ProbeKind::GorecoverReturn: return "gorecover-ret";
+    case ProbeKind::Recovery: return "recovery";
+    case ProbeKind::Goexit: return "Goexit";
+    case ProbeKind::Fatal: return "preprintpanics";
+    case ProbeKind::FatalPrinted: return "preprintpanics-ret";
+    case ProbeKind::OsExit: return "os.Exit";
+    case ProbeKind::ExecCall: return "syscall.Exec";
+    case ProbeKind::ExecFailed: return "syscall.Exec-ret";
+    case ProbeKind::Throw: return "throw";
+    case ProbeKind::DeferprocCall: return "deferproc-call";
+    case ProbeKind::DeferreturnEnter: return "deferreturn-call";
+    case ProbeKind::DeferreturnLeave: return "deferreturn-after";
+    case ProbeKind::RecoverCall: return "recover-call";
+    case ProbeKind::RecoverCallReturn: return "recover-after";
+    case ProbeKind::ResourceAcquire: return "resource-acquire";
+    case ProbeKind::ResourceRelease: return "resource-release";
+    }
+    return "?";
+}
+
 } // namespace deftrace

@@ -68,6 +68,9 @@ enum class ProbeKind {
     ResourceRelease,   // a probed release function's entry: the handle in an argument register
                        // (both also at the atomic instruction of an inlined call, for lock probes)
 };
+inline constexpr size_t kProbeKinds = static_cast<size_t>(ProbeKind::ResourceRelease) + 1;
+// "gopanic", "open-bits-store", ...: a kind's name in --stats.
+const char *probe_kind_name(ProbeKind kind);
 
 // When a probe's breakpoint is in place. Out of the whole-program scope, the runtime entry points
 // that every goroutine's defers go through are armed only while something in scope needs them.

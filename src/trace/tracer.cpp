@@ -303,6 +303,8 @@ void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
     }
     if (const std::vector<Probe> *probes = plan_->at(at))
         on_probes(stop, *probes);
+    else
+        ++unplanned_hits_;
 }
 
 Registers Tracer::registers_at_probe(const Registers &regs, LinkAddr probe) const {
@@ -323,6 +325,10 @@ Registers Tracer::registers_at_probe(const Registers &regs, LinkAddr probe) cons
 
 void Tracer::on_probes(ThreadStop &stop, const std::vector<Probe> &probes) {
     const Stamped stamped(stamp_, stop.tid);
+    for (size_t i = 0; i < probes.size(); ++i)
+        if (std::none_of(probes.begin(), probes.begin() + static_cast<ptrdiff_t>(i),
+                         [&](const Probe &q) { return q.kind == probes[i].kind; }))
+            ++hits_by_kind_[static_cast<size_t>(probes[i].kind)];
     prefetch(stop, probes.front().kind);
     // The current g is the thread's TLS word, which Go code also keeps in R14 (ABIInternal;
     // goruntime/current_g.h); recovery runs on g0 and gets the user g in RAX instead.

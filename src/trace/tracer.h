@@ -25,6 +25,7 @@
 #include "trace/probe_plan.h"
 #include "trace/symbolizer.h"
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <unordered_map>
@@ -104,6 +105,11 @@ public:
     [[nodiscard]] std::vector<std::pair<std::string, size_t>> unplaced() const;
 
     [[nodiscard]] uint64_t events() const { return seq_; }
+    // Breakpoint hits by the kind of probe they served (a hit at an address holding probes of
+    // several kinds counts once for each), for --stats.
+    [[nodiscard]] const std::array<uint64_t, kProbeKinds> &hits_by_kind() const { return hits_by_kind_; }
+    // Hits at an address the plan has no probe for (none expected; counted, not hidden).
+    [[nodiscard]] uint64_t unplanned_hits() const { return unplanned_hits_; }
     // Observations the runtime model disagreed with (trace/validator.h).
     [[nodiscard]] uint64_t divergences() const;
     // Probed resources still open (at the end: leaks).
@@ -290,6 +296,8 @@ private:
     // Observations and divergences of the validators of programs replaced by exec.
     uint64_t retired_observations_ = 0, retired_divergences_ = 0;
     uint64_t seq_ = 0;
+    std::array<uint64_t, kProbeKinds> hits_by_kind_{};
+    uint64_t unplanned_hits_ = 0;
     std::unordered_set<uint64_t> started_; // goroutines whose go_start was shown (make_event)
     bool active_ = true;
     std::unordered_map<pid_t, uint64_t> spawned_by_; // child process -> the goroutine that started it

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -155,6 +156,17 @@ TEST(TraceStats, TheLastLineCountsWhatTheRunCost) {
         EXPECT_TRUE(std::regex_match(startup, steps)) << startup;
         body.resize(body.rfind(startup));
         const std::string line = last_line(body);
+        body.resize(body.rfind(line));
+        const std::string by_probe = last_line(body); // "stats: hits by probe: gopanic 3, ..."
+        ASSERT_TRUE(by_probe.starts_with("stats: hits by probe: ")) << by_probe;
+        std::map<std::string, uint64_t> per_kind;
+        uint64_t hits_served = 0;
+        static const std::regex entry("([A-Za-z][A-Za-z0-9.-]*) ([0-9]+)");
+        const std::string list = by_probe.substr(std::string("stats: hits by probe: ").size());
+        for (auto it = std::sregex_iterator(list.begin(), list.end(), entry); it != std::sregex_iterator(); ++it) {
+            per_kind[(*it)[1]] = std::stoull((*it)[2]);
+            hits_served += std::stoull((*it)[2]);
+        }
         std::smatch m;
         static const std::regex stats(
             "^stats: ([0-9]+) breakpoints \\(([0-9]+) jump-patched\\), ([0-9]+) stops, "
@@ -171,6 +183,12 @@ TEST(TraceStats, TheLastLineCountsWhatTheRunCost) {
         EXPECT_GE(n(6), 2u) << "a Go program runs on several threads";
         EXPECT_EQ(n(7), trace["events"].size());
         EXPECT_GE(n(4), trace["events"].size()) << "each event comes from a stop";
+        EXPECT_GE(hits_served, n(4)) << "every hit served a probe: " << by_probe;
+        size_t panics = 0;
+        for (const auto &e : trace["events"])
+            panics += e.value("kind", "") == "panic" || e.value("kind", "") == "repanic";
+        EXPECT_GT(panics, 0u);
+        EXPECT_EQ(per_kind["gopanic"], panics) << "each panic is one stop at gopanic: " << by_probe;
     }
 }
 
