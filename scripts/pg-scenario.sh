@@ -132,16 +132,24 @@ if [[ -n $attach ]]; then
 fi
 
 get() { curl -sS --max-time 20 -o "$work/body" -w '%{http_code}' "$url$1" 2>"$work/curl.err" || true; }
+# For a failed request's message: what curl said, and whether the service (or deftrace running
+# it) is still there.
+why() {
+  cat "$work/body" "$work/curl.err" 2>/dev/null
+  kill -0 "$svc_pid" 2>/dev/null && echo "(the service is running)" || echo "(the service has exited)"
+}
 for id in "${transfer_ids[@]}"; do
   code=$(get "/transfer?id=$id")
   want=200; ((id % 2 == 1)) && want=000 # the panic drops the connection: no response at all
-  [[ $code == "$want" ]] || die "/transfer?id=$id answered HTTP $code, expected $want: $(cat "$work/body" 2>/dev/null)"
+  [[ $code == "$want" ]] ||
+    die "/transfer?id=$id answered HTTP $code, expected $want: $(why)"
 done
 for id in "${fixed_ids[@]}" "${ctx_ids[@]}"; do
   path=/fixed-transfer; ((id > 20)) && path=/ctx-transfer
   code=$(get "$path?id=$id")
   want=200; ((id % 2 == 1)) && want=000
-  [[ $code == "$want" ]] || die "$path?id=$id answered HTTP $code, expected $want: $(cat "$work/body" 2>/dev/null)"
+  [[ $code == "$want" ]] ||
+    die "$path?id=$id answered HTTP $code, expected $want: $(why)"
 done
 
 # A context-cancelled transaction is rolled back by another goroutine, shortly after the
