@@ -38,6 +38,7 @@ private:
 
     // The facts, one runtime function each. Every generation (layout_inference.cpp):
     void curg_check(const WalkResult &w); // gopanic, deferproc
+    void pushed_onto_g(const WalkResult &w, SymId g, SymId x, const std::string &s, const std::string &list);
     void mcall(const WalkResult &w);
     void recovery(const WalkResult &w);
     void sigpanic(const WalkResult &w);

@@ -115,14 +115,10 @@ void Inference::deferproc(const WalkResult &w) {
     const SymId d = result_of(w, "runtime.newdefer");
     const std::string s = "runtime._defer";
     found(s, "_panic", offset_of(first(w, Kind::Compare, d, 8, w.find(SymKind::Imm, 0))), 8);
-    found("runtime.g", "_defer", offset_of(first(w, Kind::Store, g, 8, d)), 8);
+    pushed_onto_g(w, g, d, s, "_defer");
     for (const MemEvent &e : w.mem) {
         if (e.kind != Kind::Store || e.base != d || e.size != 8)
             continue;
-        if (auto from_g = w.offset_in(e.value, g)) {
-            found(s, "link", e.offset, 8);
-            found("runtime.g", "_defer", from_g, 8);
-        }
         if (w.is(e.value, SymKind::Arg, 0))
             found(s, "fn", e.offset, 8);
         if (w.is(e.value, SymKind::ReturnPc))
@@ -130,6 +126,18 @@ void Inference::deferproc(const WalkResult &w) {
         if (w.is(e.value, SymKind::Stack, 8))
             found(s, "sp", e.offset, 8);
     }
+}
+
+// x.link = gp.<list>; gp.<list> = x: `x` of structure `s` pushed onto the list g keeps in field
+// `list` (deferproc's _defer on g._defer, (*_panic).start's _panic on g._panic).
+void Inference::pushed_onto_g(const WalkResult &w, SymId g, SymId x, const std::string &s, const std::string &list) {
+    found("runtime.g", list, offset_of(first(w, Kind::Store, g, 8, x)), 8);
+    for (const MemEvent &e : w.mem)
+        if (e.kind == Kind::Store && e.base == x && x != 0 && e.size == 8)
+            if (auto from_g = w.offset_in(e.value, g)) {
+                found(s, "link", e.offset, 8);
+                found("runtime.g", list, from_g, 8);
+            }
 }
 
 // deferproc and gopanic@1.18+ both begin with `if gp.m.curg != gp { throw }`.

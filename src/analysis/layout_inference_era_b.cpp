@@ -107,18 +107,11 @@ void Inference::panic_start(const WalkResult &w) {
     found(P, "startSP", offset_of(first(w, Kind::Store, p, 8, w.find(SymKind::Stack, 8))), 8);
     if (const auto tests = flag_tests(w, p); !tests.empty())
         found(P, "deferreturn", tests[0], 1);
-    found("runtime.g", "_panic", offset_of(first(w, Kind::Store, g, 8, p)), 8);
+    pushed_onto_g(w, g, p, P, "_panic");
     std::vector<int64_t> from_sp;
-    for (const MemEvent &e : w.mem) {
-        if (e.kind != Kind::Store || e.base != p || e.size != 8)
-            continue;
-        if (auto from_g = w.offset_in(e.value, g)) {
-            found(P, "link", e.offset, 8);
-            found("runtime.g", "_panic", from_g, 8);
-        }
-        if (e.value == sp && sp != 0 && e.offset != get(P, "sp"))
+    for (const MemEvent &e : w.mem)
+        if (e.kind == Kind::Store && e.base == p && e.size == 8 && e.value == sp && sp != 0 && e.offset != get(P, "sp"))
             from_sp.push_back(e.offset);
-    }
     // sp goes to p.sp (deferreturn) and p.fp; where only p.sp takes it (1.27), pc is p.pc. Known
     // once nextDefer has named p.sp: run() reads start again after it.
     if (!get(P, "sp"))
