@@ -107,6 +107,11 @@ app=txleak_pg_$$
 under=("${prefix[@]}")
 [[ -z $attach ]] || under=()
 ((${#prefix[@]})) || [[ -z $attach ]] || die "--attach needs a deftrace command after --"
+# Emptied here, not by the redirections of the background job: the loop below must never read
+# what an earlier run with the same --out left there (its URL, its "attached" line).
+: >"$out/service.out"
+: >"$out/service.err"
+[[ -z $attach ]] || : >"$out/deftrace.err"
 DEFTRACE_PG="$conninfo application_name=$app" \
   "${under[@]}" "$bin" >"$out/service.out" 2>"$out/service.err" </dev/null &
 svc_pid=$!
