@@ -68,7 +68,8 @@ table=$godir/toolchains.txt
 for line in "${pins[@]}"; do
   read -r minor _ _ <<<"$line"
   root=$godir/$minor/usr/lib/go-$minor
-  ver=$(GOROOT=$root GOTOOLCHAIN=local GOTELEMETRY=off "$root/bin/go" env GOVERSION)
+  # `go version` rather than `go env GOVERSION`, which Go 1.15 does not know.
+  ver=$(GOROOT=$root GOTOOLCHAIN=local GOTELEMETRY=off "$root/bin/go" version | awk '{print $3}')
   [[ $ver == go$minor* ]] || { echo "setup-go: $root reports '$ver', expected go$minor" >&2; exit 1; }
   echo "$minor $ver $root" >>"$table.tmp"
 done

@@ -570,17 +570,21 @@ private:
     // Go 1.26+ folds the last registrations into the first exit when no call lies between
     // them: the stores of the new bits and the exit's clear of the highest one become a single
     // store, which reads as a registration of the lower bits, and the highest defer's call
-    // follows it unconditionally. Its slot holds a static funcval of that very function.
+    // follows it unconditionally. Its slot holds a static funcval of that very function. Go 1.15
+    // does the same when nothing between the last defer statement and the exit can panic: the
+    // last defer's bit is never stored (its slot is: the funcdata counts it).
     void find_folded_exit(OpenCodedScan &s) const {
-        if (!s.by_bits.contains(s.max_bit) || s.max_bit + 1 >= kMaxOpenDefers)
+        int folded = s.max_bit + 1;
+        if (!s.by_bits.contains(s.max_bit) && s.by_bits.contains(s.max_bit - 1))
+            folded = s.max_bit;
+        if (folded >= kMaxOpenDefers || !s.by_bits.contains(folded - 1))
             return;
-        const DeferSite &last = s.by_bits.at(s.max_bit);
+        const DeferSite &last = s.by_bits.at(folded - 1);
         auto k = std::find_if(s.bits_stores.begin(), s.bits_stores.end(),
                               [&](size_t i) { return insns_[i].address == last.pc; });
         if (k == s.bits_stores.end())
             return;
-        OpenCodedExit e = exit_at(*k, s.max_bit + 1);
-        const int folded = s.max_bit + 1;
+        OpenCodedExit e = exit_at(*k, folded);
         if (!e.target || e.call_pc.is_null() ||
             std::any_of(s.frame.exits.begin(), s.frame.exits.end(),
                         [&](const OpenCodedExit &x) { return x.call_pc == e.call_pc; }))
@@ -589,10 +593,10 @@ private:
         if (s.static_target.contains(folded) && s.static_target.at(folded) == e.target_name &&
             s.by_slot.contains(folded)) {
             s.frame.exits.push_back(e);
-            for (int b = 0; b <= s.max_bit; ++b)
+            for (int b = 0; b < folded; ++b)
                 if (s.by_bits.contains(b) && s.by_bits.at(b).pc == last.pc)
                     s.merged_bits |= static_cast<uint8_t>(1u << b);
-            s.max_bit = folded;
+            s.max_bit = std::max(s.max_bit, folded);
         }
     }
 
@@ -840,7 +844,7 @@ std::vector<FunctionDefers> analyze_defer_sites(const GoBinary &bin, const Defer
         FuncInfo f = tab.func(i);
         if (opts.only && !opts.only(tab.func_name(f)))
             continue;
-        const bool open = tab.funcdata_offset(f, kFuncdataOpenCodedDeferInfo).has_value();
+        const bool open = tab.funcdata(f, bin.facts().funcdata_opendefer, bin.moduledata().gofunc).has_value();
         // Every function that registers a linked defer calls deferreturn (so _func.deferreturn is
         // set), except range-over-func bodies, whose deferprocat belongs to the enclosing frame.
         bool has_calls = false;

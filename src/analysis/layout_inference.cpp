@@ -48,7 +48,7 @@ void Inference::apply(const std::string &fn, void (Inference::*fact)(const WalkR
         if (!index)
             return; // left out by the linker: the facts it gives come from other functions
         slot = std::make_unique<WalkResult>(
-            walk_function(bin_, dis_, bin_.pclntab().func(*index), CallingConvention::Registers));
+            walk_function(bin_, dis_, bin_.pclntab().func(*index), CallingConvention::Register));
     }
     (this->*fact)(*slot);
 }

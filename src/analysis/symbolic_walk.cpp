@@ -65,12 +65,12 @@ State Walker::entry_state() {
     State s;
     s.slots[0] = intern(SymKind::ReturnPc, 0);
     for (size_t i = 0; i < kArgRegs.size(); ++i) {
-        if (cc_ == CallingConvention::Registers)
+        if (cc_ == CallingConvention::Register)
             s.regs[static_cast<size_t>(kArgRegs[i])] = intern(SymKind::Arg, static_cast<int64_t>(i));
         else
             s.slots[8 + 8 * static_cast<int64_t>(i)] = intern(SymKind::Arg, static_cast<int64_t>(i));
     }
-    if (cc_ == CallingConvention::Registers)
+    if (cc_ == CallingConvention::Register)
         s.regs[static_cast<size_t>(Gpr::R14)] = intern(SymKind::G, 0);
     return s;
 }
@@ -160,7 +160,7 @@ void Walker::call(State &s, const Instruction &in) {
     }
     const SymId g = s.regs[static_cast<size_t>(Gpr::R14)];
     s.regs.fill(0);
-    if (cc_ == CallingConvention::Registers)
+    if (cc_ == CallingConvention::Register)
         s.regs[static_cast<size_t>(Gpr::R14)] = g; // ABIInternal keeps g in R14 across calls
     s.regs[static_cast<size_t>(Gpr::Rax)] = intern(SymKind::Result, 0, 0, c.callee);
     out_.calls.push_back(std::move(c));

@@ -13,16 +13,17 @@
 #include "arch/disassembler.h"
 #include "binary/go_binary.h"
 
+#include "release/go_releases.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace deftrace {
 
-// How arguments reach the function: in registers (ABIInternal, Go 1.17+: RAX, RBX, RCX, RDI,
-// RSI, R8..R11, and g in R14) or on the stack (ABI0 before 1.17: arg i at entry SP + 8 + 8i, g
-// from TLS).
-enum class CallingConvention : uint8_t { Registers, Stack };
+// The walk takes arguments as CallingConvention (release/go_releases.h) says: in registers
+// (ABIInternal, RAX, RBX, RCX, RDI, RSI, R8..R11, and g in R14) or on the stack (ABI0: arg i at
+// entry SP + 8 + 8i, g from TLS).
 
 using SymId = uint32_t; // 0: nothing known
 

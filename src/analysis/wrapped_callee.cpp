@@ -29,8 +29,24 @@ std::optional<std::string> builtin_of(std::string_view runtime_fn, const std::ve
 
 } // namespace
 
+std::optional<std::string> builtin_deferred_directly(std::string_view runtime_fn) {
+    if (runtime_fn == "runtime.printlock")
+        return std::nullopt; // print and println need a wrapper of their own in every release
+    return builtin_of(runtime_fn, {});
+}
+
+bool is_defer_wrapper(const GoBinary &bin, const FuncInfo &f) {
+    if (f.funcid == bin.facts().funcid_wrapper)
+        return true;
+    // ≤1.16: `defer print(...)` / `defer println(...)` defers a function of its own,
+    // pkg.wrap·N (gc.walkprintfunc), not marked as a wrapper.
+    const std::string_view name = bin.pclntab().func_name(f);
+    const size_t dot = name.rfind('.');
+    return dot != std::string_view::npos && name.substr(dot + 1).starts_with("wrap\u00b7");
+}
+
 std::optional<std::string> wrapped_callee(const GoBinary &bin, const Disassembler &dis, const FuncInfo &f) {
-    if (f.funcid != bin.facts().funcid_wrapper || f.end <= f.entry)
+    if (!is_defer_wrapper(bin, f) || f.end <= f.entry)
         return std::nullopt;
     const Pclntab &tab = bin.pclntab();
     const auto insns = dis.decode(bin.code(f), f.entry);

@@ -146,10 +146,10 @@ void GoBinary::determine_version() {
 }
 
 std::optional<OpenDeferInfo> GoBinary::open_defer_info(const FuncInfo &f) const {
-    auto off = pclntab_->funcdata_offset(f, kFuncdataOpenCodedDeferInfo);
-    if (!off)
+    auto where = pclntab_->funcdata(f, facts_->funcdata_opendefer, moduledata_.gofunc);
+    if (!where)
         return std::nullopt;
-    const LinkAddr at = moduledata_.gofunc + *off;
+    const LinkAddr at = *where;
     auto bytes = elf_.bytes_from(at);
     if (!bytes)
         throw_truncated("open-coded defer info of " + std::string(pclntab_->func_name(f)) + " at " + at.hex() +
@@ -165,10 +165,10 @@ class GoBinary::InlineTree {
 public:
     InlineTree(const GoBinary &bin, const FuncInfo &f) : bin_(bin), f_(f) {
         auto idx_table = bin.pclntab_->pcdata_offset(f, kPcdataInlTreeIndex);
-        auto tree = bin.pclntab_->funcdata_offset(f, kFuncdataInlTree);
+        auto tree = bin.pclntab_->funcdata(f, bin.facts_->funcdata_inltree, bin.moduledata_.gofunc);
         if (idx_table && tree) {
             index_.emplace(bin.pclntab_->pc_table(f, *idx_table));
-            base_ = bin.moduledata_.gofunc + *tree;
+            base_ = *tree;
         }
     }
     [[nodiscard]] bool empty() const { return !index_; }

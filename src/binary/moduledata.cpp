@@ -9,24 +9,29 @@ namespace deftrace {
 
 namespace {
 
-constexpr uint32_t kFunctabSlice = 128; // ftab []functab {ptr, len, cap}
-constexpr uint32_t kText = 176, kEtext = 184;
 constexpr uint64_t kReadSize = 400; // covers every field deftrace reads, all versions
 
-// Checks the slices that tie a candidate to this pclntab: funcnametab at +8 and ftab at +128.
-bool consistent(const ByteReader &r, const Pclntab &tab) {
+// The slices that tie a candidate to this pclntab. 1.16+: pcHeader at +0, funcnametab at +8 and
+// ftab {ptr, len} at +128; ≤1.15: pclntable {ptr, len} at +0 and ftab at +24, right after the
+// 16-byte header.
+bool consistent(const ByteReader &r, const Pclntab &tab, const GoRelease &facts) {
     const uint64_t base = tab.address().value();
-    return r.u64(0) == base && r.u64(8) == base + tab.funcname_offset() &&
-           r.u64(kFunctabSlice) == base + tab.pcln_offset() && r.u64(kFunctabSlice + 8) == tab.num_funcs() + 1 &&
-           r.u64(kText) <= r.u64(kEtext);
+    const uint32_t text = facts.moduledata_text;
+    if (r.u64(text) > r.u64(text + 8))
+        return false;
+    if (tab.layout().shape == PclntabShape::Go12)
+        return r.u64(0) == base && r.u64(8) == tab.size() && r.u64(24) == base + 16 && r.u64(32) == tab.num_funcs() + 1;
+    return r.u64(0) == base && r.u64(8) == base + tab.funcname_offset() && r.u64(128) == base + tab.pcln_offset() &&
+           r.u64(136) == tab.num_funcs() + 1;
 }
 
 ModuleData decode(const ByteReader &r, LinkAddr at, const GoRelease &facts) {
     ModuleData m;
     m.address = at;
-    m.text = LinkAddr(r.u64(kText));
-    m.etext = LinkAddr(r.u64(kEtext));
-    m.gofunc = LinkAddr(r.u64(facts.moduledata_gofunc));
+    m.text = LinkAddr(r.u64(facts.moduledata_text));
+    m.etext = LinkAddr(r.u64(facts.moduledata_text + 8));
+    if (facts.moduledata_gofunc != 0)
+        m.gofunc = LinkAddr(r.u64(facts.moduledata_gofunc));
     m.types = LinkAddr(r.u64(facts.moduledata_types));
     m.etypes = LinkAddr(r.u64(facts.moduledata_types + 8));
     return m;
@@ -38,7 +43,7 @@ ModuleData locate_moduledata(const ElfFile &elf, const Pclntab &tab, const GoRel
     if (auto sym = elf.symbol("runtime.firstmoduledata")) {
         if (auto b = elf.bytes_at(sym->value, kReadSize)) {
             ByteReader r(*b, "runtime.firstmoduledata");
-            if (consistent(r, tab)) {
+            if (consistent(r, tab, facts)) {
                 auto m = decode(r, sym->value, facts);
                 m.from_symbol = true;
                 return m;
@@ -58,7 +63,7 @@ ModuleData locate_moduledata(const ElfFile &elf, const Pclntab &tab, const GoRel
             if (word != want)
                 continue;
             ByteReader r(bytes.subspan(off, kReadSize), "moduledata");
-            if (consistent(r, tab))
+            if (consistent(r, tab, facts))
                 return decode(r, seg.vaddr + off, facts);
         }
     }

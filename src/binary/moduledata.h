@@ -15,7 +15,7 @@ namespace deftrace {
 struct ModuleData {
     LinkAddr address;
     LinkAddr text, etext;
-    LinkAddr gofunc; // base of funcdata offsets (go:func.*)
+    LinkAddr gofunc; // base of funcdata offsets (go:func.*); null before Go 1.18 (funcdata are pointers)
     LinkAddr types, etypes;
     bool from_symbol = false; // found through runtime.firstmoduledata rather than by scanning
 };

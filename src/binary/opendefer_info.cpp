@@ -54,17 +54,33 @@ OpenDeferInfo decode_opendefer_info(Bytes payload, OpenDeferFormat format) {
             throw_corrupt("open-coded defer info: " + std::to_string(n) + " defers (at most 8 fit in deferBits)");
         info.defer_count = static_cast<uint32_t>(n);
         info.closure_offsets.resize(n);
+        if (format == OpenDeferFormat::Go117) {
+            info.arg_widths.resize(n);
+            info.args.resize(n);
+        }
         // Entries are written for the highest defer index first (runtime.runOpenDeferFrame).
         for (uint64_t k = 0; k < n; ++k) {
             uint64_t index = n - 1 - k;
             if (format == OpenDeferFormat::Go117) {
-                uint64_t arg_width = r.uvarint(&off);
+                // cmd/compile/internal/gc.emitOpenDeferInfo@1.15: argWidth, closureOffset, nArgs,
+                // then (argOffset, argLen, argCallOffset) per argument.
+                const uint64_t arg_width = r.uvarint(&off);
                 info.closure_offsets[index] = frame_offset(r, &off, "closure offset");
-                uint64_t nargs = r.uvarint(&off);
-                if (arg_width != 0 || nargs > 64)
-                    throw_corrupt("open-coded defer info: defer with " + std::to_string(nargs) + " stack arguments");
-                for (uint64_t a = 0; a < nargs * 3; ++a)
-                    (void)r.uvarint(&off);
+                const uint64_t nargs = r.uvarint(&off);
+                if (arg_width > kMaxFrameOffset || nargs > 64)
+                    throw_corrupt("open-coded defer info: defer with " + std::to_string(nargs) + " arguments of " +
+                                  std::to_string(arg_width) + " bytes");
+                info.arg_widths[index] = arg_width;
+                for (uint64_t a = 0; a < nargs; ++a) {
+                    OpenDeferArg arg;
+                    arg.slot_offset = frame_offset(r, &off, "argument offset");
+                    arg.size = r.uvarint(&off);
+                    arg.call_offset = r.uvarint(&off);
+                    if (arg.size > arg_width || arg.call_offset > arg_width)
+                        throw_corrupt("open-coded defer info: argument outside the " + std::to_string(arg_width) +
+                                      "-byte argument area");
+                    info.args[index].push_back(arg);
+                }
             } else {
                 info.closure_offsets[index] = frame_offset(r, &off, "closure offset");
             }

@@ -10,20 +10,18 @@ namespace deftrace {
 
 namespace {
 
-// One row per pcHeader magic (runtime/symtab.go, internal/abi/symtab.go). A format is read when a
-// supported release writes it (release/go_releases.h). The Go 1.2–1.17 rows are known but not
-// read: their function table holds absolute uintptr entries and their funcdata are absolute
-// pointers, which is one more adapter when those releases are needed.
+// One row per pcHeader magic (runtime/symtab.go, internal/abi/symtab.go; go-runtime-1.15.md §6.2
+// for 1.2–1.15). A format is read when a supported release writes it (release/go_releases.h).
+using enum PclntabShape;
 constexpr std::array kLayouts = {
-    //             magic     versions        name args defr pcsp pcfi pcln npcd cu  start fid flag nfd size
-    PclntabLayout{0xfffffff1, "Go 1.20+", 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 41, 43, 44},
-    PclntabLayout{0xfffffff0, "Go 1.18-1.19", 4, 8, 12, 16, 20, 24, 28, 32, -1, 36, 37, 39, 40},
-    PclntabLayout{0xfffffffa, "Go 1.16-1.17", 8, 12, 16, 20, 24, 28, 32, 36, -1, 40, 41, 43, 44},
-    // Go 1.2-1.15: a different header (inline functab); the _func fields are not listed until read.
-    PclntabLayout{0xfffffffb, "Go 1.2-1.15", 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0},
+    //             magic      versions        shape  name args defr pcsp pcfi pcln npcd cu start fid flag nfd size
+    PclntabLayout{0xfffffff1, "Go 1.20+", Go118, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 41, 43, 44},
+    PclntabLayout{0xfffffff0, "Go 1.18-1.19", Go118, 4, 8, 12, 16, 20, 24, 28, 32, -1, 36, 37, 39, 40},
+    // _func opens with the entry uintptr; 1.16 has no flag byte (padding, read as 0).
+    PclntabLayout{0xfffffffa, "Go 1.16-1.17", Go116, 8, 12, 16, 20, 24, 28, 32, 36, -1, 40, 41, 43, 44},
+    // No cuOffset: pcfile values index the one file table. funcID, 2 bytes of padding, nfuncdata.
+    PclntabLayout{0xfffffffb, "Go 1.2-1.15", Go12, 8, 12, 16, 20, 24, 28, 32, -1, -1, 36, 37, 39, 40},
 };
-
-constexpr uint64_t kHeaderSize = 72; // magic..pclnOffset for the 1.18+ header
 
 } // namespace
 
@@ -60,18 +58,39 @@ Pclntab Pclntab::parse(Bytes table, LinkAddr table_addr, std::optional<LinkAddr>
                                                   supported_go_sentence());
 
     Pclntab p(table, table_addr, layout);
-    p.nfunc_ = r.u64(8);
-    p.header_text_start_ = LinkAddr(r.u64(24));
-    p.funcname_off_ = r.u64(32);
-    p.cu_off_ = r.u64(40);
-    p.filetab_off_ = r.u64(48);
-    p.pctab_off_ = r.u64(56);
-    p.pcln_off_ = r.u64(64);
+    p.read_header(r);
     p.text_start_ = text_start.value_or(p.header_text_start_);
+    p.check_functab();
+    return p;
+}
 
-    const uint64_t size = table.size();
-    const std::array<uint64_t, 6> bounds{kHeaderSize,    p.funcname_off_, p.cu_off_,
-                                         p.filetab_off_, p.pctab_off_,    p.pcln_off_};
+void Pclntab::read_header(const ByteReader &r) {
+    const uint64_t size = r.size();
+    nfunc_ = r.u64(8);
+    if (layout_->shape == PclntabShape::Go12) {
+        // Everything is relative to the table's start: each "sub-table" is the whole table.
+        const uint64_t functab_size = (nfunc_ * 2 + 1) * 8;
+        if (nfunc_ == 0 || nfunc_ > size / 16 || !r.contains(16, functab_size + 4))
+            throw_corrupt(".gopclntab: function count " + std::to_string(nfunc_) + " does not fit the table");
+        funcnametab_ = filetab_ = pctab_ = pclntable_ = ByteReader(r.data(), ".gopclntab");
+        functab_ = ByteReader(r.slice(16, functab_size), "functab");
+        filetab_off_ = r.u32(16 + functab_size);
+        file_index_ = ByteReader(r.tail(std::min<uint64_t>(filetab_off_, size)), "filetab");
+        if (file_index_.size() < 4 || !file_index_.contains(0, uint64_t{file_index_.u32(0)} * 4))
+            throw_truncated(".gopclntab: file table at " + to_hex(filetab_off_) + " runs past the table");
+        pcln_off_ = 0;
+        return;
+    }
+    // Go 1.18 inserted textStart after nfiles: the later fields move by one word.
+    const bool has_text = layout_->shape == PclntabShape::Go118;
+    const uint64_t o = has_text ? 32 : 24;
+    header_text_start_ = has_text ? LinkAddr(r.u64(24)) : LinkAddr();
+    funcname_off_ = r.u64(o);
+    cu_off_ = r.u64(o + 8);
+    filetab_off_ = r.u64(o + 16);
+    pctab_off_ = r.u64(o + 24);
+    pcln_off_ = r.u64(o + 32);
+    const std::array<uint64_t, 6> bounds{o + 40, funcname_off_, cu_off_, filetab_off_, pctab_off_, pcln_off_};
     for (size_t i = 1; i < bounds.size(); ++i) {
         if (bounds[i] > size)
             throw_truncated(".gopclntab: sub-table offset " + to_hex(bounds[i]) + " is past the table's " +
@@ -79,31 +98,39 @@ Pclntab Pclntab::parse(Bytes table, LinkAddr table_addr, std::optional<LinkAddr>
         if (bounds[i] < bounds[i - 1])
             throw_corrupt(".gopclntab: sub-table offsets are out of order");
     }
-    p.funcnametab_ = ByteReader(r.slice(p.funcname_off_, p.cu_off_ - p.funcname_off_), "funcnametab");
-    p.cutab_ = ByteReader(r.slice(p.cu_off_, p.filetab_off_ - p.cu_off_), "cutab");
-    p.filetab_ = ByteReader(r.slice(p.filetab_off_, p.pctab_off_ - p.filetab_off_), "filetab");
-    p.pctab_ = ByteReader(r.slice(p.pctab_off_, p.pcln_off_ - p.pctab_off_), "pctab");
-    p.pclntable_ = ByteReader(r.tail(p.pcln_off_), "pclntable");
-
-    // functab: nfunc+1 pairs {entryoff u32, funcoff u32}; the last entryoff is etext-text.
-    if (p.nfunc_ == 0 || p.nfunc_ > p.pclntable_.size() / 8)
-        throw_corrupt(".gopclntab: function count " + std::to_string(p.nfunc_) + " does not fit the table");
-    if (!p.pclntable_.contains(0, (p.nfunc_ + 1) * 8))
+    funcnametab_ = ByteReader(r.slice(funcname_off_, cu_off_ - funcname_off_), "funcnametab");
+    cutab_ = ByteReader(r.slice(cu_off_, filetab_off_ - cu_off_), "cutab");
+    filetab_ = ByteReader(r.slice(filetab_off_, pctab_off_ - filetab_off_), "filetab");
+    pctab_ = ByteReader(r.slice(pctab_off_, pcln_off_ - pctab_off_), "pctab");
+    pclntable_ = ByteReader(r.tail(pcln_off_), "pclntable");
+    // The function table opens pclntable: nfunc+1 pairs of u32 (1.18+) or uintptr (1.16–1.17).
+    const uint64_t pair = wide() ? 16 : 8;
+    if (nfunc_ == 0 || nfunc_ > pclntable_.size() / pair)
+        throw_corrupt(".gopclntab: function count " + std::to_string(nfunc_) + " does not fit the table");
+    if (!pclntable_.contains(0, (nfunc_ + 1) * pair))
         throw_truncated(".gopclntab: function table runs past the end of the table");
-    uint32_t prev = 0;
-    for (uint64_t i = 0; i <= p.nfunc_; ++i) {
-        uint32_t e = p.pclntable_.u32(i * 8);
+    functab_ = ByteReader(pclntable_.slice(0, (nfunc_ + 1) * pair), "functab");
+}
+
+// Entries sorted, every record inside the table.
+void Pclntab::check_functab() const {
+    uint64_t prev = 0;
+    for (uint64_t i = 0; i <= nfunc_; ++i) {
+        const uint64_t e = wide() ? functab_.u64(i * 16) : functab_.u32(i * 8);
         if (e < prev)
             throw_corrupt(".gopclntab: function table is not sorted at entry " + std::to_string(i));
         prev = e;
-        if (i < p.nfunc_ && !p.pclntable_.contains(p.pclntable_.u32(i * 8 + 4), layout->fixed_size))
+        if (i < nfunc_ && !pclntable_.contains(funcoff_at(i), layout_->fixed_size))
             throw_truncated(".gopclntab: _func record " + std::to_string(i) + " is outside the table");
     }
-    return p;
 }
 
 LinkAddr Pclntab::entry_at(size_t index) const {
-    return text_start_ + pclntable_.u32(index * 8);
+    return wide() ? LinkAddr(functab_.u64(index * 16)) : text_start_ + functab_.u32(index * 8);
+}
+
+uint64_t Pclntab::funcoff_at(size_t index) const {
+    return wide() ? functab_.u64(index * 16 + 8) : functab_.u32(index * 8 + 4);
 }
 
 FuncInfo Pclntab::func(size_t index) const {
@@ -114,7 +141,7 @@ FuncInfo Pclntab::func(size_t index) const {
     f.index = static_cast<uint32_t>(index);
     f.entry = entry_at(index);
     f.end = entry_at(index + 1);
-    f.record_off = pclntable_.u32(index * 8 + 4);
+    f.record_off = funcoff_at(index);
     const uint64_t o = f.record_off;
     f.name_off = pclntable_.u32(o + L.nameoff);
     f.args = pclntable_.i32(o + L.args);
@@ -123,7 +150,7 @@ FuncInfo Pclntab::func(size_t index) const {
     f.pcfile = pclntable_.u32(o + L.pcfile);
     f.pcln = pclntable_.u32(o + L.pcln);
     f.npcdata = pclntable_.u32(o + L.npcdata);
-    f.cu_offset = pclntable_.u32(o + L.cu_offset);
+    f.cu_offset = L.cu_offset >= 0 ? pclntable_.u32(o + static_cast<uint32_t>(L.cu_offset)) : 0;
     f.start_line = L.start_line >= 0 ? pclntable_.i32(o + static_cast<uint32_t>(L.start_line)) : 0;
     f.funcid = pclntable_.u8(o + L.funcid);
     f.flag = pclntable_.u8(o + L.flag);
@@ -159,7 +186,7 @@ std::optional<FuncInfo> Pclntab::find_func(LinkAddr pc) const {
 
 std::optional<size_t> Pclntab::find_by_name(std::string_view name) const {
     for (size_t i = 0; i < nfunc_; ++i) {
-        uint32_t off = pclntable_.u32(pclntable_.u32(i * 8 + 4) + layout_->nameoff);
+        uint32_t off = pclntable_.u32(funcoff_at(i) + layout_->nameoff);
         if (funcnametab_.cstring(off) == name)
             return i;
     }
@@ -215,16 +242,31 @@ std::optional<uint32_t> Pclntab::pcdata_offset(const FuncInfo &f, uint32_t k) co
     return v == 0 ? std::nullopt : std::optional(v);
 }
 
-std::optional<uint32_t> Pclntab::funcdata_offset(const FuncInfo &f, uint32_t k) const {
+std::optional<LinkAddr> Pclntab::funcdata(const FuncInfo &f, uint32_t k, LinkAddr gofunc) const {
     if (k >= f.nfuncdata)
         return std::nullopt;
-    uint32_t v = pclntable_.u32(f.record_off + layout_->fixed_size + 4ull * f.npcdata + 4ull * k);
-    return v == 0xffffffffu ? std::nullopt : std::optional(v);
+    uint64_t slots = f.record_off + layout_->fixed_size + 4ull * f.npcdata;
+    if (layout_->shape == PclntabShape::Go118) {
+        uint32_t v = pclntable_.u32(slots + 4ull * k);
+        return v == 0xffffffffu ? std::nullopt : std::optional(gofunc + v);
+    }
+    // Pointer slots, aligned to 8 in memory (runtime.funcdata before 1.18).
+    const uint64_t table_base = addr_.value() + pcln_off_;
+    if ((table_base + slots) % 8 != 0)
+        slots += 4;
+    uint64_t v = pclntable_.u64(slots + 8ull * k);
+    return v == 0 ? std::nullopt : std::optional(LinkAddr(v));
 }
 
 std::string_view Pclntab::file_name(const FuncInfo &f, int32_t file_index) const {
     if (file_index < 0)
         return {};
+    if (layout_->shape == PclntabShape::Go12) {
+        // One table for the program: [0] is the count, [i] the offset of file i's name.
+        if (static_cast<uint64_t>(file_index) >= file_index_.u32(0))
+            return {};
+        return filetab_.cstring(file_index_.u32(4ull * static_cast<uint64_t>(file_index)));
+    }
     uint32_t off = cutab_.u32((uint64_t{f.cu_offset} + static_cast<uint64_t>(file_index)) * 4);
     if (off == 0xffffffffu)
         return {};

@@ -14,12 +14,30 @@
 
 namespace deftrace {
 
+// How a generation lays out the table around its `_func` records (go-runtime.md §5,
+// go-runtime-1.15.md §6).
+enum class PclntabShape {
+    // Go 1.2–1.15: {magic, pad, minLC, ptrSize, nfunc} then the function table inline: nfunc pairs
+    // {entry uintptr, funcoff uintptr} and the end pc, then a u32 offset of the file table. Every
+    // offset (names, pc-value tables, files, records) is from the table's start; a pcfile value
+    // indexes the one file table.
+    Go12,
+    // Go 1.16–1.17: a header of sub-table offsets (no textStart); function table at pclnOffset of
+    // {entry uintptr, funcoff uintptr} pairs, funcoff from pclnOffset; files per compilation unit.
+    Go116,
+    // Go 1.18+: the header gains textStart; the function table holds {entryoff u32, funcoff u32}
+    // with entries relative to the text start; funcdata are u32 offsets from moduledata.gofunc.
+    Go118,
+};
+
 // Field offsets of one `_func` generation and how its function table is encoded.
 struct PclntabLayout {
     uint32_t magic;
     const char *go_versions; // the releases that write this magic, for messages
+    PclntabShape shape;
     // _func fields (offsets inside the record)
-    uint32_t nameoff, args, deferreturn, pcsp, pcfile, pcln, npcdata, cu_offset;
+    uint32_t nameoff, args, deferreturn, pcsp, pcfile, pcln, npcdata;
+    int32_t cu_offset;  // -1: the field does not exist (files are global)
     int32_t start_line; // -1: the field does not exist
     uint32_t funcid, flag, nfuncdata, fixed_size;
 };
@@ -27,9 +45,8 @@ struct PclntabLayout {
 // Looks up the layout for a header magic; nullptr for an unknown magic.
 const PclntabLayout *pclntab_layout(uint32_t magic);
 
-// FUNCDATA and PCDATA indices deftrace reads (stable 1.17–1.27, go-runtime.md §4.1).
-inline constexpr uint32_t kFuncdataOpenCodedDeferInfo = 4;
-inline constexpr uint32_t kFuncdataInlTree = 3;
+// The PCDATA index of the inline tree (stable 1.12–1.27). The FUNCDATA indices moved in 1.16
+// (GoRelease::funcdata_inltree, funcdata_opendefer).
 inline constexpr uint32_t kPcdataInlTreeIndex = 2;
 
 // One decoded `_func` record.
@@ -106,8 +123,10 @@ public:
     [[nodiscard]] PcValueTable pc_table(const FuncInfo &f, uint32_t table_off) const;
     [[nodiscard]] PcValueTable pcsp(const FuncInfo &f) const { return pc_table(f, f.pcsp); }
     [[nodiscard]] std::optional<uint32_t> pcdata_offset(const FuncInfo &f, uint32_t k) const;
-    // funcdata slot k: an offset from moduledata.gofunc, nullopt when absent (0xffffffff).
-    [[nodiscard]] std::optional<uint32_t> funcdata_offset(const FuncInfo &f, uint32_t k) const;
+    // Where funcdata slot k points, nullopt when absent. From Go 1.18 a slot is a u32 offset from
+    // moduledata.gofunc (0xffffffff: absent); before, an absolute pointer (0: absent), `gofunc`
+    // unused.
+    [[nodiscard]] std::optional<LinkAddr> funcdata(const FuncInfo &f, uint32_t k, LinkAddr gofunc) const;
 
     [[nodiscard]] std::string_view file_name(const FuncInfo &f, int32_t file_index) const;
     [[nodiscard]] std::optional<SourcePos> source_at(const FuncInfo &f, LinkAddr pc) const;
@@ -116,7 +135,11 @@ private:
     Pclntab(Bytes table, LinkAddr addr, const PclntabLayout *layout)
         : table_(table, ".gopclntab"), addr_(addr), layout_(layout), funcnametab_({}, "funcnametab"),
           cutab_({}, "cutab"), filetab_({}, "filetab"), pctab_({}, "pctab"), pclntable_({}, "pclntable") {}
+    void read_header(const ByteReader &r);
+    void check_functab() const;
     [[nodiscard]] LinkAddr entry_at(size_t index) const;
+    [[nodiscard]] uint64_t funcoff_at(size_t index) const;
+    [[nodiscard]] bool wide() const { return layout_->shape != PclntabShape::Go118; }
 
     ByteReader table_;
     LinkAddr addr_;
@@ -124,7 +147,9 @@ private:
     LinkAddr header_text_start_, text_start_;
     uint64_t nfunc_ = 0;
     uint64_t funcname_off_ = 0, cu_off_ = 0, filetab_off_ = 0, pctab_off_ = 0, pcln_off_ = 0;
-    ByteReader funcnametab_, cutab_, filetab_, pctab_, pclntable_;
+    // functab_: the function table; pclntable_: what funcoffs are relative to. Go12: file_index_
+    // is the u32 array of file name offsets (its [0] is the count).
+    ByteReader funcnametab_, cutab_, filetab_, pctab_, pclntable_, functab_{{}, "functab"}, file_index_{{}, "filetab"};
 };
 
 } // namespace deftrace

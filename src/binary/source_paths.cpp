@@ -133,12 +133,21 @@ MainModule find_main_module(const GoBinary &bin) {
         return {main_module(*bi), false};
     if (auto tested = tested_package(bin.pclntab()))
         return {tested->path, false};
-    if (!bi || bi->main_path.empty() || bi->main_path == "command-line-arguments")
-        return {bi ? bi->main_path : std::string(), false};
     const std::string main_file = file_of(bin.pclntab(), "main.main");
     const std::string main_dir =
         main_file.substr(0, main_file.rfind('/') == std::string::npos ? 0 : main_file.rfind('/'));
-    return {infer_main_module(bi->main_path, main_dir, package_files(bin.pclntab())), true};
+    std::string main_path = bi ? bi->main_path : std::string();
+    // A GOPATH build before Go 1.18 records no path at all: main's directory under the GOPATH
+    // tree's src/ is its import path, when that starts with a host name.
+    if (bi && main_path.empty())
+        if (const size_t src = main_dir.rfind("/src/"); src != std::string::npos) {
+            const std::string candidate = main_dir.substr(src + 5);
+            if (candidate.substr(0, candidate.find('/')).find('.') != std::string::npos)
+                main_path = candidate;
+        }
+    if (main_path.empty() || main_path == "command-line-arguments")
+        return {main_path, false};
+    return {infer_main_module(main_path, main_dir, package_files(bin.pclntab())), true};
 }
 
 std::string infer_main_module(const std::string &main_package, const std::string &main_dir,

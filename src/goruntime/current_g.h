@@ -3,6 +3,7 @@
 // reg`, asm_amd64.s), so the offset is read from its code: -8 on linux/amd64 with the internal
 // and the external linker alike (go-runtime.md). Go code (ABIInternal, Go 1.17+) also keeps the
 // current g in R14; at every probe, all in Go code, the two must agree, and the tracer checks it.
+// Before 1.17 (ABI0) R14 is an ordinary register and only the TLS word counts.
 #pragma once
 
 #include "arch/disassembler.h"
@@ -20,6 +21,7 @@ public:
     static CurrentG locate(const GoBinary &bin, const Disassembler &dis);
 
     [[nodiscard]] std::optional<int64_t> tls_offset() const { return tls_offset_; }
+    [[nodiscard]] bool r14_holds_g() const { return r14_holds_g_; }
     // The TLS word to read at a stop (to prefetch it with the rest), if the offset is known.
     [[nodiscard]] std::optional<Addr> slot(const Registers &regs) const;
 
@@ -36,6 +38,7 @@ public:
 
 private:
     std::optional<int64_t> tls_offset_;
+    bool r14_holds_g_ = true;
 };
 
 } // namespace deftrace

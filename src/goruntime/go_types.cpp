@@ -193,10 +193,15 @@ std::optional<GoType> TypeReader::type_at(Addr type) const {
     // Pointer-shaped values live in the interface word itself (abi.Type.IsDirectIface: Go 1.26
     // caches this as TFlagDirectIface, older releases as a Kind bit; both mean this).
     t.direct = *size == 8 && *ptrbytes == 8;
-    // Name: abi.Name at types + nameOff: flags byte, uvarint length, bytes.
+    // Name: abi.Name at types + nameOff: flags byte, uvarint length (1.17+; before, two bytes
+    // big-endian: reflect/type.go@1.15 name.nameLen), bytes.
     Addr name = types_ + static_cast<int32_t>(*str);
     uint8_t hdr[11];
-    if (mem_.read(name, hdr)) {
+    if (!varint_names_) {
+        if (mem_.read(name, std::span(hdr).first(3)))
+            if (auto s = mem_.read_bytes(name + 3, (uint64_t{hdr[1]} << 8) | hdr[2]))
+                t.name = (*tflag & kTFlagExtraStar) && !s->empty() ? s->substr(1) : *s;
+    } else if (mem_.read(name, hdr)) {
         uint64_t len = 0;
         size_t i = 1;
         for (unsigned shift = 0; i < sizeof hdr; ++i, shift += 7) {

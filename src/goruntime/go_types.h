@@ -52,8 +52,10 @@ enum GoKind : uint8_t {
 
 class TypeReader {
 public:
-    // `types` is moduledata.types at run time (type names are offsets from it).
-    TypeReader(const ProcessMemory &mem, Addr types) : mem_(mem), types_(types) {}
+    // `types` is moduledata.types at run time (type names are offsets from it); `varint_names`:
+    // a name's length is a uvarint (Go 1.17+), else a big-endian u16.
+    TypeReader(const ProcessMemory &mem, Addr types, bool varint_names)
+        : mem_(mem), types_(types), varint_names_(varint_names) {}
     [[nodiscard]] std::optional<GoType> type_at(Addr type) const;
     [[nodiscard]] const ProcessMemory &memory() const { return mem_; }
 
@@ -61,6 +63,7 @@ private:
     const ProcessMemory &mem_;
     Addr types_;
     mutable std::unordered_map<Addr, GoType> cache_;
+    bool varint_names_ = true;
 };
 
 struct RenderedValue {

@@ -45,7 +45,7 @@ FrameDepth bound_of(const PanicRecord &p) {
 
 } // namespace
 
-void add_one_open_defer_frame(GoroutineState &gs, FrameDepth bound, FrameDepth skip) {
+void add_one_open_defer_frame(GoroutineState &gs, FrameDepth bound, FrameDepth skip, bool stop_at_started) {
     // Frames are visited innermost first, i.e. by decreasing depth.
     for (auto it = gs.open.rbegin(); it != gs.open.rend(); ++it) {
         FrameDepth f = it->first;
@@ -60,7 +60,7 @@ void add_one_open_defer_frame(GoroutineState &gs, FrameDepth bound, FrameDepth s
                 break;
             }
             if (f == d.frame) {
-                if (d.kind == DeferKind::OpenFrame && d.started) {
+                if (stop_at_started && d.kind == DeferKind::OpenFrame && d.started) {
                     return; // break frames: never add past an in-progress open record
                 }
                 next_frame = true; // already recorded (or, for a linked record, "duplicated defer entry")
@@ -82,7 +82,8 @@ namespace {
 
 // Back in runOpenDeferFrame after deferCallSave returned: the next bit's call, or nullopt when
 // the frame is finished (`done`: runOpenDeferFrame's result).
-std::optional<RunnerStep> resume_open_frame(GoroutineState &gs, PanicRecord &p, bool &done) {
+std::optional<RunnerStep> resume_open_frame(const GoRelease &t, GoroutineState &gs, PanicRecord &p, bool &done) {
+    const bool stops = t.open_scan_stops_at_started;
     DeferRecord *d = running_record(gs, p);
     if (p.aborted) {
         done = true; // `if p != nil && p.aborted { break }`: done stays true
@@ -94,19 +95,20 @@ std::optional<RunnerStep> resume_open_frame(GoroutineState &gs, PanicRecord &p, 
     // runOpenDeferFrame returned `done`.
     if (p.goexit) {
         if (p.aborted) { // rescan from Goexit's caller
-            add_one_open_defer_frame(gs, bound_of(p), kUnknownDepth);
+            add_one_open_defer_frame(gs, bound_of(p), kUnknownDepth, stops);
         } else {
-            add_one_open_defer_frame(gs, p.current.value_or(bound_of(p)), p.current.value_or(kUnknownDepth));
+            add_one_open_defer_frame(gs, p.current.value_or(bound_of(p)), p.current.value_or(kUnknownDepth), stops);
         }
     } else if (done && !p.recovered) {
-        add_one_open_defer_frame(gs, p.current.value_or(bound_of(p)), p.current.value_or(kUnknownDepth));
+        add_one_open_defer_frame(gs, p.current.value_or(bound_of(p)), p.current.value_or(kUnknownDepth), stops);
     }
     return std::nullopt;
 }
 
 // gopanic after a recovering call: where execution resumes, with the chains as recovery leaves
 // them.
-RunnerStep recover_step(GoroutineState &gs, PanicRecord &p, bool done, FrameDepth dframe, bool open) {
+RunnerStep recover_step(const GoRelease &t, GoroutineState &gs, PanicRecord &p, bool done, FrameDepth dframe,
+                        bool open) {
     RunnerStep s;
     s.kind = RunnerStep::Kind::Recover;
     s.resume = ResumePoint{dframe, open ? ResumeVia::Deferreturn : ResumeVia::AfterDeferproc};
@@ -123,12 +125,25 @@ RunnerStep recover_step(GoroutineState &gs, PanicRecord &p, bool done, FrameDept
         return s;
     }
     // Purge not-started open records: those frames run their bits inline on return.
-    size_t i = done ? 0 : 1;
-    while (i < gs.defers.size() && !gs.defers[i].started) {
-        if (gs.defers[i].kind == DeferKind::OpenFrame) {
-            gs.defers.erase(gs.defers.begin() + static_cast<std::ptrdiff_t>(i));
-        } else {
-            ++i;
+    if (t.purge_only_when_done) {
+        // ≤1.15: only when done, from the head, up to a started open record.
+        for (size_t i = 0; done && i < gs.defers.size();) {
+            if (gs.defers[i].kind != DeferKind::OpenFrame) {
+                ++i;
+            } else if (gs.defers[i].started) {
+                break;
+            } else {
+                gs.defers.erase(gs.defers.begin() + static_cast<std::ptrdiff_t>(i));
+            }
+        }
+    } else {
+        size_t i = done ? 0 : 1;
+        while (i < gs.defers.size() && !gs.defers[i].started) {
+            if (gs.defers[i].kind == DeferKind::OpenFrame) {
+                gs.defers.erase(gs.defers.begin() + static_cast<std::ptrdiff_t>(i));
+            } else {
+                ++i;
+            }
         }
     }
     while (!gs.panics.empty() && gs.panics.front().aborted) {
@@ -141,7 +156,7 @@ RunnerStep recover_step(GoroutineState &gs, PanicRecord &p, bool done, FrameDept
 
 // gopanic / Goexit once a deferred call (or runOpenDeferFrame) returned: the record is done
 // with, and a recovery resumes; nullopt when the loop goes on.
-std::optional<RunnerStep> after_deferred_call(GoroutineState &gs, PanicRecord &p, bool &done) {
+std::optional<RunnerStep> after_deferred_call(const GoRelease &t, GoroutineState &gs, PanicRecord &p, bool &done) {
     p.astate = PanicRecord::AState::Idle;
     if (p.goexit && p.aborted) {
         p.aborted = false; // Goexit: a recover further down bypassed us; d is already gone
@@ -157,7 +172,7 @@ std::optional<RunnerStep> after_deferred_call(GoroutineState &gs, PanicRecord &p
         }
     }
     if (p.recovered && !p.goexit) {
-        return recover_step(gs, p, done, dframe, open);
+        return recover_step(t, gs, p, done, dframe, open);
     }
     done = true;
     return std::nullopt;
@@ -165,7 +180,7 @@ std::optional<RunnerStep> after_deferred_call(GoroutineState &gs, PanicRecord &p
 
 // The loop top of gopanic / Goexit: the next record's call, or the end of the chain; nullopt
 // when the loop goes on (`have_tail`: an open record without bits returned at once).
-std::optional<RunnerStep> run_next_record(GoroutineState &gs, PanicRecord &p, bool &have_tail) {
+std::optional<RunnerStep> run_next_record(const GoRelease &t, GoroutineState &gs, PanicRecord &p, bool &have_tail) {
     if (gs.defers.empty()) {
         RunnerStep s;
         s.kind = RunnerStep::Kind::Exhausted;
@@ -195,7 +210,7 @@ std::optional<RunnerStep> run_next_record(GoroutineState &gs, PanicRecord &p, bo
         }
         // No bits: runOpenDeferFrame returns done = true at once.
         if (p.goexit || !p.recovered) {
-            add_one_open_defer_frame(gs, d.frame, d.frame);
+            add_one_open_defer_frame(gs, d.frame, d.frame, t.open_scan_stops_at_started);
         }
         have_tail = true;
         return std::nullopt;
@@ -208,7 +223,7 @@ std::optional<RunnerStep> run_next_record(GoroutineState &gs, PanicRecord &p, bo
 
 // gopanic / Goexit entry: addOneOpenDeferFrame(gp, getcallerpc(), getcallersp()).
 void EraA::start(GoroutineState &gs, PanicRecord &p) const {
-    add_one_open_defer_frame(gs, bound_of(p), kUnknownDepth);
+    add_one_open_defer_frame(gs, bound_of(p), kUnknownDepth, traits_.open_scan_stops_at_started);
     p.astate = PanicRecord::AState::Idle;
 }
 
@@ -217,7 +232,7 @@ RunnerStep EraA::advance(GoroutineState &gs, PanicRecord &p) const {
     bool done = true;       // what runOpenDeferFrame returned (a linked record is always done)
     bool have_tail = false; // a deferred call returned: gopanic's code after the call runs first
     if (p.astate == AState::InOpenFrame) {
-        if (auto step = resume_open_frame(gs, p, done)) {
+        if (auto step = resume_open_frame(traits_, gs, p, done)) {
             return *step;
         }
         have_tail = true;
@@ -227,11 +242,11 @@ RunnerStep EraA::advance(GoroutineState &gs, PanicRecord &p) const {
     for (;;) {
         if (have_tail) {
             have_tail = false;
-            if (auto step = after_deferred_call(gs, p, done)) {
+            if (auto step = after_deferred_call(traits_, gs, p, done)) {
                 return *step;
             }
         }
-        if (auto step = run_next_record(gs, p, have_tail)) {
+        if (auto step = run_next_record(traits_, gs, p, have_tail)) {
             return *step;
         }
     }

@@ -1,4 +1,4 @@
-// Go 1.17–1.21 (panic.go@1.19/1.21): gopanic and Goexit walk g._defer. Open-coded frames get a
+// Go 1.14–1.21 (panic.go@1.15/1.19/1.21): gopanic and Goexit walk g._defer. Open-coded frames get a
 // _defer record only during a panic/Goexit, one at a time (addOneOpenDeferFrame), and their bits
 // run inside runOpenDeferFrame. A record being run is marked started with d._panic = p; a newer
 // panic that reaches a started record marks the older panic aborted. After a recovering call the
@@ -24,7 +24,8 @@ private:
 };
 
 // addOneOpenDeferFrame: insert ONE not-yet-recorded open frame record, the innermost known open
-// frame at or outside `bound` (skipping `skip`), in sp order; stop at a started open record.
-void add_one_open_defer_frame(GoroutineState &gs, FrameDepth bound, FrameDepth skip);
+// frame at or outside `bound` (skipping `skip`), in sp order; stop at a started open record when
+// the release does (GoRelease::open_scan_stops_at_started).
+void add_one_open_defer_frame(GoroutineState &gs, FrameDepth bound, FrameDepth skip, bool stop_at_started = true);
 
 } // namespace deftrace::model

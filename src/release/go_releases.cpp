@@ -9,24 +9,46 @@ namespace {
 using enum OpenDeferFormat;
 using enum Era;
 using enum RecoverRule;
+using enum CallingConvention;
 
 // Sources: runtime2.go, panic.go, symtab.go / internal/abi/symtab.go of each release, and
-// moduledata offsets measured with DWARF (go-runtime.md §2.4, §3, §4.2, §5.4). 1.18 and 1.20 have
-// no toolchain in the matrix: their rows come from the sources of the releases around them.
+// moduledata offsets measured with DWARF (go-runtime.md §2.4, §3, §4.2, §5.4; go-runtime-1.15.md).
+// 1.14, 1.16, 1.17, 1.18 and 1.20 have no toolchain in the matrix: their rows come from the
+// sources of the releases around them, checked on real binaries (scripts/real-binaries.txt).
 constexpr std::array kReleases = {
     // clang-format off
-    //       minor magic      opendefer gofunc types gopanic wrapper inltree-nameoff
-    //                        era deferproc-flag aborted repanicked skips-older recover-rule     in-matrix
-    GoRelease{18, 0xfffffff0, Go118, 304, 280,  9, 21, false, A, true,  true,  false, false, ArgpMatch,       false},
-    GoRelease{19, 0xfffffff0, Go118, 304, 280,  9, 21, false, A, true,  true,  false, false, ArgpMatch,       true},
-    GoRelease{20, 0xfffffff1, Go118, 320, 296,  9, 21, true,  A, true,  true,  false, false, ArgpMatch,       false},
-    GoRelease{21, 0xfffffff1, Go118, 320, 296,  9, 21, true,  A, true,  true,  false, false, ArgpMatch,       true},
-    GoRelease{22, 0xfffffff1, Go122, 320, 296, 10, 22, true,  B, true,  false, false, false, ArgpMatch,       true},
-    GoRelease{23, 0xfffffff1, Go122, 320, 296, 10, 22, true,  B, true,  false, false, false, ArgpMatch,       true},
-    GoRelease{24, 0xfffffff1, Go122, 320, 296, 10, 22, true,  B, true,  false, false, false, ArgpMatch,       true},
-    GoRelease{25, 0xfffffff1, Go122, 320, 296, 10, 23, true,  B, false, false, true,  false, ArgpMatch,       true},
-    GoRelease{26, 0xfffffff1, Go122, 320, 296, 10, 23, true,  B, false, false, true,  false, FrameCountFP,    true},
-    GoRelease{27, 0xfffffff1, Go122, 344, 296, 10, 23, true,  B, false, false, true,  true,  FrameCountStart, true},
+    //       minor magic      opendefer text gofunc types inltree opendefer gopanic wrapper inltree-nameoff name-varint
+    //                        abi       deferproc-siz jmpdefer reflectcall
+    //                        era deferproc-flag aborted open-scan-stops purge-when-done repanicked
+    //                                                                    skips-older recover-rule in-matrix
+    GoRelease{14, 0xfffffffb, Go117,  96,   0, 200, 4, 5, 18, 22, false, false, Stack,    true,  true,  true,
+                              A, true,  true,  false, true,  false, false, ArgpMatch,       false},
+    GoRelease{15, 0xfffffffb, Go117,  96,   0, 200, 4, 5, 18, 22, false, false, Stack,    true,  true,  true,
+                              A, true,  true,  false, true,  false, false, ArgpMatch,       true},
+    GoRelease{16, 0xfffffffa, Go117, 176,   0, 280, 3, 4, 18, 22, false, false, Stack,    true,  true,  true,
+                              A, true,  true,  false, false, false, false, ArgpMatch,       false},
+    GoRelease{17, 0xfffffffa, Go117, 176,   0, 280, 3, 4,  9, 22, false, true,  Register, true,  true,  false,
+                              A, true,  true,  false, false, false, false, ArgpMatch,       false},
+    GoRelease{18, 0xfffffff0, Go118, 176, 304, 280, 3, 4,  9, 21, false, true,  Register, false, false, false,
+                              A, true,  true,  true,  false, false, false, ArgpMatch,       false},
+    GoRelease{19, 0xfffffff0, Go118, 176, 304, 280, 3, 4,  9, 21, false, true,  Register, false, false, false,
+                              A, true,  true,  true,  false, false, false, ArgpMatch,       true},
+    GoRelease{20, 0xfffffff1, Go118, 176, 320, 296, 3, 4,  9, 21, true,  true,  Register, false, false, false,
+                              A, true,  true,  true,  false, false, false, ArgpMatch,       false},
+    GoRelease{21, 0xfffffff1, Go118, 176, 320, 296, 3, 4,  9, 21, true,  true,  Register, false, false, false,
+                              A, true,  true,  true,  false, false, false, ArgpMatch,       true},
+    GoRelease{22, 0xfffffff1, Go122, 176, 320, 296, 3, 4, 10, 22, true,  true,  Register, false, false, false,
+                              B, true,  false, true,  false, false, false, ArgpMatch,       true},
+    GoRelease{23, 0xfffffff1, Go122, 176, 320, 296, 3, 4, 10, 22, true,  true,  Register, false, false, false,
+                              B, true,  false, true,  false, false, false, ArgpMatch,       true},
+    GoRelease{24, 0xfffffff1, Go122, 176, 320, 296, 3, 4, 10, 22, true,  true,  Register, false, false, false,
+                              B, true,  false, true,  false, false, false, ArgpMatch,       true},
+    GoRelease{25, 0xfffffff1, Go122, 176, 320, 296, 3, 4, 10, 23, true,  true,  Register, false, false, false,
+                              B, false, false, true,  false, true,  false, ArgpMatch,       true},
+    GoRelease{26, 0xfffffff1, Go122, 176, 320, 296, 3, 4, 10, 23, true,  true,  Register, false, false, false,
+                              B, false, false, true,  false, true,  false, FrameCountFP,    true},
+    GoRelease{27, 0xfffffff1, Go122, 176, 344, 296, 3, 4, 10, 23, true,  true,  Register, false, false, false,
+                              B, false, false, true,  false, true,  true,  FrameCountStart, true},
     // clang-format on
 };
 

@@ -31,11 +31,17 @@ enum class OpenDeferFormat {
 
 // The two shapes of the runtime's defer/panic machinery (go-runtime.md §3).
 enum class Era {
-    A, // ≤1.21: addOneOpenDeferFrame / runOpenDeferFrame, started/aborted, recovery via sigcode0/1
+    A, // 1.14–1.21: addOneOpenDeferFrame / runOpenDeferFrame, started/aborted, recovery via sigcode0/1
     B, // 1.22+: _panic.start / nextDefer / nextFrame / initOpenCodedDefers, records popped before the call
 };
 // "A", "B": as scripts/go-versions.txt's era column names them.
 const char *era_name(Era era);
+
+// How Go functions take their arguments and find g (go-runtime-1.15.md §2; go-runtime.md §1).
+enum class CallingConvention {
+    Stack,    // ≤1.16 ABI0: arguments and results in the caller's frame from entry SP+8, g in TLS
+    Register, // 1.17+ ABIInternal: RAX, RBX, RCX, RDI, RSI, R8–R11; g in R14
+};
 
 // How gorecover decides that its caller may stop the panic (go-runtime.md §2.4).
 enum class RecoverRule {
@@ -50,18 +56,41 @@ struct GoRelease {
     // Reading the binary (src/binary).
     uint32_t pclntab_magic; // pcHeader.magic its linker writes
     OpenDeferFormat opendefer_format;
-    uint32_t moduledata_gofunc; // offset of moduledata.gofunc
+    uint32_t moduledata_text;   // offset of moduledata.text
+    uint32_t moduledata_gofunc; // offset of moduledata.gofunc; 0: none (≤1.17: funcdata are pointers)
     uint32_t moduledata_types;  // offset of moduledata.types
+    uint8_t funcdata_inltree;   // FUNCDATA_InlTree: 4 before 1.16 (RegPointerMaps went), then 3
+    uint8_t funcdata_opendefer; // FUNCDATA_OpenCodedDeferInfo: 5, then 4
     uint8_t funcid_gopanic;     // abi.FuncID values, renumbered over releases (§2.4)
     uint8_t funcid_wrapper;
     bool inltree_name_off; // 1.20+: runtime.inlinedCall is {funcID, _, nameOff, parentPc, startLine}
+    bool name_len_varint;  // 1.17+: a type's name is {flags, uvarint length, bytes}; before, a u16 big-endian length
+
+    // How the program runs its defers (src/analysis, src/trace).
+    CallingConvention abi;
+    // ≤1.17: deferproc(siz int32, fn *funcval), the deferred call's arguments following fn in the
+    // caller's argument area and copied behind the _defer (deferArgs); 1.18+: deferproc(fn).
+    bool deferproc_has_siz;
+    // ≤1.17: deferreturn runs one deferred call and jmpdefer makes it return to the CALL
+    // runtime.deferreturn, which runs again for the next; 1.18+: deferreturn loops itself.
+    bool deferreturn_jmpdefer;
+    // ≤1.16: gopanic and runOpenDeferFrame call a deferred function through reflectcall (callNN);
+    // 1.17+: directly (a closure without arguments).
+    bool panic_calls_reflectcall;
 
     // The runtime's defer/panic/recover logic (src/model, src/trace/validator).
     Era era;
     // deferproc* return 0, and 1 after recovery (return0 / gobuf.ret = 1); ≤1.24. Without it (1.25+)
     // recovery always jumps to entry+deferreturn of the recovering function.
     bool deferproc_returns_flag;
-    bool panic_has_aborted;        // _panic.aborted, ≤1.21
+    bool panic_has_aborted; // _panic.aborted, ≤1.21
+    // addOneOpenDeferFrame adds no record past a started one (1.18+); before, it only skips the
+    // frames already recorded.
+    bool open_scan_stops_at_started;
+    // After a recover, gopanic drops the not-started open records only when the recovering
+    // frame is done (≤1.15, from the chain's head); 1.16+ always, past the recovering record
+    // when it is not done.
+    bool purge_only_when_done;
     bool panic_has_repanicked;     // _panic.repanicked, set by preprintpanics, 1.25+
     bool skips_older_panic_frames; // 1.27 nextFrame jumps over frames an older panic processed
     RecoverRule recover_rule;
@@ -83,11 +112,11 @@ const GoRelease &last_go_release();
 // The row for Go major.minor; nullptr outside the supported range.
 const GoRelease *go_release(int major, int minor);
 
-// "1.18–1.27", from the first and last rows.
+// "1.14–1.27", from the first and last rows.
 std::string supported_go_range();
-// "deftrace supports 1.18–1.27": the tail of every message refusing a release or a format.
+// "deftrace supports 1.14–1.27": the tail of every message refusing a release or a format.
 std::string supported_go_sentence();
-// "unsupported Go version go1.17.13; deftrace supports 1.18–1.27".
+// "unsupported Go version go1.13.15; deftrace supports 1.14–1.27".
 std::string unsupported_go_message(std::string_view version);
 
 } // namespace deftrace

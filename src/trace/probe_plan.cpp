@@ -232,17 +232,59 @@ void ProbePlan::add_runtime_calls(bool panics_only) {
     for (const auto &[fn, cause] : callers) {
         if (panics_only && std::string_view(fn) == "runtime.deferreturn")
             continue;
-        auto f = function(fn);
-        if (!f)
+        if (auto f = function(fn))
+            add_indirect_calls(*f, cause, false);
+    }
+    const GoRelease &facts = bin_->facts();
+    // ≤1.17: deferreturn calls jmpdefer(fn, argp) (ABI0: both on the stack), which makes the
+    // deferred function return to the CALL runtime.deferreturn and jumps to it. The probe is
+    // that CALL: a direct call a patch can carry, where jmpdefer's `JMP BX` is too short for one.
+    if (facts.deferreturn_jmpdefer && !panics_only) {
+        auto f = function("runtime.deferreturn");
+        auto jmpdefer = bin_->pclntab().find_by_name("runtime.jmpdefer");
+        if (f && jmpdefer)
+            for (const auto &in : dis_->decode(bin_->code(*f), f->entry))
+                if (in.op == Op::Call && in.branch_target == bin_->pclntab().func(*jmpdefer).entry) {
+                    Probe p = probe_of(ProbeKind::RuntimeCall);
+                    p.cause = "return";
+                    p.funcval_on_stack = true;
+                    add(in.address, p);
+                }
+    }
+    // ≤1.16: gopanic, Goexit and reflectcallSave call a deferred function through reflectcall,
+    // which jumps to the callNN that fits its arguments; callNN copies them and `CALL AX`.
+    // reflect.Value.Call and finalizers use them too: the handler keeps the calls whose callNN
+    // returns into one of the three.
+    if (facts.panic_calls_reflectcall) {
+        const Pclntab &tab = bin_->pclntab();
+        for (size_t i = 0; i < tab.num_funcs(); ++i) {
+            const FuncInfo f = tab.func(i);
+            const std::string_view name = tab.func_name(f);
+            if (name.starts_with("runtime.call") && name.size() > 12 &&
+                name.find_first_not_of("0123456789", 12) == std::string_view::npos)
+                add_indirect_calls(f, "", true);
+        }
+    }
+}
+
+// Every `call *reg` of f: a deferred function being run. With `via_reflectcall` also
+// `call *(reg)`, Go 1.14's callNN calling through the funcval itself.
+void ProbePlan::add_indirect_calls(const FuncInfo &f, const char *cause, bool via_reflectcall) {
+    for (const auto &in : dis_->decode(bin_->code(f), f.entry)) {
+        if (in.op != Op::Call || in.branch_target || in.operands.size() != 1)
             continue;
-        for (const auto &in : dis_->decode(bin_->code(*f), f->entry))
-            if (in.op == Op::Call && !in.branch_target && in.operands.size() == 1 &&
-                in.operands[0].kind == Operand::Kind::Reg) {
-                Probe p = probe_of(ProbeKind::RuntimeCall);
-                p.call_reg = in.operands[0].reg;
-                p.cause = cause;
-                add(in.address, p);
-            }
+        const Operand &o = in.operands[0];
+        const bool through_funcval = via_reflectcall && o.kind == Operand::Kind::Mem && o.mem.base != Gpr::None &&
+                                     o.mem.base != Gpr::Rip && o.mem.index == Gpr::None && o.mem.disp == 0 &&
+                                     !o.mem.fs_segment;
+        if (o.kind == Operand::Kind::Reg || through_funcval) {
+            Probe p = probe_of(ProbeKind::RuntimeCall);
+            p.call_reg = through_funcval ? o.mem.base : o.reg;
+            p.call_through_reg = through_funcval;
+            p.cause = cause;
+            p.via_reflectcall = via_reflectcall;
+            add(in.address, p);
+        }
     }
 }
 
@@ -327,9 +369,11 @@ void ProbePlan::add_resources(const std::vector<ResourceProbe> &resources) {
                     const FuncInfo f = tab.func(*index);
                     // A result is in its register at every ret; an argument is taken at entry.
                     if (acquire && pf.handle.from == HandleSlot::From::Result) {
+                        Probe at_ret = p;
+                        at_ret.handle_is_result = true;
                         for (const auto &in : dis_->decode(bin_->code(f), f.entry))
                             if (in.op == Op::Ret)
-                                add(in.address, p);
+                                add(in.address, at_ret);
                     } else {
                         add(after_stack_check(f), p);
                     }
@@ -587,14 +631,19 @@ PlannedBreakpoint ProbePlan::window(LinkAddr link_addr) const {
 // A function entry probe must sit after the stack-bound check: when the stack has to grow,
 // runtime.morestack restarts the function from its entry, and an entry breakpoint would fire
 // twice. Registers and SP are still as at entry there (the frame is not built yet).
+// g is R14 (ABIInternal) or, before 1.17, loaded from TLS first (`mov %fs:-8, %rcx`).
 LinkAddr ProbePlan::after_stack_check(const FuncInfo &f) const {
     auto code = bin_->code(f);
-    auto insns = dis_->decode(code.first(std::min<size_t>(code.size(), 48)), f.entry);
-    for (size_t i = 0; i + 1 < insns.size() && i < 4; ++i) {
+    auto insns = dis_->decode(code.first(std::min<size_t>(code.size(), 64)), f.entry);
+    Gpr g = bin_->facts().abi == CallingConvention::Register ? Gpr::R14 : Gpr::None;
+    for (size_t i = 0; i + 1 < insns.size() && i < 5; ++i) {
         const auto &ops = insns[i].operands;
-        const bool compares_with_g = insns[i].text.starts_with("cmp") && ops.size() == 2 &&
+        if (insns[i].op == Op::Mov && ops.size() == 2 && ops[0].kind == Operand::Kind::Reg &&
+            ops[1].kind == Operand::Kind::Mem && ops[1].mem.fs_segment)
+            g = ops[0].reg;
+        const bool compares_with_g = g != Gpr::None && insns[i].text.starts_with("cmp") && ops.size() == 2 &&
                                      ops[0].kind == Operand::Kind::Reg && ops[1].kind == Operand::Kind::Mem &&
-                                     ops[1].mem.base == Gpr::R14;
+                                     ops[1].mem.base == g;
         if (compares_with_g && insns[i + 1].op == Op::Jcc)
             return insns[i + 1].next();
     }
@@ -605,8 +654,11 @@ std::optional<LinkAddr> ProbePlan::locate_allgs() const {
     if (auto sym = bin_->elf().symbol("runtime.allgs"))
         return sym->value;
     // Stripped: forEachG (1.17+) ranges over allgs, loading the slice's pointer and length, two
-    // adjacent words, RIP-relative. The candidate is checked against live memory when used.
+    // adjacent words, RIP-relative; before 1.17 allgadd appends to it. The candidate is checked
+    // against live memory when used.
     auto index = bin_->pclntab().find_by_name("runtime.forEachG");
+    if (!index)
+        index = bin_->pclntab().find_by_name("runtime.allgadd");
     if (!index)
         return std::nullopt;
     const FuncInfo f = bin_->pclntab().func(*index);
@@ -615,8 +667,10 @@ std::optional<LinkAddr> ProbePlan::locate_allgs() const {
         if (in.op == Op::Mov && in.operands.size() == 2 && in.operands[1].kind == Operand::Kind::Mem &&
             in.operands[1].mem.base == Gpr::Rip && in.operands[1].size == 8)
             loads.push_back(in.next().value() + static_cast<uint64_t>(in.operands[1].mem.disp));
+    // The lowest such pair: allgadd also loads the capacity, the word after the length.
+    std::sort(loads.begin(), loads.end());
     for (uint64_t a : loads)
-        if (std::find(loads.begin(), loads.end(), a + 8) != loads.end())
+        if (std::binary_search(loads.begin(), loads.end(), a + 8))
             return LinkAddr(a);
     return std::nullopt;
 }

@@ -92,11 +92,15 @@ struct Probe {
     Gpr call_reg = Gpr::None;       // register holding the call target (indirect calls)
     std::optional<LinkAddr> direct; // direct call target (link-time)
     std::string cause;              // RuntimeCall: "panic", "goexit", "return", "" = from the panic chain
+    bool via_reflectcall = false;   // RuntimeCall in runtime.callNN (≤1.16): only for the runtime's defers
+    bool call_through_reg = false;  // the target is the word call_reg points at (`call *(%rdx)`, 1.14)
+    bool funcval_on_stack = false;  // CALL runtime.jmpdefer (≤1.17): the funcval at SP, argp at SP+8
     int64_t slot_sp_offset = 0;     // OpenBitsStore: closure slot of `bit`, from SP
     bool has_slot = false;
     const ResourceProbe *resource = nullptr; // ResourceAcquire / ResourceRelease
     Gpr handle_reg = Gpr::None;
     bool handle_deref = false;
+    bool handle_is_result = false; // ResourceAcquire at a ret: the handle is a result
     // An inlined call's atomic instruction: the handle is its memory operand's address - offset.
     std::optional<MemOperand> handle_mem;
     LinkAddr handle_mem_next; // link-time address after the instruction (RIP-relative operands)
@@ -172,6 +176,7 @@ private:
     void add_runtime_probes(const PlanOptions &opts);
     void add_program_end_probes();
     void add_runtime_calls(bool panics_only);
+    void add_indirect_calls(const FuncInfo &f, const char *cause, bool via_reflectcall);
     void add_open_coded(const std::vector<FunctionDefers> &sites, const Scope *scope);
     void add_scoped_defer_paths(const std::vector<FunctionDefers> &sites, const Scope &scope);
     void add_scoped_recover_calls(const Scope &scope);

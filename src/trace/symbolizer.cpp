@@ -72,10 +72,11 @@ DeferredFn Symbolizer::deferred_fn(Addr code, Addr closure) const {
         std::string raw = func_name_at(code);
         std::string callee;
         bool indirect = false;
-        if (auto f = walker_.func_at(code);
-            f && f->entry == walker_.to_link(code) && f->funcid == bin_.facts().funcid_wrapper) {
+        if (auto f = walker_.func_at(code); f && f->entry == walker_.to_link(code) && is_defer_wrapper(bin_, *f)) {
             callee = wrapped_callee(bin_, dis_, *f).value_or("");
             indirect = callee.empty();
+        } else if (f && f->entry == walker_.to_link(code)) {
+            callee = builtin_deferred_directly(raw).value_or(""); // ≤1.16: `defer close(ch)`
         }
         it = callee_cache_.emplace(code, CalleeNames{raw, callee, indirect}).first;
     }

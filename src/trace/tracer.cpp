@@ -62,7 +62,9 @@ void Tracer::open_readers(Tracee &tracee) {
     walker_ = std::make_unique<StackWalker>(*bin_, tracee.memory(), bias_);
     state_ = std::make_unique<RuntimeState>(tracee.memory(), off_, bin_->facts().era);
     current_g_ = CurrentG::locate(*bin_, tracee.disassembler());
-    types_ = std::make_unique<TypeReader>(tracee.memory(), bias_.runtime(bin_->moduledata().types));
+    probe_regs_ = ProbeRegisters(*bin_);
+    types_ = std::make_unique<TypeReader>(tracee.memory(), bias_.runtime(bin_->moduledata().types),
+                                          bin_->facts().name_len_varint);
     funcvals_ = std::make_unique<FuncvalReader>(*bin_, tracee.memory());
     names_ = std::make_unique<Symbolizer>(*bin_, *walker_, tracee.memory(), tracee.disassembler());
 }
@@ -280,12 +282,14 @@ void Tracer::emit_divergences() {
 // goroutine given to recovery), what it points to. Last: an unreadable RAX only cuts the
 // prefetch short there.
 void Tracer::prefetch(const ThreadStop &stop, ProbeKind first) {
-    const Addr r14(stop.regs.raw.r14);
-    const bool rax_points = first == ProbeKind::DeferProc || first == ProbeKind::DeferProcStack ||
-                            first == ProbeKind::DeferProcAt || first == ProbeKind::Gopanic ||
-                            first == ProbeKind::Recovery;
-    const Addr around[] = {r14, r14 + off_.g.goid, stop.regs.sp(), current_g_.slot(stop.regs).value_or(Addr()),
-                           rax_points ? Addr(stop.regs.raw.rax) : Addr()};
+    // Without the register ABI R14 is not g: the TLS word comes first instead.
+    const bool abi_regs = current_g_.r14_holds_g();
+    const Addr r14 = abi_regs ? Addr(stop.regs.raw.r14) : Addr();
+    const bool rax_points =
+        abi_regs && (first == ProbeKind::DeferProc || first == ProbeKind::DeferProcStack ||
+                     first == ProbeKind::DeferProcAt || first == ProbeKind::Gopanic || first == ProbeKind::Recovery);
+    const Addr around[] = {r14, abi_regs ? r14 + off_.g.goid : Addr(), stop.regs.sp(),
+                           current_g_.slot(stop.regs).value_or(Addr()), rax_points ? Addr(stop.regs.raw.rax) : Addr()};
     tracee_->memory().prefetch(around);
 }
 
@@ -334,10 +338,17 @@ void Tracer::on_probes(ThreadStop &stop, const std::vector<Probe> &probes) {
     // goruntime/current_g.h); recovery runs on g0 and gets the user g in RAX instead.
     const CurrentG::Found current = current_g_.at(stop.regs, tracee_->memory());
     validator_->at_stop({}, {}); // nothing read yet at this stop (recovery runs on g0)
-    if (current.checked)
+    if (current.checked && current_g_.r14_holds_g())
         validator_->current_g(current.g, Addr(stop.regs.raw.r14));
-    for (const Probe &p : probes)
-        handle(stop, p, current.g);
+    for (const Probe &p : probes) {
+        if (!probe_regs_.adapts()) {
+            handle(stop, p, current.g);
+            continue;
+        }
+        Registers regs = probe_regs_.view(stop.regs, p, walker_->to_link(stop.regs.pc()), current.g, tracee_->memory());
+        ThreadStop seen{stop.tracee, stop.tid, regs};
+        handle(seen, p, current.g);
+    }
     emit_divergences();
 }
 

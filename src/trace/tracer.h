@@ -23,6 +23,7 @@
 #include "trace/event.h"
 #include "trace/panic_book.h"
 #include "trace/probe_plan.h"
+#include "trace/probe_registers.h"
 #include "trace/symbolizer.h"
 
 #include <array>
@@ -168,6 +169,7 @@ private:
     // tracer_defers.cpp
     void on_deferproc(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     void on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
+    [[nodiscard]] bool runs_a_defer(const ThreadStop &stop) const;
     void on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     // Why the runtime runs a deferred call (panic, goexit, return), and the defer statement's site;
     // an inline exit's open-coded bit into `e`'s CallPayload.
@@ -175,6 +177,9 @@ private:
                            const std::optional<Site> &registered) const;
     // A panic raised by sigpanic where a deferred call of a nil func value faulted: that call.
     void on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid);
+    void nil_call_in_deferreturn(ThreadStop &stop, const Frame &f, Addr g, uint64_t goid);
+    void report_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid, Addr target, Addr closure,
+                           Addr entry_sp);
     void remember(uint64_t goid, Addr funcval, const Site &site);
     std::optional<Site> take(uint64_t goid, Addr code);
     void on_deferreturn(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
@@ -260,7 +265,8 @@ private:
     TraceOptions options_;
     Tracee *tracee_ = nullptr;
     LoadBias bias_;
-    CurrentG current_g_; // where a stopped thread's g is
+    CurrentG current_g_;        // where a stopped thread's g is
+    ProbeRegisters probe_regs_; // the registers the handlers read, on every calling convention
     std::unique_ptr<StackWalker> walker_;
     std::unique_ptr<RuntimeState> state_;
     std::unique_ptr<TypeReader> types_;
@@ -275,6 +281,17 @@ private:
     // Every observation is checked against the runtime model; set by attach.
     std::unique_ptr<Validator> validator_;
     std::unordered_map<Addr, PendingRecover> recovers_; // by g
+    // Before 1.17 a defer statement's function is called as it is (`defer recover()` defers
+    // runtime.gorecover, `defer mu.Unlock()` sync.(*Mutex).Unlock): its caller is the runtime's
+    // callNN or the frame's exit code, and the program's site is the defer statement. The last
+    // such call's site and the SP its function starts with, by g.
+    struct DeferredDirectly {
+        Site site;
+        Addr entry_sp;
+    };
+    std::unordered_map<Addr, DeferredDirectly> deferred_directly_;
+    // The defer statement whose function starts at `entry_sp` on g now, if one is recorded.
+    [[nodiscard]] std::optional<Site> deferred_directly(Addr g, Addr entry_sp) const;
     // Registered defers per goroutine, newest last: (code of the deferred closure, the defer
     // statement), so a deferred call can be attributed to the statement that registered it. Keyed
     // by code, not by funcval address: a closure built in the frame moves with the stack.

@@ -70,21 +70,51 @@ void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t
     emit(std::move(e));
 }
 
+// A runtime.callNN (≤1.16) calling on behalf of the runtime's defer machinery, not of
+// reflect.Value.Call or a finalizer: reflectcall jumped to it, so it returns into its caller.
+bool Tracer::runs_a_defer(const ThreadStop &stop) const {
+    const auto frames = walker_->walk(stop.regs.pc(), stop.regs.sp(), 2);
+    if (frames.size() < 2)
+        return false;
+    const std::string_view caller = frames[1].name;
+    return caller == "runtime.gopanic" || caller == "runtime.Goexit" || caller == "runtime.reflectcallSave";
+}
+
 void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {
+    if (p.via_reflectcall && !runs_a_defer(stop))
+        return;
+    const ProcessMemory &mem = tracee_->memory();
     Addr target;
-    if (p.direct)
+    Addr closure(stop.regs.raw.rdx); // the closure context
+    // Where the called function starts (deferred_directly_).
+    Addr entry_sp = stop.regs.sp() - 8;
+    if (p.direct) {
         target = bias_.runtime(*p.direct);
-    else if (p.call_reg != Gpr::None)
+    } else if (p.funcval_on_stack) { // CALL jmpdefer(fn, argp): fn returns as if called at argp - 8
+        closure = Addr(mem.read_u64(stop.regs.sp()).value_or(0));
+        target = Addr(closure.is_null() ? 0 : mem.read_u64(closure).value_or(0));
+        entry_sp = Addr(mem.read_u64(stop.regs.sp() + 8).value_or(8)) - 8;
+    } else if (p.call_reg != Gpr::None && p.call_through_reg) {
+        target = Addr(mem.read_u64(Addr(stop.regs.get(p.call_reg))).value_or(0));
+    } else if (p.call_reg != Gpr::None) {
         target = Addr(stop.regs.get(p.call_reg));
+    }
+    report_defer_call(stop, p, g, goid, target, closure, entry_sp);
+}
+
+void Tracer::report_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid, Addr target, Addr closure,
+                               Addr entry_sp) {
     Event e = make_event(EventKind::DeferCall, goid, g);
     CallPayload call;
-    call.fn = deferred_target(target, Addr(stop.regs.raw.rdx)); // ABIInternal: the closure context in RDX
+    call.fn = deferred_target(target, closure);
     e.payload = std::move(call);
     const std::optional<Site> registered = take(goid, target);
     const std::string cause = call_cause(stop, p, g, e, registered);
     if (registered && p.kind == ProbeKind::OpenExitCall)
         e.site = *registered;
     std::get<CallPayload>(e.payload).cause = cause;
+    if (bin_->facts().deferproc_has_siz && !entry_sp.is_null())
+        deferred_directly_[g] = {e.site, entry_sp};
     // An inline exit runs its own frame's defers; the runtime's loops say theirs. Out of the
     // whole-program scope the model follows the panic paths only, as in --panics-only mode.
     const bool normal_path = p.kind == ProbeKind::OpenExitCall || p.arming == Arming::InScopeDeferreturn;
@@ -155,6 +185,8 @@ void Tracer::on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid) {
             continue;
         // The faulting frame: sigpanic was entered as if called from the faulting pc.
         const Frame &f = frames[i];
+        if (bin_->facts().deferreturn_jmpdefer && f.name == "runtime.deferreturn")
+            return nil_call_in_deferreturn(stop, f, g, goid);
         const LinkAddr fault = walker_->to_link(f.pc);
         const Bytes code = bin_->code(f.func);
         if (fault < f.func.entry || fault - f.func.entry >= code.size())
@@ -168,7 +200,7 @@ void Tracer::on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid) {
             load->operands[1].mem.base == Gpr::Rsp || load->operands[1].mem.base == Gpr::Rip)
             return;
         const Gpr target = load->operands[0].reg;
-        // Then at most a register copy or two (the closure context into RDX) and the call.
+        // Then at most a register copy or two (the closure context into RDX) or nops, and the call.
         LinkAddr at = load->next();
         for (int n = 0; n < 4; ++n) {
             if (placed_at_.contains(at))
@@ -190,13 +222,38 @@ void Tracer::on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid) {
             if (at < f.func.entry || at - f.func.entry >= code.size())
                 return;
             auto in = dis.decode_one(code.subspan(at - f.func.entry), at);
-            if (!in || in->op != Op::Mov || in->operands.size() != 2 || in->operands[1].kind != Operand::Kind::Reg ||
-                in->writes_gpr(target))
+            const bool copy = in && in->op == Op::Mov && in->operands.size() == 2 &&
+                              in->operands[1].kind == Operand::Kind::Reg && !in->writes_gpr(target);
+            if (!copy && !(in && in->op == Op::Nop)) // (a PIE pads the call with a nop)
                 return;
             at = in->next();
         }
         return;
     }
+}
+
+// ≤1.17 deferreturn faults on a nil func value itself (`_ = fn.fn`, so that the fault is not in
+// jmpdefer): the call its CALL runtime.jmpdefer would have made, in the same frame.
+void Tracer::nil_call_in_deferreturn(ThreadStop &stop, const Frame &f, Addr g, uint64_t goid) {
+    for (const auto &[at, probes] : plan_->probes()) {
+        if (at < f.func.entry || at >= f.func.end)
+            continue;
+        for (const Probe &p : probes)
+            if (p.kind == ProbeKind::RuntimeCall && p.funcval_on_stack) {
+                Registers regs = stop.regs;
+                regs.set_pc(walker_->to_runtime(at));
+                regs.set_sp(f.sp);
+                ThreadStop skipped{stop.tracee, stop.tid, regs};
+                return report_defer_call(skipped, p, g, goid, Addr(), Addr(), Addr());
+            }
+    }
+}
+
+std::optional<Site> Tracer::deferred_directly(Addr g, Addr entry_sp) const {
+    auto it = deferred_directly_.find(g);
+    if (it == deferred_directly_.end() || it->second.entry_sp != entry_sp)
+        return std::nullopt;
+    return it->second.site;
 }
 
 // --scope: runtime.deferreturn's calls are armed while an in-scope frame is in deferreturn.
@@ -206,7 +263,10 @@ void Tracer::on_deferreturn(ThreadStop &stop, const Probe &p, Addr g, uint64_t g
     const uint64_t depth = depth_of(g, stop.regs.sp()).value_or(0);
     auto &frames = deferreturn_frames_[goid];
     if (p.kind == ProbeKind::DeferreturnEnter) {
-        frames.push_back(depth);
+        // ≤1.17 every deferred call returns to the CALL runtime.deferreturn (jmpdefer): the
+        // frame enters again without having left.
+        if (frames.empty() || frames.back() != depth)
+            frames.push_back(depth);
     } else {
         if (auto it = std::find(frames.rbegin(), frames.rend(), depth); it != frames.rend())
             frames.erase(std::next(it).base());

@@ -49,6 +49,8 @@ void Tracer::on_recover_entry(ThreadStop &stop, Addr g) {
     PendingRecover r;
     auto ret = tracee_->memory().read_u64(stop.regs.sp());
     r.site = names_->site_at(Addr(ret.value_or(0)), true);
+    if (auto site = deferred_directly(g, stop.regs.sp()))
+        r.site = *site; // deferred itself (≤1.16) and entered by that call: the defer statement
     r.panic = state_->top_panic(g);
     r.validation = validator_->recover_entry(g, stop.regs.pc(), stop.regs.sp(), !r.panic.addr.is_null());
     recovers_[g] = r;
@@ -67,6 +69,8 @@ void Tracer::on_recover_call(ThreadStop &stop, Addr g, uint64_t goid) {
     // thread gets there, its entry replaces this record and its return reports the call; if
     // not, the instruction after this call does.
     r.site = names_->site_at(stop.regs.pc(), false);
+    if (auto site = deferred_directly(g, stop.regs.sp() - 8))
+        r.site = *site; // an open-coded exit calling a deferred recover() (≤1.16)
     r.validation = validator_->recover_entry(g, stop.regs.pc(), stop.regs.sp(), false); // no panic: no look
     recovers_[g] = r;
     // Attached, where no trampoline could carry the probe after the call (Tracer::place): told now,

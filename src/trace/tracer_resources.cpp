@@ -48,7 +48,12 @@ void Tracer::on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid
         if (!f)
             return;
         const auto inlined = bin_->inlined_calls(*f, at.call);
-        if (is_std_function(inlined.empty() ? bin_->pclntab().func_name(*f) : inlined.front().name, ""))
+        std::string caller(inlined.empty() ? bin_->pclntab().func_name(*f) : inlined.front().name);
+        // ≤1.16 the runtime calls a deferred `mu.Unlock` itself: the defer statement's function is
+        // the caller.
+        if (auto site = deferred_directly(g, at.sp - 8))
+            caller = site->function;
+        if (is_std_function(caller, ""))
             return;
     }
     std::vector<Site> stack = names_->call_stack(at);

@@ -92,6 +92,45 @@ Addr Validator::code_of(Addr funcval) const {
     return funcvals_.code(funcval);
 }
 
+// runtime.call16, call32, ... (≤1.16): reflectcall's helpers, which make a deferred call for
+// gopanic, Goexit and reflectcallSave.
+bool Validator::is_reflectcall_helper(const Frame &f) const {
+    if (!bin_.facts().panic_calls_reflectcall)
+        return false;
+    const std::string_view name = f.name;
+    return name.starts_with("runtime.call") && name.size() > 12 &&
+           name.find_first_not_of("0123456789", 12) == std::string_view::npos;
+}
+
+// The callNN at frames[j] runs a deferred call for the runtime (gopanic, Goexit, or
+// reflectcallSave for runOpenDeferFrame), not for reflect.
+bool Validator::runner_call(const std::vector<Frame> &frames, size_t j) const {
+    return j + 1 < frames.size() && (is(frames[j + 1], "runtime.gopanic") || is(frames[j + 1], "runtime.Goexit") ||
+                                     is(frames[j + 1], "runtime.reflectcallSave"));
+}
+
+// ≤1.16: reflect's frames between a method value or MakeFunc func and the function it calls
+// (methodValueCall / makeFuncStub, WRAPPER assembly, then callMethod / callReflect, then a callNN)
+// hand the panic's argp on as wrappers do (test/recover.go test9reflect1 and the like).
+bool Validator::reflect_call_frame(const Frame &f) const {
+    if (!bin_.facts().panic_calls_reflectcall)
+        return false;
+    return is_reflectcall_helper(f) || is(f, "reflect.callMethod") || is(f, "reflect.callReflect") ||
+           is(f, "reflect.methodValueCall") || is(f, "reflect.makeFuncStub");
+}
+
+// ≤1.17: jmpdefer makes the deferred function return to its frame's CALL runtime.deferreturn
+// (it subtracts the call's 5 bytes from the return address): that frame, stopped at the call
+// itself, is running its defers through deferreturn.
+bool Validator::returns_into_deferreturn_call(const Frame &f) const {
+    if (!bin_.facts().deferreturn_jmpdefer || !deferreturn_ || f.pc.is_null())
+        return false;
+    const LinkAddr at = walker_.to_link(f.pc);
+    if (at < f.func.entry || f.func.deferreturn == 0 || at != f.func.entry + f.func.deferreturn)
+        return false;
+    return true;
+}
+
 bool Validator::is_wrapper(const Frame &f) const {
     return f.func.funcid == bin_.facts().funcid_wrapper;
 }
@@ -322,8 +361,10 @@ int Validator::frames_to_gopanic(const std::vector<Frame> &frames) const {
 // deferCallSave before Go 1.22), deferreturn or an inline open-coded exit, or ordinary Go code.
 model::Invoker Validator::invoker_of(const std::vector<Frame> &frames, size_t i, size_t *at, int *wrappers) const {
     size_t j = i + 1;
-    // runtime.deferreturn is a FuncIDWrapper too (objabi/funcid.go, 1.17-1.27), yet the runner.
-    while (j < frames.size() && is_wrapper(frames[j]) && !is(frames[j], "runtime.deferreturn")) {
+    // runtime.deferreturn is a FuncIDWrapper too (objabi/funcid.go, 1.17-1.27), yet the runner;
+    // so is reflectcall's callNN (≤1.16) when the runner made the call through it.
+    while (j < frames.size() && (is_wrapper(frames[j]) || reflect_call_frame(frames[j])) &&
+           !is(frames[j], "runtime.deferreturn") && !(is_reflectcall_helper(frames[j]) && runner_call(frames, j))) {
         ++j;
         ++*wrappers;
     }
@@ -341,11 +382,13 @@ model::Invoker Validator::invoker_of(const std::vector<Frame> &frames, size_t i,
     };
     if (auto r = runner(frames[j]))
         return *r;
-    if (is(frames[j], "runtime.deferCallSave")) // ≤1.21: deferCallSave <- runOpenDeferFrame <- driver
+    // ≤1.21: deferCallSave <- runOpenDeferFrame <- driver; ≤1.16: runtime.callNN (reflectcall
+    // jumped to it) <- gopanic / Goexit, or <- reflectcallSave <- runOpenDeferFrame <- driver.
+    if (is(frames[j], "runtime.deferCallSave") || is_reflectcall_helper(frames[j]))
         for (size_t k = j + 1; k < frames.size() && k < j + 4; ++k)
             if (auto r = runner(frames[k]))
                 return *r;
-    if (exit_returns_.contains(walker_.to_link(frames[j].pc)))
+    if (exit_returns_.contains(walker_.to_link(frames[j].pc)) || returns_into_deferreturn_call(frames[j]))
         return model::Invoker::Deferreturn;
     return model::Invoker::Ordinary;
 }

@@ -117,6 +117,10 @@ private:
     [[nodiscard]] Addr code_of(Addr funcval) const;
     [[nodiscard]] model::ChainSnapshot snapshot(uint64_t goid, Addr g, const std::vector<Frame> *frames);
     void nil_exit_call(uint64_t goid, Addr g, const std::vector<Frame> &frames, const Site &site);
+    [[nodiscard]] bool is_reflectcall_helper(const Frame &f) const;
+    [[nodiscard]] bool runner_call(const std::vector<Frame> &frames, size_t j) const;
+    [[nodiscard]] bool reflect_call_frame(const Frame &f) const;
+    [[nodiscard]] bool returns_into_deferreturn_call(const Frame &f) const;
     [[nodiscard]] bool is_wrapper(const Frame &f) const;
     [[nodiscard]] int frames_to_gopanic(const std::vector<Frame> &frames) const;
     // Who called frames[i], looking through wrapper frames; sets *at to the invoking frame.

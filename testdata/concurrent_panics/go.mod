@@ -1,3 +1,3 @@
 module concurrent_panics
 
-go 1.19
+go 1.15

@@ -1,3 +1,3 @@
 module conditional
 
-go 1.19
+go 1.15

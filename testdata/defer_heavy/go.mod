@@ -1,3 +1,3 @@
 module defer_heavy
 
-go 1.19
+go 1.15

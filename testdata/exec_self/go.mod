@@ -1,3 +1,3 @@
 module exec_self
 
-go 1.19
+go 1.15

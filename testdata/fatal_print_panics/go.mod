@@ -1,3 +1,3 @@
 module fatal_print_panics
 
-go 1.19
+go 1.15

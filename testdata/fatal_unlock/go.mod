@@ -1,3 +1,3 @@
 module fatal_unlock
 
-go 1.19
+go 1.15

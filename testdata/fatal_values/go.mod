@@ -1,3 +1,3 @@
 module fatal_values
 
-go 1.19
+go 1.15

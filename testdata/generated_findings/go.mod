@@ -1,3 +1,3 @@
 module generated_findings
 
-go 1.19
+go 1.15

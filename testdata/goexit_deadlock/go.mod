@@ -1,3 +1,3 @@
 module goexit_deadlock
 
-go 1.19
+go 1.15

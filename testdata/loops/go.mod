@@ -1,3 +1,3 @@
 module loops
 
-go 1.19
+go 1.15

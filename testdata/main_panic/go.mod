@@ -1,3 +1,3 @@
 module main_panic
 
-go 1.19
+go 1.15

@@ -1,3 +1,3 @@
 module merged_defer_bits
 
-go 1.19
+go 1.15

@@ -1,3 +1,3 @@
 module mutex_probes
 
-go 1.19
+go 1.15

@@ -1,3 +1,3 @@
 module osexit_defers
 
-go 1.19
+go 1.15

@@ -1,3 +1,3 @@
 module panicnil
 
-go 1.19
+go 1.15

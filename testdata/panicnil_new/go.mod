@@ -1,3 +1,3 @@
 module panicnil_new
 
-go 1.19
+go 1.15

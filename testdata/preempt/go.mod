@@ -1,3 +1,3 @@
 module preempt
 
-go 1.19
+go 1.15

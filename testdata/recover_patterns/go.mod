@@ -1,3 +1,3 @@
 module recover_patterns
 
-go 1.19
+go 1.15

@@ -1,3 +1,3 @@
 module runtime_issues
 
-go 1.19
+go 1.15

@@ -1,3 +1,3 @@
 module seed_child_crash
 
-go 1.19
+go 1.15

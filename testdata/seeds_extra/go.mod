@@ -1,3 +1,3 @@
 module seeds_extra
 
-go 1.19
+go 1.15

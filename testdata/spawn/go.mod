@@ -1,3 +1,3 @@
 module spawn
 
-go 1.19
+go 1.15

@@ -1,3 +1,3 @@
 module stack_overflow_deep
 
-go 1.19
+go 1.15

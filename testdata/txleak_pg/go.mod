@@ -1,6 +1,6 @@
 module txleak_pg
 
-go 1.19
+go 1.15
 
 // From Debian: golang-github-lib-pq-dev (scripts/setup-go-libs.sh). A directory replacement
 // needs neither the network nor a go.sum line.

@@ -184,8 +184,7 @@ TEST(CorruptBinary, DamagedOpenCodedDeferInfoIsCorrupt) {
         std::optional<LinkAddr> at;
         for (size_t i = 0; i < bin.pclntab().num_funcs() && !at; ++i) {
             auto f = bin.pclntab().func(i);
-            if (auto off = bin.pclntab().funcdata_offset(f, kFuncdataOpenCodedDeferInfo))
-                at = bin.moduledata().gofunc + *off;
+            at = bin.pclntab().funcdata(f, bin.facts().funcdata_opendefer, bin.moduledata().gofunc);
         }
         ASSERT_TRUE(at.has_value()) << "no function with open-coded defers";
         uint64_t file_off = 0;

@@ -1,6 +1,8 @@
 // `deftrace inspect --json` against the compiler's own account of every defer statement
 // (-gcflags=-d=defer), for each testdata program, Go release and build variant.
+#include "binary/address.h"
 #include "manifest.h"
+#include "release/go_releases.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -127,7 +129,7 @@ TEST(InspectMatrix, HeaderFieldsDescribeTheBuild) {
         EXPECT_TRUE(j["go_version"].get<std::string>().starts_with("go" + b.minor)) << j["go_version"];
         EXPECT_EQ(j["go_version_source"], "buildinfo");
         const int minor = std::stoi(b.minor.substr(2));
-        EXPECT_EQ(j["pclntab_magic"], minor >= 20 ? "0xfffffff1" : "0xfffffff0");
+        EXPECT_EQ(j["pclntab_magic"], to_hex(go_release(1, minor)->pclntab_magic));
         EXPECT_EQ(j["stripped"].get<bool>(), b.variant == "stripped");
         EXPECT_EQ(j["dwarf"].get<bool>(), b.variant != "stripped");
         EXPECT_EQ(j["pie"].get<bool>(), b.variant == "pie");

@@ -57,9 +57,9 @@ TEST(GoReleases, RangeIsTheFirstAndLastRow) {
     ASSERT_FALSE(rows.empty());
     EXPECT_EQ(&first_go_release(), &rows.front());
     EXPECT_EQ(&last_go_release(), &rows.back());
-    EXPECT_EQ(first_go_release().minor, 18);
+    EXPECT_EQ(first_go_release().minor, 14);
     EXPECT_EQ(last_go_release().minor, 27);
-    EXPECT_EQ(supported_go_range(), "1.18\u20131.27");
+    EXPECT_EQ(supported_go_range(), "1.14\u20131.27");
     for (size_t i = 1; i < rows.size(); ++i)
         EXPECT_EQ(rows[i].minor, rows[i - 1].minor + 1) << "a gap or disorder after " << rows[i - 1].name();
 }
@@ -108,9 +108,9 @@ TEST(GoReleases, MatrixReleasesHaveRowsAndLayoutTables) {
 }
 
 TEST(GoReleases, UnsupportedMessageNamesTheRange) {
-    EXPECT_EQ(supported_go_sentence(), "deftrace supports 1.18\u20131.27");
-    EXPECT_EQ(unsupported_go_message("go1.17.13"),
-              "unsupported Go version go1.17.13; deftrace supports 1.18\u20131.27");
+    EXPECT_EQ(supported_go_sentence(), "deftrace supports 1.14\u20131.27");
+    EXPECT_EQ(unsupported_go_message("go1.13.15"),
+              "unsupported Go version go1.13.15; deftrace supports 1.14\u20131.27");
 }
 
 // The facts binary/ and model/ used to keep apart, now one row: spot checks against the sources.
@@ -121,8 +121,20 @@ TEST(GoReleases, RowsHoldTheReleaseFacts) {
         EXPECT_EQ(r.panic_has_aborted, r.era == Era::A); // runtime2.go@1.22 removed _panic.aborted
         EXPECT_EQ(r.deferproc_returns_flag, r.minor <= 24);
         EXPECT_EQ(r.panic_has_repanicked, r.minor >= 25);
-        EXPECT_EQ(r.opendefer_format, r.minor <= 21 ? OpenDeferFormat::Go118 : OpenDeferFormat::Go122);
-        EXPECT_EQ(r.pclntab_magic, r.minor <= 19 ? 0xfffffff0u : 0xfffffff1u);
+        EXPECT_EQ(r.opendefer_format, r.minor <= 17   ? OpenDeferFormat::Go117
+                                      : r.minor <= 21 ? OpenDeferFormat::Go118
+                                                      : OpenDeferFormat::Go122);
+        EXPECT_EQ(r.pclntab_magic, r.minor <= 15   ? 0xfffffffbu
+                                   : r.minor <= 17 ? 0xfffffffau
+                                   : r.minor <= 19 ? 0xfffffff0u
+                                                   : 0xfffffff1u);
+        EXPECT_EQ(r.abi, r.minor <= 16 ? CallingConvention::Stack : CallingConvention::Register);
+        EXPECT_EQ(r.deferreturn_jmpdefer, r.minor <= 17); // runtime: remove jmpdefer, 1.18
+        EXPECT_EQ(r.deferproc_has_siz, r.minor <= 17);
+        EXPECT_EQ(r.panic_calls_reflectcall, r.minor <= 16);
+        EXPECT_EQ(r.funcdata_opendefer, r.minor <= 15 ? 5 : 4); // FUNCDATA_RegPointerMaps removed in 1.16
+        EXPECT_EQ(r.funcdata_inltree, r.funcdata_opendefer - 1);
+        EXPECT_EQ(r.moduledata_gofunc == 0, r.minor <= 17);
         EXPECT_EQ(r.inltree_name_off, r.minor >= 20);
         // Every row's pclntab format is one Pclntab reads.
         EXPECT_NE(pclntab_layout(r.pclntab_magic), nullptr);

@@ -233,6 +233,14 @@ TEST_P(ModelAllVersions, Issue43921NestedPanicRecoveredInsideDeferredCall) {
     EXPECT_EQ(s.gs().panics.front().value, "first");
     EXPECT_FALSE(s.gs().panics.front().recovered);
     EXPECT_FALSE(s.gs().panics.front().aborted);
+    if (go_release(1, GetParam())->purge_only_when_done) {
+        // The bug itself (Go 1.14, 1.15; fixed in 1.16): the recovery purged main's open-coded
+        // record, so the first panic runs out of defers and the program dies with main's deferred
+        // call never run (testdata/runtime_issues shows it on a real 1.15 build).
+        EXPECT_TRUE(s.m.predict_unwind(s.g).calls.empty());
+        EXPECT_EQ(s.m.divergence_count(), 0u);
+        return;
+    }
     EXPECT_FALSE(s.call(0x10, CallCause::Panic, kMain));
     EXPECT_FALSE(s.recover(s.rc(Invoker::PanicRunner, kDeferred), true));
     EXPECT_FALSE(s.resume(kMain));

@@ -63,8 +63,27 @@ TEST(OpenDeferInfo, MalformedPayloads) {
     EXPECT_EQ(error_of({0x00, 0x18}, OpenDeferFormat::Go122), ErrorKind::Corrupt);                         // offset 0
     EXPECT_EQ(error_of({0xff, 0xff, 0xff, 0xff, 0x7f, 0x18}, OpenDeferFormat::Go122), ErrorKind::Corrupt); // > 1 GiB
     EXPECT_EQ(error_of(std::vector<uint8_t>(12, 0xff), OpenDeferFormat::Go122), ErrorKind::Corrupt); // endless varint
-    EXPECT_EQ(error_of({0x00, 0x4a, 0x01, 0x08, 0x08, 0x00}, OpenDeferFormat::Go117),
-              ErrorKind::Corrupt); // argWidth != 0
+    // Go117: an argument of 16 bytes in an 8-byte argument area.
+    EXPECT_EQ(error_of({0x00, 0x4a, 0x01, 0x08, 0x08, 0x01, 0x10, 0x10, 0x00}, OpenDeferFormat::Go117),
+              ErrorKind::Corrupt);
+}
+
+// runtime.main's payload in Go 1.14–1.16 (`defer unlockOSThread()`-era main with one defer whose
+// argument is kept in a slot): maxargsize 8, deferBits at varp-33, one defer of 8 argument bytes,
+// its funcval at varp-8 and its one argument at varp-16, 8 bytes, at offset 0 of the call's
+// arguments.
+TEST(OpenDeferInfo, Go117ArgumentsOfTheStackABI) {
+    const std::vector<uint8_t> p = {0x08, 0x21, 0x01, 0x08, 0x08, 0x01, 0x10, 0x08, 0x00};
+    auto info = decode_opendefer_info(Bytes(p), OpenDeferFormat::Go117);
+    EXPECT_EQ(info.deferbits_offset, 33u);
+    ASSERT_EQ(info.defer_count, 1u);
+    EXPECT_EQ(info.closure_offset(0), 8);
+    ASSERT_EQ(info.arg_widths.size(), 1u);
+    EXPECT_EQ(info.arg_widths[0], 8u);
+    ASSERT_EQ(info.args[0].size(), 1u);
+    EXPECT_EQ(info.args[0][0].slot_offset, 16u);
+    EXPECT_EQ(info.args[0][0].size, 8u);
+    EXPECT_EQ(info.args[0][0].call_offset, 0u);
 }
 
 } // namespace

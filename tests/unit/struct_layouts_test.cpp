@@ -3,6 +3,7 @@
 #include "binary/elf_file.h"
 #include "binary/error.h"
 #include "binary/struct_layouts.h"
+#include "release/go_releases.h"
 
 #include <filesystem>
 #include <fstream>
@@ -192,8 +193,10 @@ TEST(StructLayouts, GeneratedTablesMatchTheRuntimeReference) {
         EXPECT_EQ(l->require("runtime._defer", "pc"), 16u);
         EXPECT_EQ(l->require("runtime._defer", "fn"), 24u);
         EXPECT_EQ(l->require("runtime.funcval", "fn"), 0u);
-        EXPECT_EQ(l->require("runtime.moduledata", "text"), 176u);
-        EXPECT_EQ(l->require("runtime.moduledata", "etext"), 184u);
+        const GoRelease *row = go_release(1, minor);
+        ASSERT_NE(row, nullptr);
+        EXPECT_EQ(l->require("runtime.moduledata", "text"), row->moduledata_text);
+        EXPECT_EQ(l->require("runtime.moduledata", "etext"), row->moduledata_text + 8);
         EXPECT_EQ(l->require("runtime.eface", "_type"), 0u);
         EXPECT_EQ(l->require("runtime.eface", "data"), 8u);
         EXPECT_EQ(l->require("runtime.boundsError", "code"), 17u);
