@@ -54,6 +54,7 @@ void synthetic_seeds() {
                     img.bytes.begin() + static_cast<long>(img.moduledata_file_off)});
     }
     write_seed("fuzz_pclntab", "synthetic-two-funcs", SyntheticPclntab::make().bytes);
+    write_seed("fuzz_pclntab", "synthetic-go12", go12_pclntab());
     write_seed("fuzz_elf_file", "header-only", build_elf({}));
 
     // decode_opendefer_info: format byte (0 Go117, 1 Go118, 2 Go122), then the payload.
@@ -76,10 +77,10 @@ void real_binary_seeds(const std::string &path) {
     std::set<std::vector<uint8_t>> payloads;
     for (size_t i = 0; i < bin.pclntab().num_funcs() && payloads.size() < 32; ++i) {
         const FuncInfo f = bin.pclntab().func(i);
-        auto off = bin.pclntab().funcdata_offset(f, kFuncdataOpenCodedDeferInfo);
-        if (!off)
+        auto at = bin.pclntab().funcdata(f, bin.facts().funcdata_opendefer, bin.moduledata().gofunc);
+        if (!at)
             continue;
-        if (auto b = bin.elf().bytes_from(bin.moduledata().gofunc + *off)) {
+        if (auto b = bin.elf().bytes_from(*at)) {
             std::vector<uint8_t> p{format_byte};
             p.insert(p.end(), b->begin(), b->begin() + static_cast<long>(std::min<size_t>(b->size(), 24)));
             payloads.insert(p);

@@ -30,8 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (void)tab.func_name(f);
                 (void)tab.find_func(f.entry);
                 (void)tab.pcdata_offset(f, kPcdataInlTreeIndex);
-                (void)tab.funcdata_offset(f, kFuncdataOpenCodedDeferInfo);
-                (void)tab.funcdata_offset(f, kFuncdataInlTree);
+                for (uint32_t k : {3u, 4u, 5u}) // the inline tree and open-coded defer slots of every release
+                    (void)tab.funcdata(f, k, LinkAddr(0x500000));
                 const PcValueTable sp = tab.pcsp(f);
                 (void)sp.at(f.entry);
                 (void)tab.source_at(f, f.entry);

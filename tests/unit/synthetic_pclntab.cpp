@@ -1,5 +1,7 @@
 #include "synthetic_pclntab.h"
 
+#include <cstring>
+
 #include <string>
 
 namespace deftrace::testing {
@@ -91,6 +93,36 @@ SyntheticPclntab SyntheticPclntab::make() {
     t.put64(64, t.pcln_off);
     for (auto *part : {&names, &cutab, &files, &pctab, &pcln})
         t.bytes.insert(t.bytes.end(), part->begin(), part->end());
+    return t;
+}
+
+// A Go 1.2–1.15 table (magic 0xfffffffb): the function table inline after the 16-byte header,
+// absolute entries, every offset from the table's start, one file table, funcdata as pointers.
+std::vector<uint8_t> go12_pclntab() {
+    std::vector<uint8_t> t(200, 0);
+    auto put = [&](size_t off, uint64_t v, size_t n) { std::memcpy(t.data() + off, &v, n); };
+    put(0, 0xfffffffb, 4);
+    t[6] = 1;                                     // minLC
+    t[7] = 8;                                     // ptrSize
+    put(8, 2, 8);                                 // nfunc
+    put(16, 0x401000, 8), put(24, 64, 8);         // main.a, its _func at 64
+    put(32, 0x401010, 8), put(40, 112, 8);        // main.b, at 112
+    put(48, 0x401020, 8);                         // the end pc
+    put(56, 180, 4);                              // the file table
+    for (size_t f : {64u, 112u}) {                // two 40-byte _func records
+        put(f, f == 64 ? 0x401000 : 0x401010, 8); // entry
+        put(f + 8, f == 64 ? 152 : 159, 4);       // nameoff
+        put(f + 20, 188, 4), put(f + 24, 191, 4); // pcsp, pcfile
+        put(f + 28, 194, 4);                      // pcln
+    }
+    t[64 + 39] = 1;        // main.a: one funcdata slot,
+    put(104, 0x600040, 8); // a pointer, 8-aligned after the (no) pcdata
+    std::memcpy(t.data() + 152, "main.a\0main.b\0/src/main.go", 27);
+    put(180, 2, 4), put(184, 166, 4);            // two entries: [0] the count, [1] main.go
+    const uint8_t tables[] = {0x02, 0x10, 0x00,  // pcsp: 0 over 16 bytes
+                              0x04, 0x10, 0x00,  // pcfile: file 1
+                              0x16, 0x10, 0x00}; // pcln: line 10
+    std::memcpy(t.data() + 188, tables, sizeof tables);
     return t;
 }
 

@@ -23,4 +23,8 @@ struct SyntheticPclntab {
     void put64(uint64_t off, uint64_t v) { std::memcpy(bytes.data() + off, &v, 8); }
 };
 
+// A Go 1.2–1.15 table (magic 0xfffffffb) of the same two functions at 0x401000 and 0x401010,
+// main.a with funcdata slot 0 = 0x600040 (a pointer, as before 1.18), line 10 of /src/main.go.
+std::vector<uint8_t> go12_pclntab();
+
 } // namespace deftrace::testing
