@@ -49,7 +49,7 @@ private:
     void casgstatus(const WalkResult &w);
     void goroutine_header(const WalkResult &w);
     void newproc1(const WalkResult &w);
-    // Era A, Go 1.18–1.21 (layout_inference.cpp).
+    // Era A, Go 1.14–1.21 (layout_inference.cpp).
     void deferreturn(const WalkResult &w);
     void gopanic(const WalkResult &w);
     void deferproc(const WalkResult &w);

@@ -47,8 +47,7 @@ void Inference::apply(const std::string &fn, void (Inference::*fact)(const WalkR
         auto index = bin_.pclntab().find_by_name(fn);
         if (!index)
             return; // left out by the linker: the facts it gives come from other functions
-        slot = std::make_unique<WalkResult>(
-            walk_function(bin_, dis_, bin_.pclntab().func(*index), CallingConvention::Register));
+        slot = std::make_unique<WalkResult>(walk_function(bin_, dis_, bin_.pclntab().func(*index), bin_.facts().abi));
     }
     (this->*fact)(*slot);
 }
@@ -263,8 +262,8 @@ void Inference::gopanic(const WalkResult &w) {
     }
 }
 
-// deferCallSave(p, fn)@1.18–1.21: if p != nil { p.argp = getargp(); p.pc = getcallerpc();
-// p.sp = getcallersp() }.
+// deferCallSave(p, fn)@1.17–1.21 (reflectcallSave(p, fn, arg, argsize)@1.14–1.16): if p != nil
+// { p.argp = getargp(); p.pc = getcallerpc(); p.sp = getcallersp() }.
 void Inference::defer_call_save(const WalkResult &w) {
     const SymId p = w.find(SymKind::Arg, 0);
     const std::string s = "runtime._panic";
@@ -381,16 +380,28 @@ void Inference::goroutine_header(const WalkResult &w) {
             }
 }
 
-// newproc1(fn, callergp, callerpc): newg.gopc = callerpc; newg.startpc = fn.fn.
+// newproc1(fn, callergp, callerpc)@1.18+ (newproc1(fn, argp, narg, callergp, callerpc)@≤1.17):
+// newg.gopc = callerpc; newg.startpc = fn.fn. The argument stored into the same object as fn's
+// code word is callerpc (callergp and argp are never stored there). gostartcallfn, inlined, also
+// stores fn.fn into newg.sched.pc: startpc is the one declared after gopc (ancestors between).
 void Inference::newproc1(const WalkResult &w) {
-    const SymId fn = w.find(SymKind::Arg, 0), callerpc = w.find(SymKind::Arg, 2);
-    for (const MemEvent &e : w.mem)
-        if (e.kind == Kind::Store && e.size == 8 && e.value == callerpc && callerpc != 0)
+    const SymId fn = w.find(SymKind::Arg, 0);
+    for (int i = 1; i <= 5; ++i) {
+        const SymId callerpc = w.find(SymKind::Arg, i);
+        for (const MemEvent &e : w.mem) {
+            if (e.kind != Kind::Store || e.size != 8 || e.value != callerpc || callerpc == 0)
+                continue;
+            std::optional<int64_t> startpc;
             for (const MemEvent &f : w.mem)
-                if (f.kind == Kind::Store && f.base == e.base && f.value != 0 && w.offset_in(f.value, fn) == 0) {
-                    found("runtime.g", "gopc", e.offset, 8);
-                    found("runtime.g", "startpc", f.offset, 8);
-                }
+                if (f.kind == Kind::Store && f.base == e.base && f.value != 0 && w.offset_in(f.value, fn) == 0 &&
+                    f.offset > e.offset && (!startpc || f.offset < *startpc))
+                    startpc = f.offset;
+            if (startpc) {
+                found("runtime.g", "gopc", e.offset, 8);
+                found("runtime.g", "startpc", startpc, 8);
+            }
+        }
+    }
 }
 
 std::map<std::string, std::vector<std::string>> Inference::needed() const {
@@ -463,6 +474,7 @@ StructLayouts Inference::run() {
         apply("runtime.gorecover", &Inference::gorecover);
         apply("runtime.deferproc", &Inference::deferproc);
         apply("runtime.deferCallSave", &Inference::defer_call_save);
+        apply("runtime.reflectcallSave", &Inference::defer_call_save);
         apply("runtime.runOpenDeferFrame", &Inference::run_open_defer_frame);
         apply("runtime.addOneOpenDeferFrame", &Inference::add_one_open_defer_frame);
     } else {

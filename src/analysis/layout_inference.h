@@ -1,7 +1,7 @@
 // The runtime structure offsets deftrace reads, inferred from the runtime's own machine code in
-// the binary — for a stripped binary of a release with no shipped layout table (Go 1.18 and
-// 1.20 have no Debian toolchain to generate one from). It works for every release of the
-// registry; the test matrix checks it against the DWARF of each.
+// the binary — for a stripped binary of a release with no shipped layout table (Go 1.14, 1.16,
+// 1.17, 1.18 and 1.20 have no Debian toolchain to generate one from). It works for every release
+// of the registry; the test matrix checks it against the DWARF of each.
 //
 // Each offset is read from what a runtime function does with it, as its source says (e.g.
 // runtime.gorecover@1.19: `p := gp._panic; if p != nil && !p.goexit && !p.recovered && argp ==
@@ -10,8 +10,9 @@
 // naming the field, when a function is missing, a pattern is not found, or two functions
 // disagree: it never guesses.
 //
-// Covered: the register ABI releases, era A (Go 1.18–1.21: deferreturn, gopanic, deferCallSave,
-// runOpenDeferFrame, addOneOpenDeferFrame, ...) and era B (1.22+: the panic iterator's start and
+// Covered: era A (Go 1.14–1.21: deferreturn, gopanic, deferCallSave or before 1.17
+// reflectcallSave, runOpenDeferFrame, addOneOpenDeferFrame, ...), on the stack ABI of 1.14–1.16
+// and the register ABI after (symbolic_walk.h), and era B (1.22+: the panic iterator's start and
 // nextDefer, deferconvert, ...); layout_facts.h holds the inference's state, the .cpp files the
 // facts of each generation.
 #pragma once

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 namespace deftrace {
@@ -18,6 +19,7 @@ struct State {
     std::array<SymId, kGprs> regs{};
     std::map<int64_t, SymId> slots;
     int64_t sp = 0;
+    std::set<int64_t> fresh; // slots written since the last call: a stack call's arguments
 };
 
 bool never_returns(std::string_view callee) {
@@ -134,6 +136,7 @@ void Walker::write(State &s, const Operand &op, SymId value) {
     auto [base, off] = address(s, Instruction{}, op.mem);
     if (base == stack_ && base != 0) {
         s.slots[off] = op.size == 8 ? value : 0;
+        s.fresh.insert(off);
         out_.stack_stores.push_back({off, value});
     } else if (base != 0 && op.mem.base != Gpr::Rip) {
         out_.mem.push_back({MemEvent::Kind::Store, base, off, op.size, value});
@@ -160,9 +163,19 @@ void Walker::call(State &s, const Instruction &in) {
     }
     const SymId g = s.regs[static_cast<size_t>(Gpr::R14)];
     s.regs.fill(0);
-    if (cc_ == CallingConvention::Register)
+    if (cc_ == CallingConvention::Register) {
         s.regs[static_cast<size_t>(Gpr::R14)] = g; // ABIInternal keeps g in R14 across calls
-    s.regs[static_cast<size_t>(Gpr::Rax)] = intern(SymKind::Result, 0, 0, c.callee);
+        s.regs[static_cast<size_t>(Gpr::Rax)] = intern(SymKind::Result, 0, 0, c.callee);
+    } else if (in.branch_target) {
+        // ABI0: the callee's results follow its arguments in the caller's outgoing area. The
+        // words the caller did not write for this call (of the callee's _func.args) are results:
+        // Result n is the word at SP + 8n.
+        if (auto f = bin_.pclntab().find_func(*in.branch_target); f && f->args > 0 && f->args <= 1024)
+            for (int64_t k = 0; k < f->args / 8; ++k)
+                if (!s.fresh.contains(s.sp + 8 * k))
+                    s.slots[s.sp + 8 * k] = intern(SymKind::Result, k, 0, c.callee);
+    }
+    s.fresh.clear();
     out_.calls.push_back(std::move(c));
 }
 

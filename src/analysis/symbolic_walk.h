@@ -35,7 +35,7 @@ enum class SymKind : uint8_t {
     Stack,    // the address entry SP + n (Stack 8: the caller's SP, where stack arguments start)
     Field,    // the word loaded from base + n
     Address,  // base + n, computed (lea n(base)): the address of a field
-    Result,   // what `callee` returned in RAX
+    Result,   // what `callee` returned: in RAX (n 0), or (stack ABI) the word at the call's SP + 8n
     Imm,      // the constant n
     Static,   // the link-time address n (a RIP-relative LEA)
 };

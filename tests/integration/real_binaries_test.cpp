@@ -1,8 +1,7 @@
 // Real Go programs built by releases the toolchain matrix has no Debian package for: esbuild's
 // executables from the npm registry (scripts/real-binaries.txt, fetched and checked by
 // scripts/setup-real-binaries.sh). All but the 1.14 one are stripped: a release with no shipped
-// layout table (1.18, 1.20) is traced with the layout inferred from its own code; 1.16 and 1.17
-// have neither table nor inference yet and are refused with the reason (exit 69).
+// layout table (1.16, 1.17, 1.18, 1.20) is traced with the layout inferred from its own code.
 //   - a supported release: esbuild bundles a small project, and fails on a syntax error (its
 //     parser panics and recovers), traced in the default scope and with --scope all: output and
 //     exit status as untraced, its defers, deferred calls and recover()s in the trace, the panic
@@ -106,19 +105,8 @@ TEST(RealBinaries, EsbuildOfEverySupportedReleaseIsTracedAndEveryOtherRefused) {
         }
         const GoBinary bin = GoBinary::open(b.path);
         // Where the layout comes from: esbuild 0.5.26 (1.14) keeps its DWARF, the others are
-        // stripped; 1.15 is in the matrix (its table), the inference covers 1.18 on. A stripped
-        // 1.16 or 1.17 binary is refused (exit 69) until one of them covers it.
-        const GoRelease &r = *go_release(1, b.minor);
-        const bool inferred = r.abi == CallingConvention::Register && !r.deferproc_has_siz;
-        const std::string layout = bin.has_dwarf() ? "dwarf" : r.in_matrix ? "table" : inferred ? "inferred" : "";
-        if (layout.empty()) {
-            const RunResult refused = run_program({DEFTRACE_EXE, "-o", "/dev/null", b.path, "--version"});
-            EXPECT_EQ(exit_code(refused), 69);
-            EXPECT_EQ(refused.out, "") << "the program ran";
-            EXPECT_NE(refused.err.find("the runtime's layout could not be inferred from its code"), std::string::npos)
-                << refused.err;
-            continue;
-        }
+        // stripped: 1.15 is in the matrix (its table), the others' is inferred from their code.
+        const std::string layout = bin.has_dwarf() ? "dwarf" : go_release(1, b.minor)->in_matrix ? "table" : "inferred";
         for (const std::string scope : {"main", "all"}) {
             SCOPED_TRACE("--scope " + scope);
             const auto ok = kinds(traced_like_untraced(b, project, bundle, scope));

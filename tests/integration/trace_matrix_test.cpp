@@ -88,12 +88,11 @@ TEST(TraceMatrix, TracedProgramsBehaveExactlyAsUntracedAndTellTheExpectedStory) 
         // checked by the model); PIE builds in the default scope, whose trace must tell the same
         // normalized story (the standard library's defers are not part of it).
         const bool whole = b.variant != "pie";
-        // The stripped builds of the odd-numbered releases (1.19, 1.21, 1.23, ...: both eras) are
-        // traced with the layout inferred from their code, those of the others with the table
-        // (the inference covers the register ABI releases, 1.18 on: 1.15 uses its table).
+        // The stripped builds of the odd-numbered releases (1.15, 1.19, 1.21, 1.23, ...: both eras,
+        // both calling conventions) are traced with the layout inferred from their code, those of
+        // the others with the table.
         std::vector<std::string> env = kEnv;
-        const int minor = std::stoi(b.minor.substr(2));
-        if (b.variant == "stripped" && minor % 2 == 1 && minor >= 18)
+        if (b.variant == "stripped" && std::stoi(b.minor.substr(2)) % 2 == 1)
             env.push_back("DEFTRACE_PROBES_DIR=" + data_without_table(tmp, b.minor).string());
         auto t = run_program(
             {DEFTRACE_EXE, "--scope", whole ? "all" : "main", "-o", text.string(), "--json", json.string(), b.binary()},
