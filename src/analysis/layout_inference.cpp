@@ -349,11 +349,15 @@ void Inference::sigpanic(const WalkResult &w) {
     found("runtime.g", "sigcode1", compared_with(page), 8);
 }
 
-// freedefer(d)@1.18+: d.link = nil; ... if !d.heap { return }: its only byte test.
+// freedefer(d)@1.18+: d.link = nil; ... if !d.heap { return }: its only byte test. ≤1.17 then
+// `sc := deferclass(uintptr(d.siz))`: its only 4-byte load from d.
 void Inference::freedefer(const WalkResult &w) {
-    const std::vector<int64_t> tests = flag_tests(w, w.find(SymKind::Arg, 0));
+    const SymId d = w.find(SymKind::Arg, 0);
+    const std::vector<int64_t> tests = flag_tests(w, d);
     if (tests.size() == 1)
         found("runtime._defer", "heap", tests[0], 1);
+    if (bin_.facts().deferproc_has_siz && d != 0)
+        found("runtime._defer", "siz", offset_of(first(w, Kind::Load, d, 4)), 4);
 }
 
 // casgstatus(gp, old, new): the compare-and-swap of gp.atomicstatus.

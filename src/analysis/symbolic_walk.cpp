@@ -182,7 +182,10 @@ void Walker::call(State &s, const Instruction &in) {
 void Walker::step(State &s, const Instruction &in) {
     const auto &ops = in.operands;
     auto is_sp = [](const Operand &o) { return o.kind == Operand::Kind::Reg && o.reg == Gpr::Rsp; };
-    switch (in.op) {
+    // A sign-extending load names its field as a zero-extending one does (`movsxd (%rax),%rcx`:
+    // freedefer's d.siz, ≤1.17); the decoder leaves it as Op::Other.
+    const bool extends = in.op == Op::Other && in.text.starts_with("movsx");
+    switch (extends ? Op::Movzx : in.op) {
     case Op::Mov:
     case Op::MovImm:
     case Op::Movzx:

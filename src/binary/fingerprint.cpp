@@ -42,8 +42,13 @@ Fingerprint fingerprint(const ElfFile &elf, const Pclntab &tab, const RuntimeFun
         narrow(fp, 26, 99, "section .go.module");
     if (rt.has("runtime.(*_panic).nextDefer"))
         narrow(fp, 22, 99, "runtime.(*_panic).nextDefer");
+    // Open-coded defers came with Go 1.14; gopanic always links addOneOpenDeferFrame up to 1.21.
     if (rt.has("runtime.addOneOpenDeferFrame"))
-        narrow(fp, 0, 21, "runtime.addOneOpenDeferFrame");
+        narrow(fp, 14, 21, "runtime.addOneOpenDeferFrame");
+    else if (tab.magic() == 0xfffffffb)
+        narrow(fp, 2, 13, "no runtime.addOneOpenDeferFrame");
+    if (rt.has("runtime.reflectcallSave"))
+        narrow(fp, 14, 16, "runtime.reflectcallSave");
     if (rt.has("runtime.popDefer"))
         narrow(fp, 23, 99, "runtime.popDefer");
     else if (rt.has("runtime.freedefer"))

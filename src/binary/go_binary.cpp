@@ -118,23 +118,48 @@ void GoBinary::locate_pclntab() {
     throw Error(ErrorKind::NotGo, "not a Go program (no Go build info, no pclntab)");
 }
 
+// runtime.buildVersion, the Go string every binary carries: read through the symbol table, for a
+// binary without build info (Go ≤1.12, or a build info the linker did not write).
+std::optional<std::string> GoBinary::build_version_symbol() const {
+    auto sym = elf_.symbol("runtime.buildVersion");
+    if (!sym)
+        return std::nullopt;
+    auto header = elf_.bytes_at(sym->value, 16);
+    if (!header)
+        return std::nullopt;
+    ByteReader r(*header, "runtime.buildVersion");
+    const uint64_t len = r.u64(8);
+    if (len == 0 || len > 64)
+        return std::nullopt;
+    auto bytes = elf_.bytes_at(LinkAddr(r.u64(0)), len);
+    if (!bytes)
+        return std::nullopt;
+    return std::string(bytes->begin(), bytes->end());
+}
+
 void GoBinary::determine_version() {
     std::optional<GoVersion> v;
-    if (buildinfo_)
+    if (buildinfo_) {
         v = GoVersion::parse(buildinfo_->go_version);
-    if (v) {
-        version_source_ = "buildinfo";
-        if (v->major == 1 && !fingerprint_.admits(v->minor))
+        if (!v)
+            warnings_.push_back("unparsable Go version '" + buildinfo_->go_version + "' in build info");
+        else if (v->major == 1 && !fingerprint_.admits(v->minor))
             warnings_.push_back("build info says " + v->text + " but the binary's structure points to Go " +
                                 fingerprint_.range());
-    } else {
-        if (buildinfo_)
-            warnings_.push_back("unparsable Go version '" + buildinfo_->go_version + "' in build info");
+        version_source_ = "buildinfo";
+    } else if (auto text = build_version_symbol()) {
+        v = GoVersion::parse(*text);
+        version_source_ = "runtime.buildVersion";
+    }
+    if (!v) {
         if (fingerprint_.max_minor >= 99)
             throw Error(ErrorKind::UnsupportedGo, path() +
                                                       ": no Go version in the build info, and the structure only "
                                                       "says Go " +
                                                       fingerprint_.range());
+        if (go_release(1, fingerprint_.max_minor) == nullptr)
+            throw Error(ErrorKind::UnsupportedGo, path() + ": unsupported Go version (its structure says Go " +
+                                                      fingerprint_.range() + "); " + supported_go_sentence());
         v = GoVersion{1, fingerprint_.max_minor, 0, "go1." + std::to_string(fingerprint_.max_minor)};
         version_source_ = "fingerprint";
         warnings_.push_back("Go version estimated from the binary's structure: Go " + fingerprint_.range());

@@ -82,6 +82,7 @@ private:
     static GoBinary load(ElfFile elf);
     void locate_pclntab();
     void determine_version();
+    [[nodiscard]] std::optional<std::string> build_version_symbol() const;
 
     ElfFile elf_;
     std::optional<BuildInfo> buildinfo_;

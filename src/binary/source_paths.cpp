@@ -138,13 +138,18 @@ MainModule find_main_module(const GoBinary &bin) {
         main_file.substr(0, main_file.rfind('/') == std::string::npos ? 0 : main_file.rfind('/'));
     std::string main_path = bi ? bi->main_path : std::string();
     // A GOPATH build before Go 1.18 records no path at all: main's directory under the GOPATH
-    // tree's src/ is its import path, when that starts with a host name.
-    if (bi && main_path.empty())
-        if (const size_t src = main_dir.rfind("/src/"); src != std::string::npos) {
+    // tree's src/ is its import path, when that starts with a host name; a command of the Go
+    // distribution (cmd/vet) is at its path under GOROOT/src.
+    if (bi && main_path.empty()) {
+        const std::string goroot = goroot_of(bin.pclntab());
+        if (!goroot.empty() && main_dir.starts_with(goroot + "/src/cmd/"))
+            main_path = main_dir.substr(goroot.size() + 5);
+        else if (const size_t src = main_dir.rfind("/src/"); src != std::string::npos) {
             const std::string candidate = main_dir.substr(src + 5);
             if (candidate.substr(0, candidate.find('/')).find('.') != std::string::npos)
                 main_path = candidate;
         }
+    }
     if (main_path.empty() || main_path == "command-line-arguments")
         return {main_path, false};
     return {infer_main_module(main_path, main_dir, package_files(bin.pclntab())), true};

@@ -52,6 +52,7 @@ RuntimeOffsets RuntimeOffsets::from(const StructLayouts &l) {
     o.defer.varp = opt(l, d, "varp");
     o.defer.framepc = opt(l, d, "framepc");
     o.defer.head = opt(l, d, "head");
+    o.defer.siz = opt(l, d, "siz");
 
     const char *p = "runtime._panic";
     o.panic.size = static_cast<uint32_t>(l.size_of(p).value_or(0));

@@ -22,6 +22,7 @@ struct RuntimeOffsets {
     struct Defer {
         uint32_t size, heap, sp, pc, fn, link;
         Opt started, open_defer, rangefunc, panic, fd, varp, framepc, head;
+        Opt siz; // ≤1.17: the size of the arguments kept right after the record
     } defer{};
     struct Panic {
         uint32_t size, arg, link, recovered, goexit;

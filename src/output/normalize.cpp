@@ -128,15 +128,15 @@ std::optional<json> normalize_event(json &&e, const Paths &paths) {
     json n;
     for (auto it = e.begin(); it != e.end(); ++it) {
         const std::string &k = it.key();
-        // handle: an address; status (never_run): whether a goroutine was still runnable or
-        // already parked when os.Exit came is a matter of scheduling; time and tid: when and on
-        // which thread, never the same twice. A panic's stack: which calls the compiler inlines,
-        // and so which frames a traceback shows, changes from release to release, and the
-        // library's frames with it; the events' sites and order already tell the story.
-        // go_start: the wrapper a go statement starts in is named differently by each release
-        // (main.main.func1, main.main.gowrap1). (A child's exit, -f, keeps its status.)
-        if (k == "seq" || k == "bit" || k == "wrapper" || k == "handle" || (k == "status" && kind != "exit") ||
-            k == "time" || k == "tid" || k == "stack" || k == "stack_truncated" || k == "go_start")
+        // handle: an address; args (≤1.16 defers): their pointers differ from run to run; status (never_run): whether a
+        // goroutine was still runnable or already parked when os.Exit came is a matter of scheduling; time and tid:
+        // when and on which thread, never the same twice. A panic's stack: which calls the compiler inlines, and so
+        // which frames a traceback shows, changes from release to release, and the library's frames with it; the
+        // events' sites and order already tell the story. go_start: the wrapper a go statement starts in is named
+        // differently by each release (main.main.func1, main.main.gowrap1). (A child's exit, -f, keeps its status.)
+        if (k == "seq" || k == "bit" || k == "wrapper" || k == "handle" || k == "args" ||
+            (k == "status" && kind != "exit") || k == "time" || k == "tid" || k == "stack" || k == "stack_truncated" ||
+            k == "go_start")
             continue;
         n[k] = std::move(it.value());
     }

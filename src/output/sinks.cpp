@@ -181,7 +181,10 @@ struct BodyText {
 
     std::string operator()(std::monostate) const { return e.kind == EventKind::Goexit ? "runtime.Goexit" : ""; }
     std::string operator()(const DeferPayload &d) const {
-        return "defer " + std::string(to_string(d.form)) + " " + terminal_safe(d.fn.fn);
+        std::string s = "defer " + std::string(to_string(d.form)) + " " + terminal_safe(d.fn.fn);
+        if (d.args && !d.args->empty())
+            s += " (args " + *d.args + ")";
+        return s;
     }
     std::string operator()(const CallPayload &c) const {
         return "call  " + terminal_safe(c.fn.fn) + " [" + terminal_safe(c.cause) + "]";

@@ -74,6 +74,8 @@ json DeferPayload::to_json() const {
     fn.put(j);
     if (bit)
         j["bit"] = *bit;
+    if (args)
+        j["args"] = *args;
     return j;
 }
 

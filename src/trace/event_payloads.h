@@ -63,10 +63,15 @@ struct ChainedPanic {
 };
 
 // defer: a defer statement registered a deferred call.
+inline constexpr size_t kMaxDeferArgBytes = 256;
+
 struct DeferPayload {
     DeferForm form = DeferForm::Heap;
     DeferTarget fn;
     std::optional<int> bit; // open-coded
+    // ≤1.16: the deferred call's arguments as the runtime keeps them behind the record (at most
+    // kMaxDeferArgBytes), hexadecimal bytes in memory order.
+    std::optional<std::string> args;
     [[nodiscard]] nlohmann::ordered_json to_json() const;
 };
 

@@ -171,6 +171,7 @@ private:
     void on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     [[nodiscard]] bool runs_a_defer(const ThreadStop &stop) const;
     void on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
+    [[nodiscard]] std::optional<std::string> deferred_args(const ThreadStop &stop, Addr d, bool at_call) const;
     // Why the runtime runs a deferred call (panic, goexit, return), and the defer statement's site;
     // an inline exit's open-coded bit into `e`'s CallPayload.
     std::string call_cause(const ThreadStop &stop, const Probe &p, Addr g, Event &e,

@@ -22,7 +22,10 @@ void Tracer::on_deferproc(ThreadStop &stop, const Probe &p, Addr g, uint64_t goi
         e.site = names_->site_at(Addr(ret.value_or(0)), true);
     }
     const Addr code = funcvals_->code(fn);
-    e.payload = DeferPayload{stack ? DeferForm::Stack : DeferForm::Heap, deferred_target(code, fn), std::nullopt};
+    DeferPayload defer{stack ? DeferForm::Stack : DeferForm::Heap, deferred_target(code, fn), std::nullopt, {}};
+    if (p.kind != ProbeKind::DeferProcAt)
+        defer.args = deferred_args(stop, stack ? Addr(stop.regs.raw.rax) : Addr(), at_call);
+    e.payload = std::move(defer);
     remember(goid, fn, e.site);
     if (at_call) {
         // Out of the whole-program scope the model sees no registration (registrations_observed).
@@ -33,6 +36,39 @@ void Tracer::on_deferproc(ThreadStop &stop, const Probe &p, Addr g, uint64_t goi
                                      stop.regs.sp() + 8, code, -1, e.site);
     }
     emit(std::move(e));
+}
+
+// ≤1.16 a deferred call's arguments travel with its record: deferproc(siz, fn) finds them after
+// fn in its caller's outgoing arguments (ABI0) and copies them behind the _defer; a stack record
+// (`d`) has them behind it already. nullopt where the release keeps none (1.17+ wraps every call
+// with arguments in a closure).
+std::optional<std::string> Tracer::deferred_args(const ThreadStop &stop, Addr d, bool at_call) const {
+    if (!bin_->facts().deferproc_has_siz || bin_->facts().abi != CallingConvention::Stack)
+        return std::nullopt;
+    const ProcessMemory &mem = tracee_->memory();
+    Addr siz_at, args_at;
+    if (!d.is_null()) {
+        if (!off_.defer.siz || off_.defer.size == 0)
+            return std::nullopt;
+        siz_at = d + *off_.defer.siz;
+        args_at = d + off_.defer.size;
+    } else { // deferproc(siz, fn): at its entry SP+8 (at the CALL, SP), then fn, then the arguments
+        siz_at = stop.regs.sp() + (at_call ? 0 : 8);
+        args_at = siz_at + 16;
+    }
+    auto siz = mem.read_u32(siz_at);
+    if (!siz)
+        return std::nullopt;
+    auto bytes = mem.read_bytes(args_at, std::min<uint64_t>(*siz, kMaxDeferArgBytes));
+    if (!bytes)
+        return std::nullopt;
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char c : *bytes) {
+        hex += kHex[c >> 4];
+        hex += kHex[c & 15];
+    }
+    return hex;
 }
 
 // The defer statement of an open-coded bit.
@@ -62,7 +98,7 @@ void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t
     Event e = make_event(EventKind::Defer, goid, g);
     set_open_site(e, *p.func, p.bit);
     const Addr code = funcvals_->code(funcval);
-    e.payload = DeferPayload{DeferForm::OpenCoded, deferred_target(code, funcval), p.bit};
+    e.payload = DeferPayload{DeferForm::OpenCoded, deferred_target(code, funcval), p.bit, {}};
     remember(goid, funcval, e.site);
     // The store runs in the function's body: its SP is the frame's.
     if (whole_program_)

@@ -51,7 +51,7 @@ std::string describe(const RuntimeOffsets &o) {
     for (uint32_t v : {o.defer.size, o.defer.heap, o.defer.sp, o.defer.pc, o.defer.fn, o.defer.link})
         s += " " + std::to_string(v);
     for (const auto &v : {o.defer.started, o.defer.open_defer, o.defer.rangefunc, o.defer.panic, o.defer.fd,
-                          o.defer.varp, o.defer.framepc, o.defer.head})
+                          o.defer.varp, o.defer.framepc, o.defer.head, o.defer.siz})
         s += " " + opt(v);
     s += " _panic:";
     for (uint32_t v : {o.panic.size, o.panic.arg, o.panic.link, o.panic.recovered, o.panic.goexit})

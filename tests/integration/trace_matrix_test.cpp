@@ -7,6 +7,7 @@
 //   - the runtime model (docs/validation.md) agrees with every observation: 0 divergences.
 #include "manifest.h"
 #include "output/trace_diff.h"
+#include "release/go_releases.h"
 #include "run_program.h"
 #include "scratch_dir.h"
 #include "views/view_checks.h"
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <sys/wait.h>
@@ -375,6 +377,44 @@ TEST(TraceText, FatalErrorsAndExecsAreTold) {
         }
     }
     EXPECT_GT(tried, 0) << "none of the programs is built (scripts/build-testdata.sh)";
+}
+
+// Before Go 1.17 a deferred call's arguments are kept behind its record: testdata/basic's
+// `defer c.show("value receiver saw")` (main.go:68, c a counter{n: 1}) carries the copied
+// receiver (n = 1) and the string (18 bytes long) in every variant; later releases wrap the
+// call in a closure and the event has no args.
+TEST(TraceText, DeferredCallArgumentsOfTheStackABI) {
+    int tried = 0;
+    for (const auto &b : load_manifest()) {
+        if (b.program != "basic")
+            continue;
+        if (const char *minor = std::getenv("DEFTRACE_GO_MINOR"); minor != nullptr && b.minor != minor)
+            continue;
+        SCOPED_TRACE(b.label());
+        ++tried;
+        const ScratchDir tmp("args");
+        run_program({DEFTRACE_EXE, "--scope", "all", "-o", "/dev/null", "--json", tmp / "t.json", b.binary()}, kEnv);
+        const auto trace = nlohmann::json::parse(slurp(tmp / "t.json"), nullptr, false);
+        ASSERT_FALSE(trace.is_discarded());
+        const bool stack_abi = go_release(1, std::stoi(b.minor.substr(2)))->abi == CallingConvention::Stack;
+        bool seen = false;
+        for (const auto &e : trace["events"]) {
+            if (e.value("kind", "") != "defer")
+                continue;
+            EXPECT_EQ(e.contains("args"), stack_abi && e.value("defer_kind", "") != "open-coded") << e.dump();
+            if (e["site"].value("line", 0) == 68 && e["site"].value("function", "") == "main.calls") {
+                seen = true;
+                if (stack_abi) {
+                    const std::string args = e.value("args", "");
+                    ASSERT_EQ(args.size(), 48u) << e.dump(); // n, the string's pointer and length
+                    EXPECT_EQ(args.substr(0, 16), "0100000000000000");
+                    EXPECT_EQ(args.substr(32), "1200000000000000");
+                }
+            }
+        }
+        EXPECT_TRUE(seen) << "no defer at main.calls (main.go:68)";
+    }
+    EXPECT_GT(tried, 0) << "testdata/basic is not built (scripts/build-testdata.sh)";
 }
 
 } // namespace

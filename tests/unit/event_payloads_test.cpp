@@ -19,9 +19,11 @@ std::string keys(const json &j) {
 }
 
 TEST(EventPayloads, OptionalKeysOnlyWhenSet) {
-    EXPECT_EQ(keys(DeferPayload{DeferForm::Heap, {"main.f", ""}, std::nullopt}.to_json()), "defer_kind,fn");
-    EXPECT_EQ(keys(DeferPayload{DeferForm::OpenCoded, {"main.f", "main.f.deferwrap1"}, 0}.to_json()),
+    EXPECT_EQ(keys(DeferPayload{DeferForm::Heap, {"main.f", ""}, std::nullopt, {}}.to_json()), "defer_kind,fn");
+    EXPECT_EQ(keys(DeferPayload{DeferForm::OpenCoded, {"main.f", "main.f.deferwrap1"}, 0, {}}.to_json()),
               "defer_kind,fn,wrapper,bit");
+    EXPECT_EQ(keys(DeferPayload{DeferForm::Stack, {"main.f", ""}, std::nullopt, "2a00000000000000"}.to_json()),
+              "defer_kind,fn,args");
     EXPECT_EQ(keys(CallPayload{{"main.f", ""}, DeferForm::OpenCoded, 2, "return"}.to_json()),
               "fn,defer_kind,bit,cause");
     EXPECT_EQ(keys(CallPayload{{"main.f", ""}, std::nullopt, std::nullopt, "panic"}.to_json()), "fn,cause");
