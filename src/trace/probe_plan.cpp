@@ -257,13 +257,9 @@ void ProbePlan::add_runtime_calls(bool panics_only) {
     // returns into one of the three.
     if (facts.panic_calls_reflectcall) {
         const Pclntab &tab = bin_->pclntab();
-        for (size_t i = 0; i < tab.num_funcs(); ++i) {
-            const FuncInfo f = tab.func(i);
-            const std::string_view name = tab.func_name(f);
-            if (name.starts_with("runtime.call") && name.size() > 12 &&
-                name.find_first_not_of("0123456789", 12) == std::string_view::npos)
+        for (size_t i = 0; i < tab.num_funcs(); ++i)
+            if (const FuncInfo f = tab.func(i); is_reflectcall_helper(tab.func_name(f)))
                 add_indirect_calls(f, "", true);
-        }
     }
 }
 

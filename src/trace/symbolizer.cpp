@@ -31,6 +31,16 @@ bool is_runtime_function(std::string_view name) {
     return name.starts_with("runtime.") || name.starts_with("internal/") || name.starts_with("runtime/");
 }
 
+bool is_reflectcall_helper(std::string_view name) {
+    constexpr std::string_view prefix = "runtime.call";
+    return name.starts_with(prefix) && name.size() > prefix.size() &&
+           name.find_first_not_of("0123456789", prefix.size()) == std::string_view::npos;
+}
+
+bool runs_deferred_calls_by_reflectcall(std::string_view name) {
+    return name == "runtime.gopanic" || name == "runtime.Goexit" || name == "runtime.reflectcallSave";
+}
+
 Symbolizer::Symbolizer(const GoBinary &bin, const StackWalker &walker, const ProcessMemory &mem,
                        const Disassembler &dis)
     : bin_(bin), walker_(walker), mem_(mem), dis_(dis), main_module_(main_module_of(bin)) {}

@@ -20,6 +20,14 @@ namespace deftrace {
 // runtime.*, runtime/*, internal/*: the runtime's machinery, never the program's story.
 bool is_runtime_function(std::string_view name);
 
+// runtime.call16, call32, ... (≤1.16): reflectcall jumps to the one that fits the arguments, and
+// it makes the call.
+bool is_reflectcall_helper(std::string_view name);
+// The runtime functions whose reflectcall is a deferred call (≤1.16): gopanic and Goexit for a
+// linked record, reflectcallSave for runOpenDeferFrame. reflect.Value.Call and finalizers use
+// reflectcall too.
+bool runs_deferred_calls_by_reflectcall(std::string_view name);
+
 // The function a deferred call runs. For a compiler-generated wrapper (deferwrap, a method
 // value's -fm) `fn` is the function it calls and `wrapper` its own name; otherwise `wrapper` is
 // empty. `fn` is "nil" for `defer f()` of a nil func value.

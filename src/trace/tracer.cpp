@@ -340,12 +340,13 @@ void Tracer::on_probes(ThreadStop &stop, const std::vector<Probe> &probes) {
     validator_->at_stop({}, {}); // nothing read yet at this stop (recovery runs on g0)
     if (current.checked && current_g_.r14_holds_g())
         validator_->current_g(current.g, Addr(stop.regs.raw.r14));
+    const LinkAddr at = walker_->to_link(stop.regs.pc());
     for (const Probe &p : probes) {
         if (!probe_regs_.adapts()) {
             handle(stop, p, current.g);
             continue;
         }
-        Registers regs = probe_regs_.view(stop.regs, p, walker_->to_link(stop.regs.pc()), current.g, tracee_->memory());
+        Registers regs = probe_regs_.view(stop.regs, p, at, current.g, tracee_->memory());
         ThreadStop seen{stop.tracee, stop.tid, regs};
         handle(seen, p, current.g);
     }

@@ -110,10 +110,7 @@ void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t
 // reflect.Value.Call or a finalizer: reflectcall jumped to it, so it returns into its caller.
 bool Tracer::runs_a_defer(const ThreadStop &stop) const {
     const auto frames = walker_->walk(stop.regs.pc(), stop.regs.sp(), 2);
-    if (frames.size() < 2)
-        return false;
-    const std::string_view caller = frames[1].name;
-    return caller == "runtime.gopanic" || caller == "runtime.Goexit" || caller == "runtime.reflectcallSave";
+    return frames.size() >= 2 && runs_deferred_calls_by_reflectcall(frames[1].name);
 }
 
 void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid) {

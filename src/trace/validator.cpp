@@ -1,5 +1,7 @@
 #include "trace/validator.h"
 
+#include "trace/symbolizer.h"
+
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -92,21 +94,15 @@ Addr Validator::code_of(Addr funcval) const {
     return funcvals_.code(funcval);
 }
 
-// runtime.call16, call32, ... (≤1.16): reflectcall's helpers, which make a deferred call for
-// gopanic, Goexit and reflectcallSave.
+// A callNN of reflectcall (≤1.16), which makes gopanic's, Goexit's and reflectcallSave's
+// deferred calls.
 bool Validator::is_reflectcall_helper(const Frame &f) const {
-    if (!bin_.facts().panic_calls_reflectcall)
-        return false;
-    const std::string_view name = f.name;
-    return name.starts_with("runtime.call") && name.size() > 12 &&
-           name.find_first_not_of("0123456789", 12) == std::string_view::npos;
+    return bin_.facts().panic_calls_reflectcall && deftrace::is_reflectcall_helper(f.name);
 }
 
-// The callNN at frames[j] runs a deferred call for the runtime (gopanic, Goexit, or
-// reflectcallSave for runOpenDeferFrame), not for reflect.
+// The callNN at frames[j] runs a deferred call for the runtime, not for reflect.
 bool Validator::runner_call(const std::vector<Frame> &frames, size_t j) const {
-    return j + 1 < frames.size() && (is(frames[j + 1], "runtime.gopanic") || is(frames[j + 1], "runtime.Goexit") ||
-                                     is(frames[j + 1], "runtime.reflectcallSave"));
+    return j + 1 < frames.size() && runs_deferred_calls_by_reflectcall(frames[j + 1].name);
 }
 
 // ≤1.16: reflect's frames between a method value or MakeFunc func and the function it calls
@@ -123,12 +119,8 @@ bool Validator::reflect_call_frame(const Frame &f) const {
 // (it subtracts the call's 5 bytes from the return address): that frame, stopped at the call
 // itself, is running its defers through deferreturn.
 bool Validator::returns_into_deferreturn_call(const Frame &f) const {
-    if (!bin_.facts().deferreturn_jmpdefer || !deferreturn_ || f.pc.is_null())
-        return false;
-    const LinkAddr at = walker_.to_link(f.pc);
-    if (at < f.func.entry || f.func.deferreturn == 0 || at != f.func.entry + f.func.deferreturn)
-        return false;
-    return true;
+    return bin_.facts().deferreturn_jmpdefer && !f.pc.is_null() && f.func.deferreturn != 0 &&
+           walker_.to_link(f.pc) == f.func.entry + f.func.deferreturn;
 }
 
 bool Validator::is_wrapper(const Frame &f) const {
