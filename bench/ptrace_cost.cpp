@@ -93,7 +93,7 @@ double run_deftrace(const std::string &victim, const std::string &symbol, long n
     const Addr target = LoadBias().runtime(sym->value); // the victim is not PIE
     auto t0 = Clock::now();
     auto t = Tracee::launch({victim, "calls", std::to_string(n)});
-    t.map_scratch(64 * 1024, {Addr(0x300000)});
+    t.map_scratch(64 * 1024, {Addr(0x300000), Addr(0x10000000), Addr(0x20000000)});
     if (patched)
         t.insert_breakpoint(target, sym->size);
     else

@@ -5,7 +5,10 @@
 #      program (bench/go_victim: the same loop in a Go process, with its threads and signals);
 #   2. traced/untraced wall time of testdata/defer_heavy in full and --panics-only modes, and
 #      deftrace's cost per breakpoint hit and per reported event (full mode; hits counted by
-#      --stats) as multiples of the bare stop of a Go program.
+#      --stats) as multiples of the bare stop of a Go program;
+#   3. the same full trace with every probe stopping (--no-inline-probes), and the cost of an
+#      event recorded in the program without a stop (arch/record_stub.h) against that stop:
+#      (inline - untraced - the stops it still took) / the hits it recorded.
 #   scripts/bench-trace.sh [BUILD_DIR] [ROUNDS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,7 +50,7 @@ untraced=$(best "$tmp/defer_heavy" $n)
 full=$(best "$deftrace" --no-color --scope all -o /dev/null "$tmp/defer_heavy" $n)
 panics=$(best "$deftrace" --no-color --panics-only -o /dev/null "$tmp/defer_heavy" $n)
 "$deftrace" --no-color --scope all --stats -o "$tmp/trace.txt" "$tmp/defer_heavy" $n >/dev/null
-stats=$(tail -1 "$tmp/trace.txt")
+stats=$(grep " breakpoint hits" "$tmp/trace.txt")
 hits=$(sed -E 's/.* ([0-9]+) breakpoint hits.*/\1/' <<<"$stats")
 events=$(sed -E 's/.* ([0-9]+) events.*/\1/' <<<"$stats")
 printf 'untraced                 %6d ms\n' "$untraced"
@@ -58,3 +61,20 @@ echo "$stats"
 awk -v f="$full" -v u="$untraced" -v h="$hits" -v e="$events" -v bare="$bare_us" 'BEGIN{
   per = (f - u) * 1000 / h; printf "cost per breakpoint hit  %6.2f us   = %.2f x bare ptrace stop (Go program)\n", per, per / bare
   per = (f - u) * 1000 / e; printf "cost per event (full)    %6.2f us   = %.2f x bare ptrace stop (Go program)\n", per, per / bare }'
+
+inline_stats() { "$deftrace" --no-color --scope all --stats -o "$tmp/trace.txt" "$@" >/dev/null 2>&1 || true; cat "$tmp/trace.txt"; }
+stopping=$(best "$deftrace" --no-color --scope all --no-inline-probes -o /dev/null "$tmp/defer_heavy" $n)
+all_stats=$(inline_stats "$tmp/defer_heavy" $n)
+recorded=$(sed -nE 's/^stats: ([0-9]+) hits recorded without a stop.*/\1/p' <<<"$all_stats")
+stops_inline=$(sed -nE 's/.* ([0-9]+) stops, .*/\1/p' <<<"$all_stats")
+stops_all=$("$deftrace" --no-color --scope all --no-inline-probes --stats -o "$tmp/t2.txt" "$tmp/defer_heavy" $n >/dev/null 2>&1; sed -nE 's/.* ([0-9]+) stops, .*/\1/p' "$tmp/t2.txt")
+echo "== inline probes: defer_heavy $n rounds (Go $newest), --scope all"
+printf 'every probe stopping     %6d ms   x%s   %d stops\n' "$stopping" \
+  "$(awk -v a="$stopping" -v b="$untraced" 'BEGIN{printf "%.1f", a/(b>0?b:1)}')" "$stops_all"
+printf 'probes recording         %6d ms   x%s   %d stops, %d hits recorded without one\n' "$full" \
+  "$(awk -v a="$full" -v b="$untraced" 'BEGIN{printf "%.1f", a/(b>0?b:1)}')" "$stops_inline" "$recorded"
+awk -v f="$full" -v u="$untraced" -v s="$stopping" -v si="$stops_inline" -v sa="$stops_all" -v r="$recorded" -v bare="$bare_us" 'BEGIN{
+  stop = (s - u) * 1000 / (sa > 0 ? sa : 1)
+  per = ((f - u) * 1000 - si * stop) / (r > 0 ? r : 1)
+  printf "cost per stop (this run) %6.2f us   = %.2f x bare ptrace stop (Go program)\n", stop, stop / bare
+  printf "cost per recorded event  %6.2f us   = %.3f x bare ptrace stop (program + deftrace reading it)\n", per, per / bare }'

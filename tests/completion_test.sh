@@ -70,7 +70,7 @@ expect_lacks() {
 expect_has 'deftrace ins' inspect
 expect_has 'deftrace di' diff
 expect_exactly 'deftrace --ex' --expect
-expect_exactly 'deftrace --no' --no-color --normalize
+expect_exactly 'deftrace --no' --no-color --no-inline-probes --normalize
 expect_exactly 'deftrace inspect --j' --json
 expect_exactly 'deftrace -o tr' trace.txt trace.json
 expect_exactly 'deftrace --expect w' want.json

@@ -163,6 +163,10 @@ int main(int argc, char **argv) {
         app.add_flag("--all-recovers", trace.all_recovers,
                      "Also report recover() calls made while no panic is in progress (recover() = nil, no "
                      "panic) in --panics-only mode, which otherwise leaves them out and costs them no stop");
+        app.add_flag("--no-inline-probes", trace.no_inline_probes,
+                     "Stop the program at every probe, as a debugger's breakpoint does; by default a probe "
+                     "whose event needs only registers and a few words records it in the program, with no "
+                     "stop (panics, recoveries and Goexit always stop)");
         app.add_option("--timeline", trace.timeline,
                        "Write a timeline of the trace to FILE (Trace Event Format: open it in ui.perfetto.dev or "
                        "chrome://tracing), a track per goroutine");

@@ -370,6 +370,7 @@ int run_trace(const TraceCommandOptions &opts) {
     topts.panics_only = opts.panics_only;
     topts.scope = opts.scope;
     topts.all_recovers = opts.all_recovers;
+    topts.inline_probes = !opts.no_inline_probes;
     topts.leak_age = opts.leak_age;
     // --fail-on-leak and --leak-age alone follow the shipped probes, as --leaks does.
     const bool shipped = opts.leaks || ((opts.fail_on_leak || opts.leak_age) && opts.probes.empty());
@@ -466,6 +467,7 @@ int run_trace(const TraceCommandOptions &opts) {
                      topts.resources.empty() ? "" : ", SIGUSR1 reports what is open");
         say_unplaced(tracer.unplaced());
         tracee.set_between_stops([deadline, &tracer] {
+            tracer.drain();
             if (g_report != 0) {
                 g_report = 0;
                 tracer.report_leaks();
@@ -477,6 +479,13 @@ int run_trace(const TraceCommandOptions &opts) {
             return g_detach != 0 || (deadline && Clock::now() >= *deadline);
         });
         attached_signals->start_ticks();
+    } else if (tracer.recording_probes() != 0) {
+        // What the probes record is read at each stop, and every 100 ms while there is none.
+        tracee.set_between_stops([&tracer] {
+            tracer.drain();
+            return false;
+        });
+        tracee.tick_every(100'000'000);
     }
     ExitStatus status = tracee.run(tracer);
     attached_signals.reset();
@@ -504,6 +513,12 @@ int run_trace(const TraceCommandOptions &opts) {
             static_cast<unsigned long long>(st.signals_forwarded), static_cast<unsigned long long>(st.threads),
             static_cast<unsigned long long>(tracer.events()), static_cast<unsigned long long>(reads),
             st.breakpoint_hits ? static_cast<double>(reads) / static_cast<double>(st.breakpoint_hits) : 0.0);
+        text_out.write(line);
+        std::snprintf(line, sizeof line,
+                      "stats: %llu hits recorded without a stop by %zu recording probes; %llu of their hits "
+                      "stopped (a panic in progress, or the ring full)\n",
+                      static_cast<unsigned long long>(tracer.recorded()), tracer.recording_probes(),
+                      static_cast<unsigned long long>(tracer.recording_stops()));
         text_out.write(line);
         text_out.write("stats: " + progress.summary() + "\n");
     }

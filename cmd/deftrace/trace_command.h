@@ -20,6 +20,7 @@ struct TraceCommandOptions {
     bool panics_only = false;
     std::string scope = "main";          // --scope: main, all, or a regular expression
     bool all_recovers = false;           // --all-recovers
+    bool no_inline_probes = false;       // --no-inline-probes
     bool stats = false;                  // --stats: what tracing cost, at the end of the text trace
     bool normalize = false;              // --normalize: the --json trace in normalized form
     std::optional<std::string> expect;   // --expect: compare the normalized trace with this file

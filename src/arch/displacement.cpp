@@ -174,6 +174,12 @@ std::optional<JumpPatch> patch_from(const std::vector<RuntimeInstruction> &insns
         if (off + in.size > limit)
             return std::nullopt;
         if (i == site) {
+            std::optional<size_t> recorded; // the recording code's jump past the trap
+            if (trap.record != nullptr) {
+                recorded = append_record(p.trampoline, trampoline + p.trampoline.size(), *trap.record);
+                if (!recorded)
+                    return std::nullopt;
+            }
             if (trap.kind == TrampolineTrap::Kind::Int3) {
                 p.trampoline.push_back(0xcc);
                 p.hit_offset = p.trampoline.size();
@@ -183,6 +189,10 @@ std::optional<JumpPatch> patch_from(const std::vector<RuntimeInstruction> &insns
                 if (!hit)
                     return std::nullopt;
                 p.hit_offset = trap_at + *hit;
+            }
+            if (recorded) {
+                const auto past = static_cast<uint32_t>(static_cast<int32_t>(p.trampoline.size() - (*recorded + 4)));
+                std::memcpy(p.trampoline.data() + *recorded, &past, 4);
             }
         }
         // The breakpoint's own instruction runs displaced either way, in a stub or here; the

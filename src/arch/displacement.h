@@ -7,6 +7,7 @@
 #pragma once
 
 #include "arch/disassembler.h"
+#include "arch/record_stub.h"
 
 #include <cstdint>
 #include <optional>
@@ -72,6 +73,9 @@ struct TrampolineTrap {
     Addr armed;        // a byte: the trap fires only while it is not 0
     uint32_t tgid = 0; // the process (the thread's id is asked of the kernel)
     int signal = 0;
+    // Either kind: record without stopping when the record's conditions hold, and trap only
+    // when they do not (arch/record_stub.h). Null: always trap.
+    const RecordSpec *record = nullptr;
 };
 
 // Plans a jump patch for the breakpoint at `site`, with its trampoline at `trampoline`. `code`
@@ -97,8 +101,8 @@ std::optional<JumpPatch> plan_jump_patch(const Disassembler &dis, Bytes code, Ad
                                          Addr trampoline);
 
 // The largest trampoline plan_patch makes: up to four instructions before the breakpoint's and
-// five from it, the trap (at most arch/guarded_trap.h's), and a call's push and jump or a jump
-// back.
-inline constexpr size_t kMaxTrampolineSize = 9 * 15 + 160 + 25 + 5;
+// five from it, the recording code (arch/record_stub.h), the trap (at most arch/guarded_trap.h's),
+// and a call's push and jump or a jump back.
+inline constexpr size_t kMaxTrampolineSize = 9 * 15 + kMaxRecordCodeSize + 160 + 25 + 5;
 
 } // namespace deftrace

@@ -36,6 +36,7 @@ RuntimeOffsets RuntimeOffsets::from(const StructLayouts &l) {
 
     o.m.g0 = req(l, "runtime.m", "g0");
     o.m.curg = req(l, "runtime.m", "curg");
+    o.m.procid = opt(l, "runtime.m", "procid");
 
     const char *d = "runtime._defer";
     o.defer.size = static_cast<uint32_t>(l.size_of(d).value_or(0));

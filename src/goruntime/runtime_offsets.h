@@ -18,6 +18,7 @@ struct RuntimeOffsets {
     } g{};
     struct M {
         uint32_t g0, curg;
+        Opt procid; // the thread's id (minit); not inferred for stripped binaries
     } m{};
     struct Defer {
         uint32_t size, heap, sp, pc, fn, link;

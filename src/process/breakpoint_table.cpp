@@ -10,6 +10,11 @@ namespace {
 constexpr uint8_t kInt3 = 0xcc, kNop = 0x90;
 }
 
+bool BreakpointTable::records(Addr addr) const {
+    auto it = table_.find(addr);
+    return it != table_.end() && it->second.recording;
+}
+
 void BreakpointTable::set_scratch(Addr base, size_t size) {
     scratch_ = base;
     scratch_size_ = size;
@@ -29,10 +34,12 @@ Addr BreakpointTable::allocate_slot() {
     return scratch_ + (next_slot_++) * kStubSlotSize;
 }
 
-void BreakpointTable::insert_patched(const ProcessMemory &mem, const Disassembler &dis, Addr addr, size_t patchable) {
+bool BreakpointTable::insert_patched(const ProcessMemory &mem, const Disassembler &dis, Addr addr, size_t patchable,
+                                     const RecordSpec *record, bool or_int3) {
     if (table_.contains(addr) || patchable < 5 || scratch_.is_null()) {
-        insert(mem, dis, addr);
-        return;
+        if (or_int3)
+            insert(mem, dis, addr);
+        return or_int3;
     }
     uint8_t code[32];
     const size_t n = std::min(patchable, sizeof code);
@@ -42,18 +49,28 @@ void BreakpointTable::insert_patched(const ProcessMemory &mem, const Disassemble
     // goes, so plan once at the lowest place it could take, then at its place.
     const size_t room = trampoline_top_ - std::min(trampoline_top_, next_slot_ * kStubSlotSize);
     std::optional<JumpPatch> patch;
+    bool trap_recording = false;
     if (room >= kMaxTrampolineSize) {
-        patch = plan_jump_patch(dis, Bytes(code, n), addr, n, scratch_ + (trampoline_top_ - kMaxTrampolineSize));
+        TrampolineTrap trap;
+        trap.record = record;
+        patch = plan_patch(dis, Bytes(code, n), addr, addr, n, scratch_ + (trampoline_top_ - kMaxTrampolineSize), trap);
+        if (!patch && record != nullptr) { // a ring out of reach: trap at every hit
+            trap.record = nullptr;
+            patch =
+                plan_patch(dis, Bytes(code, n), addr, addr, n, scratch_ + (trampoline_top_ - kMaxTrampolineSize), trap);
+        }
         if (patch) {
             const size_t at = (trampoline_top_ - patch->trampoline.size()) & ~size_t{7};
-            patch = plan_jump_patch(dis, Bytes(code, n), addr, n, scratch_ + at);
+            patch = plan_patch(dis, Bytes(code, n), addr, addr, n, scratch_ + at, trap);
             if (patch)
                 trampoline_top_ = at;
+            trap_recording = patch && trap.record != nullptr;
         }
     }
     if (!patch) {
-        insert(mem, dis, addr);
-        return;
+        if (or_int3)
+            insert(mem, dis, addr);
+        return or_int3;
     }
     Breakpoint bp;
     bp.trampoline = scratch_ + trampoline_top_;
@@ -63,9 +80,11 @@ void BreakpointTable::insert_patched(const ProcessMemory &mem, const Disassemble
     mem.patch(addr, patch->jump);
     patched_.emplace(patch->address, patch->address + patch->length);
     bp.patch = std::move(patch);
-    trampolines_.emplace(bp.trampoline, addr);
+    bp.recording = trap_recording;
+    trampolines_.emplace(bp.trap_int3(), addr);
     removed_.erase(addr);
     table_.emplace(addr, std::move(bp));
+    return true;
 }
 
 // Where a guarded patch for `addr` may start and end, given the patches and int3s in place.
@@ -107,6 +126,11 @@ bool BreakpointTable::insert_guarded(const ProcessMemory &mem, const Disassemble
     // The window before `addr` is the caller's analysis: what it holds may move.
     auto patch = plan_patch(dis, Bytes(code), from, addr, code.size(),
                             scratch_ + (trampoline_top_ - kMaxTrampolineSize), trap, true);
+    if (!patch && trap.record != nullptr) { // a ring out of reach: trap at every hit
+        trap.record = nullptr;
+        patch = plan_patch(dis, Bytes(code), from, addr, code.size(), scratch_ + (trampoline_top_ - kMaxTrampolineSize),
+                           trap, true);
+    }
     if (!patch)
         return false;
     const size_t at = (trampoline_top_ - patch->trampoline.size()) & ~size_t{7};
@@ -119,11 +143,15 @@ bool BreakpointTable::insert_guarded(const ProcessMemory &mem, const Disassemble
     bp.plan.address = addr;
     bp.users = 1;
     bp.armed = trap.armed;
+    bp.recording = trap.record != nullptr;
     mem.patch(bp.trampoline, patch->trampoline);
     mem.patch(patch->address, patch->jump);
     patched_.emplace(patch->address, patch->address + patch->length);
     bp.patch = std::move(patch);
-    guarded_hits_.emplace(bp.hit_pc(), addr);
+    if (trap.kind == TrampolineTrap::Kind::Int3)
+        trampolines_.emplace(bp.trap_int3(), addr);
+    else
+        guarded_hits_.emplace(bp.hit_pc(), addr);
     removed_.erase(addr);
     table_.emplace(addr, std::move(bp));
     return true;
@@ -170,9 +198,9 @@ void BreakpointTable::unpatch(const ProcessMemory &mem, const Breakpoint &bp, bo
         guarded_hits_.erase(bp.hit_pc());
         removed_guarded_hits_.insert(bp.hit_pc());
     } else {
-        mem.patch(bp.trampoline, std::span<const uint8_t>(&kNop, 1));
-        trampolines_.erase(bp.trampoline);
-        removed_trampolines_.insert(bp.trampoline);
+        mem.patch(bp.trap_int3(), std::span<const uint8_t>(&kNop, 1));
+        trampolines_.erase(bp.trap_int3());
+        removed_trampolines_.insert(bp.trap_int3());
     }
     if (restore_code) {
         mem.patch(bp.patch->address, bp.patch->original);

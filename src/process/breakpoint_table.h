@@ -26,6 +26,9 @@ struct Breakpoint {
     Addr armed; // guarded: its armed byte (arch/guarded_trap.h)
     [[nodiscard]] bool guarded() const { return !armed.is_null(); }
     [[nodiscard]] Addr hit_pc() const { return trampoline + patch->hit_offset; }
+    // An int3 trampoline's int3 (after its recording code, if it has any).
+    [[nodiscard]] Addr trap_int3() const { return hit_pc() - 1; }
+    bool recording = false; // its trampoline records hits (arch/record_stub.h)
 };
 
 class BreakpointTable {
@@ -41,13 +44,18 @@ public:
     // caller's analysis: no jump lands inside them, no other breakpoint is there). Only while no
     // thread of the tracee runs (at launch): the patch rewrites several bytes at once. Otherwise,
     // or when no patch fits, an int3 as insert() places.
-    void insert_patched(const ProcessMemory &mem, const Disassembler &dis, Addr addr, size_t patchable);
+    // With `record`, the trampoline records its hits without stopping when it can
+    // (arch/record_stub.h); records() says whether it does. Without `or_int3`, nothing is
+    // inserted when no patch fits (false).
+    bool insert_patched(const ProcessMemory &mem, const Disassembler &dis, Addr addr, size_t patchable,
+                        const RecordSpec *record = nullptr, bool or_int3 = true);
     // A breakpoint whose trampoline traps by signalling its thread while its gate lets it
     // (arch/guarded_trap.h; `trap` names the gate, the siginfo and the signal, and gets the armed
     // byte `armed`), placed where it leaves no int3 in the code: the patch may start up to
     // `before` bytes before `addr` and run up to `patchable` bytes from it (the caller's
     // analysis), over no byte `may_cover` refuses. Only while no thread runs. False when no
-    // patch fits (nothing is inserted).
+    // patch fits (nothing is inserted). With an Int3 `trap` (a launched program), the same
+    // window for a trampoline whose trap is an int3.
     bool insert_guarded(const ProcessMemory &mem, const Disassembler &dis, Addr addr, size_t before, size_t patchable,
                         TrampolineTrap trap, const std::function<bool(Addr, size_t)> &may_cover);
     // Switches an int3 breakpoint off (the original byte back) or on again, keeping its entry and
@@ -84,6 +92,8 @@ public:
     [[nodiscard]] size_t size() const { return table_.size(); }
     // How many are carried by a jump patch.
     [[nodiscard]] size_t jump_patched() const { return trampolines_.size(); }
+    // Whether the breakpoint at `addr` records its hits without stopping.
+    [[nodiscard]] bool records(Addr addr) const;
 
 private:
     Addr allocate_slot();

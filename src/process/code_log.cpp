@@ -13,6 +13,7 @@ struct CodeLog::Header {
     pid_t pid;
     uint32_t done; // 1: nothing left to undo
     uint64_t region, region_size;
+    uint64_t ring, ring_size;
     uint64_t parking_lo, parking_hi;
     uint64_t used; // entries in use or freed (live == 0), from the first
 };
@@ -56,6 +57,19 @@ void CodeLog::set_parking(Addr lo, Addr hi) {
 
 std::pair<Addr, Addr> CodeLog::parking() const {
     return {Addr(header_->parking_lo), Addr(header_->parking_hi)};
+}
+
+void CodeLog::set_ring(Addr remote, size_t size) {
+    header_->ring = remote.value();
+    header_->ring_size = size;
+}
+
+Addr CodeLog::ring() const {
+    return Addr(header_->ring);
+}
+
+size_t CodeLog::ring_size() const {
+    return header_->ring_size;
 }
 
 Addr CodeLog::region() const {

@@ -3,7 +3,7 @@
 //
 // Every write into the process's code is recorded before it is made (its address, the bytes
 // there before, the bytes written) and forgotten once the original bytes are back; the probe
-// region, which the process only maps, is recorded as a whole. The memory is an anonymous shared
+// region and the record ring, which the process only maps, are recorded as a whole. The memory is an anonymous shared
 // mapping made before the guardian was forked: plain stores here are what the guardian reads
 // after deftrace's death.
 #pragma once
@@ -42,6 +42,10 @@ public:
     void set_region(Addr remote, size_t size);
     [[nodiscard]] Addr region() const;
     [[nodiscard]] size_t region_size() const;
+    // The record ring the process maps (process/record_ring.h; {} once it is unmapped).
+    void set_ring(Addr remote, size_t size);
+    [[nodiscard]] Addr ring() const;
+    [[nodiscard]] size_t ring_size() const;
 
     // Before writing `written` over `original` at `at`. A write that puts back what the first
     // change at `at` found there forgets it; one that changes it again keeps the first original.

@@ -24,7 +24,7 @@ namespace deftrace {
 
 class ProbeRegion {
 public:
-    static constexpr size_t kSize = 256 * 1024;
+    static constexpr size_t kSize = 2 * 1024 * 1024;
     // The memfd's name: /proc/PID/maps shows the region as /memfd:deftrace-probes (deleted).
     static constexpr const char *kName = "deftrace-probes";
 

@@ -34,6 +34,23 @@ namespace deftrace {
 
 namespace {
 
+// Holds a signal blocked in this thread while alive.
+class BlockedSignal {
+public:
+    explicit BlockedSignal(int sig) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        pthread_sigmask(SIG_BLOCK, &set, &old_);
+    }
+    ~BlockedSignal() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+    BlockedSignal(const BlockedSignal &) = delete;
+    BlockedSignal &operator=(const BlockedSignal &) = delete;
+
+private:
+    sigset_t old_{};
+};
+
 [[noreturn]] void ptrace_failed(const char *what, pid_t tid) {
     throw Error(ErrorKind::Process,
                 std::string(what) + " on thread " + std::to_string(tid) + ": " + std::strerror(errno));
@@ -81,11 +98,11 @@ Tracee::Tracee(Tracee &&o) noexcept
       exit_(o.exit_), exit_reported_(o.exit_reported_), started_(o.started_), attached_(o.attached_),
       attach_pcs_(std::move(o.attach_pcs_)), attach_threads_(std::move(o.attach_threads_)),
       restorers_(std::move(o.restorers_)), deferred_signals_(std::move(o.deferred_signals_)),
-      between_stops_(std::move(o.between_stops_)), stats_(o.stats_), policy_(o.policy_),
+      between_stops_(std::move(o.between_stops_)), tick_ns_(o.tick_ns_), stats_(o.stats_), policy_(o.policy_),
       children_(std::move(o.children_)), unclaimed_(std::move(o.unclaimed_)), parent_pid_(o.parent_pid_),
       handler_(o.handler_), shares_memory_(o.shares_memory_), guard_signal_(o.guard_signal_), log_(o.log_),
-      region_(std::move(o.region_)), last_mark_(std::move(o.last_mark_)), scratch_(o.scratch_),
-      scratch_size_(o.scratch_size_) {}
+      region_(std::move(o.region_)), ring_(std::move(o.ring_)), ring_at_(o.ring_at_),
+      last_mark_(std::move(o.last_mark_)), scratch_(o.scratch_), scratch_size_(o.scratch_size_) {}
 
 Tracee::~Tracee() {
     // A process deftrace attached to is someone else's, and a child process its parent's:
@@ -318,6 +335,8 @@ size_t Tracee::undo(const CodeLog &log) {
         scratch_ = log.region();
         scratch_size_ = log.region_size();
     }
+    if (log.ring_size() != 0)
+        ring_at_ = log.ring();
     return n;
 }
 
@@ -353,14 +372,14 @@ bool Tracee::stopped_inside(Addr addr, size_t patchable) const {
            std::any_of(attach_threads_.begin(), attach_threads_.end(), [&](const auto &t) { return inside(t.second); });
 }
 
-// The probe region is a memfd of the process's own (a descriptor of deftrace's would not be the
-// process's to map), created, mapped and closed by system calls run in its leader; deftrace opens
-// it again through /proc/PID/fd to map it too. The process keeps the mapping, no descriptor.
-Addr Tracee::map_probe_region(const std::vector<Addr> &hints) {
+// The probe region and the record ring are memfds of the process's own (a descriptor of
+// deftrace's would not be the process's to map), created, mapped and closed by system calls run
+// in its leader; deftrace opens each again through /proc/PID/fd to map it too. The process keeps
+// the mapping, no descriptor.
+Tracee::SharedFile Tracee::create_shared_file(std::string_view name, size_t size) {
     // memfd_create's name, just below the leader's stack pointer (no Go code keeps anything
     // there), put back after.
     const Addr name_at = get_registers(pid_).sp() - 256;
-    const std::string_view name = ProbeRegion::kName;
     std::vector<uint8_t> saved(name.size() + 1), name_bytes(name.size() + 1, 0);
     std::memcpy(name_bytes.data(), name.data(), name.size());
     if (!memory_.read(name_at, saved))
@@ -371,44 +390,73 @@ Addr Tracee::map_probe_region(const std::vector<Addr> &hints) {
     if (fd < 0)
         throw Error(ErrorKind::Process,
                     std::string("memfd_create in the process: ") + std::strerror(static_cast<int>(-fd)));
-    auto close_theirs = [&] { inject_syscall(SYS_close, {static_cast<uint64_t>(fd)}); };
     const std::string path = "/proc/" + std::to_string(pid_) + "/fd/" + std::to_string(fd);
     UniqueFd ours(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    if (!ours.valid() || ftruncate(ours.get(), static_cast<off_t>(ProbeRegion::kSize)) != 0) {
+    if (!ours.valid() || ftruncate(ours.get(), static_cast<off_t>(size)) != 0) {
         const int e = errno;
-        close_theirs();
+        inject_syscall(SYS_close, {static_cast<uint64_t>(fd)});
         throw Error(ErrorKind::Process, "cannot open " + path + ": " + std::strerror(e));
     }
-    std::string last_error = "no address to try";
+    return {fd, std::move(ours)};
+}
+
+// Maps the process's `file` at the first of `hints` free (MAP_FIXED_NOREPLACE); null if none.
+Addr Tracee::map_shared_file(const SharedFile &file, size_t size, int prot, const std::vector<Addr> &hints,
+                             std::string &last_error) {
     for (Addr hint : hints) {
-        const int64_t ret = inject_syscall(SYS_mmap, {hint.value(), ProbeRegion::kSize, PROT_READ | PROT_EXEC,
-                                                      MAP_SHARED | MAP_FIXED_NOREPLACE, static_cast<uint64_t>(fd), 0});
+        const int64_t ret =
+            inject_syscall(SYS_mmap, {hint.value(), size, static_cast<uint64_t>(prot), MAP_SHARED | MAP_FIXED_NOREPLACE,
+                                      static_cast<uint64_t>(file.theirs), 0});
         if (ret < 0 && ret > -4096) {
             last_error = std::strerror(static_cast<int>(-ret));
             continue;
         }
         const Addr got(static_cast<uint64_t>(ret));
         if (got != hint) { // an old kernel's plain hint: not where the code can reach
-            inject_syscall(SYS_munmap, {got.value(), ProbeRegion::kSize});
+            inject_syscall(SYS_munmap, {got.value(), size});
             continue;
         }
-        log_->set_region(got, ProbeRegion::kSize);
-        close_theirs();
-        try {
-            region_ = std::make_unique<ProbeRegion>(std::move(ours), got);
-        } catch (const Error &) {
-            inject_syscall(SYS_munmap, {got.value(), ProbeRegion::kSize});
-            log_->set_region(Addr(), 0);
-            throw;
-        }
-        memory_.map_local(got, region_->local(got), ProbeRegion::kSize);
-        breakpoints_.set_scratch(region_->code(), region_->code_size());
-        scratch_ = got;
-        scratch_size_ = ProbeRegion::kSize;
         return got;
     }
+    return Addr();
+}
+
+Addr Tracee::map_probe_region(const std::vector<Addr> &hints) {
+    SharedFile file = create_shared_file(ProbeRegion::kName, ProbeRegion::kSize);
+    auto close_theirs = [&] { inject_syscall(SYS_close, {static_cast<uint64_t>(file.theirs)}); };
+    std::string last_error = "no address to try";
+    const Addr got = map_shared_file(file, ProbeRegion::kSize, PROT_READ | PROT_EXEC, hints, last_error);
     close_theirs();
-    throw Error(ErrorKind::Process, "cannot map the probe region in the process near its code: " + last_error);
+    if (got.is_null())
+        throw Error(ErrorKind::Process, "cannot map the probe region in the process near its code: " + last_error);
+    log_->set_region(got, ProbeRegion::kSize);
+    try {
+        region_ = std::make_unique<ProbeRegion>(std::move(file.ours), got);
+    } catch (const Error &) {
+        inject_syscall(SYS_munmap, {got.value(), ProbeRegion::kSize});
+        log_->set_region(Addr(), 0);
+        throw;
+    }
+    memory_.map_local(got, region_->local(got), ProbeRegion::kSize);
+    breakpoints_.set_scratch(region_->code(), region_->code_size());
+    scratch_ = got;
+    scratch_size_ = ProbeRegion::kSize;
+    return got;
+}
+
+bool Tracee::map_record_ring(const std::vector<Addr> &hints, uint32_t capacity) {
+    ring_.reset();
+    SharedFile file = create_shared_file(RecordRing::kName, RecordRing::kSize);
+    std::string last_error;
+    const Addr got = map_shared_file(file, RecordRing::kSize, PROT_READ | PROT_WRITE, hints, last_error);
+    inject_syscall(SYS_close, {static_cast<uint64_t>(file.theirs)});
+    if (got.is_null())
+        return false;
+    ring_ = std::make_unique<RecordRing>(std::move(file.ours), got, capacity);
+    ring_at_ = got;
+    if (log_ != nullptr)
+        log_->set_ring(got, RecordRing::kSize);
+    return true;
 }
 
 std::optional<uint64_t> Tracee::auxv(uint64_t type) const {
@@ -687,7 +735,17 @@ void Tracee::guard(int signal, CodeLog &log) {
     memory_.set_code_log(&log);
 }
 
-bool Tracee::insert_breakpoint(Addr addr, size_t patchable, size_t before) {
+bool Tracee::insert_breakpoint(Addr addr, size_t patchable, size_t before, const RecordSpec *record, bool or_int3) {
+    // A recording probe needs the ring, and its gate when attached (arch/record_stub.h).
+    std::optional<RecordSpec> spec;
+    if (record != nullptr && ring_) {
+        spec = *record;
+        ring_->describe(*spec);
+        if (region_) {
+            spec->gate = region_->gate();
+            spec->gate_open = region_->gate_open();
+        }
+    }
     if (guarded()) {
         std::optional<Addr> armed = region_ ? region_->allocate_armed() : std::nullopt;
         if (armed) {
@@ -698,6 +756,7 @@ bool Tracee::insert_breakpoint(Addr addr, size_t patchable, size_t before) {
             trap.armed = *armed;
             trap.tgid = static_cast<uint32_t>(pid_);
             trap.signal = guard_signal_;
+            trap.record = spec ? &*spec : nullptr;
             if (breakpoints_.insert_guarded(memory_, dis_, addr, before, patchable, trap, [&](Addr a, size_t n) {
                     step_out_of(a, n);
                     return !stopped_inside(a, n);
@@ -707,11 +766,19 @@ bool Tracee::insert_breakpoint(Addr addr, size_t patchable, size_t before) {
         ++stats_.unguarded;
         return false;
     }
-    if (started_ || patchable == 0 || stopped_inside(addr, patchable))
-        breakpoints_.insert(memory_, dis_, addr);
-    else
-        breakpoints_.insert_patched(memory_, dis_, addr, patchable);
-    return true;
+    if (started_ || patchable == 0 || stopped_inside(addr, patchable)) {
+        if (or_int3)
+            breakpoints_.insert(memory_, dis_, addr);
+        return or_int3;
+    }
+    // Launched, no thread runs yet: a patch may take the instructions before the probe too (a
+    // 2-byte `call *%rax` gets a trampoline, and one that records).
+    TrampolineTrap trap;
+    trap.record = spec ? &*spec : nullptr;
+    if (before != 0 &&
+        breakpoints_.insert_guarded(memory_, dis_, addr, before, patchable, trap, [](Addr, size_t) { return true; }))
+        return true;
+    return breakpoints_.insert_patched(memory_, dis_, addr, patchable, trap.record, or_int3);
 }
 
 Addr Tracee::map_scratch(size_t size, const std::vector<Addr> &hints) {
@@ -818,6 +885,11 @@ ExitStatus Tracee::run(StopHandler &handler) {
         cont(pid_, 0);
     }
     pending_.clear();
+    // Ticking (launched): SIGCHLD held back for the whole run, so that sigtimedwait can take it
+    // (collect_stops). Only now: the program was forked before, with deftrace's mask as it was.
+    std::optional<BlockedSignal> sigchld;
+    if (tick_ns_ != 0)
+        sigchld.emplace(SIGCHLD);
     unsigned round = 0;
     for (;;) {
         if (detach_requested()) {
@@ -878,7 +950,17 @@ bool Tracee::collect_stops(unsigned &round) {
     constexpr unsigned kFairness = 8;
     int st = 0;
     pid_t tid;
-    while ((tid = waitpid(-1, &st, __WALL)) < 0) {
+    while ((tid = waitpid(-1, &st, __WALL | (tick_ns_ != 0 ? WNOHANG : 0))) <= 0) {
+        if (tid == 0) { // ticking, and nothing to collect yet: wait for a SIGCHLD (blocked) or the tick
+            sigset_t chld;
+            sigemptyset(&chld);
+            sigaddset(&chld, SIGCHLD);
+            const timespec tick{static_cast<time_t>(tick_ns_ / 1'000'000'000),
+                                static_cast<long>(tick_ns_ % 1'000'000'000)};
+            if (sigtimedwait(&chld, nullptr, &tick) < 0 && errno == EAGAIN && between_stops_)
+                (void)between_stops_();
+            continue;
+        }
         if (errno == ECHILD)
             return false;
         if (errno != EINTR)
@@ -1385,6 +1467,32 @@ bool Tracee::release_area(std::vector<Held> &held, Addr base, size_t size) {
     return r == 0;
 }
 
+// Attached, leaving: the probe region and the record ring out of the process, once no thread is
+// in the region (release_area). What cannot be unmapped stays, unreachable.
+void Tracee::unmap_shared(std::vector<Held> &held) {
+    bool unmapped = false;
+    try {
+        unmapped = release_area(held, scratch_, scratch_size_);
+    } catch (const Error &) {
+    }
+    if (unmapped && !ring_at_.is_null()) { // deftrace's own mapping stays, to read what is left
+        unmapped = inject_syscall(SYS_munmap, {ring_at_.value(), RecordRing::kSize}) == 0;
+        if (unmapped) {
+            ring_at_ = Addr();
+            if (log_ != nullptr)
+                log_->set_ring(Addr(), 0);
+        }
+    }
+    if (unmapped) {
+        memory_.unmap_local();
+        region_.reset();
+        if (log_ != nullptr)
+            log_->set_region(Addr(), 0);
+        scratch_ = Addr();
+        scratch_size_ = 0;
+    }
+}
+
 void Tracee::detach_all(std::optional<pid_t> stopped) {
     // deftrace failed, or is done with a process it attached to: leave the program running
     // untraced, exactly as it would without us. Every thread is stopped first (hold_all), so that
@@ -1433,21 +1541,8 @@ void Tracee::detach_all(std::optional<pid_t> stopped) {
             regs->set_pc(regs->pc() - 1);
             set_registers(h.tid, *regs);
         }
-    if (attached_ && scratch_size_ != 0) {
-        bool unmapped = false;
-        try {
-            unmapped = release_area(held, scratch_, scratch_size_);
-        } catch (const Error &) {
-        }
-        if (unmapped) {
-            memory_.unmap_local();
-            region_.reset();
-            if (log_ != nullptr)
-                log_->set_region(Addr(), 0);
-            scratch_ = Addr();
-            scratch_size_ = 0;
-        }
-    }
+    if (attached_ && scratch_size_ != 0)
+        unmap_shared(held);
     for (Held &h : held)
         restore_signals(h);
     for (const Held &h : held)
@@ -1456,7 +1551,7 @@ void Tracee::detach_all(std::optional<pid_t> stopped) {
         for (int sig : h.later)
             syscall(SYS_tgkill, pid_, h.tid, sig);
     threads_.clear();
-    if (log_ != nullptr && log_->pending().empty() && log_->region_size() == 0)
+    if (log_ != nullptr && log_->pending().empty() && log_->region_size() == 0 && log_->ring_size() == 0)
         log_->mark_done();
 }
 

@@ -12,6 +12,7 @@
 #include "process/code_log.h"
 #include "process/probe_region.h"
 #include "process/process_memory.h"
+#include "process/record_ring.h"
 #include "process/registers.h"
 #include "process/wait_status.h"
 
@@ -65,11 +66,15 @@ public:
     // there is no such process, Error(Permission) when ptrace is refused.
     static Tracee attach(pid_t pid);
 
-    // Attached only: called between stops and whenever a signal interrupts the wait, to do what
+    // Attached: called between stops and whenever a signal interrupts the wait, to do what
     // a signal to deftrace asked for (a report) and to say whether to detach. Once it returns
     // true, run() lets go of the process, which goes on running untouched, and returns an
     // ExitStatus with `detached` set. It may emit but not touch the process.
     void set_between_stops(std::function<bool()> detach_now) { between_stops_ = std::move(detach_now); }
+    // Launched: while the program runs without stopping, call the between-stops function (whose
+    // answer is then ignored) every `ns` nanoseconds too — to read what probes recorded without a
+    // stop. Attached, deftrace's own interval timer does the same.
+    void tick_every(uint64_t ns) { tick_ns_ = attached_ ? 0 : ns; }
     [[nodiscard]] bool attached() const { return attached_; }
     // The threads being traced.
     [[nodiscard]] std::vector<pid_t> thread_ids() const { return {threads_.begin(), threads_.end()}; }
@@ -110,6 +115,14 @@ public:
     // area (guarded: the probe region), trying each hint with MAP_FIXED_NOREPLACE (stubs must be
     // within rel32 reach of the code).
     Addr map_scratch(size_t size, const std::vector<Addr> &hints);
+    // Only while stopped at launch or attach: maps a record ring (process/record_ring.h)
+    // read-write in the tracee at the first of `hints` free (within rel32 reach of the scratch
+    // area). False when none is: probes then stop the program as before.
+    bool map_record_ring(const std::vector<Addr> &hints, uint32_t capacity = RecordRing::kCapacity);
+    // Whether the breakpoint at `addr` records its hits (a trampoline with a RecordSpec).
+    [[nodiscard]] bool records(Addr addr) const { return breakpoints_.records(addr); }
+    // The ring, if one is mapped (it stays readable here after a detach).
+    [[nodiscard]] RecordRing *record_ring() const { return ring_.get(); }
     // An entry of the tracee's auxiliary vector (AT_ENTRY, AT_PHDR, ...).
     [[nodiscard]] std::optional<uint64_t> auxv(uint64_t type) const;
 
@@ -120,7 +133,10 @@ public:
     // the patch may also start up to `before` bytes before `addr`. Attached, every thread is
     // stopped too, but anywhere: no patch where a thread stopped inside the bytes it would
     // rewrite. False when a guarded breakpoint could not be placed.
-    bool insert_breakpoint(Addr addr, size_t patchable, size_t before = 0);
+    // `record`: a trampoline that records its hits where it can (arch/record_stub.h; records()).
+    // Launched, without `or_int3`: nothing is inserted (false) when no trampoline fits.
+    bool insert_breakpoint(Addr addr, size_t patchable, size_t before = 0, const RecordSpec *record = nullptr,
+                           bool or_int3 = true);
     // Attached, before run(): places where code will resume that are not a thread's pc: the
     // return addresses on every goroutine's stack, among them the interrupted pc of one the runtime
     // preempted asynchronously (its asyncPreempt frame returns there), and the saved pc of a
@@ -241,6 +257,7 @@ private:
     static void quiet_signals(Held &h);
     static void restore_signals(Held &h);
     bool release_area(std::vector<Held> &held, Addr base, size_t size);
+    void unmap_shared(std::vector<Held> &held);
     // Interrupts thread `h` (resumed by release_area) and waits for that stop, keeping the signals
     // reported meanwhile for the detach; false if the thread is gone.
     bool interrupt_holding(Held &h);
@@ -291,6 +308,7 @@ private:
     std::optional<std::vector<std::pair<Addr, Addr>>> restorers_;  // signal_restorers, once read
     std::unordered_map<pid_t, std::vector<int>> deferred_signals_; // attached, before run(): for the let go
     std::function<bool()> between_stops_;
+    uint64_t tick_ns_ = 0;
     Stats stats_;
     // follow_children: the policy, every traced child process (grandchildren too), and the
     // stops of processes not known yet (by thread).
@@ -307,6 +325,15 @@ private:
     int guard_signal_ = 0;
     CodeLog *log_ = nullptr;
     std::unique_ptr<ProbeRegion> region_;
+    std::unique_ptr<RecordRing> ring_;
+    Addr ring_at_; // where the process maps the ring (also known from a dead deftrace's log: undo)
+    struct SharedFile {
+        int64_t theirs; // the process's descriptor
+        UniqueFd ours;
+    };
+    SharedFile create_shared_file(std::string_view name, size_t size);
+    Addr map_shared_file(const SharedFile &file, size_t size, int prot, const std::vector<Addr> &hints,
+                         std::string &last_error);
     std::unordered_map<pid_t, uint64_t> last_mark_;
     std::pair<Addr, Addr> parking_;
     // The scratch area (the probe region when guarded), unmapped at detach.

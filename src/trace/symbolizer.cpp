@@ -76,7 +76,13 @@ Site Symbolizer::site_at(Addr runtime_pc, bool return_address) const {
     return s;
 }
 
-DeferredFn Symbolizer::deferred_fn(Addr code, Addr closure) const {
+bool Symbolizer::reads_closure(Addr code) const {
+    (void)deferred_fn(code, Addr());
+    const auto it = callee_cache_.find(code);
+    return it != callee_cache_.end() && it->second.indirect;
+}
+
+DeferredFn Symbolizer::deferred_fn(Addr code, Addr closure, const ClosureWords *held) const {
     auto it = callee_cache_.find(code);
     if (it == callee_cache_.end()) {
         std::string raw = func_name_at(code);
@@ -95,7 +101,12 @@ DeferredFn Symbolizer::deferred_fn(Addr code, Addr closure) const {
     if (names.indirect && !closure.is_null()) {
         // Which function the wrapper will call depends on what it captured: evaluate its loads.
         auto f = walker_.func_at(code);
-        auto read = [this](uint64_t a) { return mem_.read_u64(Addr(a)); };
+        auto read = [&](uint64_t a) -> std::optional<uint64_t> {
+            const uint64_t at = a - closure.value();
+            if (held != nullptr && a >= closure.value() && at < held->size() * 8 && at % 8 == 0)
+                return (*held)[at / 8];
+            return mem_.read_u64(Addr(a));
+        };
         if (auto target = wrapper_call_target(bin_, dis_, *f, closure.value(), read)) {
             callee = func_name_at(Addr(*target));
             // A method value's own wrapper (T.m-fm) calls the method.

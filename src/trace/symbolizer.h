@@ -10,6 +10,7 @@
 #include "process/process_memory.h"
 #include "trace/event.h"
 
+#include <array>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -31,6 +32,8 @@ bool runs_deferred_calls_by_reflectcall(std::string_view name);
 // The function a deferred call runs. For a compiler-generated wrapper (deferwrap, a method
 // value's -fm) `fn` is the function it calls and `wrapper` its own name; otherwise `wrapper` is
 // empty. `fn` is "nil" for `defer f()` of a nil func value.
+using ClosureWords = std::array<uint64_t, 4>;
+
 struct DeferredFn {
     std::string fn;
     std::string wrapper;
@@ -46,7 +49,12 @@ public:
     [[nodiscard]] Site site_at(Addr runtime_pc, bool return_address) const;
     // `code`: the funcval's code; `closure`: the funcval (the wrapper's context, for wrappers
     // that call through a register).
-    [[nodiscard]] DeferredFn deferred_fn(Addr code, Addr closure) const;
+    // `held`: the closure's first words as a record captured them when the defer ran (the code
+    // word and three captured variables), read instead of the closure's memory now.
+    [[nodiscard]] DeferredFn deferred_fn(Addr code, Addr closure, const ClosureWords *held = nullptr) const;
+    // Whether naming what `code` calls takes its closure's words (a wrapper that calls through
+    // what it captured).
+    [[nodiscard]] bool reads_closure(Addr code) const;
     // The innermost frame that is not the runtime's: where user code called into a runtime
     // function (or faulted, for panics raised by sigpanic).
     [[nodiscard]] Site user_site(Addr pc, Addr sp) const;

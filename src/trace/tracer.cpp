@@ -7,6 +7,7 @@
 #include "trace/validator.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <elf.h>
 
 namespace deftrace {
@@ -86,8 +87,9 @@ void Tracer::attach(Tracee &tracee) {
         retired_observations_ += validator_->observations();
         retired_divergences_ += validator_->divergences();
     }
-    validator_ = std::make_unique<Validator>(*bin_, *walker_, *state_, traits_, whole_program_,
-                                             Perturbation::from_environment());
+    const Perturbation perturb = Perturbation::from_environment();
+    validator_ = std::make_unique<Validator>(*bin_, *walker_, *state_, traits_, whole_program_, perturb);
+    perturb_records_nth_ = perturb.kind == Perturbation::Kind::DropRecord ? perturb.nth : 0;
     const PlanOptions plan{options_.panics_only, &options_.resources, &scope_, options_.all_recovers};
     plan_ = std::make_unique<ProbePlan>(ProbePlan::build(*bin_, sites_, tracee.disassembler(), plan));
     for (LinkAddr a : plan_->exit_returns())
@@ -133,16 +135,39 @@ void Tracer::attach(Tracee &tracee) {
 }
 
 // A breakpoint where the plan says, or, guarded and where no trampoline fits, at its early site
-// (trace/probe_plan.h); false when neither could be placed.
+// (trace/probe_plan.h); false when neither could be placed. Where the probes can, the trampoline
+// records their hits instead of stopping (tracer_records.cpp), at the early site too.
 bool Tracer::place(Tracee &tracee, const PlannedBreakpoint &b) {
-    if (tracee.insert_breakpoint(bias_.runtime(b.link_addr), b.patchable, b.before))
-        return true;
-    if (const EarlySite *early = plan_->early(b.link_addr);
-        early != nullptr && tracee.insert_breakpoint(bias_.runtime(early->at), b.link_addr - early->at, 0)) {
-        early_hits_.emplace(early->at, b.link_addr);
-        placed_at_.emplace(b.link_addr, early->at);
+    const std::optional<RecordSpec> record = record_spec(b.link_addr);
+    // Launched, a probe whose own instruction takes no trampoline (a 2-byte `call *%rax` after a
+    // load that may fault) records at its early site rather than stopping at an int3 there.
+    const EarlySite *early_site = plan_->early(b.link_addr);
+    const std::optional<RecordSpec> early_record = early_site ? record_spec(b.link_addr, early_site) : std::nullopt;
+    const bool early_first = !tracee.attached() && record && early_record;
+    if (tracee.insert_breakpoint(bias_.runtime(b.link_addr), b.patchable, b.before, record ? &*record : nullptr,
+                                 !early_first)) {
+        if (record) { // its id, whether its trampoline records or not
+            record_sites_.push_back(b.link_addr);
+            if (tracee.records(bias_.runtime(b.link_addr)))
+                recording_at_.insert(b.link_addr);
+        }
         return true;
     }
+    if (const EarlySite *early = early_site; early != nullptr) {
+        if (tracee.insert_breakpoint(bias_.runtime(early->at), b.link_addr - early->at, 0,
+                                     early_record ? &*early_record : nullptr)) {
+            early_hits_.emplace(early->at, b.link_addr);
+            placed_at_.emplace(b.link_addr, early->at);
+            if (early_record) {
+                record_sites_.push_back(b.link_addr);
+                if (tracee.records(bias_.runtime(early->at)))
+                    recording_at_.insert(early->at);
+            }
+            return true;
+        }
+    }
+    if (early_first && tracee.insert_breakpoint(bias_.runtime(b.link_addr), b.patchable, b.before))
+        return true; // an int3 after all
     unplaced_.push_back(b.link_addr);
     unplaced_set_.insert(b.link_addr);
     return false;
@@ -186,7 +211,7 @@ void Tracer::map_scratch() {
             lo = std::min(lo, seg.vaddr);
             hi = std::max(hi, seg.vaddr + seg.memsz);
         }
-    const size_t scratch = 256 * 1024;
+    const size_t scratch = 2 * 1024 * 1024; // recording trampolines take a few hundred bytes each
     auto page = [](uint64_t a) { return Addr(a & ~uint64_t{0xfff}); };
     std::vector<Addr> hints;
     for (uint64_t down : {0x100000ull, 0x400000ull, 0x1000000ull})
@@ -194,11 +219,35 @@ void Tracer::map_scratch() {
             hints.push_back(page(bias_.runtime(lo).value() - down - scratch));
     for (uint64_t k = 0; k < 32; ++k)
         hints.push_back(page(bias_.runtime(hi).value() + 0x1000000 + k * 0x100000));
-    tracee_->map_scratch(scratch, hints);
+    map_record_ring(tracee_->map_scratch(scratch, hints));
 }
 
-DeferTarget Tracer::deferred_target(Addr code, Addr closure) const {
-    DeferredFn fn = names_->deferred_fn(code, closure);
+// The record ring within rel32 reach of every trampoline in the scratch area: just above or below
+// it. Without one every probe stops, as with --no-inline-probes.
+void Tracer::map_record_ring(Addr scratch) {
+    record_sites_.clear();
+    recording_at_.clear();
+    if (!options_.inline_probes || !current_g_.r14_holds_g())
+        return;
+    std::vector<Addr> hints;
+    for (uint64_t k = 1; k <= 16; ++k) {
+        hints.push_back(scratch + k * 0x400000);
+        if (scratch.value() > k * 0x400000 + RecordRing::kSize)
+            hints.push_back(Addr(scratch.value() - k * 0x400000 - RecordRing::kSize));
+    }
+    // DEFTRACE_TEST_RING_RECORDS=N: a ring of N records, for tests that fill it.
+    uint32_t capacity = RecordRing::kCapacity;
+    if (const char *n = std::getenv("DEFTRACE_TEST_RING_RECORDS"))
+        capacity = static_cast<uint32_t>(std::strtoul(n, nullptr, 10));
+    try {
+        tracee_->map_record_ring(hints, capacity);
+    } catch (const Error &) {
+        // No ring (no memfd, a file size limit on its size...): every probe stops, as it can.
+    }
+}
+
+DeferTarget Tracer::deferred_target(Addr code, Addr closure, const ClosureWords *held) const {
+    DeferredFn fn = names_->deferred_fn(code, closure, held);
     return {std::move(fn.fn), std::move(fn.wrapper)};
 }
 
@@ -214,13 +263,18 @@ Event Tracer::make_event(EventKind kind, uint64_t goid, Addr g) {
     e.goroutine = goid;
     e.time_us = stamp_.time_us;
     e.tid = stamp_.tid;
-    if (!g.is_null())
+    // A record is taken only while the goroutine has no panic (arch/record_stub.h), and carries
+    // the goroutine's startpc as it was.
+    if (recording_ != nullptr)
+        e.depth = 0;
+    else if (!g.is_null())
         e.depth = static_cast<int>(state_->panics(g, 64).size());
     // Where the goroutine started, until an event of it that says so is shown (emit): for a go
     // statement with arguments, the function the compiler's wrapper calls (the wrapper is a
     // FuncIDWrapper like a defer's: main.main.func1 up to 1.21, main.main.gowrap1 from 1.22).
     if (goid != 0 && !g.is_null() && !started_.contains(goid))
-        if (auto pc = state_->word(g, off_.g.startpc); pc && *pc != 0)
+        if (auto pc = recording_ != nullptr ? std::optional(recording_->startpc) : state_->word(g, off_.g.startpc);
+            pc && *pc != 0)
             e.go_start = names_->deferred_fn(Addr(*pc), Addr()).fn;
     return e;
 }
@@ -253,6 +307,10 @@ bool Tracer::shown(const Event &e) const {
 }
 
 void Tracer::emit(Event e) {
+    // Whatever made this event (a stop, a child's exec, the end), what the probes recorded before
+    // it comes first.
+    if (recording_ == nullptr)
+        drain();
     if (!shown(e))
         return;
     if (e.time_us == 0) { // not made by make_event: a divergence, the exec, the end of the trace
@@ -296,7 +354,10 @@ void Tracer::prefetch(const ThreadStop &stop, ProbeKind first) {
 void Tracer::on_breakpoint(ThreadStop &stop, Addr addr) {
     if (!active_)
         return;
+    drain(); // every record taken before this stop is told before it
     const LinkAddr at = walker_->to_link(addr);
+    if (recording_at_.contains(at))
+        ++recording_stops_;
     if (auto early = early_hits_.find(at); early != early_hits_.end()) {
         // Caught at its early site: the registers its probe's own instruction would see.
         Registers regs = registers_at_probe(stop.regs, early->second);
@@ -337,6 +398,7 @@ void Tracer::on_probes(ThreadStop &stop, const std::vector<Probe> &probes) {
     // The current g is the thread's TLS word, which Go code also keeps in R14 (ABIInternal;
     // goruntime/current_g.h); recovery runs on g0 and gets the user g in RAX instead.
     const CurrentG::Found current = current_g_.at(stop.regs, tracee_->memory());
+    learn_thread(current.g, stop.tid);
     validator_->at_stop({}, {}); // nothing read yet at this stop (recovery runs on g0)
     if (current.checked && current_g_.r14_holds_g())
         validator_->current_g(current.g, Addr(stop.regs.raw.r14));
@@ -478,9 +540,12 @@ std::optional<uint64_t> Tracer::depth_of(Addr g, Addr sp) const {
     return bounds->second.value() - sp.value();
 }
 
-void Tracer::on_exiting(ThreadStop &, int) {}
+void Tracer::on_exiting(ThreadStop &, int) {
+    drain();
+}
 
 void Tracer::finish(const ExitStatus &status) {
+    drain();
     // A fatal panic whose values the runtime never finished converting to text.
     for (auto &[goid, pending] : fatals_)
         emit(std::move(pending.event));

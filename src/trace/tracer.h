@@ -25,6 +25,7 @@
 #include "trace/probe_plan.h"
 #include "trace/probe_registers.h"
 #include "trace/symbolizer.h"
+#include "trace/tsc_clock.h"
 
 #include <array>
 #include <functional>
@@ -53,6 +54,9 @@ struct TraceOptions {
     // Report recover() calls made while no panic is in progress (recover() = nil, no panic) in
     // --panics-only mode, where they would cost stops.
     bool all_recovers = false;
+    // Probes whose events need only what is at hand record them in the program, without a stop
+    // (arch/record_stub.h); false: every probe stops (--no-inline-probes).
+    bool inline_probes = true;
 };
 
 class Tracer : public StopHandler {
@@ -86,6 +90,14 @@ public:
     // have just been open for TraceOptions::leak_age.
     void report_leaks();
     void check_leak_age();
+    // Reads every record the program's probes have taken (tracer_records.cpp); done before each
+    // stop is handled, and between stops (attached: every tick).
+    void drain();
+    // Events recorded without a stop, and the probes that record.
+    [[nodiscard]] uint64_t recorded() const { return recorded_; }
+    [[nodiscard]] size_t recording_probes() const { return recording_at_.size(); }
+    // Hits of recording probes that stopped instead (a panic in progress, the ring full).
+    [[nodiscard]] uint64_t recording_stops() const { return recording_stops_; }
     // deftrace snapshot, before the process is stopped: what needs only the binary (the probe
     // plan, which knows where allgs is), so that the process is stopped for the reads alone.
     // `dis` must outlive the Tracer.
@@ -152,7 +164,7 @@ private:
     void dispatch(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
 
     // Event payload parts (trace/event_payloads.h).
-    [[nodiscard]] DeferTarget deferred_target(Addr code, Addr closure) const;
+    [[nodiscard]] DeferTarget deferred_target(Addr code, Addr closure, const ClosureWords *held = nullptr) const;
     [[nodiscard]] PanicValue panic_value(Addr type, Addr data) const;
     // `complete` (if given): false when the stack is deeper than the frames walked.
     [[nodiscard]] std::vector<PendingDeferEntry> pending_defers(Addr g, Addr pc, Addr sp,
@@ -174,14 +186,32 @@ private:
     [[nodiscard]] std::optional<std::string> deferred_args(const ThreadStop &stop, Addr d, bool at_call) const;
     // Why the runtime runs a deferred call (panic, goexit, return), and the defer statement's site;
     // an inline exit's open-coded bit into `e`'s CallPayload.
-    std::string call_cause(const ThreadStop &stop, const Probe &p, Addr g, Event &e,
+    // A deferred call about to be made: at pc, with SP sp (a stop's registers, or a record's).
+    struct CallAt {
+        Addr pc, sp;
+        Addr target, closure;
+        Addr entry_sp; // where the called function's frame starts (deferred_directly_)
+        const ClosureWords *held = nullptr;
+        Addr caller_ret = {}; // recorded in runtime.deferreturn: where it returns (its caller's call)
+    };
+    std::string call_cause(const CallAt &at, const Probe &p, Addr g, Event &e,
                            const std::optional<Site> &registered) const;
     // A panic raised by sigpanic where a deferred call of a nil func value faulted: that call.
     void on_nil_deferred_call(ThreadStop &stop, Addr g, uint64_t goid);
     void nil_call_in_deferreturn(ThreadStop &stop, const Frame &f, Addr g, uint64_t goid);
-    void report_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid, Addr target, Addr closure,
-                           Addr entry_sp);
-    void remember(uint64_t goid, Addr funcval, const Site &site);
+    void report_defer_call(const CallAt &at, const Probe &p, Addr g, uint64_t goid);
+    // A defer statement registering its call: what its handler read, from a stop or a record.
+    struct Registration {
+        Addr funcval, code;
+        const ClosureWords *held = nullptr; // the closure's words as recorded; null: read them
+        Site site;
+        Addr frame_sp;        // the SP of the frame the defer belongs to
+        Addr rangefunc_frame; // deferprocat's frame argument
+        std::optional<std::string> args;
+    };
+    void deferproc_registered(const Probe &p, Addr g, uint64_t goid, const Registration &r);
+    void open_registered(const Probe &p, Addr g, uint64_t goid, const Registration &r);
+    void remember(uint64_t goid, Addr code, const Site &site);
     std::optional<Site> take(uint64_t goid, Addr code);
     void on_deferreturn(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
     // Forgets a goroutine's in-scope deferreturn frames (those deeper than `deeper_than`, or all).
@@ -202,6 +232,7 @@ private:
     // after the call (RecoverCallReturn).
     void on_recover_call(ThreadStop &stop, Addr g, uint64_t goid);
     void on_recover_return(ThreadStop &stop, Addr g, uint64_t goid);
+    void recover_returned(Addr g, uint64_t goid, Addr result_type, Addr result_data);
     void on_recovery(ThreadStop &stop);
     void on_fatal(ThreadStop &stop, Addr g, uint64_t goid);
     void on_fatal_printed(uint64_t goid);
@@ -248,6 +279,20 @@ private:
     // known, given to the runtime model as if it had seen them registered.
     [[nodiscard]] bool halfway(const StoppedGoroutine &s) const;
     void seed_attached(const std::vector<StoppedGoroutine> &stopped);
+
+    // tracer_records.cpp
+    [[nodiscard]] bool recordable(const Probe &p) const;
+    [[nodiscard]] bool probe_words(const Probe &p, LinkAddr at, std::vector<Capture> &out) const;
+    // The record a breakpoint at `at` (placed at its `early` site, if given) takes instead of
+    // stopping; nullopt: it stops.
+    [[nodiscard]] std::optional<RecordSpec> record_spec(LinkAddr at, const EarlySite *early = nullptr) const;
+    void on_record(const Record &r);
+    void on_recorded_probe(const Probe &p, LinkAddr at, const Record &r, size_t &next);
+    // The thread a goroutine's M runs on, for the records it takes (learnt at the stops when
+    // m.procid's offset is not known).
+    void learn_thread(Addr g, int32_t tid);
+    int32_t thread_of(Addr m);
+    void map_record_ring(Addr scratch);
 
     // tracer_resources.cpp
     void on_resource(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid);
@@ -314,6 +359,21 @@ private:
     // Observations and divergences of the validators of programs replaced by exec.
     uint64_t retired_observations_ = 0, retired_divergences_ = 0;
     uint64_t seq_ = 0;
+    // Records (tracer_records.cpp): the breakpoint of each record's probe id, the clock of their
+    // stamps, the thread of each M seen at a stop, the count read, and what the event being made
+    // from one carries (make_event).
+    std::vector<LinkAddr> record_sites_;
+    TscClock clock_;
+    std::unordered_map<Addr, int32_t> tid_of_m_;
+    uint64_t recorded_ = 0, recording_stops_ = 0;
+    std::unordered_set<LinkAddr> recording_at_;
+    struct RecordContext {
+        uint64_t startpc;
+    };
+    const RecordContext *recording_ = nullptr;
+    bool draining_ = false;
+    ClosureWords held_{};
+    uint64_t perturb_records_nth_ = 0, perturb_records_count_ = 0; // DEFTRACE_TEST_PERTURB=drop-record:N
     std::array<uint64_t, kProbeKinds> hits_by_kind_{};
     uint64_t unplanned_hits_ = 0;
     std::unordered_set<uint64_t> started_; // goroutines whose go_start was shown (make_event)
@@ -328,16 +388,21 @@ private:
         int64_t time_us = 0;
     };
     StopStamp stamp_;
-    // Sets stamp_ for the handling of one stop, and clears it when that ends (a throw included).
+    // Sets stamp_ for the handling of one stop (or record), and puts back what it was when that
+    // ends (a throw included).
     class Stamped {
     public:
-        Stamped(StopStamp &stamp, int32_t tid) : stamp_of_(stamp) { stamp_of_ = {tid, wall_clock_us()}; }
-        ~Stamped() { stamp_of_ = {}; }
+        Stamped(StopStamp &stamp, int32_t tid, int64_t time_us = wall_clock_us()) : stamp_of_(stamp), before_(stamp) {
+            stamp_of_ = {tid, time_us};
+        }
+        // Back to what it was: none between stops, the stop's own after a record read during it.
+        ~Stamped() { stamp_of_ = before_; }
         Stamped(const Stamped &) = delete;
         Stamped &operator=(const Stamped &) = delete;
 
     private:
         StopStamp &stamp_of_;
+        StopStamp before_;
     };
 };
 

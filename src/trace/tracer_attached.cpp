@@ -154,7 +154,7 @@ void Tracer::seed_attached(const std::vector<StoppedGoroutine> &stopped) {
         for (auto d = pending.defers.rbegin(); d != pending.defers.rend(); ++d) {
             const Addr funcval = d->funcval.value_or(Addr());
             const Site site = registration_site(*d);
-            remember(s.goid, funcval, site);
+            remember(s.goid, funcvals_->code(funcval), site);
             if (!whole)
                 continue;
             const auto kind = d->kind == PendingDefer::Kind::OpenCoded ? model::DeferKind::OpenCoded

@@ -11,29 +11,39 @@ void Tracer::on_deferproc(ThreadStop &stop, const Probe &p, Addr g, uint64_t goi
     // At the runtime's entry, or (--scope) at the program's CALL with the same registers.
     const bool at_call = p.kind == ProbeKind::DeferprocCall;
     const bool stack = at_call ? p.defer_kind == DeferKind::Stack : p.kind == ProbeKind::DeferProcStack;
-    Addr fn(stop.regs.raw.rax);
+    Registration r;
+    r.funcval = Addr(stop.regs.raw.rax);
     if (stack)
-        fn = state_->defer_fn(fn);
-    Event e = make_event(EventKind::Defer, goid, g);
+        r.funcval = state_->defer_fn(r.funcval);
+    r.code = funcvals_->code(r.funcval);
     if (at_call) {
-        e.site = names_->site_at(stop.regs.pc(), false);
+        r.site = names_->site_at(stop.regs.pc(), false);
     } else {
         auto ret = tracee_->memory().read_u64(stop.regs.sp());
-        e.site = names_->site_at(Addr(ret.value_or(0)), true);
+        r.site = names_->site_at(Addr(ret.value_or(0)), true);
     }
-    const Addr code = funcvals_->code(fn);
-    DeferPayload defer{stack ? DeferForm::Stack : DeferForm::Heap, deferred_target(code, fn), std::nullopt, {}};
+    r.frame_sp = stop.regs.sp() + 8;             // d.sp = getcallersp(): the caller's SP at this entry probe
+    r.rangefunc_frame = Addr(stop.regs.raw.rcx); // deferprocat(fn, frame any): RCX = frame's data
     if (p.kind != ProbeKind::DeferProcAt)
-        defer.args = deferred_args(stop, stack ? Addr(stop.regs.raw.rax) : Addr(), at_call);
-    e.payload = std::move(defer);
-    remember(goid, fn, e.site);
+        r.args = deferred_args(stop, stack ? Addr(stop.regs.raw.rax) : Addr(), at_call);
+    deferproc_registered(p, g, goid, r);
+}
+
+void Tracer::deferproc_registered(const Probe &p, Addr g, uint64_t goid, const Registration &r) {
+    const bool at_call = p.kind == ProbeKind::DeferprocCall;
+    const bool stack = at_call ? p.defer_kind == DeferKind::Stack : p.kind == ProbeKind::DeferProcStack;
+    Event e = make_event(EventKind::Defer, goid, g);
+    e.site = r.site;
+    e.payload = DeferPayload{stack ? DeferForm::Stack : DeferForm::Heap, deferred_target(r.code, r.funcval, r.held),
+                             std::nullopt, r.args};
+    remember(goid, r.code, e.site);
     if (at_call) {
         // Out of the whole-program scope the model sees no registration (registrations_observed).
-    } else if (p.kind == ProbeKind::DeferProcAt) { // deferprocat(fn, frame any): RCX = frame's data
-        validator_->rangefunc_defer(goid, g, Addr(stop.regs.raw.rcx), code, e.site);
-    } else { // d.sp = getcallersp(): the caller's SP at this entry probe
-        validator_->defer_registered(goid, g, stack ? model::DeferKind::Stack : model::DeferKind::Heap,
-                                     stop.regs.sp() + 8, code, -1, e.site);
+    } else if (p.kind == ProbeKind::DeferProcAt) {
+        validator_->rangefunc_defer(goid, g, r.rangefunc_frame, r.code, e.site);
+    } else {
+        validator_->defer_registered(goid, g, stack ? model::DeferKind::Stack : model::DeferKind::Heap, r.frame_sp,
+                                     r.code, -1, e.site);
     }
     emit(std::move(e));
 }
@@ -85,24 +95,28 @@ void Tracer::on_open_register(ThreadStop &stop, const Probe &p, Addr g, uint64_t
     uint64_t value = p.source.kind == Operand::Kind::Imm ? static_cast<uint64_t>(p.source.imm)
                      : p.source.kind == Operand::Kind::Reg && p.source.reg != Gpr::None ? stop.regs.get(p.source.reg)
                                                                                         : 0;
-    Addr funcval;
+    Registration r;
     if (p.kind == ProbeKind::OpenBitsStore) {
         if (!(value & (1u << p.bit)))
             return; // a conditional defer whose condition was false
         if (p.has_slot)
-            funcval =
+            r.funcval =
                 Addr(tracee_->memory().read_u64(stop.regs.sp() + static_cast<uint64_t>(p.slot_sp_offset)).value_or(0));
     } else {
-        funcval = Addr(value);
+        r.funcval = Addr(value);
     }
+    r.code = funcvals_->code(r.funcval);
+    r.frame_sp = stop.regs.sp(); // the store runs in the function's body: its SP is the frame's
+    open_registered(p, g, goid, r);
+}
+
+void Tracer::open_registered(const Probe &p, Addr g, uint64_t goid, const Registration &r) {
     Event e = make_event(EventKind::Defer, goid, g);
     set_open_site(e, *p.func, p.bit);
-    const Addr code = funcvals_->code(funcval);
-    e.payload = DeferPayload{DeferForm::OpenCoded, deferred_target(code, funcval), p.bit, {}};
-    remember(goid, funcval, e.site);
-    // The store runs in the function's body: its SP is the frame's.
+    e.payload = DeferPayload{DeferForm::OpenCoded, deferred_target(r.code, r.funcval, r.held), p.bit, {}};
+    remember(goid, r.code, e.site);
     if (whole_program_)
-        validator_->defer_registered(goid, g, model::DeferKind::OpenCoded, stop.regs.sp(), code, p.bit, e.site);
+        validator_->defer_registered(goid, g, model::DeferKind::OpenCoded, r.frame_sp, r.code, p.bit, e.site);
     emit(std::move(e));
 }
 
@@ -132,36 +146,35 @@ void Tracer::on_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t go
     } else if (p.call_reg != Gpr::None) {
         target = Addr(stop.regs.get(p.call_reg));
     }
-    report_defer_call(stop, p, g, goid, target, closure, entry_sp);
+    report_defer_call(CallAt{stop.regs.pc(), stop.regs.sp(), target, closure, entry_sp, nullptr}, p, g, goid);
 }
 
-void Tracer::report_defer_call(ThreadStop &stop, const Probe &p, Addr g, uint64_t goid, Addr target, Addr closure,
-                               Addr entry_sp) {
+void Tracer::report_defer_call(const CallAt &at, const Probe &p, Addr g, uint64_t goid) {
     Event e = make_event(EventKind::DeferCall, goid, g);
     CallPayload call;
-    call.fn = deferred_target(target, closure);
+    call.fn = deferred_target(at.target, at.closure, at.held);
     e.payload = std::move(call);
-    const std::optional<Site> registered = take(goid, target);
-    const std::string cause = call_cause(stop, p, g, e, registered);
+    const std::optional<Site> registered = take(goid, at.target);
+    const std::string cause = call_cause(at, p, g, e, registered);
     if (registered && p.kind == ProbeKind::OpenExitCall)
         e.site = *registered;
     std::get<CallPayload>(e.payload).cause = cause;
-    if (bin_->facts().deferproc_has_siz && !entry_sp.is_null())
-        deferred_directly_[g] = {e.site, entry_sp};
+    if (bin_->facts().deferproc_has_siz && !at.entry_sp.is_null())
+        deferred_directly_[g] = {e.site, at.entry_sp};
     // An inline exit runs its own frame's defers; the runtime's loops say theirs. Out of the
     // whole-program scope the model follows the panic paths only, as in --panics-only mode.
     const bool normal_path = p.kind == ProbeKind::OpenExitCall || p.arming == Arming::InScopeDeferreturn;
     if (whole_program_ || !normal_path)
-        validator_->deferred_call(goid, g, target,
+        validator_->deferred_call(goid, g, at.target,
                                   cause == "panic"    ? model::CallCause::Panic
                                   : cause == "goexit" ? model::CallCause::Goexit
                                                       : model::CallCause::Return,
-                                  p.kind == ProbeKind::OpenExitCall ? std::optional(stop.regs.sp()) : std::nullopt,
-                                  stop.regs.pc(), stop.regs.sp(), e.site);
+                                  p.kind == ProbeKind::OpenExitCall ? std::optional(at.sp) : std::nullopt, at.pc, at.sp,
+                                  e.site);
     emit(std::move(e));
 }
 
-std::string Tracer::call_cause(const ThreadStop &stop, const Probe &p, Addr g, Event &e,
+std::string Tracer::call_cause(const CallAt &at, const Probe &p, Addr g, Event &e,
                                const std::optional<Site> &registered) const {
     if (p.kind == ProbeKind::OpenExitCall) {
         auto &call = std::get<CallPayload>(e.payload);
@@ -172,13 +185,14 @@ std::string Tracer::call_cause(const ThreadStop &stop, const Probe &p, Addr g, E
         return "return";
     }
     std::string cause = p.cause;
-    auto panics = state_->panics(g, 64);
+    // A record is taken only while the goroutine has no panic (tracer_records.cpp).
+    const auto panics = recording_ != nullptr ? decltype(state_->panics(g, 64)){} : state_->panics(g, 64);
     if (cause.empty()) {
         // deferCallSave (≤1.21) runs open-coded defers for runOpenDeferFrame, which gopanic,
         // Goexit and deferreturn all call: after a recovery, deferreturn runs the rest of the
         // recovering frame's defers while the outer panic is still on the chain. The driver on
         // the stack says which.
-        for (const auto &f : walker_->walk(stop.regs.pc(), stop.regs.sp(), 6)) {
+        for (const auto &f : walker_->walk(at.pc, at.sp, 6)) {
             if (f.name == "runtime.deferreturn")
                 cause = "return";
             else if (f.name == "runtime.gopanic")
@@ -193,8 +207,10 @@ std::string Tracer::call_cause(const ThreadStop &stop, const Probe &p, Addr g, E
     }
     if (registered) {
         e.site = *registered;
+    } else if (cause == "return" && !at.caller_ret.is_null()) { // recorded
+        e.site = names_->site_at(at.caller_ret, true);
     } else if (cause == "return") {
-        auto frames = walker_->walk(stop.regs.pc(), stop.regs.sp(), 3);
+        auto frames = walker_->walk(at.pc, at.sp, 3);
         if (frames.size() > 1)
             e.site = names_->site_at(frames[1].pc, true);
     } else if (!panics.empty() && panics.front().retpc) {
@@ -277,7 +293,8 @@ void Tracer::nil_call_in_deferreturn(ThreadStop &stop, const Frame &f, Addr g, u
                 regs.set_pc(walker_->to_runtime(at));
                 regs.set_sp(f.sp);
                 ThreadStop skipped{stop.tracee, stop.tid, regs};
-                return report_defer_call(skipped, p, g, goid, Addr(), Addr(), Addr());
+                return report_defer_call(CallAt{skipped.regs.pc(), skipped.regs.sp(), Addr(), Addr(), Addr(), nullptr},
+                                         p, g, goid);
             }
     }
 }
@@ -318,14 +335,11 @@ void Tracer::drop_deferreturn_frames(uint64_t goid, std::optional<uint64_t> deep
     arm(Arming::InScopeDeferreturn, !deferreturn_frames_.empty());
 }
 
-void Tracer::remember(uint64_t goid, Addr funcval, const Site &site) {
+void Tracer::remember(uint64_t goid, Addr code, const Site &site) {
     // A nil func value is remembered under the null code address: its call (which faults, see
     // on_nil_deferred_call) has a null target.
-    auto code = funcval.is_null() ? std::optional<uint64_t>(0) : tracee_->memory().read_u64(funcval);
-    if (!code)
-        return;
     auto &v = registered_[goid];
-    v.emplace_back(Addr(*code), site);
+    v.emplace_back(code, site);
     if (v.size() > 100000) // defers that never run (os.Exit paths) must not grow without bound
         v.erase(v.begin(), v.begin() + 50000);
 }

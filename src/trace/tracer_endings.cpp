@@ -151,6 +151,7 @@ void Tracer::forget_program() {
 }
 
 void Tracer::on_exec() {
+    drain(); // the old program's records, read through deftrace's own mapping of its ring
     // The thread that called execve goes on as the new program's only one, with the process id
     // as its thread id (the kernel gives it the thread group leader's).
     const Stamped stamped(stamp_, tracee_->pid());

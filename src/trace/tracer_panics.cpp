@@ -80,6 +80,11 @@ void Tracer::on_recover_call(ThreadStop &stop, Addr g, uint64_t goid) {
 }
 
 void Tracer::on_recover_return(ThreadStop &stop, Addr g, uint64_t goid) {
+    recover_returned(g, goid, Addr(stop.regs.raw.rax), Addr(stop.regs.raw.rbx));
+}
+
+// recover() returned `result_type`:`result_data` (RAX:RBX) on g.
+void Tracer::recover_returned(Addr g, uint64_t goid, Addr result_type, Addr result_data) {
     auto it = recovers_.find(g);
     if (it == recovers_.end())
         return;
@@ -99,7 +104,7 @@ void Tracer::on_recover_return(ThreadStop &stop, Addr g, uint64_t goid) {
     if (recovered)
         panics_.recovered(goid);
     if (recovered) {
-        result.value = panic_value(Addr(stop.regs.raw.rax), Addr(stop.regs.raw.rbx));
+        result.value = panic_value(result_type, result_data);
     } else {
         // Why not: gorecover's conditions, in its order, named as the model names them.
         const model::RecoverReason reason = r.panic.addr.is_null() ? model::RecoverReason::NoPanic

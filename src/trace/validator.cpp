@@ -38,6 +38,8 @@ Perturbation Perturbation::from_environment() {
         p.kind = Kind::Snapshot;
     else if (what == "current-g")
         p.kind = Kind::CurrentG;
+    else if (what == "drop-record")
+        p.kind = Kind::DropRecord;
     else
         return p;
     p.nth = nth;

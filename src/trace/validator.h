@@ -36,7 +36,8 @@ namespace deftrace {
 // Unset or unparsable: no perturbation. Never meant for users (docs/validation.md, "Testing the
 // validation itself").
 struct Perturbation {
-    enum class Kind { None, CallFn, DropDefer, Snapshot, CurrentG } kind = Kind::None;
+    // DropRecord: the tracer skips the nth record read (tracer_records.cpp).
+    enum class Kind { None, CallFn, DropDefer, Snapshot, CurrentG, DropRecord } kind = Kind::None;
     uint64_t nth = 0;
     static Perturbation from_environment();
 };
@@ -58,6 +59,8 @@ public:
         stop_g_ = g;
         stop_hi_ = stack_hi;
     }
+    // What at_stop was given last (a record read in the middle of a stop puts it back after).
+    [[nodiscard]] std::pair<Addr, Addr> stop_goroutine() const { return {stop_g_, stop_hi_}; }
 
     // Link-time address of the instruction after an open-coded exit call: a function whose
     // return address is one was called by an inline deferreturn.

@@ -1,0 +1,3 @@
+module defer_storm
+
+go 1.15
