@@ -26,29 +26,6 @@ void append32(std::vector<uint8_t> &out, uint32_t v) {
     out.insert(out.end(), p, p + 4);
 }
 
-// x86-64 register numbers (ModRM / REX.B) of the general-purpose registers.
-int reg_number(Gpr r) {
-    switch (r) {
-    case Gpr::Rax: return 0;
-    case Gpr::Rcx: return 1;
-    case Gpr::Rdx: return 2;
-    case Gpr::Rbx: return 3;
-    case Gpr::Rsp: return 4;
-    case Gpr::Rbp: return 5;
-    case Gpr::Rsi: return 6;
-    case Gpr::Rdi: return 7;
-    case Gpr::R8: return 8;
-    case Gpr::R9: return 9;
-    case Gpr::R10: return 10;
-    case Gpr::R11: return 11;
-    case Gpr::R12: return 12;
-    case Gpr::R13: return 13;
-    case Gpr::R14: return 14;
-    case Gpr::R15: return 15;
-    default: return -1;
-    }
-}
-
 // The first half of a call run out of line: push the original return address, so the callee
 // returns straight to the instruction after the call and every stack walk (the Go runtime's
 // tracebacks, GC stack scans, panics, deftrace's own) sees a real code address, never the slot.
@@ -80,8 +57,9 @@ std::vector<uint8_t> call_stub(const RuntimeInstruction &in, Addr slot) {
         s.push_back(0xe9); // jmp rel32
         append32(s, static_cast<uint32_t>(static_cast<int32_t>(rel)));
     } else {
-        const int r =
-            in.operands.size() == 1 && in.operands[0].kind == Operand::Kind::Reg ? reg_number(in.operands[0].reg) : -1;
+        const int r = in.operands.size() == 1 && in.operands[0].kind == Operand::Kind::Reg
+                          ? encoding_number(in.operands[0].reg)
+                          : -1;
         if (r < 0 || r == 4)
             return {};
         if (r >= 8)

@@ -12,28 +12,6 @@ namespace {
 // Where the saved registers are once the flags are pushed; the breakpoint's SP is kSaved above.
 constexpr uint8_t kSavedRdx = 0x08, kSavedRcx = 0x10, kSavedRax = 0x18, kSaved = 0x20;
 
-int hw(Gpr r) {
-    switch (r) {
-    case Gpr::Rax: return 0;
-    case Gpr::Rcx: return 1;
-    case Gpr::Rdx: return 2;
-    case Gpr::Rbx: return 3;
-    case Gpr::Rsp: return 4;
-    case Gpr::Rbp: return 5;
-    case Gpr::Rsi: return 6;
-    case Gpr::Rdi: return 7;
-    case Gpr::R8: return 8;
-    case Gpr::R9: return 9;
-    case Gpr::R10: return 10;
-    case Gpr::R11: return 11;
-    case Gpr::R12: return 12;
-    case Gpr::R13: return 13;
-    case Gpr::R14: return 14;
-    case Gpr::R15: return 15;
-    default: return -1;
-    }
-}
-
 class Code {
 public:
     Code(std::vector<uint8_t> &out, Addr at) : out_(out), base_(out.size()), at_(at) {}
@@ -88,7 +66,7 @@ bool load_reg(Code &c, Gpr r) {
     case Gpr::Rsp: c.put({0x48, 0x8d, 0x44, 0x24, kSaved}); return true; // lea kSaved(%rsp),%rax
     default: break;
     }
-    const int n = hw(r);
+    const int n = encoding_number(r);
     if (n < 0)
         return false;
     // mov %r,%rax
@@ -170,7 +148,7 @@ bool take_record(Code &c, const RecordSpec &spec, std::vector<size_t> &fallback)
         c.put({0x0f, 0x85}); // jne fallback
         fallback.push_back(c.hole32());
     }
-    const int g = hw(spec.g_reg);
+    const int g = encoding_number(spec.g_reg);
     if (g < 0 || (g & 7) == 4 || (g & 7) == 5)
         return false; // rsp/r12 (SIB) and rbp/r13 are not a g register
     c.put({static_cast<uint8_t>(0x48 | (g >= 8 ? 0x01 : 0)), 0x83, static_cast<uint8_t>(0xb8 | (g & 7))});

@@ -78,7 +78,8 @@ inline constexpr size_t kMaxRecordWords = 28;
 // spec is not one this code can record (too many words, a register it cannot read).
 std::optional<size_t> append_record(std::vector<uint8_t> &out, Addr at, const RecordSpec &spec);
 
-// The longest code append_record writes (kMaxRecordWords of the longest capture).
-inline constexpr size_t kMaxRecordCodeSize = 140 + kMaxRecordWords * 40;
+// The longest code append_record writes: about 200 bytes around the captures, and at most 55 for
+// one (a bit test, two nil-checked loads, the store).
+inline constexpr size_t kMaxRecordCodeSize = 256 + kMaxRecordWords * 56;
 
 } // namespace deftrace

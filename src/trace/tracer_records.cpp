@@ -114,6 +114,12 @@ std::optional<Capture> before_loads(const Capture &w, const std::unordered_map<G
 
 constexpr size_t kFuncvalWords = 5;
 
+// An open-coded bits store's record holds the slot's closure unless the store is an immediate
+// without the probe's bit (no defer registered: the slot may hold anything).
+bool records_slot(const Probe &p) {
+    return p.has_slot && (p.source.kind != Operand::Kind::Imm || (p.source.imm & (int64_t{1} << p.bit)) != 0);
+}
+
 } // namespace
 
 bool Tracer::recordable(const Probe &p) const {
@@ -157,7 +163,7 @@ bool Tracer::probe_words(const Probe &p, LinkAddr at, std::vector<Capture> &out)
             value_word = static_cast<int>(out.size());
             out.push_back({K::Reg, p.source.reg});
         }
-        if (p.has_slot) {
+        if (records_slot(p)) {
             // The slot holds the closure only once its bit is stored: read it only then.
             Capture slot{K::Mem, Gpr::Rsp, static_cast<int32_t>(p.slot_sp_offset)};
             slot.when_word = value_word;
@@ -316,7 +322,7 @@ void Tracer::on_recorded_probe(const Probe &p, LinkAddr at, const Record &r, siz
     switch (p.kind) {
     case ProbeKind::OpenBitsStore: {
         const uint64_t value = p.source.kind == Operand::Kind::Imm ? static_cast<uint64_t>(p.source.imm) : w[next++];
-        if (p.has_slot)
+        if (records_slot(p))
             funcval(reg);
         if (value & (1u << p.bit))
             open_registered(p, g, goid, reg);

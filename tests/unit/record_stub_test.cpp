@@ -214,6 +214,24 @@ TEST(RecordStub, AnUnfinishedRecordIsReadWhenWholeAndHoldsBackNothing) {
     EXPECT_FALSE(h.ring->backlog());
 }
 
+// The largest record fits the room a trampoline plans for it.
+TEST(RecordStub, TheLongestRecordFitsItsBound) {
+    RecordSpec spec;
+    spec.head = Addr(0x500000);
+    spec.tail = Addr(0x500040);
+    spec.records = Addr(0x501000);
+    spec.gate = Addr(0x500080);
+    spec.capacity = 4096;
+    spec.record_size = 256;
+    spec.slack = 1024;
+    Capture worst{Capture::Kind::MemMem, Gpr::R11, 0x1000, 0x18, /*when_word*/ 0, /*when_mask*/ 0x80};
+    spec.words.assign(kMaxRecordWords, worst);
+    spec.words[0] = {Capture::Kind::Reg, Gpr::R15};
+    std::vector<uint8_t> out;
+    ASSERT_TRUE(append_record(out, Addr(0x400000), spec));
+    EXPECT_LE(out.size(), kMaxRecordCodeSize);
+}
+
 TEST(RecordStub, GateClosedTraps) {
     Harness h;
     h.spec.gate_open = 5;
