@@ -2,7 +2,9 @@
 # What tracing costs on real work, all in one run: gofmt -l -s over $GOROOT/src/net/http (the
 # newest toolchain of the matrix builds gofmt from its own sources), untraced and traced in each
 # mode, the median wall time of ROUNDS runs each (runs interleaved, so that the machine's drift
-# hits every mode alike). Prints each mode's time, its ratio to untraced, and what the stops were.
+# hits every mode alike). Prints each mode's time, its ratio to untraced, and what the stops were;
+# `all-stopping` is `--scope all` with every probe stopping (--no-inline-probes), the cost the
+# probes that record without a stop save.
 #   scripts/bench-real.sh [BUILD_DIR] [ROUNDS]
 # The figures quoted in the README come from this script; it asserts nothing.
 set -euo pipefail
@@ -21,13 +23,14 @@ goroot=$(go_root_for "$newest")
 input=$goroot/src/net/http
 work=("$tmp/gofmt" -l -s "$input")
 
-modes=(untraced default panics-only all)
+modes=(untraced default panics-only all all-stopping)
 run_mode() { # mode -> the command line
   case $1 in
   untraced) "${work[@]}" ;;
   default) "$deftrace" --no-color -o /dev/null "${work[@]}" ;;
   panics-only) "$deftrace" --no-color --panics-only -o /dev/null "${work[@]}" ;;
   all) "$deftrace" --no-color --scope all -o /dev/null "${work[@]}" ;;
+  all-stopping) "$deftrace" --no-color --scope all --no-inline-probes -o /dev/null "${work[@]}" ;;
   esac
 }
 declare -A times
@@ -51,12 +54,14 @@ for m in "${modes[@]}"; do
     args=(--scope main)
     [[ $m == panics-only ]] && args=(--panics-only)
     [[ $m == all ]] && args=(--scope all)
+    [[ $m == all-stopping ]] && args=(--scope all --no-inline-probes)
     "$deftrace" --no-color "${args[@]}" --stats -o "$tmp/trace.txt" "${work[@]}" >/dev/null 2>&1 || true
-    stats=$(tail -1 "$tmp/trace.txt")
+    stats=$(grep ' breakpoint hits' "$tmp/trace.txt")
     hits=$(sed -E 's/.* ([0-9]+) breakpoint hits.*/\1/' <<<"$stats")
     events=$(sed -E 's/.* ([0-9]+) events.*/\1/' <<<"$stats")
-    line+=$(printf '   %9d breakpoint hits  %9d events' "$hits" "$events")
-    if [[ $m == all && $events -gt 0 ]]; then
+    recorded=$(sed -nE 's/^stats: ([0-9]+) hits recorded without a stop.*/\1/p' "$tmp/trace.txt")
+    line+=$(printf '   %9d breakpoint hits  %9d recorded  %9d events' "$hits" "${recorded:-0}" "$events")
+    if [[ $m == all* && $events -gt 0 ]]; then
       line+=$(awk -v t="$t" -v b="$base" -v e="$events" 'BEGIN{printf "   %.2f us per event", (t-b)/e}')
     fi
   fi
