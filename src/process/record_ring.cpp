@@ -46,7 +46,7 @@ void RecordRing::describe(RecordSpec &spec) const {
 }
 
 bool RecordRing::backlog() const {
-    return load_acquire(base_ + kHeadOffset) != tail_;
+    return load_acquire(base_ + kHeadOffset) != cursor_;
 }
 
 // Record `seq`, consumed, if it is whole.

@@ -58,7 +58,8 @@ public:
     // signal it takes there is a ptrace stop), and a thread's records are in its own order
     // anyway, so they come later, when whole.
     std::optional<Record> next(bool skip_unfinished = false);
-    // Whether a record taken is not read yet (it may still be being written).
+    // Whether records were taken that next() has not looked at yet (one may still be being
+    // written); those it skipped as unfinished are not counted again.
     [[nodiscard]] bool backlog() const;
 
 private:

@@ -260,7 +260,8 @@ void Tracer::drain() {
         std::optional<Record> r = ring->next();
         // A record taken but still being written (its thread is between the take and the commit,
         // a few dozen instructions): wait a moment for it, so that it is told in its place; then
-        // go on without it (RecordRing::next), its thread may be stopped there.
+        // go on without it (RecordRing::next), its thread may be stopped there. Only a new one is
+        // waited for: one skipped already costs the drains after it nothing.
         for (int spin = 0; !r && spin < 2000 && ring->backlog(); ++spin)
             r = ring->next();
         if (!r)

@@ -14,6 +14,10 @@
 namespace deftrace {
 namespace {
 
+uint64_t addr_of(const void *p) {
+    return reinterpret_cast<uint64_t>(p);
+}
+
 struct Harness {
     uint8_t *code = nullptr;
     size_t code_size = 1 << 16;
@@ -44,6 +48,12 @@ struct Harness {
         ring.reset();
         munmap(remote, RecordRing::kSize);
         munmap(code, code_size);
+    }
+
+    // A record of RBX alone, of a goroutine whose g is `g`; RAX 1, RBX 2.
+    auto one_word(const uint64_t *g) {
+        spec.words = {{Capture::Kind::Reg, Gpr::Rbx}};
+        return build(addr_of(g), 1, 2);
     }
 
     // Builds: the harness function, then the trampoline (recording code, a stand-in trap that sets
@@ -96,10 +106,6 @@ struct Harness {
     }
 };
 
-uint64_t addr_of(const void *p) {
-    return reinterpret_cast<uint64_t>(p);
-}
-
 TEST(RecordStub, RecordsRegistersAndWordsWithoutChangingAny) {
     Harness h;
     uint64_t g[4] = {0, 0xabcd, 0 /* g._panic at 16 */, 0};
@@ -151,8 +157,7 @@ TEST(RecordStub, RecordsRegistersAndWordsWithoutChangingAny) {
 TEST(RecordStub, APanickingGoroutineTraps) {
     Harness h;
     uint64_t g[4] = {0, 0, 0xbad /* g._panic */, 0};
-    h.spec.words = {{Capture::Kind::Reg, Gpr::Rbx}};
-    auto fn = h.build(addr_of(g), 1, 2);
+    auto fn = h.one_word(g);
     ASSERT_NE(fn, nullptr);
     uint64_t out[4] = {};
     EXPECT_EQ(fn(out), 0xfa11u);
@@ -165,8 +170,7 @@ TEST(RecordStub, APanickingGoroutineTraps) {
 TEST(RecordStub, AFullRingTrapsAndLosesNothing) {
     Harness h;
     uint64_t g[4] = {};
-    h.spec.words = {{Capture::Kind::Reg, Gpr::Rbx}};
-    auto fn = h.build(addr_of(g), 1, 2);
+    auto fn = h.one_word(g);
     ASSERT_NE(fn, nullptr);
     uint64_t out[4] = {};
     const uint64_t room = RecordRing::kCapacity - RecordRing::kCapacity / 4; // a quarter stays free
@@ -188,8 +192,7 @@ TEST(RecordStub, AFullRingTrapsAndLosesNothing) {
 TEST(RecordStub, AnUnfinishedRecordIsReadWhenWholeAndHoldsBackNothing) {
     Harness h;
     uint64_t g[4] = {};
-    h.spec.words = {{Capture::Kind::Reg, Gpr::Rbx}};
-    auto fn = h.build(addr_of(g), 1, 2);
+    auto fn = h.one_word(g);
     ASSERT_NE(fn, nullptr);
     uint64_t out[4] = {};
     for (int i = 0; i < 3; ++i)
